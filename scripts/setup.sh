@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Create .venv and install cem (with dev extras when given "dev"). Idempotent; safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+if [ "${1:-}" = "dev" ]; then
+  .venv/bin/pip install -q -e ".[dev]"
+else
+  .venv/bin/pip install -q -e .
+fi

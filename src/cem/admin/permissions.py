@@ -1,0 +1,69 @@
+"""Roles and what each may do. Every API route and page names one permission it requires."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    admin = "admin"
+    analyst = "analyst"
+    agent = "agent"
+    viewer = "viewer"
+
+
+class Permission(StrEnum):
+    read = "data:read"  # customers, events, feedback, journeys, import status
+    write = "data:write"  # ingest and edit customers, events, feedback
+    journeys = "journeys:manage"  # journeys, stages, touchpoints
+    imports = "imports:run"  # CSV imports and saved mappings
+    sources = "sources:manage"  # inbound webhook sources and their secrets
+    export = "data:export"  # CSV export of feedback
+    admin = "admin"  # users, tokens, jobs, audit log
+    privacy = "privacy"  # GDPR export and erasure
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.viewer: frozenset({Permission.read}),
+    Role.agent: frozenset({Permission.read, Permission.write}),
+    Role.analyst: frozenset(
+        {
+            Permission.read,
+            Permission.write,
+            Permission.journeys,
+            Permission.imports,
+            Permission.sources,
+            Permission.export,
+        }
+    ),
+    Role.admin: frozenset(Permission),
+}
+
+ROLE_RANK = {Role.viewer: 0, Role.agent: 1, Role.analyst: 2, Role.admin: 3}
+
+
+def permissions_for(role: str, scopes: list[str] | None = None) -> frozenset[Permission]:
+    """A role's permissions, narrowed to `scopes` when a token lists some."""
+    granted = ROLE_PERMISSIONS[Role(role)]
+    if scopes:
+        granted = granted & frozenset(Permission(s) for s in scopes)
+    return granted
+
+
+def parse_role(value: str) -> Role:
+    from cem.errors import InvalidInput
+
+    try:
+        return Role(value)
+    except ValueError:
+        raise InvalidInput(f"Unknown role {value!r}; use one of: {', '.join(r.value for r in Role)}.") from None
+
+
+def parse_scopes(values: list[str]) -> list[str]:
+    from cem.errors import InvalidInput
+
+    known = {p.value for p in Permission}
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise InvalidInput(f"Unknown scope(s) {', '.join(unknown)}; use: {', '.join(sorted(known))}.")
+    return values

@@ -1,0 +1,219 @@
+"""Workspaces, users, memberships, API tokens and web sessions."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from cem.admin import audit
+from cem.admin.models import ApiToken, Membership, User, WebSession, Workspace
+from cem.admin.permissions import ROLE_RANK, Role, parse_role, parse_scopes, permissions_for
+from cem.admin.principal import Principal
+from cem.admin.security import MIN_PASSWORD_LENGTH, digest, hash_password, new_secret, verify_password
+from cem.db.base import utcnow
+from cem.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def get_workspace_by_slug(session: Session, slug: str) -> Workspace:
+    ws = session.scalars(select(Workspace).where(Workspace.slug == slug)).first()
+    if ws is None:
+        raise NotFound(f"Workspace {slug!r} does not exist.")
+    return ws
+
+
+def ensure_workspace(session: Session, *, slug: str, name: str) -> Workspace:
+    """Return the workspace with `slug`, creating it if needed."""
+    if not SLUG_RE.match(slug):
+        raise InvalidInput("A workspace slug is 1-63 lowercase letters, digits or dashes.")
+    ws = session.scalars(select(Workspace).where(Workspace.slug == slug)).first()
+    if ws is None:
+        ws = Workspace(slug=slug, name=name, settings={})
+        session.add(ws)
+        session.flush()
+    return ws
+
+
+def create_user(
+    session: Session, *, email: str, password: str, name: str = "", workspace: Workspace, role: str
+) -> User:
+    """Create a user (or add an existing one to the workspace) with a role."""
+    email = email.strip().lower()
+    if not EMAIL_RE.match(email):
+        raise InvalidInput(f"{email!r} is not an email address.")
+    parse_role(role)
+    user = session.scalars(select(User).where(User.email == email)).first()
+    if user is None:
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        user = User(email=email, name=name, password_hash=hash_password(password))
+        session.add(user)
+        session.flush()
+    membership = session.scalars(
+        select(Membership).where(Membership.user_id == user.id, Membership.workspace_id == workspace.id)
+    ).first()
+    if membership is None:
+        session.add(Membership(user_id=user.id, workspace_id=workspace.id, role=role))
+    else:
+        membership.role = role
+    session.flush()
+    return user
+
+
+def list_members(session: Session, *, workspace_id: int) -> list[tuple[User, str]]:
+    rows = session.execute(
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.workspace_id == workspace_id)
+        .order_by(User.email)
+    ).all()
+    return [(u, r) for u, r in rows]
+
+
+def add_member(session: Session, *, actor: Principal, email: str, password: str, name: str, role: str) -> User:
+    ws = session.get(Workspace, actor.workspace_id)
+    assert ws is not None
+    user = create_user(session, email=email, password=password, name=name, workspace=ws, role=role)
+    audit.record(session, actor, "user.add", entity_type="user", entity_id=user.id, details={"role": role})
+    return user
+
+
+# -- API tokens ---------------------------------------------------------------------------------
+
+
+@dataclass
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once; only its digest is stored
+
+
+def create_token(
+    session: Session,
+    *,
+    actor: Principal,
+    name: str,
+    role: str,
+    scopes: list[str] | None = None,
+    expires_in_days: int | None = None,
+) -> IssuedToken:
+    """Issue a token no stronger than the actor's own role."""
+    parsed = parse_role(role)
+    if ROLE_RANK[parsed] > ROLE_RANK[Role(actor.role)]:
+        raise Forbidden("A token cannot have a stronger role than the user who creates it.")
+    secret = new_secret("cem")
+    token = ApiToken(
+        workspace_id=actor.workspace_id,
+        user_id=actor.actor_id if actor.actor_type == "user" else None,
+        name=name,
+        prefix=secret[:10],
+        token_hash=digest(secret),
+        role=parsed.value,
+        scopes=parse_scopes(scopes or []),
+        expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(session, actor, "token.create", entity_type="api_token", entity_id=token.id)
+    return IssuedToken(token=token, secret=secret)
+
+
+def list_tokens(session: Session, *, workspace_id: int) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.workspace_id == workspace_id).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, *, actor: Principal, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.workspace_id != actor.workspace_id:
+        raise NotFound(f"Token {token_id} does not exist.")
+    token.revoked_at = utcnow()
+    audit.record(session, actor, "token.revoke", entity_type="api_token", entity_id=token.id)
+    return token
+
+
+def principal_from_token(session: Session, secret: str) -> Principal:
+    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(secret))).first()
+    now = utcnow()
+    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at < now):
+        raise Unauthorized("The API token is unknown, revoked or expired.")
+    return Principal(
+        workspace_id=token.workspace_id,
+        role=token.role,
+        actor_type="token",
+        actor_id=token.id,
+        label=f"token:{token.name}",
+        permissions=permissions_for(token.role, token.scopes),
+    )
+
+
+# -- web sessions -------------------------------------------------------------------------------
+
+
+@dataclass
+class LoginResult:
+    session_secret: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def login(session: Session, *, email: str, password: str, workspace_slug: str | None, hours: int) -> LoginResult:
+    """Check credentials and open a server-side session in the user's (first or chosen) workspace."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        raise Unauthorized("Wrong email or password.")
+    query = select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)
+    if workspace_slug:
+        query = query.join(Workspace, Workspace.id == Membership.workspace_id).where(Workspace.slug == workspace_slug)
+    membership = session.scalars(query).first()
+    if membership is None:
+        raise Forbidden("This user has no access to that workspace.")
+    secret = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    expires = utcnow() + timedelta(hours=hours)
+    session.add(
+        WebSession(
+            session_hash=digest(secret),
+            user_id=user.id,
+            workspace_id=membership.workspace_id,
+            csrf_token=csrf,
+            expires_at=expires,
+        )
+    )
+    user.last_login_at = utcnow()
+    return LoginResult(session_secret=secret, csrf_token=csrf, expires_at=expires)
+
+
+def principal_from_session(session: Session, secret: str) -> Principal:
+    row = session.execute(
+        select(WebSession, User, Membership.role)
+        .join(User, User.id == WebSession.user_id)
+        .join(
+            Membership,
+            (Membership.user_id == WebSession.user_id) & (Membership.workspace_id == WebSession.workspace_id),
+        )
+        .where(WebSession.session_hash == digest(secret))
+    ).first()
+    if row is None:
+        raise Unauthorized("Please log in.")
+    web_session, user, role = row
+    if web_session.expires_at < utcnow() or not user.is_active:
+        raise Unauthorized("Your session has expired; please log in again.")
+    return Principal(
+        workspace_id=web_session.workspace_id,
+        role=role,
+        actor_type="user",
+        actor_id=user.id,
+        label=user.email,
+        permissions=permissions_for(role),
+        csrf_token=web_session.csrf_token,
+    )
+
+
+def logout(session: Session, secret: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.session_hash == digest(secret)))

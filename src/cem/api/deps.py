@@ -1,0 +1,106 @@
+"""Request dependencies: database unit of work, the calling principal, and permission checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from cem.admin import service as admin_service
+from cem.admin.permissions import Permission
+from cem.admin.principal import Principal
+from cem.config import Settings
+from cem.db.session import Database
+from cem.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "cem_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One unit of work per request: read-only for safe methods, committed before the response otherwise."""
+    db: Database = request.app.state.db
+    with db.unit_of_work(readonly=request.method in SAFE_METHODS) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def resolve_principal(request: Request) -> Principal:
+    """Authenticate by bearer token or session cookie; cookie writes must carry the CSRF token."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    db: Database = request.app.state.db
+    token = _bearer(request)
+    with db.unit_of_work(readonly=True) as session:
+        if token:
+            principal = admin_service.principal_from_token(session, token)
+        else:
+            cookie = request.cookies.get(SESSION_COOKIE)
+            if not cookie:
+                raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>' or log in.")
+            principal = admin_service.principal_from_session(session, cookie)
+    request.state.principal = principal
+    return principal
+
+
+async def csrf_form_token(request: Request) -> str | None:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+async def current_principal(request: Request) -> Principal:
+    principal = resolve_principal(request)
+    if principal.csrf_token and request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER) or await csrf_form_token(request)
+        if sent != principal.csrf_token:
+            raise Forbidden("Missing or wrong CSRF token; reload the page and try again.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """Dependency factory: the caller must hold `permission` in the current workspace."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(f"Your role ({principal.role}) does not allow this ({permission.value}).")
+        return principal
+
+    check.required_permission = permission  # type: ignore[attr-defined]  # read by the route-matrix test
+    return check
+
+
+Reader = Annotated[Principal, Depends(require(Permission.read))]
+Writer = Annotated[Principal, Depends(require(Permission.write))]
+JourneyManager = Annotated[Principal, Depends(require(Permission.journeys))]
+Importer = Annotated[Principal, Depends(require(Permission.imports))]
+SourceManager = Annotated[Principal, Depends(require(Permission.sources))]
+Exporter = Annotated[Principal, Depends(require(Permission.export))]
+Admin = Annotated[Principal, Depends(require(Permission.admin))]
+PrivacyOfficer = Annotated[Principal, Depends(require(Permission.privacy))]

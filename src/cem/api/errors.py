@@ -1,0 +1,84 @@
+"""Exception handlers: every API error leaves in the one JSON shape of cem.errors.error_body."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cem.errors import CEMError, error_body
+
+log = logging.getLogger("cem.api")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal_error",
+}
+
+
+def _clean(errors: list[Any]) -> list[dict[str, Any]]:
+    cleaned = []
+    for err in errors:
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        cleaned.append({"loc": loc, "msg": str(err.get("msg", "")), "type": str(err.get("type", ""))})
+    return cleaned
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def install(app: FastAPI) -> None:
+    from cem.web.errors import render_error_page
+
+    @app.exception_handler(CEMError)
+    async def _cem_error(request: Request, exc: CEMError) -> Response:
+        if wants_html(request):
+            return render_error_page(request, exc.status_code, exc.detail)
+        return JSONResponse(error_body(exc.code, exc.detail, exc.status_code, exc.errors), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = _clean(list(exc.errors()))
+        if any(e["type"] == "json_invalid" for e in errors):
+            detail = "Malformed JSON body: " + "; ".join(e["msg"] for e in errors)
+            return JSONResponse(error_body("malformed_json", detail, 400, errors), 400)
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        detail = f"Invalid request: {where}: {first['msg']}"
+        if wants_html(request):
+            return render_error_page(request, 422, detail)
+        return JSONResponse(error_body("validation_error", detail, 422, errors), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"No route matches {request.method} {request.url.path}."
+        if exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}."
+        if wants_html(request):
+            return render_error_page(request, exc.status_code, detail)
+        return JSONResponse(error_body(code, detail, exc.status_code), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:  # noqa: ARG001
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        detail = "Internal error; it has been logged."
+        if wants_html(request):
+            return render_error_page(request, 500, detail)
+        return JSONResponse(error_body("internal_error", detail, 500), 500)

@@ -1,0 +1,23 @@
+"""Mounts every domain's JSON router under /api/v1. Every route here is authenticated by its dependencies."""
+
+from fastapi import APIRouter
+
+from cem.admin.api import router as admin_router
+from cem.customers.api import router as customers_router
+from cem.feedback.api import router as feedback_router
+from cem.imports.api import router as imports_router
+from cem.journeys.api import router as journeys_router
+from cem.privacy.api import router as privacy_router
+from cem.sources.api import router as sources_router
+
+api_router = APIRouter(prefix="/api/v1")
+for router in (
+    customers_router,
+    feedback_router,
+    journeys_router,
+    imports_router,
+    sources_router,
+    privacy_router,
+    admin_router,
+):
+    api_router.include_router(router)

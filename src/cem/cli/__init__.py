@@ -1,0 +1,13 @@
+"""The `cem` command line. Each area's commands live in their own module and are added here."""
+
+from __future__ import annotations
+
+from cem.cli import core  # noqa: F401  (registers commands on `app`)
+from cem.cli.app import app
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

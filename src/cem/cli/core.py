@@ -1,0 +1,116 @@
+"""Core commands: serve, db upgrade, users, tokens, worker."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import signal
+import sys
+import time
+
+import typer
+
+from cem.admin import service as admin_service
+from cem.admin.permissions import permissions_for
+from cem.admin.principal import Principal
+from cem.cli.app import app, db_app, echo, friendly_errors, open_db, user_app
+from cem.config import get_settings
+from cem.jobs.worker import Worker
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Interface to bind (default from CEM_HOST, 127.0.0.1)."),
+    port: int = typer.Option(None, help="Port (default from CEM_PORT, 8000)."),
+    workers: int = typer.Option(1, help="Web worker processes."),
+) -> None:
+    """Serve the web app and API (migrations apply on start)."""
+    import uvicorn
+
+    settings = get_settings()
+    settings.check_secrets()
+    uvicorn.run(
+        "cem.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    db = open_db()
+    echo(f"Database at {db.engine.url.render_as_string(hide_password=True)} is up to date.")
+
+
+@user_app.command("create")
+@friendly_errors
+def user_create(
+    email: str = typer.Option(..., help="Login email."),
+    role: str = typer.Option("admin", help="admin, analyst, agent or viewer."),
+    workspace: str = typer.Option("default", help="Workspace slug (created if missing)."),
+    name: str = typer.Option("", help="Display name."),
+    password: str = typer.Option(None, help="Password (prompted, or CEM_NEW_PASSWORD)."),
+) -> None:
+    """Create a user (or change their role) in a workspace."""
+    secret = password or os.environ.get("CEM_NEW_PASSWORD") or getpass.getpass("Password: ")
+    db = open_db()
+    with db.unit_of_work() as session:
+        ws = admin_service.ensure_workspace(session, slug=workspace, name=workspace.replace("-", " ").title())
+        user = admin_service.create_user(session, email=email, password=secret, name=name, workspace=ws, role=role)
+        echo(f"User {user.email} is {role} in workspace {ws.slug}.")
+
+
+@user_app.command("token")
+@friendly_errors
+def token_create(
+    name: str = typer.Option(..., help="What the token is for."),
+    workspace: str = typer.Option("default", help="Workspace slug."),
+    role: str = typer.Option("analyst", help="Role of the token."),
+    scope: list[str] = typer.Option([], help="Narrow to these permissions (repeatable)."),
+) -> None:
+    """Issue an API token and print it once."""
+    db = open_db()
+    with db.unit_of_work() as session:
+        ws = admin_service.get_workspace_by_slug(session, workspace)
+        actor = Principal(
+            workspace_id=ws.id,
+            role="admin",
+            actor_type="cli",
+            actor_id=None,
+            label="cli",
+            permissions=permissions_for("admin"),
+        )
+        issued = admin_service.create_token(session, actor=actor, name=name, role=role, scopes=scope)
+        echo(issued.secret)
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, help="Run due jobs, then exit."),
+    concurrency: int = typer.Option(1, help="Worker threads in this process."),
+) -> None:
+    """Run background jobs (several workers may run at once; none runs a job twice)."""
+    settings = get_settings()
+    db = open_db(settings)
+    if once:
+        ran = Worker(db).run_until_idle()
+        echo(f"Ran {ran} job(s).")
+        return
+    workers = [Worker(db, poll_seconds=settings.worker_poll_seconds) for _ in range(concurrency)]
+    for w in workers:
+        w.start_thread()
+    echo(f"Worker running ({concurrency} thread(s)); Ctrl-C to stop.")
+
+    def stop(*_: object) -> None:
+        for w in workers:
+            w.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        time.sleep(3600)

@@ -1,0 +1,19 @@
+"""Imports every domain's ORM models so metadata (Alembic, erasure checks) sees all tables."""
+
+from cem.admin import models as admin_models
+from cem.customers import models as customer_models
+from cem.feedback import models as feedback_models
+from cem.imports import models as import_models
+from cem.jobs import models as job_models
+from cem.journeys import models as journey_models
+from cem.sources import models as source_models
+
+ALL_MODEL_MODULES = (
+    admin_models,
+    customer_models,
+    journey_models,
+    feedback_models,
+    import_models,
+    source_models,
+    job_models,
+)

@@ -1,0 +1,90 @@
+"""Engine factory and the unit of work: the only place that commits.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout and foreign keys on. Write
+transactions start with BEGIN IMMEDIATE so two writers queue on the lock instead of failing with
+"database is locked" when a deferred reader tries to upgrade; read-only units use a plain deferred
+BEGIN so readers never wait on writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+from cem.config import Settings
+
+AfterCommit = Callable[[], None]
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself (pysqlite's own handling is wrong).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # NORMAL in WAL mode keeps every committed transaction across a process kill (SIGKILL);
+        # only an OS crash or power cut may lose the last commits.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = "DEFERRED" if conn.get_execution_options().get("cem_readonly") else "IMMEDIATE"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_engine(settings: Settings) -> Engine:
+    """Create the engine for the configured database."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class Database:
+    """Holds the engine and session factory; passed around explicitly, never a global."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._readonly_engine = self.engine.execution_options(cem_readonly=True)
+        self._readonly_sessions = sessionmaker(self._readonly_engine, expire_on_commit=False)
+        self.after_commit_hooks: list[AfterCommit] = []
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def unit_of_work(self, *, readonly: bool = False) -> Iterator[Session]:
+        """One transaction: commit on success, roll back on any exception, then run after-commit hooks."""
+        factory = self._readonly_sessions if readonly else self._sessions
+        session = factory()
+        try:
+            yield session
+            if not readonly:
+                session.commit()
+            # A read-only unit just closes: closing detaches loaded objects without expiring them.
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+        if not readonly and session.info.get("jobs_enqueued"):
+            for hook in self.after_commit_hooks:
+                hook()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,55 @@
+"""The unified feedback store: one typed row per answer or text, from any source."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cem.db.base import Base, BigIntPK, IdMixin, UTCDateTime
+
+SOURCE_TYPES = ("survey", "review", "ticket", "chat", "social", "csv", "api")
+FIELD_TYPES = ("nps", "csat", "ces", "rating", "number", "choice", "text", "boolean", "date")
+NUMERIC_FIELD_TYPES = ("nps", "csat", "ces", "rating", "number")
+
+
+class FeedbackRecord(IdMixin, Base):
+    __tablename__ = "feedback_record"
+    __table_args__ = (
+        # Re-sending the same (source, submission, field) updates the row, never duplicates it.
+        UniqueConstraint("workspace_id", "source_type", "source_name", "submission_id", "field_id"),
+        Index("ix_feedback_record_ws_collected", "workspace_id", "collected_at", "id"),
+        Index("ix_feedback_record_customer_collected", "customer_id", "collected_at"),
+        Index("ix_feedback_record_ws_field_type", "workspace_id", "field_type"),
+    )
+
+    workspace_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("workspace.id", ondelete="CASCADE"))
+    source_type: Mapped[str] = mapped_column(String(16))
+    source_name: Mapped[str] = mapped_column(String(200))
+    submission_id: Mapped[str] = mapped_column(String(200))
+    customer_id: Mapped[int | None] = mapped_column(
+        BigIntPK, ForeignKey("customer.id", ondelete="CASCADE"), nullable=True
+    )
+    touchpoint_id: Mapped[int | None] = mapped_column(
+        BigIntPK, ForeignKey("touchpoint.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    field_id: Mapped[str] = mapped_column(String(200))
+    field_label: Mapped[str] = mapped_column(String(1000), default="")
+    field_type: Mapped[str] = mapped_column(String(16))
+    value_number: Mapped[float | None] = mapped_column(Float, nullable=True)
+    value_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    value_bool: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    value_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    # Enrichment columns, filled by text analytics; empty until then.
+    sentiment_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    emotions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    topics: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    enriched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from cem.customers.schemas import CustomerRef
+from cem.schemas import ExternalId, InputModel, Key, LongText, Name, ReadModel
+
+SourceType = Literal["survey", "review", "ticket", "chat", "social", "csv", "api"]
+FieldType = Literal["nps", "csat", "ces", "rating", "number", "choice", "text", "boolean", "date"]
+
+# Inclusive numeric ranges per score type; CSAT allows 3/5/7/10-point scales, CES 2.0 is 1-7.
+SCORE_RANGES: dict[str, tuple[float, float]] = {
+    "nps": (0, 10),
+    "csat": (1, 10),
+    "ces": (1, 7),
+    "rating": (0, 10),
+}
+
+
+class FeedbackIn(InputModel):
+    """One feedback record. (source_type, source_name, submission_id, field_id) is its identity."""
+
+    source_type: SourceType
+    source_name: Name
+    submission_id: ExternalId
+    customer: CustomerRef | None = None
+    customer_id: int | None = None
+    touchpoint: Key | None = None
+    collected_at: datetime | None = None
+    field_id: ExternalId
+    field_label: str = Field(default="", max_length=1000)
+    field_type: FieldType
+    value: float | int | bool | str | list[str] | None = None
+    language: str | None = Field(default=None, max_length=16)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _value_matches_type(self) -> FeedbackIn:
+        typed_value(self.field_type, self.value)
+        return self
+
+
+class TypedValue(InputModel):
+    number: float | None = None
+    text: str | None = None
+    boolean: bool | None = None
+    day: date | None = None
+
+
+def typed_value(field_type: str, value: Any) -> TypedValue:
+    """Split a raw value into the typed columns, or raise ValueError with a readable reason."""
+    if value is None or value == "":
+        return TypedValue()
+    if field_type in SCORE_RANGES or field_type == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"a {field_type} value must be a number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError("the value must be a finite number")
+        if field_type in SCORE_RANGES:
+            low, high = SCORE_RANGES[field_type]
+            if not low <= number <= high:
+                raise ValueError(f"a {field_type} value must be between {low:g} and {high:g}")
+            if field_type == "nps" and number != int(number):
+                raise ValueError("an nps value must be a whole number from 0 to 10")
+        return TypedValue(number=number)
+    if field_type == "boolean":
+        return TypedValue(boolean=_to_bool(value))
+    if field_type == "date":
+        try:
+            return TypedValue(day=date.fromisoformat(str(value)[:10]))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+    if field_type == "choice" and isinstance(value, list):
+        return TypedValue(text="; ".join(str(v) for v in value))
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"a {field_type} value must be text")
+    text = str(value)
+    if len(text) > 100_000:
+        raise ValueError("text longer than 100,000 characters")
+    return TypedValue(text=text)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "y"):
+        return True
+    if text in ("false", "0", "no", "n"):
+        return False
+    raise ValueError(f"{value!r} is not a boolean (true/false)")
+
+
+class FeedbackRead(ReadModel):
+    id: int
+    source_type: str
+    source_name: str
+    submission_id: str
+    customer_id: int | None
+    touchpoint_id: int | None
+    collected_at: datetime
+    field_id: str
+    field_label: str
+    field_type: str
+    value_number: float | None
+    value_text: str | None
+    value_bool: bool | None
+    value_date: date | None
+    language: str | None
+    metadata: dict[str, Any] = Field(validation_alias="meta")
+    sentiment_label: str | None
+    sentiment_score: float | None
+    emotions: list[str] | None
+    topics: list[str] | None
+
+
+class IngestResult(ReadModel):
+    accepted: int
+    created: int
+    updated: int
+
+
+class FeedbackFilter(InputModel):
+    """Explorer filters; every field optional and combined with AND."""
+
+    source_type: SourceType | None = None
+    source_name: str | None = None
+    field_type: FieldType | None = None
+    field_id: str | None = None
+    touchpoint_id: int | None = None
+    stage_id: int | None = None
+    customer_id: int | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    score_min: float | None = None
+    score_max: float | None = None
+    attribute: str | None = Field(default=None, description="customer attribute name")
+    attribute_value: str | None = None
+    q: LongText | None = Field(default=None, description="full-text query over feedback text")

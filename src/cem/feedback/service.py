@@ -1,0 +1,274 @@
+"""The unified feedback store: idempotent ingest, explorer search with keyset pages, CSV export rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from cem.admin import audit
+from cem.admin.principal import Principal
+from cem.customers import service as customer_service
+from cem.customers.models import Customer
+from cem.db.base import utcnow
+from cem.db.upsert import upsert_rows
+from cem.errors import NotFound
+from cem.feedback.fulltext import text_match
+from cem.feedback.models import FeedbackRecord
+from cem.feedback.schemas import FeedbackFilter, FeedbackIn, IngestResult, typed_value
+from cem.journeys import service as journey_service
+from cem.journeys.models import Touchpoint
+from cem.pagination import decode_cursor, encode_cursor
+
+UPDATABLE = (
+    "customer_id",
+    "touchpoint_id",
+    "collected_at",
+    "field_label",
+    "field_type",
+    "value_number",
+    "value_text",
+    "value_bool",
+    "value_date",
+    "language",
+    "metadata",
+    "updated_at",
+)
+
+
+def record_rows(
+    session: Session, *, workspace_id: int, records: Sequence[FeedbackIn], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Turn validated inputs into table rows, resolving customers and touchpoints in bulk."""
+    now = now or utcnow()
+    customer_ids = customer_service.customer_ids_for(session, workspace_id=workspace_id, items=records)
+    touchpoints = journey_service.touchpoint_ids_by_key(
+        session, workspace_id=workspace_id, keys={r.touchpoint for r in records if r.touchpoint}
+    )
+    rows = []
+    for index, (rec, cid) in enumerate(zip(records, customer_ids, strict=True)):
+        value = typed_value(rec.field_type, rec.value)
+        rows.append(
+            {
+                "workspace_id": workspace_id,
+                "source_type": rec.source_type,
+                "source_name": rec.source_name,
+                "submission_id": rec.submission_id,
+                "customer_id": cid,
+                "touchpoint_id": customer_service.touchpoint_id(touchpoints, rec.touchpoint, index),
+                "collected_at": rec.collected_at or now,
+                "field_id": rec.field_id,
+                "field_label": rec.field_label,
+                "field_type": rec.field_type,
+                "value_number": value.number,
+                "value_text": value.text,
+                "value_bool": value.boolean,
+                "value_date": value.day,
+                "language": rec.language,
+                "metadata": rec.metadata,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+def _existing_keys(session: Session, workspace_id: int, rows: Sequence[dict[str, Any]]) -> set[tuple[str, ...]]:
+    keys = {(r["source_type"], r["source_name"], r["submission_id"], r["field_id"]) for r in rows}
+    submissions = {k[2] for k in keys}
+    found = session.execute(
+        select(
+            FeedbackRecord.source_type,
+            FeedbackRecord.source_name,
+            FeedbackRecord.submission_id,
+            FeedbackRecord.field_id,
+        ).where(FeedbackRecord.workspace_id == workspace_id, FeedbackRecord.submission_id.in_(submissions))
+    )
+    return {tuple(r) for r in found} & keys
+
+
+def store_rows(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> IngestResult:
+    """Upsert prepared rows on their identity; later duplicates inside one batch win."""
+    deduped = list({(r["source_type"], r["source_name"], r["submission_id"], r["field_id"]): r for r in rows}.values())
+    existing = _existing_keys(session, workspace_id, deduped)
+    upsert_rows(
+        session,
+        FeedbackRecord.__table__,  # type: ignore[arg-type]
+        deduped,
+        conflict=("workspace_id", "source_type", "source_name", "submission_id", "field_id"),
+        update=UPDATABLE,
+        keep_if_null=("customer_id", "touchpoint_id"),
+    )
+    return IngestResult(accepted=len(rows), created=len(deduped) - len(existing), updated=len(existing))
+
+
+def ingest_feedback(session: Session, *, actor: Principal, records: Sequence[FeedbackIn]) -> IngestResult:
+    """Store feedback records idempotently; the whole batch is one transaction (all or nothing)."""
+    rows = record_rows(session, workspace_id=actor.workspace_id, records=records)
+    result = store_rows(session, workspace_id=actor.workspace_id, rows=rows)
+    enqueue_enrichment(session, workspace_id=actor.workspace_id, rows=rows)
+    audit.record(session, actor, "feedback.ingest", entity_type="feedback_record", details=result.model_dump())
+    return result
+
+
+def enqueue_enrichment(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """Hook for text analytics: a later issue registers a task that enriches text records."""
+    from cem.jobs.registry import registered_names
+
+    if "text.enrich_submissions" in registered_names() and any(r["value_text"] for r in rows):
+        from cem.jobs.queue import enqueue
+
+        submissions = sorted({r["submission_id"] for r in rows if r["value_text"]})
+        enqueue(session, "text.enrich_submissions", workspace_id=workspace_id, submission_ids=submissions)
+
+
+def get_record(session: Session, *, workspace_id: int, record_id: int) -> FeedbackRecord:
+    record = session.get(FeedbackRecord, record_id)
+    if record is None or record.workspace_id != workspace_id:
+        raise NotFound(f"Feedback record {record_id} does not exist.")
+    return record
+
+
+def _filtered(session: Session, workspace_id: int, flt: FeedbackFilter) -> Select[FeedbackRecord]:
+    fr = FeedbackRecord
+    stmt = select(fr).where(fr.workspace_id == workspace_id)
+    simple = {
+        "source_type": fr.source_type,
+        "source_name": fr.source_name,
+        "field_type": fr.field_type,
+        "field_id": fr.field_id,
+        "touchpoint_id": fr.touchpoint_id,
+        "customer_id": fr.customer_id,
+    }
+    for name, column in simple.items():
+        value = getattr(flt, name)
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if flt.stage_id is not None:
+        stmt = stmt.where(fr.touchpoint_id.in_(select(Touchpoint.id).where(Touchpoint.stage_id == flt.stage_id)))
+    if flt.date_from is not None:
+        stmt = stmt.where(fr.collected_at >= flt.date_from)
+    if flt.date_to is not None:
+        stmt = stmt.where(fr.collected_at < flt.date_to)
+    if flt.score_min is not None:
+        stmt = stmt.where(fr.value_number >= flt.score_min)
+    if flt.score_max is not None:
+        stmt = stmt.where(fr.value_number <= flt.score_max)
+    if flt.attribute:
+        attr = Customer.attributes[flt.attribute]
+        match = attr.as_string() == flt.attribute_value if flt.attribute_value is not None else attr.is_not(None)
+        stmt = stmt.where(fr.customer_id.in_(select(Customer.id).where(Customer.workspace_id == workspace_id, match)))
+    if flt.q:
+        clause = text_match(session, flt.q)
+        if clause is not None:
+            stmt = stmt.where(clause)
+    return stmt
+
+
+def search(
+    session: Session, *, workspace_id: int, flt: FeedbackFilter, cursor: str | None, limit: int
+) -> tuple[list[FeedbackRecord], str | None]:
+    """Newest first, keyset-paginated on (collected_at, id) so deep pages stay fast."""
+    fr = FeedbackRecord
+    stmt = _filtered(session, workspace_id, flt)
+    after = decode_cursor(cursor)
+    if after:
+        at, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
+        stmt = stmt.where(or_(fr.collected_at < at, and_(fr.collected_at == at, fr.id < last_id)))
+    rows = list(session.scalars(stmt.order_by(fr.collected_at.desc(), fr.id.desc()).limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = encode_cursor([last.collected_at.isoformat(), last.id])
+    return rows[:limit], next_cursor
+
+
+def count(session: Session, *, workspace_id: int, flt: FeedbackFilter) -> int:
+    sub = _filtered(session, workspace_id, flt).with_only_columns(FeedbackRecord.id).subquery()
+    return int(session.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "source_type",
+    "source_name",
+    "submission_id",
+    "customer_external_id",
+    "customer_email",
+    "touchpoint_id",
+    "collected_at",
+    "field_id",
+    "field_label",
+    "field_type",
+    "value",
+    "language",
+    "sentiment_label",
+    "sentiment_score",
+)
+
+
+def export_rows(session: Session, *, workspace_id: int, flt: FeedbackFilter, batch: int = 2000) -> Iterator[list[Any]]:
+    """Every filtered record as a CSV row, streamed in keyset batches (constant memory)."""
+    cursor: str | None = None
+    while True:
+        records, cursor = search(session, workspace_id=workspace_id, flt=flt, cursor=cursor, limit=batch)
+        ids = {r.customer_id for r in records if r.customer_id}
+        customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
+        for r in records:
+            c = customers.get(r.customer_id) if r.customer_id else None
+            yield [
+                r.id,
+                r.source_type,
+                r.source_name,
+                r.submission_id,
+                c.external_id if c else "",
+                c.email if c else "",
+                r.touchpoint_id or "",
+                r.collected_at.isoformat(),
+                r.field_id,
+                r.field_label,
+                r.field_type,
+                display_value(r),
+                r.language or "",
+                r.sentiment_label or "",
+                "" if r.sentiment_score is None else r.sentiment_score,
+            ]
+        if cursor is None:
+            return
+
+
+def display_value(record: FeedbackRecord) -> str:
+    """The record's value as text, whichever typed column holds it."""
+    if record.value_number is not None:
+        n = record.value_number
+        return str(int(n)) if n == int(n) else str(n)
+    if record.value_bool is not None:
+        return "true" if record.value_bool else "false"
+    if record.value_date is not None:
+        return record.value_date.isoformat()
+    return record.value_text or ""
+
+
+def for_customer(session: Session, *, workspace_id: int, customer_id: int, limit: int = 500) -> list[FeedbackRecord]:
+    return list(
+        session.scalars(
+            select(FeedbackRecord)
+            .where(FeedbackRecord.workspace_id == workspace_id, FeedbackRecord.customer_id == customer_id)
+            .order_by(FeedbackRecord.collected_at.desc(), FeedbackRecord.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def source_names(session: Session, *, workspace_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(FeedbackRecord.source_name)
+            .where(FeedbackRecord.workspace_id == workspace_id)
+            .distinct()
+            .order_by(FeedbackRecord.source_name)
+        )
+    )

@@ -1,0 +1,165 @@
+"""Shared fixtures. The suite runs on SQLite by default and on PostgreSQL when CEM_TEST_DATABASE_URL is set
+(scripts/test.sh starts a real server and runs the suite a second time against it).
+
+One migrated database per xdist worker; every table is emptied after each test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from cem.admin import service as admin_service
+from cem.admin.principal import Principal, system_principal
+from cem.app import create_app
+from cem.config import Settings
+from cem.db.base import Base
+from cem.db.session import Database
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PASSWORD = "correct-horse-battery"
+
+
+def _worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _database_url(tmp_dir: Path) -> str:
+    base = os.environ.get("CEM_TEST_DATABASE_URL")
+    if not base:
+        return f"sqlite:///{tmp_dir / 'cem-test.db'}"
+    url = make_url(base)
+    name = f"{url.database}_{_worker_id()}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    tmp = tmp_path_factory.mktemp("cem")
+    return Settings(
+        env="test",
+        data_dir=tmp,
+        database_url=_database_url(tmp),
+        in_process_worker=False,
+        shared_data_dir=SHARED_DATA,
+    )
+
+
+@pytest.fixture(scope="session")
+def app_and_db(settings: Settings) -> Iterator[tuple[object, Database]]:
+    db = Database(settings)
+    app = create_app(settings, db=db)
+    yield app, db
+    db.dispose()
+
+
+@pytest.fixture(scope="session")
+def db(app_and_db: tuple[object, Database]) -> Database:
+    return app_and_db[1]
+
+
+@pytest.fixture(scope="session")
+def app(app_and_db: tuple[object, Database]) -> object:
+    return app_and_db[0]
+
+
+def _truncate(db: Database) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
+            conn.execute(text("INSERT INTO feedback_fts(feedback_fts) VALUES ('delete-all')"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "db" in request.fixturenames or "app" in request.fixturenames:
+        _truncate(request.getfixturevalue("db"))
+
+
+@pytest.fixture
+def client(app: object) -> Iterator[TestClient]:
+    with TestClient(app) as c:  # type: ignore[arg-type]
+        yield c
+
+
+@dataclass
+class Workspace:
+    """A workspace with one user per role and helpers to call the API as any of them."""
+
+    id: int
+    slug: str
+    db: Database
+    client: TestClient
+
+    def principal(self) -> Principal:
+        return system_principal(self.id, label="test")
+
+    def token(self, role: str = "admin", scopes: list[str] | None = None) -> str:
+        with self.db.unit_of_work() as session:
+            return admin_service.create_token(
+                session, actor=self.principal(), name=f"test-{role}", role=role, scopes=scopes
+            ).secret
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role)}"}
+
+    def user_email(self, role: str) -> str:
+        return f"{role}@{self.slug}.example"
+
+
+@pytest.fixture
+def workspace(db: Database, client: TestClient) -> Workspace:
+    with db.unit_of_work() as session:
+        ws = admin_service.ensure_workspace(session, slug="acme", name="Acme")
+        for role in ("admin", "analyst", "agent", "viewer"):
+            admin_service.create_user(session, email=f"{role}@acme.example", password=PASSWORD, workspace=ws, role=role)
+        ws_id = ws.id
+    return Workspace(id=ws_id, slug="acme", db=db, client=client)
+
+
+@pytest.fixture
+def api(workspace: Workspace) -> Callable[..., TestClient]:
+    """`api("viewer")` -> a TestClient authenticated with a token of that role."""
+
+    def make(role: str = "admin") -> TestClient:
+        c = TestClient(workspace.client.app)
+        c.headers.update(workspace.headers(role))
+        return c
+
+    return make
+
+
+@pytest.fixture
+def admin_api(api: Callable[..., TestClient]) -> TestClient:
+    return api("admin")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"The shared data folder is missing at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
