@@ -1,3 +1,4 @@
 """Imports the modules whose import registers tasks; add a domain's tasks module here."""
 
+from cem.imports import tasks as import_tasks  # noqa: F401
 from cem.jobs import system_tasks  # noqa: F401

@@ -1,0 +1,5 @@
+"""Admin pages (placeholder until built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

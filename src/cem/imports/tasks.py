@@ -1,0 +1,1 @@
+"""Background tasks of CSV imports (placeholder until built)."""

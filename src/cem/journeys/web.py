@@ -1,0 +1,5 @@
+"""Pages of this domain (placeholder until built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
