@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cem.db.base import Base, BigIntPK, IdMixin, TimestampMixin
@@ -19,5 +19,7 @@ class InboundSource(IdMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     source_type: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(64))
+    # Fernet token of the raw secret under a key derived from settings.secret_key: HMAC signatures need it.
+    secret_encrypted: Mapped[str] = mapped_column(Text, default="")
     mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)
