@@ -1,0 +1,107 @@
+"""Every table of the schema, classified for privacy requests.
+
+A table either holds personal data, and then says which of its rows belong to a person (exported,
+then deleted or anonymised on erasure), or is declared free of personal data with a reason.
+Erasure walks PERSONAL in order (children before parents), then scrubs the email out of any free
+text left in those tables. tests/privacy/test_registry.py fails for any table not listed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import InstrumentedAttribute
+
+from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession
+from cem.customers.models import Customer, Event
+from cem.feedback.models import FeedbackRecord
+from cem.privacy.subject import Subject
+
+Linker = Callable[[Subject], ColumnElement[bool] | None]
+ERASED_USER_LABEL = "[erased user]"
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """A table holding personal data: which rows are the person's and what erasure does to them."""
+
+    holds: str
+    linked: Linker | None = None  # rows belonging to the person (None: only free-text mentions)
+    on_erase: Literal["delete", "anonymise"] = "delete"
+    anonymise: dict[str, Any] = field(default_factory=dict)  # column -> value, for on_erase="anonymise"
+    erase_only_if: Linker | None = None  # extra condition at erasure time
+    on_mention: Literal["scrub", "delete"] = "scrub"  # rows that merely quote the email
+
+
+@dataclass(frozen=True)
+class NoPersonalData:
+    reason: str
+
+
+def _among(column: InstrumentedAttribute[Any], ids: tuple[int, ...]) -> ColumnElement[bool] | None:
+    return column.in_(ids) if ids else None
+
+
+def _of_user(column: InstrumentedAttribute[Any]) -> Linker:
+    return lambda s: column == s.user_id if s.user_id is not None else None
+
+
+def _acting_user(s: Subject) -> ColumnElement[bool] | None:
+    if s.user_id is None:
+        return None
+    return (AuditLog.actor_type == "user") & (AuditLog.actor_id == s.user_id)
+
+
+def _no_membership_left(_s: Subject) -> ColumnElement[bool]:
+    # A workspace-scoped erasure keeps an account that still belongs to other workspaces.
+    return ~exists(select(Membership.id).where(Membership.user_id == User.id))
+
+
+PERSONAL: dict[str, PersonalData] = {
+    "event": PersonalData(
+        "interaction events of the person's customer records", lambda s: _among(Event.customer_id, s.customer_ids)
+    ),
+    "feedback_record": PersonalData(
+        "answers and texts the person gave", lambda s: _among(FeedbackRecord.customer_id, s.customer_ids)
+    ),
+    "customer": PersonalData("email, name and attributes", lambda s: _among(Customer.id, s.customer_ids)),
+    "web_session": PersonalData("login sessions of the user account", _of_user(WebSession.user_id)),
+    "api_token": PersonalData("API tokens the user created", _of_user(ApiToken.user_id)),
+    "membership": PersonalData("the user's workspace roles", _of_user(Membership.user_id)),
+    "app_user": PersonalData(
+        "login email, name and password hash", _of_user(User.id), erase_only_if=_no_membership_left
+    ),
+    "audit_log": PersonalData(
+        "the actor label (a user's email) of entries the user made",
+        _acting_user,
+        on_erase="anonymise",
+        anonymise={"actor_label": ERASED_USER_LABEL},
+    ),
+    "import_run": PersonalData("row errors, messages and created_by may quote the email"),
+    "job": PersonalData("job arguments, results and errors may quote the email"),
+    "job_effect": PersonalData("idempotency keys may embed the email", on_mention="delete"),
+}
+
+NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
+    "workspace": NoPersonalData("an organisation's name, slug and settings"),
+    "journey": NoPersonalData("journey definitions (configuration)"),
+    "journey_stage": NoPersonalData("journey stage definitions (configuration)"),
+    "touchpoint": NoPersonalData("touchpoint definitions (configuration)"),
+    "import_mapping": NoPersonalData("saved CSV column mappings (configuration)"),
+    "inbound_source": NoPersonalData("webhook source configuration and secret digests"),
+    "job_schedule": NoPersonalData("cron definitions of recurring system jobs"),
+}
+
+# Tables created by migrations outside the ORM metadata, and how erasure reaches them.
+DERIVED: dict[str, str] = {
+    "feedback_fts": "SQLite FTS5 index of feedback_record.value_text; triggers drop deleted and scrubbed text",
+    "alembic_version": "the schema revision",
+}
+
+
+def classification(table: str) -> PersonalData | NoPersonalData | None:
+    """How `table` is handled by privacy requests (None: not classified, a bug)."""
+    return PERSONAL.get(table) or NO_PERSONAL_DATA.get(table)
