@@ -34,6 +34,8 @@ class PersonalData:
     anonymise: dict[str, Any] = field(default_factory=dict)  # column -> value, for on_erase="anonymise"
     erase_only_if: Linker | None = None  # extra condition at erasure time
     on_mention: Literal["scrub", "delete"] = "scrub"  # rows that merely quote the email
+    # Whether a workspace-scoped request may act on mentions in this table although it has no workspace.
+    mentions_in_any_workspace: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,11 @@ PERSONAL: dict[str, PersonalData] = {
     ),
     "import_run": PersonalData("row errors, messages and created_by may quote the email"),
     "job": PersonalData("job arguments, results and errors may quote the email"),
-    "job_effect": PersonalData("idempotency keys may embed the email", on_mention="delete"),
+    # Effect keys are retry markers, not anyone's data: dropping one only lets a job about this person
+    # repeat its effect, and that person is being erased.
+    "job_effect": PersonalData(
+        "idempotency keys may embed the email", on_mention="delete", mentions_in_any_workspace=True
+    ),
 }
 
 NO_PERSONAL_DATA: dict[str, NoPersonalData] = {

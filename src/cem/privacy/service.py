@@ -54,9 +54,10 @@ def _rows(session: Session, table: Table, where: ColumnElement[bool]) -> list[di
     return [{k: _jsonable(v) for k, v in row.items()} for row in result]
 
 
-def _mention_filter(table: Table, subject: Subject) -> ColumnElement[bool] | None:
+def _mention_filter(table: Table, entry: PersonalData, subject: Subject) -> ColumnElement[bool] | None:
     columns = scrub.text_columns(table)
-    if not columns or (subject.workspace_id is not None and "workspace_id" not in table.c):
+    shared = "workspace_id" not in table.c and not entry.mentions_in_any_workspace
+    if not columns or (subject.workspace_id is not None and shared):
         # A workspace-scoped request never rewrites data shared by every workspace.
         return None
     return and_(subject.scope(table), scrub.mentions(columns, subject.email))
@@ -70,7 +71,7 @@ def _export_table(session: Session, name: str, entry: PersonalData, subject: Sub
     if linked is not None:
         for row in _rows(session, table, and_(linked, subject.scope(table))):
             rows[tuple(row[k] for k in pk)] = row
-    mention = _mention_filter(table, subject)
+    mention = _mention_filter(table, entry, subject)
     if mention is not None:
         regex = scrub.pattern(subject.email)
         for row in _rows(session, table, mention):
@@ -119,7 +120,7 @@ def _erase_linked(session: Session, name: str, entry: PersonalData, subject: Sub
 
 def _scrub_mentions(session: Session, name: str, entry: PersonalData, subject: Subject, report: ErasureReport) -> None:
     table = _table(name)
-    mention = _mention_filter(table, subject)
+    mention = _mention_filter(table, entry, subject)
     if mention is None:
         return
     regex = scrub.pattern(subject.email)
