@@ -11,12 +11,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from cem.admin import audit
-from cem.admin.models import ApiToken, Membership, User, WebSession, Workspace
+from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession, Workspace
 from cem.admin.permissions import ROLE_RANK, Role, parse_role, parse_scopes, permissions_for
 from cem.admin.principal import Principal
 from cem.admin.security import MIN_PASSWORD_LENGTH, digest, hash_password, new_secret, verify_password
 from cem.db.base import utcnow
-from cem.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from cem.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -83,6 +83,33 @@ def add_member(session: Session, *, actor: Principal, email: str, password: str,
     user = create_user(session, email=email, password=password, name=name, workspace=ws, role=role)
     audit.record(session, actor, "user.add", entity_type="user", entity_id=user.id, details={"role": role})
     return user
+
+
+def change_role(session: Session, *, actor: Principal, user_id: int, role: str) -> Membership:
+    """Give a member another role; the workspace always keeps at least one admin."""
+    parsed = parse_role(role)
+    membership = session.scalars(
+        select(Membership).where(Membership.user_id == user_id, Membership.workspace_id == actor.workspace_id)
+    ).first()
+    if membership is None:
+        raise NotFound(f"User {user_id} is not a member of this workspace.")
+    if membership.role == Role.admin and parsed != Role.admin:
+        admins = session.scalars(
+            select(Membership.id).where(Membership.workspace_id == actor.workspace_id, Membership.role == Role.admin)
+        ).all()
+        if len(admins) <= 1:
+            raise Conflict("This is the last admin of the workspace; make someone else admin first.")
+    membership.role = parsed.value
+    audit.record(session, actor, "user.role", entity_type="user", entity_id=user_id, details={"role": parsed.value})
+    return membership
+
+
+def list_audit(session: Session, *, workspace_id: int, limit: int = 200, action: str | None = None) -> list[AuditLog]:
+    """The workspace's audit log, newest first."""
+    stmt = select(AuditLog).where(AuditLog.workspace_id == workspace_id)
+    if action:
+        stmt = stmt.where(AuditLog.action == action)
+    return list(session.scalars(stmt.order_by(AuditLog.id.desc()).limit(limit)))
 
 
 # -- API tokens ---------------------------------------------------------------------------------
