@@ -1,12 +1,9 @@
-"""Core commands: serve, db upgrade, users, tokens, worker."""
+"""Core commands: serve, db upgrade, users, tokens (`cem worker` lives in cli/jobs.py)."""
 
 from __future__ import annotations
 
 import getpass
 import os
-import signal
-import sys
-import time
 
 import typer
 
@@ -15,7 +12,6 @@ from cem.admin.permissions import permissions_for
 from cem.admin.principal import Principal
 from cem.cli.app import app, db_app, echo, friendly_errors, open_db, user_app
 from cem.config import get_settings
-from cem.jobs.worker import Worker
 
 
 @app.command()
@@ -86,31 +82,3 @@ def token_create(
         )
         issued = admin_service.create_token(session, actor=actor, name=name, role=role, scopes=scope)
         echo(issued.secret)
-
-
-@app.command()
-def worker(
-    once: bool = typer.Option(False, help="Run due jobs, then exit."),
-    concurrency: int = typer.Option(1, help="Worker threads in this process."),
-) -> None:
-    """Run background jobs (several workers may run at once; none runs a job twice)."""
-    settings = get_settings()
-    db = open_db(settings)
-    if once:
-        ran = Worker(db).run_until_idle()
-        echo(f"Ran {ran} job(s).")
-        return
-    workers = [Worker(db, poll_seconds=settings.worker_poll_seconds) for _ in range(concurrency)]
-    for w in workers:
-        w.start_thread()
-    echo(f"Worker running ({concurrency} thread(s)); Ctrl-C to stop.")
-
-    def stop(*_: object) -> None:
-        for w in workers:
-            w.stop()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while True:
-        time.sleep(3600)

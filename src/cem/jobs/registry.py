@@ -2,42 +2,62 @@
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cem.errors import NotFound
+from cem.errors import CEMError, NotFound
 
 if TYPE_CHECKING:
     from cem.db.session import Database
 
+MAX_EFFECT_KEY = 300
+
+
+class JobArgsError(CEMError, TypeError):
+    """Job arguments that are not JSON values or do not fit the task's signature (a programming error)."""
+
+    status_code = 400
+    code = "invalid_job_args"
+
 
 @dataclass
 class TaskContext:
-    """What a running task gets besides its arguments."""
+    """What a running task gets besides its arguments.
+
+    `session` is the job's own transaction: its writes commit together with the job's "done" mark, so a
+    retried job never sees half of them. Long tasks (imports, backfills) instead commit in batches through
+    `db.unit_of_work()`; on SQLite they must not write through `session` before that, since `session`
+    would then hold the single write lock the batches need.
+    """
 
     session: Session
     job_id: int
     attempt: int
     progress: Callable[[int, int, str], None]
-    # Long tasks (imports, backfills) commit in batches through their own units of work.
     db: Database
+    workspace_id: int | None = None
 
     def once(self, key: str) -> bool:
         """Claim a side-effect key in this job's transaction; False if it already happened.
 
         A DB side effect done after `once()` commits atomically with the claim, so a retry after a crash
-        either sees both or neither.
+        either sees both or neither. INSERT ... ON CONFLICT DO NOTHING (not SELECT-then-INSERT) makes a
+        concurrent duplicate wait for the first transaction's outcome instead of failing with an error.
         """
         from cem.jobs.models import JobEffect
 
-        if self.session.get(JobEffect, key) is not None:
-            return False
-        self.session.add(JobEffect(key=key, job_id=self.job_id))
-        self.session.flush()
-        return True
+        if not key or len(key) > MAX_EFFECT_KEY:
+            raise JobArgsError(f"An idempotency key must be 1-{MAX_EFFECT_KEY} characters, got {len(key)}.")
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(JobEffect).values(key=key, job_id=self.job_id).on_conflict_do_nothing()
+        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 TaskFn = Callable[..., dict[str, Any] | None]
@@ -47,36 +67,87 @@ TaskFn = Callable[..., dict[str, Any] | None]
 class Task:
     name: str
     fn: TaskFn
-    # Seconds a claim stays valid; a worker that dies mid-job loses its claim after this.
+    # Seconds a claim stays valid without a heartbeat; a worker that dies mid-job loses its claim after this.
     lease_seconds: int = 300
+    signature: inspect.Signature = field(compare=False, default=inspect.Signature())
+
+    def args_problem(self, args: dict[str, Any]) -> str | None:
+        """Why `args` cannot be passed to this task, or None when they fit its signature."""
+        try:
+            self.signature.bind(None, **args)
+        except TypeError as exc:
+            return f"Arguments {sorted(args)} do not match task {self.name}{self.signature}: {exc}."
+        return None
 
 
 _TASKS: dict[str, Task] = {}
+_loaded = False
 
 
 def task(name: str, *, lease_seconds: int = 300) -> Callable[[TaskFn], TaskFn]:
     """Register `fn(ctx, **args)` under `name`."""
+    if lease_seconds < 1:
+        raise ValueError("lease_seconds must be at least 1")
 
     def register(fn: TaskFn) -> TaskFn:
-        _TASKS[name] = Task(name=name, fn=fn, lease_seconds=lease_seconds)
+        _TASKS[name] = Task(name=name, fn=fn, lease_seconds=lease_seconds, signature=inspect.signature(fn))
         return fn
 
     return register
 
 
-def get_task(name: str) -> Task:
+def find_task(name: str) -> Task | None:
+    """The registered task, or None (the worker dead-letters jobs of a task that no longer exists)."""
     load_builtin_tasks()
-    try:
-        return _TASKS[name]
-    except KeyError:
-        raise NotFound(f"No background task is registered as {name!r}.") from None
+    return _TASKS.get(name)
+
+
+def get_task(name: str) -> Task:
+    """The registered task; NotFound for an unknown name."""
+    found = find_task(name)
+    if found is None:
+        raise NotFound(f"No background task is registered as {name!r}.")
+    return found
 
 
 def registered_names() -> list[str]:
+    """Names of every registered task, sorted."""
     load_builtin_tasks()
     return sorted(_TASKS)
 
 
 def load_builtin_tasks() -> None:
-    """Import every module that declares tasks (idempotent)."""
-    import cem.jobs.builtin_tasks  # noqa: F401
+    """Import every module that declares tasks (once per process)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import cem.jobs.builtin_tasks  # noqa: F401
+
+
+def json_problem(value: Any, path: str) -> str | None:
+    """Why `value` is not a plain JSON value (str, int, float, bool, None, list, dict), or None if it is."""
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{path} is {value!r}, which JSON cannot store"
+    if isinstance(value, list):
+        return next((p for i, v in enumerate(value) if (p := json_problem(v, f"{path}[{i}]"))), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} has a non-string key {key!r}"
+            if problem := json_problem(item, f"{path}[{key!r}]"):
+                return problem
+        return None
+    hint = "use a list" if isinstance(value, tuple | set) else "pass its id or a JSON value instead"
+    return f"{path} is a {type(value).__name__} ({hint})"
+
+
+def check_json_args(name: str, args: dict[str, Any]) -> None:
+    """Reject arguments that would not survive a round trip through the jobs table."""
+    for key, value in args.items():
+        if problem := json_problem(value, key):
+            raise JobArgsError(
+                f"Job {name!r} argument {problem}: jobs take ids and JSON values "
+                "(str, int, float, bool, None, list, dict), never objects."
+            )
