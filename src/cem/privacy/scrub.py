@@ -10,7 +10,9 @@ from sqlalchemy import JSON, ColumnElement, String, Table, Text, cast, func, or_
 from sqlalchemy.sql.schema import Column
 
 # Columns holding secrets or their digests: never exported, never scanned.
-SECRET_COLUMNS = frozenset({"password_hash", "token_hash", "session_hash", "csrf_token", "secret_hash"})
+SECRET_COLUMNS = frozenset(
+    {"password_hash", "token_hash", "session_hash", "csrf_token", "secret_hash", "secret_encrypted"}
+)
 # Characters that may continue an address on either side; a match must not touch them, so erasing
 # ann@example.com leaves joann@example.com and ann@example.com.au alone.
 _LOCAL_CHARS = r"\w.!#$%&'*+/=?^`{|}~-"
