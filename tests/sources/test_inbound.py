@@ -177,7 +177,13 @@ def _touchpoint(admin_api: TestClient) -> int:
     journey = {
         "key": "support",
         "name": "Support",
-        "stages": [{"key": "help", "name": "Help", "touchpoints": [{"key": "support-ticket", "name": "Ticket", "channel": "support"}]}],
+        "stages": [
+            {
+                "key": "help",
+                "name": "Help",
+                "touchpoints": [{"key": "support-ticket", "name": "Ticket", "channel": "support"}],
+            }
+        ],
     }
     r = admin_api.post("/api/v1/journeys", json=journey)
     assert r.status_code == 201, r.text
@@ -201,7 +207,11 @@ def test_items_list_with_numeric_ids_indices_and_touchpoint(
     assert by_key[("3", "reason")]["value_text"] == "Damaged item"
     assert ("2", "comment") not in by_key
     assert {row["touchpoint_id"] for row in rows} == {touchpoint_id}
-    assert by_key[("1", "csat")]["metadata"] == {"channel": "email", "first_comment": "My order is broken", "last_tag": "refund"}
+    assert by_key[("1", "csat")]["metadata"] == {
+        "channel": "email",
+        "first_comment": "My order is broken",
+        "last_tag": "refund",
+    }
     assert by_key[("1", "csat")]["collected_at"].startswith("2024-06-02T06:00:00")
     customers = admin_api.get("/api/v1/customers").json()["items"]
     assert sorted(c["external_id"] for c in customers) == ["5001", "5002", "5003"]
@@ -224,7 +234,11 @@ def test_invalid_values_are_422_listing_each_problem_and_store_nothing(
     good = {**REVIEW, "review": {**REVIEW["review"], "score": 9}}
     bad = {**REVIEW, "review": {**REVIEW["review"], "id": "r-2", "score": 11}}
     no_id = {"review": {"score": 5}, "consumer": REVIEW["consumer"]}
-    bad_email = {**REVIEW, "review": {**REVIEW["review"], "id": "r-3", "score": 3}, "consumer": {"email": "not-an-email"}}
+    bad_email = {
+        **REVIEW,
+        "review": {**REVIEW["review"], "id": "r-3", "score": 3},
+        "consumer": {"email": "not-an-email"},
+    }
     r = post(http, source, [good, bad, no_id, bad_email])
     assert r.status_code == 422, r.text
     body = r.json()

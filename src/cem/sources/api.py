@@ -88,7 +88,8 @@ async def raw_body(request: Request) -> bytes:
 
 
 RawBody = Annotated[bytes, Depends(raw_body)]
-_HOOK_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": ["object", "array"]}}}}}
+_PAYLOAD_SCHEMA = {"schema": {"type": ["object", "array"]}}
+_HOOK_BODY = {"requestBody": {"required": True, "content": {"application/json": _PAYLOAD_SCHEMA}}}
 
 
 @router.post(

@@ -61,9 +61,7 @@ def _url(request: Request, slug: str, key: str) -> str:
     return str(request.base_url).rstrip("/") + service.hook_path(slug, key)
 
 
-def _detail(
-    request: Request, principal: Principal, source_id: int, *, status: int = 200, **context: Any
-) -> Response:
+def _detail(request: Request, principal: Principal, source_id: int, *, status: int = 200, **context: Any) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         source = service.get_source(session, workspace_id=principal.workspace_id, source_id=source_id)
         slug = service.workspace_slug(session, workspace_id=principal.workspace_id)
@@ -158,4 +156,3 @@ def update_mapping(
     except CEMError as exc:
         return _detail(request, principal, source_id, status=exc.status_code, mapping_text=mapping, errors=[exc.detail])
     return RedirectResponse(f"/sources/{source_id}", status_code=303)
-
