@@ -307,7 +307,7 @@ def _feedback_items(records: Sequence[Any], labels: dict[int, str]) -> list[Time
     from cem.feedback import service as feedback_service  # feedback imports this module at load time
 
     groups: dict[tuple[str, str, str], TimelineItem] = {}
-    for rec in records:
+    for rec in sorted(records, key=lambda r: r.id):  # answers in the order they were stored (question order)
         key = (rec.source_type, rec.source_name, rec.submission_id)
         item = groups.get(key)
         if item is None:
