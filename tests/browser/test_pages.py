@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -97,7 +98,7 @@ def test_explorer_filter_and_text_search(page: Page, workspace: Workspace, shot:
     actor = workspace.principal()
     seed_journey(workspace.db, actor)
     seed_customer(workspace.db, actor)
-    rows = [
+    rows: list[tuple[str, str, str, str, str, Any, datetime]] = [
         ("ticket", "zendesk", f"t{i}", "score", "csat", 1 + i % 5, T0 + timedelta(days=10, hours=i)) for i in range(20)
     ]
     rows.append(("ticket", "zendesk", "t-text", "body", "text", "Refund took forever", T0 + timedelta(days=20)))
@@ -125,6 +126,7 @@ def test_explorer_filter_and_text_search(page: Page, workspace: Workspace, shot:
     expect(total).to_have_text("8")  # csat 4 and 5, four of each
     values = page.get_by_test_id("feedback-value").all_inner_texts()
     assert values and all(float(v) >= 4 for v in values)
+    shot("results")
     page.get_by_test_id("filter-score-min").fill("lots")
     page.get_by_test_id("filter-submit").click()
     expect(page.get_by_test_id("filter-error")).to_have_text("score_min: 'lots' is not a number")

@@ -5,7 +5,8 @@ import html
 import io
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from cem.customers.schemas import CustomerRef
 from cem.feedback import service as feedback_service
@@ -27,7 +28,7 @@ def _seed(workspace: Workspace) -> None:
     actor = workspace.principal()
     seed_journey(workspace.db, actor)
     seed_customer(workspace.db, actor)  # 4 records: survey nps 9 + text, review rating 2 + text
-    rows = [
+    rows: list[tuple[str, str, str, str, str, Any, datetime]] = [
         ("ticket", "zendesk", f"t{i}", "score", "csat", 1 + i % 5, T0 + timedelta(days=10, hours=i)) for i in range(60)
     ]
     rows.append(("ticket", "zendesk", "t-text", "body", "text", "Refund took forever", T0 + timedelta(days=20)))
