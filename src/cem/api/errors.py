@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cem.errors import CEMError, error_body
+from cem.errors import CEMError, NotFound, UnsupportedMediaType, error_body
 
 log = logging.getLogger("cem.api")
 
@@ -37,6 +37,29 @@ def _clean(errors: list[Any]) -> list[dict[str, Any]]:
     return cleaned
 
 
+def _json_detail(raw: list[Any]) -> str:
+    err = next(e for e in raw if e.get("type") == "json_invalid")
+    where = err.get("loc", ())[-1]
+    reason = (err.get("ctx") or {}).get("error") or err.get("msg", "")
+    return f"Malformed JSON body at character {where}: {reason}."
+
+
+def _not_validation(request: Request, raw: list[Any]) -> CEMError | None:
+    """Request errors that are not payload validation get their real status (422 is for payloads only)."""
+    locs = [tuple(e.get("loc", ())) for e in raw]
+    if locs and all(loc[:1] == ("path",) for loc in locs):
+        # /customers/abc names no customer, exactly like /customers/999999.
+        return NotFound(f"No resource matches {request.url.path}.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    has_body = bool(content_type) or request.headers.get("content-length", "0") != "0"
+    is_json = content_type == "application/json" or content_type.endswith("+json")
+    if request.url.path.startswith("/api/") and has_body and not is_json and any(loc[:1] == ("body",) for loc in locs):
+        return UnsupportedMediaType(
+            f"Content-Type {content_type or '(none)'!r} is not accepted here; send application/json."
+        )
+    return None
+
+
 def wants_html(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
 
@@ -52,12 +75,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = _clean(list(exc.errors()))
+        raw = list(exc.errors())
+        errors = _clean(raw)
         if any(e["type"] == "json_invalid" for e in errors):
-            detail = "Malformed JSON body: " + "; ".join(e["msg"] for e in errors)
-            return JSONResponse(error_body("malformed_json", detail, 400, errors), 400)
+            return JSONResponse(error_body("malformed_json", _json_detail(raw), 400, errors), 400)
+        refusal = _not_validation(request, raw)
+        if refusal is not None:
+            return await _cem_error(request, refusal)
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
-        where = ".".join(str(p) for p in first["loc"]) or "request"
+        where = ".".join(str(p) for p in first["loc"]) or "body"
         detail = f"Invalid request: {where}: {first['msg']}"
         if wants_html(request):
             return render_error_page(request, 422, detail)
