@@ -76,8 +76,14 @@ class Task:
         try:
             self.signature.bind(None, **args)
         except TypeError as exc:
-            return f"Arguments {sorted(args)} do not match task {self.name}{self.signature}: {exc}."
+            return f"Arguments {sorted(args)} do not match task {self.usage()}: {exc}."
         return None
+
+    def usage(self) -> str:
+        """`name(arg, opt=default)`: the task's parameters after the context, without annotations."""
+        params = list(self.signature.parameters.values())[1:]
+        shown = [p.replace(annotation=inspect.Parameter.empty) for p in params]
+        return f"{self.name}({', '.join(str(p) for p in shown)})"
 
 
 _TASKS: dict[str, Task] = {}
