@@ -93,6 +93,7 @@ class Order:
 
 
 def missing_files(folder: Path) -> list[str]:
+    """Names of the Olist files the demo needs that are not in `folder`."""
     return [name for name, _ in FILES.values() if not (folder / name).is_file()]
 
 
@@ -193,6 +194,10 @@ def _payment_types(table: CsvTable) -> dict[str, list[str]]:
     return types
 
 
+# (step, event type, when, touchpoint, properties, value): one step of an order's life.
+Step = tuple[str, str, datetime, str, dict[str, Any], float | None]
+
+
 def order_events(
     order: Order,
     who: CustomerRef,
@@ -202,46 +207,42 @@ def order_events(
     pay_types: list[str] | None,
 ) -> list[EventIn]:
     """The order's steps as events, each on its touchpoint, keyed `<source>:<order>:<step>` for idempotency."""
-
-    def event(step: str, kind: str, at: datetime, touchpoint: str, **extra: Any) -> EventIn:
-        return EventIn(
+    props: dict[str, Any] = {"order_id": order.order_id}
+    value = totals.get(order.order_id, paid.get(order.order_id))
+    steps: list[Step] = [("purchased", "order.purchased", order.purchased, "web-checkout", props, value)]
+    if order.approved:
+        payment = {**props, "payment_types": pay_types or []}
+        steps.append(
+            ("approved", "payment.approved", order.approved, "payment-gateway", payment, paid.get(order.order_id))
+        )
+    if order.shipped:
+        steps.append(("shipped", "order.shipped", order.shipped, "carrier-handover", props, None))
+    steps += _outcome(order, props)
+    return [
+        EventIn(
             customer=who,
             touchpoint=touchpoint,
             type=kind,
             occurred_at=at,
             external_id=f"{source}:{order.order_id}:{step}",
-            **extra,
+            properties=properties,
+            value=amount,
         )
+        for step, kind, at, touchpoint, properties, amount in steps
+    ]
 
-    props = {"order_id": order.order_id}
-    value = totals.get(order.order_id, paid.get(order.order_id))
-    events = [event("purchased", "order.purchased", order.purchased, "web-checkout", value=value, properties=props)]
-    if order.approved:
-        pay = {**props, "payment_types": pay_types or []}
-        events.append(
-            event(
-                "approved",
-                "payment.approved",
-                order.approved,
-                "payment-gateway",
-                value=paid.get(order.order_id),
-                properties=pay,
-            )
-        )
-    if order.shipped:
-        events.append(event("shipped", "order.shipped", order.shipped, "carrier-handover", properties=props))
+
+def _outcome(order: Order, props: dict[str, Any]) -> list[Step]:
+    """Delivery against the estimate, or the status the order ended in when it never arrived."""
     if order.late is not None and order.delivered and order.estimated:
+        # Whole days, rounded up, so any late delivery has days_late >= 1 and an early one <= 0.
         days = math.ceil((order.delivered - order.estimated).total_seconds() / SECONDS_PER_DAY)
         timing = {"on_time": not order.late, "days_late": days, "estimated_at": order.estimated.isoformat()}
-        events.append(
-            event("delivered", "order.delivered", order.delivered, "home-delivery", properties={**props, **timing})
-        )
-    elif _needs_status_event(order):
-        last = max(t for t in (order.purchased, order.approved, order.shipped, order.delivered) if t is not None)
-        events.append(
-            event(order.status, f"order.{order.status}", last, STATUS_TOUCHPOINT[order.status], properties=props)
-        )
-    return events
+        return [("delivered", "order.delivered", order.delivered, "home-delivery", {**props, **timing}, None)]
+    if not _needs_status_event(order):
+        return []
+    last = max(t for t in (order.purchased, order.approved, order.shipped, order.delivered) if t is not None)
+    return [(order.status, f"order.{order.status}", last, STATUS_TOUCHPOINT[order.status], props, None)]
 
 
 def _needs_status_event(order: Order) -> bool:

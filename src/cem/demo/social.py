@@ -29,10 +29,12 @@ COLUMNS = (
 
 
 def path(folder: Path) -> Path:
+    """Where the tweets file sits inside the data folder."""
     return folder / FOLDER / FILE
 
 
 def read_table(folder: Path) -> CsvTable:
+    """Read the tweets file, insisting on the columns the demo uses."""
     return read_csv(path(folder), COLUMNS)
 
 

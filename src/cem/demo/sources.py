@@ -87,6 +87,7 @@ def parse_timestamp(text: str) -> datetime:
 
 
 def optional_timestamp(text: str) -> datetime | None:
+    """Like parse_timestamp, but a blank cell is None."""
     return parse_timestamp(text) if text.strip() else None
 
 

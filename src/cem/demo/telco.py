@@ -16,10 +16,12 @@ CHURN = {"Yes": True, "No": False}
 
 
 def path(folder: Path) -> Path:
+    """Where the Telco file sits inside the data folder."""
     return folder / FOLDER / FILE
 
 
 def read_table(folder: Path) -> CsvTable:
+    """Read the Telco file, insisting on the columns the demo uses."""
     return read_csv(path(folder), COLUMNS)
 
 
