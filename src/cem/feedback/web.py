@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from cem.admin.permissions import Permission
 from cem.api.deps import get_db
@@ -99,31 +100,14 @@ def explorer(request: Request, principal: PageReader) -> Response:
     """Filter and search every feedback record, newest first, with the total for the filter."""
     parsed = parse_filters(request.query_params)
     cursor = request.query_params.get("cursor") or None
-    rows: list[Any] = []
-    total, next_cursor, names = 0, None, {}
-    errors = list(parsed.errors)
     with get_db(request).unit_of_work(readonly=True) as session:
-        ws = principal.workspace_id
-        options = {
-            "source_types": SOURCE_TYPES,
-            "source_names": service.source_names(session, workspace_id=ws),
-            "touchpoints": sorted(journey_service.touchpoint_labels(session, workspace_id=ws).items(), key=_label),
-            "stages": journey_service.list_stages(session, workspace_id=ws),
-        }
-        if parsed.flt is not None:
-            try:
-                rows, next_cursor = service.search(
-                    session, workspace_id=ws, flt=parsed.flt, cursor=cursor, limit=PAGE_SIZE
-                )
-                total = service.count(session, workspace_id=ws, flt=parsed.flt)
-            except CEMError as exc:  # a tampered cursor
-                errors.append(exc.detail)
-            ids = {r.customer_id for r in rows if r.customer_id}
-            names = customer_service.customer_names(session, workspace_id=ws, ids=ids)
+        options = _filter_options(session, principal.workspace_id)
+        results = _results(session, principal.workspace_id, parsed, cursor)
+    errors = parsed.errors + results.pop("errors")
+    next_cursor = results.pop("next_cursor")
     context = {
-        "records": rows,
-        "total": total,
-        "names": names,
+        **options,
+        **results,
         "raw": parsed.raw,
         "errors": errors,
         "cursor": cursor,
@@ -131,12 +115,39 @@ def explorer(request: Request, principal: PageReader) -> Response:
         "first_url": "/feedback?" + urlencode(parsed.raw),
         "export_url": _export_url(parsed.flt) if principal.can(Permission.export) and parsed.flt else None,
         "display_value": service.display_value,
-        **options,
     }
-    status = 400 if errors else 200
     response = render(request, "feedback/explorer.html", principal, **context)
-    response.status_code = status
+    response.status_code = 400 if errors else 200
     return response
+
+
+def _filter_options(session: Session, ws: int) -> dict[str, Any]:
+    """Choices for the filter selects."""
+    return {
+        "source_types": SOURCE_TYPES,
+        "source_names": service.source_names(session, workspace_id=ws),
+        "touchpoints": sorted(journey_service.touchpoint_labels(session, workspace_id=ws).items(), key=_label),
+        "stages": journey_service.list_stages(session, workspace_id=ws),
+    }
+
+
+def _results(session: Session, ws: int, parsed: ParsedFilters, cursor: str | None) -> dict[str, Any]:
+    """One page of records, the total, customer names for links; nothing when the filters are invalid."""
+    out: dict[str, Any] = {"records": [], "total": 0, "names": {}, "next_cursor": None, "errors": []}
+    if parsed.flt is None:
+        return out
+    try:
+        rows, out["next_cursor"] = service.search(
+            session, workspace_id=ws, flt=parsed.flt, cursor=cursor, limit=PAGE_SIZE
+        )
+    except CEMError as exc:  # a tampered cursor
+        out["errors"].append(exc.detail)
+        return out
+    out["records"] = rows
+    out["total"] = service.count(session, workspace_id=ws, flt=parsed.flt)
+    ids = {r.customer_id for r in rows if r.customer_id}
+    out["names"] = customer_service.customer_names(session, workspace_id=ws, ids=ids)
+    return out
 
 
 def _label(item: tuple[int, str]) -> str:
