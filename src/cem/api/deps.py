@@ -35,7 +35,10 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": commit (or roll back) before the response is sent. FastAPI's default ("request") runs the
+# teardown after sending, so a client could see 200 for a write that then fails to commit, or race its own
+# next request past the commit (a webhook re-send on PostgreSQL inserted the same customer twice).
+DbSession = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:
