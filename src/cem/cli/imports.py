@@ -1,1 +1,122 @@
-"""Commands of this area (placeholder until built)."""
+"""`cem import`: CSV / NDJSON import into a workspace, in-process, with a progress bar and an error report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+import typer
+
+from cem.admin import service as admin_service
+from cem.admin.principal import system_principal
+from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.imports.engine import Counts
+from cem.imports.runner import LocalImport, run_local
+
+SHOWN_ERRORS = 20
+
+
+def _read_mapping_file(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        fail(f"Mapping file not found: {path}", 2)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        fail(f"The mapping file {path} is not valid JSON: {exc}", 2)
+    if not isinstance(data, dict):
+        fail(f"The mapping file {path} must hold a JSON object.", 2)
+    return data
+
+
+class ErrorReport:
+    """Keeps the first errors for the summary and streams every error to --errors-csv."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.first: list[dict[str, Any]] = []
+        self.handle: TextIO | None = path.open("w", newline="", encoding="utf-8") if path else None
+        self.writer = csv.writer(self.handle) if self.handle else None
+        if self.writer:
+            self.writer.writerow(["line", "column", "reason", "value"])
+
+    def __call__(self, errors: list[dict[str, Any]]) -> None:
+        self.first.extend(errors[: SHOWN_ERRORS - len(self.first)])
+        if self.writer:
+            self.writer.writerows([e["line"], e["column"], e["reason"], e["value"]] for e in errors)
+
+    def close(self) -> None:
+        if self.handle:
+            self.handle.close()
+
+
+class Bar:
+    """A progress bar on stderr that appears once the file's size is known."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.done = 0
+
+    def start(self, total: int, note: str) -> None:
+        typer.echo(f"Mapping: {note}", err=True)
+        self.bar = typer.progressbar(length=max(total - 1, 1), label="Importing", file=None)
+        self.bar.__enter__()
+
+    def __call__(self, counts: Counts) -> None:
+        if self.bar is not None:
+            self.bar.update(counts.processed - self.done)
+            self.done = counts.processed
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+@app.command("import")
+@friendly_errors
+def import_file(
+    file: Path = typer.Argument(..., help="CSV file (or .ndjson/.jsonl with one feedback record per line)."),
+    workspace: str = typer.Option("default", help="Workspace slug."),
+    target: str = typer.Option("feedback", help="feedback, customers or events."),
+    mapping: str = typer.Option(None, help="Name of a saved mapping."),
+    mapping_file: Path = typer.Option(None, help="JSON file holding the mapping."),
+    save_mapping: str = typer.Option(None, help="Save the mapping used under this name."),
+    encoding: str = typer.Option(None, help="File encoding when not UTF-8 (e.g. latin-1)."),
+    delimiter: str = typer.Option(None, help="CSV delimiter (, ; tab |); sniffed when not given."),
+    errors_csv: Path = typer.Option(None, help="Write every rejected row (line, column, reason) to this CSV."),
+) -> None:
+    """Import a file: good rows are stored, bad rows reported; re-running the same file is safe."""
+    if mapping and mapping_file:
+        fail("Give --mapping or --mapping-file, not both.", 2)
+    request = LocalImport(
+        path=file,
+        target=target,
+        mapping=_read_mapping_file(mapping_file),
+        mapping_name=mapping,
+        save_as=save_mapping,
+        encoding=encoding,
+        delimiter=delimiter,
+    )
+    db = open_db()
+    with db.unit_of_work(readonly=True) as session:
+        ws = admin_service.get_workspace_by_slug(session, workspace)
+        actor = system_principal(ws.id, label="cli")
+    report, bar = ErrorReport(errors_csv), Bar()
+    try:
+        outcome = run_local(db, actor, request, on_start=bar.start, on_progress=bar, on_errors=report)
+    finally:
+        bar.close()
+        report.close()
+    counts = outcome.counts
+    echo(
+        f"Imported {file.name} into {workspace} (run {outcome.run_id}): {counts.processed} rows read, "
+        f"{counts.ok} stored, {counts.errors} rejected."
+    )
+    for err in report.first:
+        where = f", column {err['column']}" if err["column"] else ""
+        echo(f"  line {err['line']}{where}: {err['reason']}" + (f" ({err['value']!r})" if err["value"] else ""))
+    if counts.errors > len(report.first):
+        more = f"; all of them are in {errors_csv}" if errors_csv else "; pass --errors-csv PATH for all of them"
+        echo(f"  ... {counts.errors - len(report.first)} more{more}.")

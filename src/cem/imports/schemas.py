@@ -1,0 +1,223 @@
+"""Import mappings (per target) and the read models of runs and saved mappings.
+
+A mapping names CSV columns by their header text. Everything is optional except what a target cannot
+do without, so a hand-written mapping stays short, e.g. for feedback:
+
+    {"source_name": "shop", "submission_id": "review_id",
+     "customer": {"external_id": "customer_id"},
+     "fields": [{"column": "score", "field_type": "rating"}, {"column": "comment", "field_type": "text"}]}
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from cem.errors import InvalidInput
+from cem.feedback.schemas import FieldType, SourceType
+from cem.schemas import ExternalId, InputModel, Key, Name, ReadModel
+
+Target = Literal["feedback", "customers", "events"]
+TARGETS: tuple[str, ...] = ("feedback", "customers", "events")
+Column = Name  # a header name; stripped, 1-200 characters
+
+
+class CustomerMap(InputModel):
+    """Which columns identify (and describe) the customer of a row."""
+
+    id: Column | None = Field(default=None, description="column holding cem's own customer id")
+    external_id: Column | None = None
+    email: Column | None = None
+    name: Column | None = None
+    attributes: dict[str, Column] = Field(default_factory=dict, description="attribute name -> column")
+    create: bool = Field(default=True, description="create unknown customers; false reports them as row errors")
+
+    @model_validator(mode="after")
+    def _needs_identity(self) -> CustomerMap:
+        if not (self.id or self.external_id or self.email):
+            raise ValueError("a customer mapping needs an id, external_id or email column")
+        return self
+
+
+class FieldMap(InputModel):
+    """One feedback record per row from one column."""
+
+    column: Column
+    field_id: ExternalId | None = Field(default=None, description="defaults to the column name")
+    field_type: FieldType
+    label: str = Field(default="", max_length=1000)
+
+    @property
+    def record_field_id(self) -> str:
+        return self.field_id or self.column
+
+
+class FeedbackMapping(InputModel):
+    """CSV row -> one or more feedback records (one per entry of `fields`)."""
+
+    source_type: SourceType = "csv"
+    source_name: Name = "import"
+    submission_id: Column
+    customer: CustomerMap | None = None
+    touchpoint: Column | None = Field(default=None, description="column holding a touchpoint key")
+    touchpoint_key: Key | None = Field(default=None, description="one touchpoint key for every row")
+    collected_at: Column | None = None
+    collected_at_format: str | None = Field(default=None, max_length=100, description="strftime format; ISO if unset")
+    language: Column | None = None
+    language_value: str | None = Field(default=None, max_length=16, description="one language for every row")
+    metadata: list[Column] = Field(default_factory=list, description="columns copied into metadata")
+    fields: list[FieldMap] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_fields(self) -> FeedbackMapping:
+        ids = [f.record_field_id for f in self.fields]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"field ids must be unique within a row: {', '.join(dupes)}")
+        if self.touchpoint and self.touchpoint_key:
+            raise ValueError("give touchpoint (a column) or touchpoint_key (a constant), not both")
+        return self
+
+
+class CustomersMapping(InputModel):
+    """CSV row -> one customer, upserted by external id (or email); attributes are merged."""
+
+    external_id: Column | None = None
+    email: Column | None = None
+    name: Column | None = None
+    attributes: dict[str, Column] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _needs_identity(self) -> CustomersMapping:
+        if not (self.external_id or self.email):
+            raise ValueError("a customers mapping needs an external_id or email column")
+        return self
+
+
+class EventsMapping(InputModel):
+    """CSV row -> one interaction event of a customer."""
+
+    customer: CustomerMap
+    type: Column | None = Field(default=None, description="column holding the event type")
+    type_value: Key | None = Field(default=None, description="one event type for every row")
+    occurred_at: Column
+    occurred_at_format: str | None = Field(default=None, max_length=100)
+    external_id: Column | None = None
+    touchpoint: Column | None = None
+    touchpoint_key: Key | None = None
+    value: Column | None = None
+    properties: list[Column] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _needs_type(self) -> EventsMapping:
+        if bool(self.type) == bool(self.type_value):
+            raise ValueError("give exactly one of type (a column) or type_value (a constant)")
+        return self
+
+
+AnyMapping = FeedbackMapping | CustomersMapping | EventsMapping
+MAPPING_MODELS: dict[str, type[AnyMapping]] = {
+    "feedback": FeedbackMapping,
+    "customers": CustomersMapping,
+    "events": EventsMapping,
+}
+
+
+def parse_target(target: str) -> str:
+    """The target name, or a clear error naming the allowed ones."""
+    if target not in TARGETS:
+        raise InvalidInput(f"Unknown import target {target!r}; use one of: {', '.join(TARGETS)}.")
+    return target
+
+
+def parse_mapping(target: str, raw: Any) -> AnyMapping:
+    """Validate a mapping for a target; every problem is listed with its JSON path."""
+    model = MAPPING_MODELS[parse_target(target)]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        errors = [{"loc": ["mapping", *e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        first = errors[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidInput(f"Invalid {target} mapping: {where}: {first['msg']}", errors=errors) from None
+
+
+def mapped_columns(mapping: AnyMapping) -> list[str]:
+    """Every column a mapping reads, in a stable order without repeats."""
+    names: list[str] = []
+    _collect(mapping.model_dump(), names)
+    return list(dict.fromkeys(names))
+
+
+# Keys whose string values are constants or formats, never column names.
+_NOT_COLUMNS = frozenset(
+    {"source_type", "source_name", "touchpoint_key", "collected_at_format", "language_value", "type_value"}
+    | {"occurred_at_format", "field_id", "field_type", "label", "create"}
+)
+
+
+def _collect(value: Any, out: list[str], key: str = "") -> None:
+    if key in _NOT_COLUMNS:
+        return
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            # attributes map name -> column: the keys are names, the values columns
+            _collect(v, out, "" if key == "attributes" else k)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, out, key)
+
+
+class RowError(ReadModel):
+    line: int
+    column: str
+    reason: str
+    value: str = ""
+
+
+class MappingIn(InputModel):
+    name: Name
+    target: Target = "feedback"
+    mapping: dict[str, Any]
+
+
+class MappingUpdate(InputModel):
+    name: Name | None = None
+    target: Target | None = None
+    mapping: dict[str, Any] | None = None
+
+
+class MappingRead(ReadModel):
+    id: int
+    name: str
+    target: str
+    mapping: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunRead(ReadModel):
+    id: int
+    target: str
+    filename: str
+    mapping_id: int | None
+    mapping: dict[str, Any]
+    status: str
+    total_rows: int
+    processed_rows: int
+    ok_rows: int
+    error_rows: int
+    message: str
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None
+    errors: list[RowError] = Field(default_factory=list, description="the first row errors (at most 100 here)")
+
+    @field_validator("errors", mode="before")
+    @classmethod
+    def _first_errors(cls, value: Any) -> Any:
+        return value[:100] if isinstance(value, list) else value

@@ -1,0 +1,329 @@
+"""Imports: saved mappings, import runs, the default mapping, and running an import (CLI or job)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cem.admin import audit
+from cem.admin.principal import Principal
+from cem.db.base import utcnow
+from cem.errors import Conflict, InvalidInput, NotFound
+from cem.imports import engine
+from cem.imports.models import ImportMapping, ImportRun
+from cem.imports.reader import FileInfo, ImportFileError, check_columns
+from cem.imports.schemas import (
+    AnyMapping,
+    CustomerMap,
+    FeedbackMapping,
+    FieldMap,
+    MappingIn,
+    MappingUpdate,
+    mapped_columns,
+    parse_mapping,
+    parse_target,
+)
+
+# -- saved mappings ------------------------------------------------------------------------------
+
+
+def list_mappings(session: Session, *, workspace_id: int) -> list[ImportMapping]:
+    """Saved mappings of the workspace by name."""
+    stmt = select(ImportMapping).where(ImportMapping.workspace_id == workspace_id).order_by(ImportMapping.name)
+    return list(session.scalars(stmt))
+
+
+def get_mapping(session: Session, *, workspace_id: int, mapping_id: int) -> ImportMapping:
+    """One saved mapping, or NotFound."""
+    found = session.get(ImportMapping, mapping_id)
+    if found is None or found.workspace_id != workspace_id:
+        raise NotFound(f"Import mapping {mapping_id} does not exist.")
+    return found
+
+
+def mapping_by_name(session: Session, *, workspace_id: int, name: str) -> ImportMapping:
+    """A saved mapping by its name, or NotFound listing the names that exist."""
+    found = session.scalars(
+        select(ImportMapping).where(ImportMapping.workspace_id == workspace_id, ImportMapping.name == name)
+    ).first()
+    if found is None:
+        names = [m.name for m in list_mappings(session, workspace_id=workspace_id)]
+        raise NotFound(f"No saved mapping is named {name!r}; saved: {', '.join(names) or 'none'}.")
+    return found
+
+
+def _flush_unique(session: Session, name: str) -> None:
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"A mapping named {name!r} already exists.") from None
+
+
+def create_mapping(session: Session, *, actor: Principal, mapping_in: MappingIn) -> ImportMapping:
+    """Save a validated mapping under a workspace-unique name."""
+    parsed = parse_mapping(mapping_in.target, mapping_in.mapping)
+    saved = ImportMapping(
+        workspace_id=actor.workspace_id,
+        name=mapping_in.name,
+        target=mapping_in.target,
+        mapping=parsed.model_dump(exclude_defaults=True),
+    )
+    session.add(saved)
+    _flush_unique(session, mapping_in.name)
+    audit.record(session, actor, "import_mapping.create", entity_type="import_mapping", entity_id=saved.id)
+    return saved
+
+
+def update_mapping(session: Session, *, actor: Principal, mapping_id: int, update: MappingUpdate) -> ImportMapping:
+    """Rename a mapping or replace its target/mapping (validated together)."""
+    saved = get_mapping(session, workspace_id=actor.workspace_id, mapping_id=mapping_id)
+    target = update.target or saved.target
+    if update.mapping is not None or update.target is not None:
+        raw = update.mapping if update.mapping is not None else saved.mapping
+        saved.mapping = parse_mapping(target, raw).model_dump(exclude_defaults=True)
+        saved.target = target
+    if update.name is not None:
+        saved.name = update.name
+    _flush_unique(session, saved.name)
+    audit.record(session, actor, "import_mapping.update", entity_type="import_mapping", entity_id=saved.id)
+    return saved
+
+
+def delete_mapping(session: Session, *, actor: Principal, mapping_id: int) -> None:
+    """Delete a saved mapping; past runs keep their own copy of it."""
+    saved = get_mapping(session, workspace_id=actor.workspace_id, mapping_id=mapping_id)
+    session.delete(saved)
+    audit.record(session, actor, "import_mapping.delete", entity_type="import_mapping", entity_id=mapping_id)
+
+
+def save_mapping_as(session: Session, *, actor: Principal, name: str, target: str, mapping: AnyMapping) -> int:
+    """Create or overwrite the mapping called `name` (used by "save mapping as" in CLI and UI)."""
+    raw = mapping.model_dump(exclude_defaults=True)
+    existing = session.scalars(
+        select(ImportMapping).where(ImportMapping.workspace_id == actor.workspace_id, ImportMapping.name == name)
+    ).first()
+    if existing is None:
+        return create_mapping(session, actor=actor, mapping_in=MappingIn(name=name, target=target, mapping=raw)).id
+    update = MappingUpdate(target=target, mapping=raw)
+    return update_mapping(session, actor=actor, mapping_id=existing.id, update=update).id
+
+
+# -- default mapping -----------------------------------------------------------------------------
+
+WELL_KNOWN: dict[str, tuple[str, ...]] = {
+    "submission_id": ("submission_id", "response_id", "review_id", "ticket_id", "id"),
+    "external_id": ("customer_id", "customer_external_id", "external_id", "user_id"),
+    "email": ("email", "customer_email", "e_mail"),
+    "name": ("name", "customer_name"),
+    "collected_at": ("collected_at", "submitted_at", "created_at", "date", "timestamp"),
+    "language": ("language", "lang"),
+    "touchpoint": ("touchpoint",),
+}
+FIELD_TYPES_BY_NAME: dict[str, str] = {
+    "nps": "nps",
+    "csat": "csat",
+    "ces": "ces",
+    "rating": "rating",
+    "score": "rating",
+    "stars": "rating",
+    "comment": "text",
+    "comments": "text",
+    "feedback": "text",
+    "text": "text",
+    "message": "text",
+    "review": "text",
+}
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def default_mapping(header: list[str]) -> tuple[FeedbackMapping, str]:
+    """Guess a feedback mapping from well-known header names; returns it with a line saying what was picked."""
+    by_norm = {_norm(h): h for h in header}
+    picked = {k: next((by_norm[n] for n in names if n in by_norm), None) for k, names in WELL_KNOWN.items()}
+    if picked["submission_id"] is None:
+        raise ImportFileError(
+            "No mapping given and no submission id column found "
+            f"(looked for: {', '.join(WELL_KNOWN['submission_id'])}); pass a mapping."
+        )
+    fields = [FieldMap(column=by_norm[n], field_type=t) for n, t in FIELD_TYPES_BY_NAME.items() if n in by_norm]
+    if not fields:
+        raise ImportFileError(
+            "No mapping given and no answer column found "
+            f"(looked for: {', '.join(FIELD_TYPES_BY_NAME)}); pass a mapping."
+        )
+    customer = None
+    if picked["external_id"] or picked["email"]:
+        customer = CustomerMap(external_id=picked["external_id"], email=picked["email"], name=picked["name"])
+    mapping = FeedbackMapping(
+        submission_id=picked["submission_id"],
+        customer=customer,
+        collected_at=picked["collected_at"],
+        language=picked["language"],
+        touchpoint=picked["touchpoint"],
+        fields=fields,
+    )
+    return mapping, describe(mapping)
+
+
+def describe(mapping: FeedbackMapping) -> str:
+    """One line saying which column feeds what."""
+    parts = [f"submission_id <- {mapping.submission_id!r}"]
+    if mapping.customer:
+        c = mapping.customer
+        parts += [f"customer {k} <- {v!r}" for k, v in (("external_id", c.external_id), ("email", c.email)) if v]
+    for name in ("collected_at", "language", "touchpoint"):
+        if getattr(mapping, name):
+            parts.append(f"{name} <- {getattr(mapping, name)!r}")
+    parts += [f"field {f.record_field_id} ({f.field_type}) <- {f.column!r}" for f in mapping.fields]
+    return "; ".join(parts)
+
+
+# -- preparing and running -----------------------------------------------------------------------
+
+
+def resolve_mapping(
+    session: Session,
+    *,
+    workspace_id: int,
+    target: str,
+    info: FileInfo,
+    mapping: dict[str, Any] | None = None,
+    mapping_id: int | None = None,
+    mapping_name: str | None = None,
+) -> tuple[AnyMapping | None, int | None, str]:
+    """(mapping checked against the header, saved mapping id, note on what was picked)."""
+    parse_target(target)
+    if info.kind == "ndjson":
+        if target != "feedback":
+            raise ImportFileError("NDJSON files hold feedback records; import customers and events from CSV.")
+        return None, None, "NDJSON: one feedback record per line"
+    saved_id, note = None, ""
+    if mapping_id is not None or mapping_name:
+        saved = (
+            get_mapping(session, workspace_id=workspace_id, mapping_id=mapping_id)
+            if mapping_id is not None
+            else mapping_by_name(session, workspace_id=workspace_id, name=str(mapping_name))
+        )
+        if saved.target != target:
+            raise InvalidInput(f"The mapping {saved.name!r} is for {saved.target}, not {target}.")
+        mapping, saved_id, note = saved.mapping, saved.id, f"saved mapping {saved.name!r}"
+    parsed: AnyMapping
+    if mapping is None:
+        if target != "feedback":
+            raise InvalidInput(f"Importing {target} needs a mapping; only feedback has a default one.")
+        parsed, picked = default_mapping(info.header)
+        note = f"default mapping: {picked}"
+    else:
+        parsed = parse_mapping(target, mapping)
+    check_columns(info, mapping_columns(parsed))
+    return parsed, saved_id, note or "the given mapping"
+
+
+def mapping_columns(mapping: AnyMapping) -> list[str]:
+    """The header columns a mapping reads."""
+    return mapped_columns(mapping)
+
+
+def create_run(
+    session: Session,
+    *,
+    actor: Principal,
+    target: str,
+    filename: str,
+    mapping: AnyMapping | None,
+    mapping_id: int | None,
+    stored_path: str = "",
+    total_rows: int = 0,
+    status: str = "queued",
+) -> ImportRun:
+    """Record a new import run (audited)."""
+    run = ImportRun(
+        workspace_id=actor.workspace_id,
+        mapping_id=mapping_id,
+        target=target,
+        filename=Path(filename).name[:500] or "upload",
+        stored_path=stored_path,
+        mapping=mapping.model_dump(exclude_defaults=True) if mapping else {},
+        status=status,
+        total_rows=total_rows,
+        errors=[],
+        created_by=actor.label[:200],
+    )
+    session.add(run)
+    session.flush()
+    audit.record(
+        session, actor, "import.create", entity_type="import_run", entity_id=run.id, details={"target": target}
+    )
+    return run
+
+
+def get_run(session: Session, *, workspace_id: int, run_id: int) -> ImportRun:
+    """One run of the workspace, or NotFound."""
+    run = session.get(ImportRun, run_id)
+    if run is None or run.workspace_id != workspace_id:
+        raise NotFound(f"Import run {run_id} does not exist.")
+    return run
+
+
+def list_runs(session: Session, *, workspace_id: int, limit: int = 50) -> list[ImportRun]:
+    """Most recent runs first."""
+    stmt = select(ImportRun).where(ImportRun.workspace_id == workspace_id).order_by(ImportRun.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
+def upload_dir(data_dir: Path) -> Path:
+    """Where uploads wait for their job."""
+    path = data_dir / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def new_upload_path(data_dir: Path, filename: str) -> Path:
+    """A fresh file name under the upload folder, keeping only a safe suffix of the user's name."""
+    suffix = Path(filename).suffix.lower()
+    safe = suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else ".csv"
+    return upload_dir(data_dir) / f"{uuid.uuid4().hex}{safe}"
+
+
+def finish_run(session: Session, *, run_id: int, counts: engine.Counts | None, message: str, failed: bool) -> None:
+    """Mark a run done or failed with its final counts."""
+    run = session.get(ImportRun, run_id)
+    if run is None:
+        return
+    if counts is not None:
+        run.total_rows = counts.processed
+        run.processed_rows, run.ok_rows, run.error_rows = counts.processed, counts.ok, counts.errors
+        run.errors = list(counts.first_errors)
+    run.status = "failed" if failed else "done"
+    run.message = message[:2000]
+    run.finished_at = utcnow()
+
+
+def counts_of(run: ImportRun) -> engine.Counts:
+    """A run's committed progress, to resume from."""
+    return engine.Counts(
+        total=run.total_rows,
+        processed=run.processed_rows,
+        ok=run.ok_rows,
+        errors=run.error_rows,
+        first_errors=list(run.errors or []),
+    )
+
+
+def summary(counts: engine.Counts) -> str:
+    return f"{counts.processed} rows read, {counts.ok} stored, {counts.errors} rejected"
+
+
+def move_upload(source: Path, target: Path) -> None:
+    shutil.move(str(source), str(target))

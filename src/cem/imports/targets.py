@@ -1,0 +1,219 @@
+"""Per-target converters and batch stores. A store checks what needs the database (customers,
+touchpoints, duplicates across the file), stores the good rows and returns the rejected ones."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from cem.admin.principal import Principal
+from cem.customers import bulk as customer_bulk
+from cem.customers import service as customer_service
+from cem.customers.schemas import EventIn
+from cem.feedback import bulk as feedback_bulk
+from cem.feedback import service as feedback_service
+from cem.imports.convert import Cache, Columns, Pending, RefReader, RowProblem, parse_datetime
+from cem.imports.schemas import CustomersMapping, EventsMapping
+from cem.journeys import service as journey_service
+
+RowErrorDict = dict[str, Any]
+MAX_CACHED_CUSTOMERS = 500_000
+
+
+def row_error(line: int, column: str, reason: str, value: str = "") -> RowErrorDict:
+    return {"line": line, "column": column, "reason": reason, "value": value[:200]}
+
+
+@dataclass
+class Context:
+    """What a batch store needs besides the rows; `seen` maps identity -> first line, across batches."""
+
+    actor: Principal
+    now: datetime
+    seen: dict[str, int]
+    create_customers: bool = True
+    # Customer ids already resolved in this run: most files name the same customers again and again.
+    customer_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    customer_column: str = "customer"
+    touchpoint_column: str = "touchpoint"
+
+    @property
+    def workspace_id(self) -> int:
+        return self.actor.workspace_id
+
+
+class CustomersCsv:
+    """CSV row -> Pending carrying one customer reference."""
+
+    def __init__(self, mapping: CustomersMapping, header: list[str]) -> None:
+        self.refs = RefReader(Columns(header), mapping, Cache())
+        self.column = mapping.external_id or mapping.email or ""
+        self.width = len(header)
+
+    def __call__(self, line: int, cells: list[str]) -> Pending:
+        if len(cells) != self.width:
+            raise RowProblem("", f"expected {self.width} cells, found {len(cells)}")
+        ref = self.refs.ref(cells)
+        if ref is None:
+            raise RowProblem(self.column, "a customer needs an external id or an email")
+        kind, value = ref.key
+        label = f"customer ({'external_id' if kind == 'x' else 'email'} {value!r})"
+        return Pending(line, f"{kind}\x1f{value}", label, [], ref=ref)
+
+
+class EventsCsv:
+    """CSV row -> Pending carrying one validated EventIn."""
+
+    def __init__(self, mapping: EventsMapping, header: list[str]) -> None:
+        cols = Columns(header)
+        self.m = mapping
+        self.refs = RefReader(cols, mapping.customer, Cache())
+        self.index = cols.index
+        self.props = [(c, cols.index[c]) for c in mapping.properties]
+        self.width = len(header)
+        self.dates = Cache()
+
+    def cell(self, cells: list[str], column: str | None) -> str:
+        return cells[self.index[column]].strip() if column else ""
+
+    def __call__(self, line: int, cells: list[str]) -> Pending:
+        if len(cells) != self.width:
+            raise RowProblem("", f"expected {self.width} cells, found {len(cells)}")
+        m = self.m
+        at = self.cell(cells, m.occurred_at)
+        try:
+            occurred = self.dates.get(at, lambda r: parse_datetime(r, m.occurred_at_format)) if at else None
+        except ValueError as exc:
+            raise RowProblem(m.occurred_at, str(exc), at) from None
+        if occurred is None:
+            raise RowProblem(m.occurred_at, "an event needs a time")
+        customer_id = self.refs.customer_id(cells)
+        ref = None if customer_id is not None else self.refs.ref(cells)
+        if customer_id is None and ref is None:
+            raise RowProblem("customer", "an event needs a customer (id, external id or email)")
+        raw = {
+            "customer_id": customer_id,
+            "customer": {"external_id": ref.external_id, "email": ref.email, "name": ref.name} if ref else None,
+            "type": self.cell(cells, m.type) or m.type_value,
+            "occurred_at": occurred,
+            "touchpoint": self.cell(cells, m.touchpoint) or m.touchpoint_key,
+            "external_id": self.cell(cells, m.external_id) or None,
+            "value": self.cell(cells, m.value) or None,
+            "properties": {c: cells[i] for c, i in self.props if cells[i] != ""},
+        }
+        event = _event(raw, m)
+        key = f"x\x1f{event.external_id}" if event.external_id else f"l\x1f{line}"
+        pending = Pending(line, key, f"event {event.external_id!r}", [], ref=ref, customer_id=customer_id)
+        pending.touchpoint = event.touchpoint
+        pending.extra["event"] = event
+        return pending
+
+
+def _event(raw: dict[str, Any], m: EventsMapping) -> EventIn:
+    columns = {"type": m.type or "type_value", "occurred_at": m.occurred_at, "touchpoint": m.touchpoint or ""}
+    columns |= {"external_id": m.external_id or "", "value": m.value or ""}
+    try:
+        return EventIn.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        first = str(err["loc"][0]) if err["loc"] else ""
+        raise RowProblem(columns.get(first) or first, err["msg"], str(raw.get(first) or "")) from None
+
+
+def _check_refs(session: Session, items: list[Pending], ctx: Context, errors: list[RowErrorDict]) -> list[Pending]:
+    """Reject rows naming an unknown touchpoint or customer id, or repeating an identity of this file."""
+    keys = {p.touchpoint for p in items if p.touchpoint}
+    tps = journey_service.touchpoint_ids_by_key(session, workspace_id=ctx.workspace_id, keys=keys) if keys else {}
+    wanted = {p.customer_id for p in items if p.customer_id is not None}
+    known = customer_bulk.existing_ids(session, workspace_id=ctx.workspace_id, ids=wanted) if wanted else set()
+    batch_seen: dict[str, int] = {}
+    good = []
+    for p in items:
+        if p.touchpoint and p.touchpoint not in tps:
+            errors.append(row_error(p.line, ctx.touchpoint_column, "unknown touchpoint key", p.touchpoint))
+        elif p.customer_id is not None and p.customer_id not in known:
+            errors.append(row_error(p.line, ctx.customer_column, "unknown customer id", str(p.customer_id)))
+        elif (first := ctx.seen.get(p.key) or batch_seen.get(p.key)) is not None:
+            errors.append(row_error(p.line, "", f"duplicate {p.key_label}: already seen at line {first}"))
+        else:
+            batch_seen[p.key] = p.line
+            p.extra["touchpoint_id"] = tps.get(p.touchpoint) if p.touchpoint else None
+            good.append(p)
+    return good
+
+
+def _resolve_customers(
+    session: Session, items: list[Pending], ctx: Context, errors: list[RowErrorDict], *, update: bool = False
+) -> list[Pending]:
+    known = ctx.customer_ids
+    refs = [p.ref for p in items if p.ref is not None and (update or p.ref.key not in known)]
+    if refs:
+        if len(known) > MAX_CACHED_CUSTOMERS:
+            known.clear()
+        known.update(
+            customer_bulk.resolve_refs(
+                session, workspace_id=ctx.workspace_id, refs=refs, create=ctx.create_customers, update_existing=update
+            )
+        )
+    ids = known
+    good = []
+    for p in items:
+        if p.ref is not None:
+            if p.ref.key not in ids:
+                value = p.ref.external_id or p.ref.email or ""
+                errors.append(row_error(p.line, ctx.customer_column, "unknown customer", value))
+                continue
+            p.customer_id = ids[p.ref.key]
+        good.append(p)
+    return good
+
+
+def _remember(items: Sequence[Pending], ctx: Context) -> None:
+    for p in items:
+        ctx.seen[p.key] = p.line
+
+
+def store_feedback(session: Session, items: list[Pending], ctx: Context) -> tuple[int, list[RowErrorDict]]:
+    """Upsert the records of every good row; returns (rows stored, row errors)."""
+    errors: list[RowErrorDict] = []
+    good = _resolve_customers(session, _check_refs(session, items, ctx, errors), ctx, errors)
+    records = []
+    for p in good:
+        tp_id = p.extra["touchpoint_id"]
+        for record in p.records:
+            record["customer_id"] = p.customer_id
+            record["touchpoint_id"] = tp_id
+            records.append(record)
+    feedback_bulk.upsert_records(session, rows=records, now=ctx.now)
+    feedback_service.enqueue_enrichment(session, workspace_id=ctx.workspace_id, rows=records)
+    _remember(good, ctx)
+    return len(good), errors
+
+
+def store_customers(session: Session, items: list[Pending], ctx: Context) -> tuple[int, list[RowErrorDict]]:
+    """Create or update (merge attributes of) every good row's customer."""
+    errors: list[RowErrorDict] = []
+    good = _resolve_customers(session, _check_refs(session, items, ctx, errors), ctx, errors, update=True)
+    _remember(good, ctx)
+    return len(good), errors
+
+
+def store_events(session: Session, items: list[Pending], ctx: Context) -> tuple[int, list[RowErrorDict]]:
+    """Upsert every good row's event through the customers service."""
+    errors: list[RowErrorDict] = []
+    good = _check_refs(session, items, ctx, errors)
+    if not ctx.create_customers:
+        good = _resolve_customers(session, good, ctx, errors)
+    if good:
+        customer_service.ingest_events(session, actor=ctx.actor, events=[p.extra["event"] for p in good])
+    _remember(good, ctx)
+    return len(good), errors
+
+
+Store = Callable[[Session, list[Pending], Context], tuple[int, list[RowErrorDict]]]
+STORES: dict[str, Store] = {"feedback": store_feedback, "customers": store_customers, "events": store_events}
