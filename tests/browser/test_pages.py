@@ -35,6 +35,8 @@ def test_customer_360_timeline(page: Page, workspace: Workspace, shot: Shot, liv
     cid = seed_customer(workspace.db, workspace.principal())
     log_in(page, "viewer@acme.example", PASSWORD)
     page.goto("/customers?q=ada")
+    expect(page.get_by_test_id("customer-row")).to_have_count(1)
+    shot("search")
     page.get_by_role("link", name="Ada Lovelace").click()
     expect(page).to_have_url(f"{live_server}/customers/{cid}")
     expect(page.get_by_test_id("customer-name")).to_have_text("Ada Lovelace")
@@ -57,6 +59,7 @@ def test_customer_360_timeline(page: Page, workspace: Workspace, shot: Shot, liv
 def test_journey_create_add_stages_and_reorder(page: Page, workspace: Workspace, shot: Shot) -> None:
     log_in(page, "analyst@acme.example", PASSWORD)
     page.goto("/journeys")
+    shot("list")
     form = page.get_by_test_id("journey-create")
     form.locator("input[name=key]").fill("onboard")
     form.locator("input[name=name]").fill("Onboarding")
