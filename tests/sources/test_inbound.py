@@ -330,3 +330,28 @@ def test_body_and_batch_limits(small_live_url: str, make_source: Callable[..., S
         assert too_many.status_code == 413
         assert "limit is 3" in too_many.json()["detail"]
     assert feedback(admin_api) == []
+
+
+def test_later_fields_are_validated_too(
+    http: httpx.Client, make_source: Callable[..., Source], admin_api: TestClient
+) -> None:
+    fields = [
+        {"path": "review.text", "field_id": "text", "field_type": "text"},
+        {"path": "review.score", "field_id": "nps", "field_type": "nps"},
+        {"path": "review.when", "field_id": "when", "field_type": "date"},
+    ]
+    source = make_source("multi", {**REVIEW_MAPPING, "fields": fields}, "survey")
+    payload = {**REVIEW, "review": {**REVIEW["review"], "score": 11, "when": "yesterday"}}
+    r = post(http, source, payload)
+    assert r.status_code == 422
+    assert [(e["path"], e["msg"]) for e in r.json()["errors"]] == [
+        ("review.score", "a nps value must be between 0 and 10"),
+        ("review.when", "'yesterday' is not an ISO date (YYYY-MM-DD)"),
+    ]
+    assert feedback(admin_api) == []
+    fixed = {**REVIEW, "review": {**REVIEW["review"], "score": "7", "when": "2024-05-02"}}
+    assert post(http, source, fixed).json()["created"] == 3
+    rows = {row["field_id"]: row for row in feedback(admin_api)}
+    assert rows["nps"]["value_number"] == 7
+    assert rows["when"]["value_date"] == "2024-05-02"
+    assert rows["nps"]["customer_id"] == rows["text"]["customer_id"] is not None

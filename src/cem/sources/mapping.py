@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cem.errors import InvalidInput, PayloadTooLarge
-from cem.feedback.schemas import FeedbackIn
+from cem.feedback.schemas import FeedbackIn, typed_value
 from cem.sources.paths import Missing, parse_path, resolve
 from cem.sources.schemas import FieldMap, SourceMapping
 
@@ -142,7 +142,8 @@ class _RecordMapper:
                 out[name] = found
         return out
 
-    def feedback(self, common: dict[str, Any], fmap: FieldMap) -> FeedbackIn | None:
+    def feedback(self, common: dict[str, Any], fmap: FieldMap, template: FeedbackIn | None) -> FeedbackIn | None:
+        """One field's record; after the first, only the value is checked (customer e-mail checks are slow)."""
         target = f"fields.{fmap.field_id}"
         raw = self.value(target, fmap.path)
         if raw is None:
@@ -150,9 +151,16 @@ class _RecordMapper:
         if isinstance(raw, dict) or (isinstance(raw, list) and not all(isinstance(v, str) for v in raw)):
             self.problem(target, "expected a single value (or a list of texts for a choice), got an object or list")
             return None
-        data = {**common, "field_id": fmap.field_id, "field_label": fmap.label, "field_type": fmap.field_type}
+        data = {"field_id": fmap.field_id, "field_label": fmap.label, "field_type": fmap.field_type, "value": raw}
+        if template is not None:
+            try:
+                typed_value(fmap.field_type, raw)
+            except ValueError as exc:
+                self.problem(target, str(exc))
+                return None
+            return template.model_copy(update=data)
         try:
-            return FeedbackIn.model_validate({**data, "value": raw})
+            return FeedbackIn.model_validate({**common, **data})
         except ValidationError as exc:
             for err in exc.errors():
                 self.problem(self._target_of(err["loc"], target), _message(err))
@@ -170,7 +178,11 @@ class _RecordMapper:
         common = self.common()
         if any(p.record == self.index for p in self.problems):
             return []
-        items = [item for fmap in self.mapping.fields if (item := self.feedback(common, fmap)) is not None]
+        items: list[FeedbackIn] = []
+        for fmap in self.mapping.fields:
+            item = self.feedback(common, fmap, items[0] if items else None)
+            if item is not None:
+                items.append(item)
         if not items and not any(p.record == self.index for p in self.problems):
             paths = ", ".join(f.path for f in self.mapping.fields)
             self.problem("fields", f"none of the mapped fields is present (looked for: {paths})")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 MAX_PATH_LENGTH = 300
@@ -27,6 +28,7 @@ class Missing:
     reason: str
 
 
+@lru_cache(maxsize=4096)  # a mapping's few paths are looked up for every record of every delivery
 def parse_path(path: str) -> tuple[str, ...]:
     """Split a dotted path into segments, honouring `\\.` (a literal dot) and `\\\\` (a backslash)."""
     if not path or not path.strip():
