@@ -57,7 +57,8 @@ class TaskContext:
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         stmt = insert(JobEffect).values(key=key, job_id=self.job_id).on_conflict_do_nothing()
-        return bool(self.session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING.
+        return self.session.execute(stmt.returning(JobEffect.key)).scalar_one_or_none() is not None
 
 
 TaskFn = Callable[..., dict[str, Any] | None]
