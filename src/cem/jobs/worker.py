@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select, update
+from sqlalchemy import ColumnElement, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from cem.db.base import utcnow
@@ -38,6 +38,25 @@ log = logging.getLogger("cem.worker")
 MAX_BACKOFF_SECONDS = 3600
 UNKNOWN_TASK_LEASE = 60
 _ids = itertools.count(1)
+
+# Built once: the per-job "done" update is the hot path, and a prepared Core statement skips the ORM.
+_job = Job.__table__
+_MARK_DONE = (
+    update(_job)
+    .where(_job.c.id == bindparam("job_id"), _job.c.status == "running", _job.c.locked_by == bindparam("worker"))
+    .values(
+        status="done",
+        result=bindparam("result"),
+        finished_at=bindparam("finished_at"),
+        locked_until=None,
+        last_error=None,
+    )
+)
+_MARK_DONE_WITH_PROGRESS = _MARK_DONE.values(
+    progress_current=bindparam("progress_current"),
+    progress_total=bindparam("progress_total"),
+    progress_message=bindparam("progress_message"),
+)
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -204,15 +223,14 @@ class Worker:
             raise TypeError(f"Task {job.name} must return None or a dict, got {type(result).__name__}.")
         if problem := json_problem(result, "result"):
             raise TypeError(f"Task {job.name} returned a non-JSON value: {problem}.")
-        values: dict[str, Any] = {"status": "done", "result": result, "finished_at": self.clock()}
-        if (progress := self.heartbeat.release(job.id)) is not None:
-            values.update(progress_current=progress[0], progress_total=progress[1], progress_message=progress[2])
-        marked = session.execute(
-            update(Job)
-            .where(Job.id == job.id, Job.status == "running", Job.locked_by == self.worker_id)
-            .values(**values, locked_until=None, last_error=None)
-            .execution_options(synchronize_session=False)
-        )
+        params: dict[str, Any] = {"job_id": job.id, "worker": self.worker_id, "result": result}
+        params["finished_at"] = self.clock()
+        progress = self.heartbeat.release(job.id)
+        if progress is None:
+            marked = session.execute(_MARK_DONE, params)
+        else:
+            params.update(zip(("progress_current", "progress_total", "progress_message"), progress, strict=True))
+            marked = session.execute(_MARK_DONE_WITH_PROGRESS, params)
         if marked.rowcount != 1:  # type: ignore[attr-defined]
             raise LeaseLost(job.id)
 
