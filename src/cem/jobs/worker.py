@@ -21,9 +21,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from cem.db.base import utcnow
@@ -40,7 +40,7 @@ UNKNOWN_TASK_LEASE = 60
 _ids = itertools.count(1)
 
 # Built once: the per-job "done" update is the hot path, and a prepared Core statement skips the ORM.
-_job = Job.__table__
+_job = cast(Table, Job.__table__)
 _MARK_DONE = (
     update(_job)
     .where(_job.c.id == bindparam("job_id"), _job.c.status == "running", _job.c.locked_by == bindparam("worker"))
