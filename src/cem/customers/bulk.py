@@ -103,7 +103,8 @@ def _update(session: Session, found: dict[RefKey, int], refs: dict[RefKey, BulkR
         return
     current: dict[int, dict[str, Any]] = {}
     for part in _chunks(sorted(changes)):
-        current.update(dict(session.execute(select(Customer.id, Customer.attributes).where(Customer.id.in_(part)))))
+        rows = session.execute(select(Customer.id, Customer.attributes).where(Customer.id.in_(part)))
+        current.update((cid, attrs) for cid, attrs in rows)
     now = utcnow()
     params = []
     for cid, ref in changes.items():

@@ -1,5 +1,116 @@
-"""Placeholder router; filled in by this domain's work."""
+"""CSV / NDJSON imports over HTTP: upload (runs as a background job), status, error report, saved mappings."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import csv
+import io
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+
+from cem.api.deps import DbSession, Importer, Reader, get_settings
+from cem.errors import BadRequest
+from cem.imports import service
+from cem.imports.schemas import MappingIn, MappingRead, MappingUpdate, RunRead
+
+router = APIRouter(tags=["imports"])
+
+
+def parse_mapping_json(text: str | None) -> dict[str, Any] | None:
+    """The mapping form field: empty means "none", otherwise a JSON object."""
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"The mapping is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
+    if not isinstance(value, dict):
+        raise BadRequest("The mapping must be a JSON object.")
+    return value
+
+
+@router.post("/imports", response_model=RunRead, status_code=202, summary="Upload a file to import in the background")
+def create_import(
+    request: Request,
+    session: DbSession,
+    actor: Importer,
+    file: Annotated[UploadFile, File(description="CSV, or NDJSON (.ndjson/.jsonl) of feedback records")],
+    target: Annotated[str, Form()] = "feedback",
+    mapping: Annotated[str | None, Form(description="mapping as JSON; empty for the default")] = None,
+    mapping_id: Annotated[int | None, Form()] = None,
+    save_mapping_as: Annotated[str | None, Form(max_length=200)] = None,
+    encoding: Annotated[str | None, Form(max_length=40)] = None,
+    delimiter: Annotated[str | None, Form(max_length=10)] = None,
+) -> RunRead:
+    """202 with the queued run; poll `GET /imports/{id}` for progress and the first row errors."""
+    raw = parse_mapping_json(mapping)
+    path = service.save_upload(file.file, file.filename or "upload.csv", get_settings(request).data_dir)
+    run = service.start_import(
+        session,
+        actor=actor,
+        path=path,
+        filename=file.filename or "upload",
+        target=target,
+        mapping=raw,
+        mapping_id=mapping_id,
+        save_as=(save_mapping_as or "").strip() or None,
+        encoding=encoding or None,
+        delimiter=delimiter or None,
+    )
+    return RunRead.model_validate(run)
+
+
+@router.get("/imports", response_model=list[RunRead], summary="Recent import runs")
+def list_imports(session: DbSession, actor: Reader) -> list[RunRead]:
+    return [RunRead.model_validate(r) for r in service.list_runs(session, workspace_id=actor.workspace_id)]
+
+
+@router.get("/imports/{run_id}", response_model=RunRead, summary="Status, counts and first errors of a run")
+def get_import(session: DbSession, actor: Reader, run_id: int) -> RunRead:
+    return RunRead.model_validate(service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id))
+
+
+@router.get("/imports/{run_id}/errors.csv", summary="The run's row errors as CSV (line, column, reason, value)")
+def import_errors_csv(session: DbSession, actor: Reader, run_id: int) -> Response:
+    run = service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["line", "column", "reason", "value"])
+    writer.writerows([e.get("line"), e.get("column"), e.get("reason"), e.get("value", "")] for e in run.errors or [])
+    headers = {"content-disposition": f'attachment; filename="import-{run.id}-errors.csv"'}
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+# -- saved mappings ------------------------------------------------------------------------------
+
+
+@router.get("/import-mappings", response_model=list[MappingRead], summary="Saved import mappings")
+def list_mappings(session: DbSession, actor: Reader) -> list[MappingRead]:
+    return [MappingRead.model_validate(m) for m in service.list_mappings(session, workspace_id=actor.workspace_id)]
+
+
+@router.post("/import-mappings", response_model=MappingRead, status_code=201, summary="Save a mapping")
+def create_mapping(session: DbSession, actor: Importer, mapping_in: MappingIn) -> MappingRead:
+    return MappingRead.model_validate(service.create_mapping(session, actor=actor, mapping_in=mapping_in))
+
+
+@router.get("/import-mappings/{mapping_id}", response_model=MappingRead, summary="Get a saved mapping")
+def get_mapping(session: DbSession, actor: Reader, mapping_id: int) -> MappingRead:
+    return MappingRead.model_validate(
+        service.get_mapping(session, workspace_id=actor.workspace_id, mapping_id=mapping_id)
+    )
+
+
+@router.patch("/import-mappings/{mapping_id}", response_model=MappingRead, summary="Rename or change a mapping")
+def update_mapping(session: DbSession, actor: Importer, mapping_id: int, update: MappingUpdate) -> MappingRead:
+    return MappingRead.model_validate(
+        service.update_mapping(session, actor=actor, mapping_id=mapping_id, update=update)
+    )
+
+
+@router.delete("/import-mappings/{mapping_id}", status_code=204, summary="Delete a saved mapping")
+def delete_mapping(session: DbSession, actor: Importer, mapping_id: int) -> Response:
+    service.delete_mapping(session, actor=actor, mapping_id=mapping_id)
+    return Response(status_code=204)

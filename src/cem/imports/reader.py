@@ -145,17 +145,22 @@ def _header(path: Path, codec: str, delimiter: str) -> list[str]:
     return header
 
 
+def delimiter_hint(info: FileInfo) -> str:
+    """A hint when the header was not split at all but contains another delimiter."""
+    if len(info.header) == 1:
+        other = [DELIMITER_NAMES[d] for d in DELIMITERS if d != info.delimiter and d in info.header[0]]
+        if other:
+            return f" The header looks {other[0]}-separated; pass that delimiter."
+    return ""
+
+
 def check_columns(info: FileInfo, columns: list[str]) -> None:
     """Whole-file error naming every mapped column the header lacks (with a delimiter hint)."""
     missing = [c for c in columns if c not in info.header]
     if not missing:
         return
     found = ", ".join(info.header[:20]) + (" ..." if len(info.header) > 20 else "")
-    hint = ""
-    if len(info.header) == 1:
-        other = [DELIMITER_NAMES[d] for d in DELIMITERS if d != info.delimiter and d in info.header[0]]
-        if other:
-            hint = f" The header looks {other[0]}-separated; pass that delimiter."
+    hint = delimiter_hint(info)
     raise ImportFileError(
         f"missing columns: {', '.join(missing)}. The header has: {found} "
         f"(delimiter: {DELIMITER_NAMES[info.delimiter]}).{hint}",

@@ -12,7 +12,7 @@ from cem.admin import audit
 from cem.admin.principal import Principal, system_principal
 from cem.db.session import Database
 from cem.imports import service
-from cem.imports.engine import Counts, ErrorsFn, Plan, ProgressFn, execute
+from cem.imports.engine import BATCH_ROWS, Counts, ErrorsFn, Plan, ProgressFn, execute
 from cem.imports.models import ImportRun
 from cem.imports.reader import ImportFileError, check_columns, inspect_file
 from cem.imports.schemas import parse_mapping
@@ -31,6 +31,7 @@ class LocalImport:
     save_as: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    batch_rows: int = BATCH_ROWS
 
 
 @dataclass
@@ -79,7 +80,7 @@ def run_local(
         on_start(info.estimated_rows, note)
     plan = Plan(info=info, target=request.target, mapping=mapping, actor=actor, run_id=run_id)
     try:
-        counts = execute(db, plan, on_progress=on_progress, on_errors=on_errors)
+        counts = execute(db, plan, batch_rows=request.batch_rows, on_progress=on_progress, on_errors=on_errors)
     except Exception as exc:
         _fail(db, run_id, f"Stopped: {exc}")
         raise

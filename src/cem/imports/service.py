@@ -6,7 +6,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from cem.db.base import utcnow
 from cem.errors import Conflict, InvalidInput, NotFound
 from cem.imports import engine
 from cem.imports.models import ImportMapping, ImportRun
-from cem.imports.reader import FileInfo, ImportFileError, check_columns
+from cem.imports.reader import FileInfo, ImportFileError, check_columns, delimiter_hint, inspect_file
 from cem.imports.schemas import (
     AnyMapping,
     CustomerMap,
@@ -30,6 +30,7 @@ from cem.imports.schemas import (
     parse_mapping,
     parse_target,
 )
+from cem.jobs.queue import enqueue
 
 # -- saved mappings ------------------------------------------------------------------------------
 
@@ -222,7 +223,10 @@ def resolve_mapping(
     if mapping is None:
         if target != "feedback":
             raise InvalidInput(f"Importing {target} needs a mapping; only feedback has a default one.")
-        parsed, picked = default_mapping(info.header)
+        try:
+            parsed, picked = default_mapping(info.header)
+        except ImportFileError as exc:
+            raise ImportFileError(exc.detail + delimiter_hint(info)) from None
         note = f"default mapping: {picked}"
     else:
         parsed = parse_mapping(target, mapping)
@@ -325,5 +329,54 @@ def summary(counts: engine.Counts) -> str:
     return f"{counts.processed} rows read, {counts.ok} stored, {counts.errors} rejected"
 
 
-def move_upload(source: Path, target: Path) -> None:
-    shutil.move(str(source), str(target))
+def save_upload(source: BinaryIO, filename: str, data_dir: Path) -> Path:
+    """Copy an upload to the import folder (streamed, never held in memory)."""
+    path = new_upload_path(data_dir, filename)
+    with path.open("wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+    return path
+
+
+def start_import(
+    session: Session,
+    *,
+    actor: Principal,
+    path: Path,
+    filename: str,
+    target: str,
+    mapping: dict[str, Any] | None,
+    mapping_id: int | None,
+    save_as: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+) -> ImportRun:
+    """Check the stored upload (file-level errors leave nothing behind), create the run, enqueue the job."""
+    try:
+        info = inspect_file(path, encoding=encoding, delimiter=delimiter)
+        parsed, saved_id, _note = resolve_mapping(
+            session, workspace_id=actor.workspace_id, target=target, info=info, mapping=mapping, mapping_id=mapping_id
+        )
+        if save_as and parsed is not None:
+            saved_id = save_mapping_as(session, actor=actor, name=save_as, target=target, mapping=parsed)
+        run = create_run(
+            session,
+            actor=actor,
+            target=target,
+            filename=filename,
+            mapping=parsed,
+            mapping_id=saved_id,
+            stored_path=str(path),
+            total_rows=info.estimated_rows,
+        )
+        enqueue(
+            session,
+            "imports.run",
+            workspace_id=actor.workspace_id,
+            run_id=run.id,
+            encoding=encoding,
+            delimiter=delimiter,
+        )
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+    return run
