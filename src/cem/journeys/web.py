@@ -27,7 +27,6 @@ from cem.web.forms import blank_to_none, see_other, validation_message
 router = APIRouter()
 
 Text = Annotated[str, Form(max_length=2000)]
-OptText = Annotated[str, Form(max_length=2000)]
 Flag = Annotated[str, Form(max_length=5)]
 
 
@@ -50,7 +49,7 @@ def journey_list(request: Request, principal: PageReader, archived: str = "") ->
 
 @router.post("/journeys")
 def journey_create(
-    request: Request, principal: PageJourneys, key: Text, name: Text, description: OptText = ""
+    request: Request, principal: PageJourneys, key: Text, name: Text, description: Text = ""
 ) -> Response:
     """Create a journey, then open it; a bad or duplicate key re-renders the list with the reason."""
     form = {"key": key, "name": name, "description": description}
@@ -169,7 +168,7 @@ def journey_rename(
     principal: PageJourneys,
     journey_id: int,
     name: Text,
-    description: OptText = "",
+    description: Text = "",
     archived: Flag = "",
 ) -> Response:
     """Rename a journey or change its description."""
