@@ -34,6 +34,7 @@ def _issued(request: Request, session: Session, issued: service.IssuedSource) ->
 
 @router.get("/sources", response_model=list[SourceRead], summary="List inbound webhook sources")
 def list_sources(request: Request, session: DbSession, actor: SourceManager) -> list[SourceRead]:
+    """Every source of the workspace with its inbound URL (never a secret)."""
     slug = service.workspace_slug(session, workspace_id=actor.workspace_id)
     return [
         SourceRead.model_validate(s).model_copy(update={"inbound_url": _inbound_url(request, slug, s.key)})
@@ -47,6 +48,7 @@ def list_sources(request: Request, session: DbSession, actor: SourceManager) -> 
 def create_source(
     request: Request, session: DbSession, actor: SourceManager, source_in: SourceCreate
 ) -> SourceWithSecret:
+    """Create a source; the response carries its secret, the only time it is shown."""
     secret_key = get_settings(request).secret_key
     issued = service.create_source(session, actor=actor, source_in=source_in, secret_key=secret_key)
     return _issued(request, session, issued)
@@ -54,6 +56,7 @@ def create_source(
 
 @router.get("/sources/{source_id}", response_model=SourceRead, summary="Get a source (never its secret)")
 def get_source(request: Request, session: DbSession, actor: SourceManager, source_id: int) -> SourceRead:
+    """One source with its inbound URL."""
     return _read(request, session, service.get_source(session, workspace_id=actor.workspace_id, source_id=source_id))
 
 
@@ -61,12 +64,14 @@ def get_source(request: Request, session: DbSession, actor: SourceManager, sourc
 def update_source(
     request: Request, session: DbSession, actor: SourceManager, source_id: int, update: SourceUpdate
 ) -> SourceRead:
+    """Change name, active flag or mapping; key and type are fixed."""
     source = service.update_source(session, actor=actor, source_id=source_id, update=update)
     return _read(request, session, source)
 
 
 @router.delete("/sources/{source_id}", status_code=204, summary="Delete a source (its feedback stays)")
 def delete_source(session: DbSession, actor: SourceManager, source_id: int) -> Response:
+    """Delete the source; its URL stops working, stored feedback is kept."""
     service.delete_source(session, actor=actor, source_id=source_id)
     return Response(status_code=204)
 
@@ -77,6 +82,7 @@ def delete_source(session: DbSession, actor: SourceManager, source_id: int) -> R
     summary="Replace the secret (the old one stops working; the new one is shown once)",
 )
 def rotate_secret(request: Request, session: DbSession, actor: SourceManager, source_id: int) -> SourceWithSecret:
+    """Issue a new secret; the old one is refused from now on."""
     secret_key = get_settings(request).secret_key
     issued = service.rotate_secret(session, actor=actor, source_id=source_id, secret_key=secret_key)
     return _issued(request, session, issued)

@@ -27,6 +27,7 @@ class Problem:
     msg: str
 
     def as_error(self) -> dict[str, Any]:
+        """The entry for the error shape's `errors` list."""
         return {"loc": [self.record, self.target], "record": self.record, "path": self.path, "msg": self.msg}
 
 
@@ -98,11 +99,13 @@ class _RecordMapper:
         return str(found)
 
     def problem(self, target: str, msg: str) -> None:
+        """Note a problem once (the same one may come up for several fields of a record)."""
         problem = Problem(self.index, target, self.paths.get(target, ""), msg)
         if problem not in self.problems:
             self.problems.append(problem)
 
     def common(self) -> dict[str, Any]:
+        """What every field of this record shares: identity, time, customer, touchpoint, metadata."""
         m = self.mapping
         values: dict[str, Any] = {
             **self.base,
@@ -119,6 +122,7 @@ class _RecordMapper:
         return values
 
     def customer(self) -> dict[str, Any] | None:
+        """The customer reference, or None for an anonymous record."""
         cmap = self.mapping.customer
         if cmap is None:
             return None
@@ -135,6 +139,7 @@ class _RecordMapper:
         return {"external_id": external_id, "email": email, "name": name_value, "attributes": attributes}
 
     def metadata(self) -> dict[str, Any]:
+        """The mapped metadata values that are present."""
         out = {}
         for name, path in self.mapping.metadata.items():
             found = self.value(f"metadata.{name}", path)
@@ -175,6 +180,7 @@ class _RecordMapper:
         return str(loc[0])
 
     def run(self) -> list[FeedbackIn]:
+        """The record's feedback items; problems go to `self.problems` instead."""
         common = self.common()
         if any(p.record == self.index for p in self.problems):
             return []

@@ -51,6 +51,7 @@ def hook_path(workspace_slug: str, source_key: str) -> str:
 
 
 def workspace_slug(session: Session, *, workspace_id: int) -> str:
+    """The slug that addresses a workspace in inbound URLs."""
     slug = session.scalar(select(Workspace.slug).where(Workspace.id == workspace_id))
     if slug is None:
         raise NotFound(f"Workspace {workspace_id} does not exist.")
@@ -58,11 +59,13 @@ def workspace_slug(session: Session, *, workspace_id: int) -> str:
 
 
 def list_sources(session: Session, *, workspace_id: int) -> list[InboundSource]:
+    """The workspace's sources, by key."""
     stmt = select(InboundSource).where(InboundSource.workspace_id == workspace_id).order_by(InboundSource.key)
     return list(session.scalars(stmt))
 
 
 def get_source(session: Session, *, workspace_id: int, source_id: int) -> InboundSource:
+    """One source of the workspace, or 404 (also for another workspace's source)."""
     source = session.get(InboundSource, source_id)
     if source is None or source.workspace_id != workspace_id:
         raise NotFound(f"Inbound source {source_id} does not exist.")

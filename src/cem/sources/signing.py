@@ -10,6 +10,9 @@ Two ways are accepted on `POST /api/v1/hooks/{workspace_slug}/{source_key}`:
   derived with HKDF-SHA256 from `settings.secret_key`. A database dump alone therefore reveals no usable
   secret. Changing CEM_SECRET_KEY makes those copies unreadable: header secrets keep working, signatures
   are refused with a message asking to rotate the source's secret.
+
+If both headers are sent, the secret header decides. Signatures carry no timestamp: replaying a captured
+delivery only re-stores the same records, which is harmless because deliveries are idempotent.
 """
 
 from __future__ import annotations

@@ -83,6 +83,7 @@ def _detail(request: Request, principal: Principal, source_id: int, *, status: i
 
 @router.get("/sources")
 def sources_page(request: Request, principal: PageReader) -> Response:
+    """The list of sources, and the create form for those who may manage them."""
     return _index(request, principal)
 
 
@@ -115,6 +116,7 @@ def create_source(
 
 @router.get("/sources/{source_id}")
 def source_page(request: Request, principal: PageReader, source_id: int) -> Response:
+    """One source: inbound URL, example payload and curl commands, management forms."""
     return _detail(request, principal, source_id)
 
 
@@ -131,6 +133,7 @@ def rotate_secret(request: Request, principal: PageSources, source_id: int) -> R
 def toggle_active(
     request: Request, principal: PageSources, source_id: int, active: Annotated[bool, Form()]
 ) -> Response:
+    """Switch a source on or off, then back to its page."""
     with get_db(request).unit_of_work() as session:
         service.update_source(session, actor=principal, source_id=source_id, update=SourceUpdate(is_active=active))
     return RedirectResponse(f"/sources/{source_id}", status_code=303)
