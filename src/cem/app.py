@@ -32,12 +32,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        thread = None
         if worker is not None:
             database.after_commit_hooks.append(worker.wake.set)
-            worker.start_thread()
+            thread = worker.start_thread()
         yield
-        if worker is not None:
+        if worker is not None and thread is not None:
+            # Let the running job finish (its unstarted batch goes back to the queue) before the engine goes.
             worker.stop()
+            thread.join(timeout=10)
+            database.after_commit_hooks.remove(worker.wake.set)
 
     app = FastAPI(
         title="cem",

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from cem.admin.models import AuditLog
+from cem.app import create_app
+from cem.config import Settings
 from cem.db.session import Database
 from cem.jobs.models import Job
 from cem.jobs.queue import enqueue
@@ -177,3 +179,12 @@ def test_a_non_json_result_fails_the_job(db: Database) -> None:
     job = load_job(db, job_id)
     assert job.status == "dead"
     assert "returned a non-JSON value: result['when'] is a module" in (job.last_error or "")
+
+
+def test_the_embedded_in_process_worker_runs_jobs_after_commit(settings: Settings, db: Database) -> None:
+    embedded = settings.model_copy(update={"in_process_worker": True, "worker_poll_seconds": 30})
+    with TestClient(create_app(embedded, db=db)):
+        job_id = add(db, "test.record", label="embedded")  # the commit wakes the worker; no 30 s poll needed
+        wait_until(lambda: load_job(db, job_id).status == "done", timeout=10, what="the in-process worker")
+    assert count_effects(db, label="embedded") == 1
+    assert db.after_commit_hooks == []
