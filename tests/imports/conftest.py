@@ -39,4 +39,6 @@ def feedback_count(db: Database) -> int:
 
 def records(db: Database) -> list[FeedbackRecord]:
     with db.unit_of_work(readonly=True) as session:
-        return list(session.scalars(select(FeedbackRecord).order_by(FeedbackRecord.submission_id, FeedbackRecord.field_id)))
+        return list(
+            session.scalars(select(FeedbackRecord).order_by(FeedbackRecord.submission_id, FeedbackRecord.field_id))
+        )

@@ -133,10 +133,10 @@ def test_file_level_errors(write: Write, run_import: Run, db: Database, content:
 def test_semicolon_is_sniffed_and_wrong_delimiter_hints(write: Write, run_import: Run, db: Database) -> None:
     path = write("submission_id;nps\ns1;7\n")
     assert run_import(path).counts.ok == 1
-    with pytest.raises(ImportFileError, match="no submission id column.*semicolon-separated"):
+    with pytest.raises(ImportFileError, match=r"no submission id column.*semicolon-separated"):
         run_import(path, delimiter=",")
     mapping = {"submission_id": "submission_id", "fields": [{"column": "nps", "field_type": "nps"}]}
-    with pytest.raises(ImportFileError, match="missing columns: submission_id, nps.*semicolon-separated"):
+    with pytest.raises(ImportFileError, match=r"missing columns: submission_id, nps.*semicolon-separated"):
         run_import(path, delimiter=",", mapping=mapping)
 
 
@@ -152,7 +152,9 @@ def test_invalid_mapping_is_reported_with_its_path(write: Write, run_import: Run
     from cem.errors import InvalidInput
 
     with pytest.raises(InvalidInput, match=r"fields\.0\.field_type"):
-        run_import(write("id,x\n1,2\n"), mapping={"submission_id": "id", "fields": [{"column": "x", "field_type": "stars"}]})
+        run_import(
+            write("id,x\n1,2\n"), mapping={"submission_id": "id", "fields": [{"column": "x", "field_type": "stars"}]}
+        )
 
 
 def test_duplicates_unknown_references_and_ragged_rows(
@@ -165,7 +167,13 @@ def test_duplicates_unknown_references_and_ragged_rows(
             journey_in=JourneyIn(
                 key="buy",
                 name="Buy",
-                stages=[StageIn(key="pay", name="Pay", touchpoints=[TouchpointIn(key="checkout", name="Checkout", channel="web")])],
+                stages=[
+                    StageIn(
+                        key="pay",
+                        name="Pay",
+                        touchpoints=[TouchpointIn(key="checkout", name="Checkout", channel="web")],
+                    )
+                ],
             ),
         )
         session.add(Customer(workspace_id=workspace.id, external_id="known", attributes={}))
@@ -210,7 +218,10 @@ def test_unknown_customer_id_column(write: Write, run_import: Run, db: Database)
 
 
 def test_injection_strings_are_stored_verbatim(write: Write, run_import: Run, db: Database) -> None:
-    rows = [["submission_id", "email", "name", "comment", "tag"], [INJECTION, "x@example.com", INJECTION, INJECTION, INJECTION]]
+    rows = [
+        ["submission_id", "email", "name", "comment", "tag"],
+        [INJECTION, "x@example.com", INJECTION, INJECTION, INJECTION],
+    ]
     path = write("")
     with path.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
@@ -254,7 +265,9 @@ def test_resume_skips_committed_rows(write: Write, db: Database, workspace: Work
 
     path = write("submission_id,nps\n" + "".join(f"s{i},{i % 10}\n" for i in range(10)))
     info = inspect_file(path)
-    mapping = parse_mapping("feedback", {"submission_id": "submission_id", "fields": [{"column": "nps", "field_type": "nps"}]})
+    mapping = parse_mapping(
+        "feedback", {"submission_id": "submission_id", "fields": [{"column": "nps", "field_type": "nps"}]}
+    )
     plan = engine.Plan(info=info, target="feedback", mapping=mapping, actor=workspace.principal())
     start = engine.Counts(processed=4, ok=4)  # as if an earlier attempt committed the first 4 rows
     counts = engine.execute(db, plan, start=start, batch_rows=2)
@@ -263,9 +276,23 @@ def test_resume_skips_committed_rows(write: Write, db: Database, workspace: Work
 
 
 def test_ndjson_records(write: Write, run_import: Run, db: Database) -> None:
-    good = {"source_type": "api", "source_name": "app", "submission_id": "n1", "field_id": "nps", "field_type": "nps", "value": 8,
-            "customer": {"email": "N@Example.com"}}
-    lines = [json.dumps(good), "", json.dumps({**good, "value": 12}), "{not json", json.dumps(good), json.dumps({**good, "bogus": 1, "submission_id": "n2"})]
+    good = {
+        "source_type": "api",
+        "source_name": "app",
+        "submission_id": "n1",
+        "field_id": "nps",
+        "field_type": "nps",
+        "value": 8,
+        "customer": {"email": "N@Example.com"},
+    }
+    lines = [
+        json.dumps(good),
+        "",
+        json.dumps({**good, "value": 12}),
+        "{not json",
+        json.dumps(good),
+        json.dumps({**good, "bogus": 1, "submission_id": "n2"}),
+    ]
     out = run_import(write("\n".join(lines) + "\n", name="data.ndjson"))
     assert out.counts.ok == 1
     assert [(e["line"], e["column"]) for e in out.counts.first_errors] == [(3, ""), (4, ""), (5, ""), (6, "bogus")]
@@ -278,16 +305,29 @@ def test_ndjson_records(write: Write, run_import: Run, db: Database) -> None:
 
 def test_customers_target_upserts_and_merges(write: Write, run_import: Run, db: Database) -> None:
     mapping = {"external_id": "id", "email": "mail", "name": "name", "attributes": {"plan": "plan"}}
-    out = run_import(write("id,mail,name,plan\nc1,A@x.com,Ann,gold\nc2,bad-email,Bo,\n,,Nobody,\nc1,a@x.com,Ann,dup\n"), target="customers", mapping=mapping)
+    out = run_import(
+        write("id,mail,name,plan\nc1,A@x.com,Ann,gold\nc2,bad-email,Bo,\n,,Nobody,\nc1,a@x.com,Ann,dup\n"),
+        target="customers",
+        mapping=mapping,
+    )
     assert [(e["line"], e["column"]) for e in out.counts.first_errors] == [(3, "mail"), (4, "id"), (5, "")]
-    run_import(write("id,mail,name,plan\nc1,a@x.com,Ann B,platinum\n", name="b.csv"), target="customers", mapping=mapping)
+    run_import(
+        write("id,mail,name,plan\nc1,a@x.com,Ann B,platinum\n", name="b.csv"), target="customers", mapping=mapping
+    )
     with db.unit_of_work(readonly=True) as session:
         (c,) = session.scalars(select(Customer)).all()
         assert (c.external_id, c.email, c.name, c.attributes) == ("c1", "a@x.com", "Ann B", {"plan": "platinum"})
 
 
 def test_events_target(write: Write, run_import: Run, db: Database) -> None:
-    mapping = {"customer": {"external_id": "cust"}, "type": "kind", "occurred_at": "at", "external_id": "eid", "value": "amount", "properties": ["sku"]}
+    mapping = {
+        "customer": {"external_id": "cust"},
+        "type": "kind",
+        "occurred_at": "at",
+        "external_id": "eid",
+        "value": "amount",
+        "properties": ["sku"],
+    }
     body = "eid,cust,kind,at,amount,sku\ne1,c1,purchase,2024-01-01T10:00:00Z,9.5,A\ne2,c1,purchase,yesterday,1,B\ne3,,purchase,2024-01-01,1,C\ne1,c1,purchase,2024-01-01,1,A\n"
     out = run_import(write(body), target="events", mapping=mapping)
     assert out.counts.ok == 1

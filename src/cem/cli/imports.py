@@ -61,7 +61,7 @@ class Bar:
 
     def start(self, total: int, note: str) -> None:
         typer.echo(f"Mapping: {note}", err=True)
-        self.bar = typer.progressbar(length=max(total - 1, 1), label="Importing", file=None)
+        self.bar = typer.progressbar(length=max(total, 1), label="Importing", file=None)
         self.bar.__enter__()
 
     def __call__(self, counts: Counts) -> None:

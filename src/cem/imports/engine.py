@@ -144,7 +144,7 @@ def _execute(
     now = utcnow()
     convert, ctx, store = _converter(plan, now), _context(plan, now), STORES[plan.target]
     counts = start or Counts()
-    counts.total = max(counts.total, plan.info.estimated_rows - (0 if plan.info.kind == "ndjson" else 1))
+    counts.total = max(counts.total, plan.info.estimated_rows)
     skip, read = counts.processed, 0
     for batch in _batches(_rows(plan.info), batch_rows):
         items, errors = _convert(convert, batch)

@@ -66,6 +66,7 @@ def inspect_file(
     first = _first_line(path, codec)
     info.delimiter = _delimiter(first, delimiter)
     info.header = _header(path, codec, info.delimiter)
+    info.estimated_rows = max(lines - 1, 1)  # physical lines minus the header (quoted newlines make it an estimate)
     return info
 
 
