@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, params
 from fastapi.testclient import TestClient
 from httpx import Response
 
@@ -33,6 +33,7 @@ VALID_BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/v1/stages/{stage_id}/touchpoints/order"): {"ids": []},
     ("PATCH", "/api/v1/touchpoints/{touchpoint_id}"): {"name": "New name"},
     ("PATCH", "/api/v1/sources/{source_id}"): {"name": "New name"},
+    ("PATCH", "/api/v1/import-mappings/{mapping_id}"): {"name": "New name"},
     ("POST", "/api/v1/hooks/{workspace_slug}/{source_key}"): {"answer": 1},
 }
 
@@ -58,6 +59,11 @@ def takes_body(app: FastAPI, key: tuple[str, str]) -> bool:
     """Routes that read a JSON body (declared, or read by hand as the bulk endpoints do)."""
     route = app_routes(app)[key]
     return bool(route.dependant.body_params) or key[1].endswith("/bulk") or "/hooks/" in key[1]
+
+
+def takes_form(app: FastAPI, key: tuple[str, str]) -> bool:
+    """Upload routes read multipart forms, not JSON."""
+    return any(isinstance(p.field_info, params.Form) for p in app_routes(app)[key].dependant.body_params)
 
 
 def has_params(path: str) -> bool:
@@ -102,7 +108,7 @@ def test_ids_that_are_not_numbers_are_404(admin_api: TestClient) -> None:
 def test_invalid_bodies_are_422(app: FastAPI, admin_api: TestClient) -> None:
     for key in sorted(API):
         method, path = key
-        if not takes_body(app, key) or API[key] == PUBLIC:
+        if not takes_body(app, key) or API[key] == PUBLIC or takes_form(app, key):
             continue
         bad: Any = [{"no_such_field": 1}] if path.endswith("/bulk") else {"no_such_field": 1}
         # The payload is judged before the ids it names, so an unknown id with a bad body is still 422.
@@ -113,7 +119,7 @@ def test_invalid_bodies_are_422(app: FastAPI, admin_api: TestClient) -> None:
 def test_malformed_json_is_400(app: FastAPI, admin_api: TestClient) -> None:
     for key in sorted(API):
         method, path = key
-        if not takes_body(app, key) or API[key] == PUBLIC:
+        if not takes_body(app, key) or API[key] == PUBLIC or takes_form(app, key):
             continue
         r = admin_api.request(method, fill(path), content=b'{"a": 1,', headers={"content-type": "application/json"})
         body = assert_shape(r, 400)
@@ -127,7 +133,9 @@ def test_wrong_content_type_is_415(app: FastAPI, admin_api: TestClient) -> None:
         if not takes_body(app, key) or API[key] == PUBLIC or has_params(path):
             continue
         r = admin_api.request(method, fill(path), content=b"a,b\n1,2\n", headers={"content-type": "text/csv"})
-        assert_shape(r, 415, code="unsupported_media_type")
+        body = assert_shape(r, 415, code="unsupported_media_type")
+        expected = "multipart/form-data" if takes_form(app, key) else "application/json"
+        assert expected in body["detail"]
 
 
 def test_forbidden_is_403(api: Callable[[str], TestClient]) -> None:

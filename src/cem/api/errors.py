@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cem.errors import CEMError, NotFound, UnsupportedMediaType, error_body
 
 log = logging.getLogger("cem.api")
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -52,12 +54,30 @@ def _not_validation(request: Request, raw: list[Any]) -> CEMError | None:
         return NotFound(f"No resource matches {request.url.path}.")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     has_body = bool(content_type) or request.headers.get("content-length", "0") != "0"
-    is_json = content_type == "application/json" or content_type.endswith("+json")
-    if request.url.path.startswith("/api/") and has_body and not is_json and any(loc[:1] == ("body",) for loc in locs):
-        return UnsupportedMediaType(
-            f"Content-Type {content_type or '(none)'!r} is not accepted here; send application/json."
-        )
-    return None
+    expected = _expected_media(request)
+    if not (
+        request.url.path.startswith("/api/") and has_body and expected and any(loc[:1] == ("body",) for loc in locs)
+    ):
+        return None
+    accepted = (
+        content_type in FORM_TYPES if expected != "application/json" else content_type.endswith(("/json", "+json"))
+    )
+    if accepted:
+        return None
+    return UnsupportedMediaType(f"Content-Type {content_type or '(none)'!r} is not accepted here; send {expected}.")
+
+
+def _expected_media(request: Request) -> str | None:
+    """The media type the matched route reads its body as (None: it declares no body)."""
+    route = request.scope.get("route")
+    body = route.dependant.body_params if isinstance(route, APIRoute) else []
+    if not body:
+        return None
+    if any(isinstance(p.field_info, params.File) for p in body):
+        return "multipart/form-data"
+    if any(isinstance(p.field_info, params.Form) for p in body):
+        return "application/x-www-form-urlencoded or multipart/form-data"
+    return "application/json"
 
 
 def wants_html(request: Request) -> bool:
