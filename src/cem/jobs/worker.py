@@ -165,12 +165,14 @@ class Worker:
                 .execution_options(synchronize_session=False)
             )
 
-    @staticmethod
-    def _bury_lost(session: Session, now: datetime) -> None:
+    def _bury_lost(self, session: Session, now: datetime) -> None:
         """A job whose worker died on its last attempt goes dead instead of crashing workers forever."""
+        lost = select(Job.id).where(Job.status == "running", Job.locked_until < now, Job.attempts >= Job.max_attempts)
+        if self.db.dialect == "postgresql":  # skip rows another worker holds, rather than deadlock on them
+            lost = lost.with_for_update(skip_locked=True)
         session.execute(
             update(Job)
-            .where(Job.status == "running", Job.locked_until < now, Job.attempts >= Job.max_attempts)
+            .where(Job.id.in_(lost))
             .values(
                 status="dead",
                 finished_at=now,
