@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from cem.admin import service as admin_service
@@ -76,7 +77,9 @@ async def csrf_form_token(request: Request) -> str | None:
 
 
 async def current_principal(request: Request) -> Principal:
-    principal = resolve_principal(request)
+    # Database I/O never runs on the event loop: a blocked loop cannot commit other requests'
+    # transactions, which deadlocks SQLite's single writer.
+    principal = await run_in_threadpool(resolve_principal, request)
     if principal.csrf_token and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER) or await csrf_form_token(request)
         if sent != principal.csrf_token:

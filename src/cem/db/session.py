@@ -8,17 +8,20 @@ BEGIN so readers never wait on writers.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cem.config import Settings
 
 AfterCommit = Callable[[], None]
+BUSY_TIMEOUT_SECONDS = 30
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -28,17 +31,40 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # NORMAL in WAL mode keeps every committed transaction across a process kill (SIGKILL);
         # only an OS crash or power cut may lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite allows one writer. Threads of this process queue on a fair Python lock, taken at BEGIN
+    # and released at COMMIT/ROLLBACK, instead of SQLite's busy handler whose sleeps grow to 100 ms
+    # and wreck latency under concurrent writes (Datasette's one-writer discipline). A plain Lock,
+    # not an RLock: FastAPI may begin a request's transaction in one thread and commit it in another.
+    # Other processes (a separate `cem worker`) still meet busy_timeout.
+    write_lock = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = "DEFERRED" if conn.get_execution_options().get("cem_readonly") else "IMMEDIATE"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if conn.get_execution_options().get("cem_readonly"):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
+        if not write_lock.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue timeout)"))
+        conn.info["cem_holds_write_lock"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn)
+            raise
+
+    def _release(conn: Connection) -> None:
+        if conn.info.pop("cem_holds_write_lock", False):
+            write_lock.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -46,7 +72,14 @@ def make_engine(settings: Settings) -> Engine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Pool as large as the request thread pool (40), so no request waits on the pool while
+        # another holds the write lock.
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS},
+            pool_size=20,
+            max_overflow=30,
+        )
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
