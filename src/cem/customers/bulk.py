@@ -11,11 +11,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cem.customers.models import Customer
 from cem.db.base import utcnow
+from cem.db.upsert import insert_ignoring_conflicts
 
 IN_CHUNK = 5000
 RefKey = tuple[str, str]
@@ -92,7 +93,8 @@ def _create(session: Session, workspace_id: int, refs: Sequence[BulkRef]) -> dic
         }
         for r in refs
     ]
-    session.execute(insert(Customer), rows)
+    # A concurrent request may have created the same customer a moment ago: keep theirs, read it back.
+    insert_ignoring_conflicts(session, Customer.__table__, rows)  # type: ignore[arg-type]
     return _existing(session, workspace_id, [r.key for r in refs])
 
 

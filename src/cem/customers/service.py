@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from cem.admin import audit
 from cem.admin.principal import Principal
+from cem.customers import bulk as customer_bulk
 from cem.customers.models import Customer, Event
 from cem.customers.schemas import CustomerIn, CustomerRef, CustomerUpdate, EventIn
 from cem.db.base import utcnow
@@ -23,46 +24,14 @@ from cem.journeys import service as journey_service
 from cem.pagination import decode_cursor, encode_cursor
 
 
-def _ref_key(ref: CustomerRef) -> tuple[str, str]:
-    return ("x", ref.external_id) if ref.external_id else ("e", str(ref.email).lower())
-
-
 def resolve_customers(session: Session, *, workspace_id: int, refs: Sequence[CustomerRef]) -> list[int]:
     """Map each reference to a customer id, creating unknown customers; one query per kind, not per row."""
-    external_ids = {r.external_id for r in refs if r.external_id}
-    emails = {str(r.email).lower() for r in refs if r.email and not r.external_id}
-    found: dict[tuple[str, str], int] = {}
-    if external_ids:
-        for cid, ext in session.execute(
-            select(Customer.id, Customer.external_id).where(
-                Customer.workspace_id == workspace_id, Customer.external_id.in_(external_ids)
-            )
-        ):
-            found[("x", str(ext))] = cid
-    if emails:
-        for cid, email in session.execute(
-            select(Customer.id, Customer.email)
-            .where(Customer.workspace_id == workspace_id, Customer.email.in_(emails))
-            .order_by(Customer.id)
-        ):
-            found.setdefault(("e", str(email)), cid)
-    created: dict[tuple[str, str], Customer] = {}
-    for ref in refs:
-        key = _ref_key(ref)
-        if key in found or key in created:
-            continue
-        created[key] = Customer(
-            workspace_id=workspace_id,
-            external_id=ref.external_id,
-            email=str(ref.email).lower() if ref.email else None,
-            name=ref.name,
-            attributes=dict(ref.attributes),
-        )
-    if created:
-        session.add_all(created.values())
-        session.flush()
-        found.update({k: c.id for k, c in created.items()})
-    return [found[_ref_key(r)] for r in refs]
+    bulk_refs = [
+        customer_bulk.BulkRef(r.external_id, str(r.email).lower() if r.email else None, r.name, dict(r.attributes))
+        for r in refs
+    ]
+    ids = customer_bulk.resolve_refs(session, workspace_id=workspace_id, refs=bulk_refs)
+    return [ids[r.key] for r in bulk_refs]
 
 
 def upsert_customer(session: Session, *, actor: Principal, customer_in: CustomerIn) -> tuple[Customer, bool]:

@@ -212,7 +212,7 @@ def touchpoint_ids_by_key(session: Session, *, workspace_id: int, keys: set[str]
     rows = session.execute(
         select(Touchpoint.key, Touchpoint.id).where(Touchpoint.workspace_id == workspace_id, Touchpoint.key.in_(keys))
     )
-    return {key: tp_id for key, tp_id in rows}
+    return {row.key: row.id for row in rows}
 
 
 def touchpoint_labels(session: Session, *, workspace_id: int) -> dict[int, str]:
