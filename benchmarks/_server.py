@@ -69,9 +69,9 @@ class Instance:
             "user", "token", "--name", "bench", "--workspace", self.workspace, "--role", "admin"
         ).strip()
 
-    def start(self) -> None:
+    def start(self, workers: int = 1) -> None:
         self.server = subprocess.Popen(
-            [str(BIN / "cem"), "serve", "--port", str(self.port)],
+            [str(BIN / "cem"), "serve", "--port", str(self.port), "--workers", str(workers)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -22,9 +22,12 @@ Filters = Annotated[FeedbackFilter, Depends()]
 
 
 @router.post("/feedback", response_model=IngestResult, summary="Store one feedback record")
-def create_feedback(session: DbSession, actor: Writer, record: FeedbackIn) -> IngestResult:
+def create_feedback(request: Request, actor: Writer, record: FeedbackIn) -> IngestResult:
     """Idempotent on (source_type, source_name, submission_id, field_id): a re-send updates."""
-    return service.ingest_feedback(session, actor=actor, records=[record])
+    # The hottest write path opens and commits its unit of work in one thread call: a request-scoped
+    # dependency would hold SQLite's single write lock across thread-pool hops and event-loop turns.
+    with request.app.state.db.unit_of_work() as session:
+        return service.ingest_feedback(session, actor=actor, records=[record])
 
 
 @router.post("/feedback/bulk", response_model=IngestResult, summary="Store many records (JSON array or NDJSON)")
