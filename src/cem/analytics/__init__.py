@@ -1,0 +1,1 @@
+"""CX metrics: honest statistics over the feedback store (registry, engines, query API)."""
