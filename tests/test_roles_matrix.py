@@ -54,6 +54,8 @@ API: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/feedback"): R,
     ("GET", "/api/v1/feedback/export.csv"): E,
     ("GET", "/api/v1/feedback/{record_id}"): R,
+    ("GET", "/api/v1/metrics"): R,
+    ("GET", "/api/v1/metrics/catalog"): R,
     ("GET", "/api/v1/journeys"): R,
     ("POST", "/api/v1/journeys"): J,
     ("GET", "/api/v1/journeys/{journey_id}"): R,

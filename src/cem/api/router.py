@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from cem.admin.api import router as admin_router
+from cem.analytics.api import router as analytics_router
 from cem.customers.api import router as customers_router
 from cem.feedback.api import router as feedback_router
 from cem.imports.api import router as imports_router
@@ -18,6 +19,7 @@ for router in (
     imports_router,
     sources_router,
     privacy_router,
+    analytics_router,
     admin_router,
 ):
     api_router.include_router(router)

@@ -8,10 +8,12 @@ duplicate registry, never stored twice. Upserts make even a full re-run of a fil
 from __future__ import annotations
 
 import gc
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,8 @@ from cem.imports.models import ImportRun
 from cem.imports.reader import FileInfo, iter_csv, iter_ndjson
 from cem.imports.schemas import AnyMapping, CustomersMapping, EventsMapping, FeedbackMapping
 from cem.imports.targets import STORES, Context, CustomersCsv, EventsCsv, RowErrorDict, row_error
+
+T = TypeVar("T")
 
 BATCH_ROWS = 10_000
 MAX_STORED_ERRORS = 1000
@@ -99,6 +103,50 @@ def _convert(
     return items, errors
 
 
+_DONE = object()
+
+
+def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Produce `items` in a background thread, `depth` ahead of the consumer.
+
+    Reading and converting the next batch (Python) overlaps with storing the current one, during which
+    sqlite3/psycopg release the GIL: on 2 cores this is most of the import's speed-up over a plain loop.
+    Exceptions raised while producing are re-raised in the consumer.
+    """
+    box: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                box.put(item)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            box.put(_Failure(exc))
+        box.put(_DONE)
+
+    thread = threading.Thread(target=produce, name="cem-import-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := box.get()) is not _DONE:
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)
+
+
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
 def _save_progress(session: Session, run_id: int, counts: Counts) -> None:
     run = session.get(ImportRun, run_id)
     if run is None:
@@ -146,9 +194,9 @@ def _execute(
     counts = start or Counts()
     counts.total = max(counts.total, plan.info.estimated_rows)
     skip, read = counts.processed, 0
-    for batch in _batches(_rows(plan.info), batch_rows):
-        items, errors = _convert(convert, batch)
-        read += len(batch)
+    converted = ((len(batch), *_convert(convert, batch)) for batch in _batches(_rows(plan.info), batch_rows))
+    for batch_len, items, errors in prefetch(converted):
+        read += batch_len
         if read <= skip:  # committed by an earlier attempt: only rebuild the duplicate registry
             ctx.seen.update((p.key, p.line) for p in items)
             continue

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 09:07:57.638635
+Create Date: 2026-11-23 10:31:40.742847
 """
 
 from collections.abc import Sequence
@@ -47,9 +47,7 @@ def upgrade() -> None:
         sa.Column("cron", sa.String(length=100), nullable=False),
         sa.Column("job_name", sa.String(length=100), nullable=False),
         sa.Column(
-            "args",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "args", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("next_run_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_run_at", cem.db.base.UTCDateTime(timezone=True), nullable=True),
@@ -60,9 +58,7 @@ def upgrade() -> None:
         sa.Column("slug", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column(
-            "settings",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "settings", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -89,10 +85,7 @@ def upgrade() -> None:
             ["user_id"], ["app_user.id"], name=op.f("fk_api_token_user_id_app_user"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_api_token_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_api_token_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_token")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_api_token_token_hash")),
@@ -111,17 +104,12 @@ def upgrade() -> None:
         sa.Column("entity_type", sa.String(length=64), nullable=False),
         sa.Column("entity_id", sa.String(length=64), nullable=False),
         sa.Column(
-            "details",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "details", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_audit_log_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_audit_log_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
     )
@@ -135,18 +123,13 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=320), nullable=True),
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column(
-            "attributes",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "attributes", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_customer_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_customer_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customer")),
         sa.UniqueConstraint("workspace_id", "external_id", name=op.f("uq_customer_workspace_id_external_id")),
@@ -160,9 +143,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("target", sa.String(length=16), nullable=False),
         sa.Column(
-            "mapping",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "mapping", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.Column("created_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -185,9 +166,7 @@ def upgrade() -> None:
         sa.Column("secret_hash", sa.String(length=64), nullable=False),
         sa.Column("secret_encrypted", sa.Text(), nullable=False),
         sa.Column(
-            "mapping",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "mapping", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("is_active", sa.Boolean(), nullable=False),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -207,9 +186,7 @@ def upgrade() -> None:
         sa.Column("workspace_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column(
-            "args",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "args", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -223,9 +200,7 @@ def upgrade() -> None:
         sa.Column("progress_total", sa.Integer(), nullable=False),
         sa.Column("progress_message", sa.String(length=500), nullable=False),
         sa.Column(
-            "result",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "result", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("created_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", cem.db.base.UTCDateTime(timezone=True), nullable=True),
@@ -252,10 +227,7 @@ def upgrade() -> None:
         sa.Column("created_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_journey_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_journey_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journey")),
         sa.UniqueConstraint("workspace_id", "key", name=op.f("uq_journey_workspace_id_key")),
@@ -272,10 +244,7 @@ def upgrade() -> None:
             ["user_id"], ["app_user.id"], name=op.f("fk_membership_user_id_app_user"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_membership_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_membership_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_membership")),
         sa.UniqueConstraint("workspace_id", "user_id", name=op.f("uq_membership_workspace_id_user_id")),
@@ -296,10 +265,7 @@ def upgrade() -> None:
             ["user_id"], ["app_user.id"], name=op.f("fk_web_session_user_id_app_user"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_web_session_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_web_session_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_web_session")),
         sa.UniqueConstraint("session_hash", name=op.f("uq_web_session_session_hash")),
@@ -315,9 +281,7 @@ def upgrade() -> None:
         sa.Column("filename", sa.String(length=500), nullable=False),
         sa.Column("stored_path", sa.String(length=1000), nullable=False),
         sa.Column(
-            "mapping",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "mapping", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("total_rows", sa.Integer(), nullable=False),
@@ -338,10 +302,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_import_run_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_import_run_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_import_run")),
     )
@@ -359,10 +320,7 @@ def upgrade() -> None:
         sa.Column("created_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["journey_id"],
-            ["journey.id"],
-            name=op.f("fk_journey_stage_journey_id_journey"),
-            ondelete="CASCADE",
+            ["journey_id"], ["journey.id"], name=op.f("fk_journey_stage_journey_id_journey"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journey_stage")),
         sa.UniqueConstraint("journey_id", "key", name=op.f("uq_journey_stage_journey_id_key")),
@@ -383,16 +341,10 @@ def upgrade() -> None:
         sa.Column("created_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["stage_id"],
-            ["journey_stage.id"],
-            name=op.f("fk_touchpoint_stage_id_journey_stage"),
-            ondelete="CASCADE",
+            ["stage_id"], ["journey_stage.id"], name=op.f("fk_touchpoint_stage_id_journey_stage"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_touchpoint_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_touchpoint_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_touchpoint")),
         sa.UniqueConstraint("workspace_id", "key", name=op.f("uq_touchpoint_workspace_id_key")),
@@ -409,9 +361,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=100), nullable=False),
         sa.Column("occurred_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
-            "properties",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "properties", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("value", sa.Float(), nullable=True),
         sa.Column("created_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -420,16 +370,10 @@ def upgrade() -> None:
             ["customer_id"], ["customer.id"], name=op.f("fk_event_customer_id_customer"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["touchpoint_id"],
-            ["touchpoint.id"],
-            name=op.f("fk_event_touchpoint_id_touchpoint"),
-            ondelete="SET NULL",
+            ["touchpoint_id"], ["touchpoint.id"], name=op.f("fk_event_touchpoint_id_touchpoint"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["workspace_id"],
-            ["workspace.id"],
-            name=op.f("fk_event_workspace_id_workspace"),
-            ondelete="CASCADE",
+            ["workspace_id"], ["workspace.id"], name=op.f("fk_event_workspace_id_workspace"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_event")),
         sa.UniqueConstraint("workspace_id", "external_id", name=op.f("uq_event_workspace_id_external_id")),
@@ -457,9 +401,7 @@ def upgrade() -> None:
         sa.Column("value_date", sa.Date(), nullable=True),
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column(
-            "metadata",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
+            "metadata", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
         ),
         sa.Column("sentiment_label", sa.String(length=16), nullable=True),
         sa.Column("sentiment_score", sa.Float(), nullable=True),
@@ -470,10 +412,7 @@ def upgrade() -> None:
         sa.Column("updated_at", cem.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
         sa.ForeignKeyConstraint(
-            ["customer_id"],
-            ["customer.id"],
-            name=op.f("fk_feedback_record_customer_id_customer"),
-            ondelete="CASCADE",
+            ["customer_id"], ["customer.id"], name=op.f("fk_feedback_record_customer_id_customer"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["touchpoint_id"],

@@ -1,0 +1,48 @@
+"""Metric queries over the feedback store: value, interval, n and significance."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from fastapi import APIRouter, Query
+
+from cem.analytics import service
+from cem.analytics.schemas import Interval, MetricInfo, MetricQuery, MetricResult
+from cem.api.deps import DbSession, Reader
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_model=MetricResult, summary="Compute a metric with intervals and significance")
+def get_metric(
+    session: DbSession,
+    actor: Reader,
+    metric: str = Query(description="Metric slug, e.g. nps, csat, ces, ces_agree, rating_mean, feedback_volume."),
+    group_by: list[str] = Query(default=[], max_length=4, description="Repeatable; e.g. source_type, customer.plan."),
+    interval: Interval | None = None,
+    filter: list[str] = Query(default=[], max_length=20, description="Repeatable FIELD=VALUE."),  # noqa: A002
+    date_from: date | None = None,
+    date_to: date | None = None,
+    compare_to: Literal["previous"] | None = None,
+    min_n: int = Query(default=30, ge=0, le=1_000_000, description="Below this n a value is 'not enough data'."),
+    confidence: float = Query(default=0.95, gt=0.5, lt=1),
+) -> MetricResult:
+    """Rows per bucket x segment; with compare_to=previous each carries change, p-value and BH-adjusted q-value."""
+    query = MetricQuery(
+        metric=metric,
+        group_by=group_by,
+        interval=interval,
+        filters=filter,
+        date_from=date_from,
+        date_to=date_to,
+        compare_to=compare_to,
+        min_n=min_n,
+        confidence=confidence,
+    )
+    return service.compute(session, workspace_id=actor.workspace_id, query=query)
+
+
+@router.get("/metrics/catalog", response_model=list[MetricInfo], summary="The registered metrics")
+def list_metrics(actor: Reader) -> list[MetricInfo]:  # noqa: ARG001  (declares the permission)
+    return service.list_metrics()

@@ -1,0 +1,1 @@
+"""Metric engines: each computes a metric's additive aggregates; the registry derives the values."""

@@ -1,0 +1,149 @@
+"""The default engine: SQLAlchemy Core over the operational store (SQLite or PostgreSQL), read-only."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from cem.analytics.engines.base import CUSTOMER_PREFIX, AggregateQuery, AggregateRow
+from cem.analytics.metrics import Agg
+from cem.customers.models import Customer
+from cem.feedback.models import FeedbackRecord as FR
+from cem.journeys.models import Journey, JourneyStage, Touchpoint
+
+# Joins each dimension needs, in join order.
+_JOINS = {"touchpoint": ("touchpoint",), "stage": ("touchpoint", "stage"), "journey": ("touchpoint", "stage", "journey")}
+
+
+class SqlEngine:
+    """Aggregates with one GROUP BY query; dates are bucketed by day here and rolled up by the caller."""
+
+    name = "sql"
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
+        """One row per non-empty (day, segment) cell."""
+        stmt, n_dims = self._statement(query)
+        rows = []
+        for row in self.session.execute(stmt):
+            day = _as_date(row[0]) if query.by_day else None
+            keys = tuple(None if k is None else str(k) for k in row[1 : 1 + n_dims])
+            values = {agg.name: float(v or 0) for agg, v in zip(query.aggregates, row[1 + n_dims :], strict=True)}
+            rows.append(AggregateRow(day=day, keys=keys, values=values))
+        return rows
+
+    def _statement(self, query: AggregateQuery) -> tuple[Select[Any], int]:
+        dims = [self._dimension(d) for d in query.dimensions]
+        threshold = _top_box_threshold(query) if any(a.top_box for a in query.aggregates) else None
+        value_cols: list[ColumnElement[Any]] = [_aggregate(a, threshold) for a in query.aggregates]
+        day = self._day() if query.by_day else literal(None)
+        stmt = select(day, *dims, *value_cols).select_from(FR)
+        stmt = self._joins(stmt, query, threshold)
+        stmt = stmt.where(*self._conditions(query))
+        group = ([day] if query.by_day else []) + dims
+        if group:
+            stmt = stmt.group_by(*group)
+        return stmt, len(dims)
+
+    def _joins(self, stmt: Select[Any], query: AggregateQuery, threshold: Any) -> Select[Any]:
+        names = {*query.dimensions, *(f for f, _ in query.filters)}
+        needed = {j for n in names for j in _JOINS.get(n, ())}
+        if "touchpoint" in needed:
+            stmt = stmt.outerjoin(Touchpoint, Touchpoint.id == FR.touchpoint_id)
+        if "stage" in needed:
+            stmt = stmt.outerjoin(JourneyStage, JourneyStage.id == Touchpoint.stage_id)
+        if "journey" in needed:
+            stmt = stmt.outerjoin(Journey, Journey.id == JourneyStage.journey_id)
+        if any(n.startswith(CUSTOMER_PREFIX) for n in names):
+            stmt = stmt.outerjoin(Customer, Customer.id == FR.customer_id)
+        if threshold is not None:
+            scales = threshold.scales
+            on = and_(
+                scales.c.source_type == FR.source_type,
+                scales.c.source_name == FR.source_name,
+                scales.c.field_id == FR.field_id,
+            )
+            stmt = stmt.outerjoin(scales, on)
+        return stmt
+
+    def _conditions(self, query: AggregateQuery) -> list[ColumnElement[bool]]:
+        conds: list[ColumnElement[bool]] = [FR.workspace_id == query.workspace_id]
+        if query.field_types is not None:
+            conds.append(FR.field_type.in_(query.field_types))
+        if query.answered_only:
+            conds.append(FR.value_number.is_not(None))
+        if query.start is not None:
+            conds.append(FR.collected_at >= query.start)
+        if query.end is not None:
+            conds.append(FR.collected_at < query.end)
+        conds.extend(self._dimension(name) == value for name, value in query.filters)
+        return conds
+
+    def _dimension(self, name: str) -> ColumnElement[Any]:
+        if name.startswith(CUSTOMER_PREFIX):
+            return Customer.attributes[name[len(CUSTOMER_PREFIX) :]].as_string()
+        columns: dict[str, ColumnElement[Any]] = {
+            "source_type": FR.source_type,
+            "source_name": FR.source_name,
+            "field_id": FR.field_id,
+            "language": FR.language,
+            "touchpoint": Touchpoint.key,
+            "stage": JourneyStage.key,
+            "journey": Journey.key,
+        }
+        return columns[name]
+
+    def _day(self) -> ColumnElement[Any]:
+        if self.dialect == "postgresql":
+            # collected_at is timestamptz: take the UTC calendar day, whatever the session time zone.
+            return func.date(func.timezone("UTC", FR.collected_at))
+        return func.date(FR.collected_at)
+
+
+class _Threshold:
+    """Per-field top-box threshold from the scale: the smallest standard scale (3/5/7/10) holding the max seen."""
+
+    def __init__(self, query: AggregateQuery) -> None:
+        seen = func.max(FR.value_number)
+        self.scales = (
+            select(FR.source_type, FR.source_name, FR.field_id, seen.label("seen_max"))
+            .where(FR.workspace_id == query.workspace_id, FR.field_type.in_(query.field_types or ()))
+            .group_by(FR.source_type, FR.source_name, FR.field_id)
+            .subquery("scales")
+        )
+        seen_max = self.scales.c.seen_max
+        # Top box: 3 of 3; 4-5 of 5; 6-7 of 7; 9-10 of 10.
+        self.value = case((seen_max <= 3, 3), (seen_max <= 5, 4), (seen_max <= 7, 6), else_=9)
+
+
+def _top_box_threshold(query: AggregateQuery) -> _Threshold:
+    return _Threshold(query)
+
+
+def _aggregate(agg: Agg, threshold: _Threshold | None) -> ColumnElement[Any]:
+    value = FR.value_number
+    conds: list[ColumnElement[bool]] = []
+    if agg.low is not None:
+        conds.append(value >= agg.low)
+    if agg.high is not None:
+        conds.append(value <= agg.high)
+    if agg.top_box and threshold is not None:
+        conds.append(value >= threshold.value)
+    term: ColumnElement[Any] = {"count": literal(1), "sum": value, "sum_sq": value * value}[agg.op]
+    if conds:
+        term = case((and_(*conds), term), else_=literal(0))
+    if agg.op == "count" and not conds:
+        return func.count()
+    return func.coalesce(func.sum(term), 0).label(agg.name)
+
+
+def _as_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])

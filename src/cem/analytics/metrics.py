@@ -1,0 +1,168 @@
+"""The one registry of CX metrics.
+
+A metric declares the additive aggregates it needs (counts and sums that can be added across days, buckets
+and segments) and how its value and interval derive from them *after* aggregation. Engines compute the
+aggregates; nothing else about a metric is engine-specific, so every engine gives the same numbers.
+Adding a metric is one `register(Metric(...))` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from cem.analytics import stats
+from cem.analytics.stats import Estimate
+
+AggOp = Literal["count", "sum", "sum_sq"]
+
+
+@dataclass(frozen=True)
+class Agg:
+    """One additive aggregate: count rows, or sum the value (or its square), over rows meeting the condition."""
+
+    name: str
+    op: AggOp = "count"
+    low: float | None = None  # condition: value >= low
+    high: float | None = None  # condition: value <= high
+    top_box: bool = False  # condition: value in the top box of its field's scale (scale-aware CSAT)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How values are derived: confidence level and the minimum n below which there is "not enough data"."""
+
+    confidence: float = stats.DEFAULT_CONFIDENCE
+    min_n: int = stats.DEFAULT_MIN_N
+
+
+Derive = Callable[[Mapping[str, float], Options], Estimate]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A declared metric: which records it reads, its aggregates, and how value + interval derive from them."""
+
+    slug: str
+    label: str
+    unit: str
+    field_types: tuple[str, ...] | None  # None: every record
+    aggregates: tuple[Agg, ...]
+    derive: Derive
+    answered_only: bool = True  # only records with a numeric value
+    description: str = ""
+
+
+N = Agg("n")
+SUM = Agg("total", "sum")
+SUM_SQ = Agg("total_sq", "sum_sq")
+
+METRICS: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add a metric to the registry (slugs are unique)."""
+    if metric.slug in METRICS:
+        raise ValueError(f"metric {metric.slug!r} is already registered")
+    METRICS[metric.slug] = metric
+    return metric
+
+
+def _count(values: Mapping[str, float], name: str) -> int:
+    return int(values.get(name) or 0)
+
+
+def _mean(values: Mapping[str, float], opts: Options) -> Estimate:
+    return stats.t_mean(
+        _count(values, "n"),
+        float(values.get("total") or 0.0),
+        float(values.get("total_sq") or 0.0),
+        confidence=opts.confidence,
+        min_n=opts.min_n,
+    )
+
+
+def _share(successes: str) -> Derive:
+    def derive(values: Mapping[str, float], opts: Options) -> Estimate:
+        return stats.wilson(
+            _count(values, successes), _count(values, "n"), confidence=opts.confidence, min_n=opts.min_n
+        )
+
+    return derive
+
+
+register(
+    Metric(
+        slug="nps",
+        label="Net Promoter Score",
+        unit="points",
+        field_types=("nps",),
+        aggregates=(N, Agg("promoters", low=9, high=10), Agg("detractors", low=0, high=6)),
+        derive=lambda v, o: stats.nps_adjusted_wald(
+            _count(v, "promoters"), _count(v, "detractors"), _count(v, "n"), confidence=o.confidence, min_n=o.min_n
+        ),
+        description="% promoters (9-10) minus % detractors (0-6); adjusted-Wald interval (Rocks 2016).",
+    )
+)
+register(
+    Metric(
+        slug="csat",
+        label="CSAT (top-2-box)",
+        unit="%",
+        field_types=("csat",),
+        aggregates=(N, Agg("satisfied", top_box=True)),
+        derive=_share("satisfied"),
+        description="Share of answers in the top box of their scale (4-5 of 5, 6-7 of 7, 9-10 of 10); Wilson interval.",
+    )
+)
+register(
+    Metric(
+        slug="ces",
+        label="Customer Effort Score (mean)",
+        unit="1-7",
+        field_types=("ces",),
+        aggregates=(N, SUM, SUM_SQ),
+        derive=_mean,
+        description="Mean agreement (1-7) that the company made it easy; t interval.",
+    )
+)
+register(
+    Metric(
+        slug="ces_agree",
+        label="CES share agreeing (5-7)",
+        unit="%",
+        field_types=("ces",),
+        aggregates=(N, Agg("agree", low=5, high=7)),
+        derive=_share("agree"),
+        description="Share of CES answers 5-7; Wilson interval.",
+    )
+)
+register(
+    Metric(
+        slug="rating_mean",
+        label="Mean rating",
+        unit="score",
+        field_types=("rating",),
+        aggregates=(N, SUM, SUM_SQ),
+        derive=_mean,
+        description="Mean of rating answers; t interval.",
+    )
+)
+register(
+    Metric(
+        slug="feedback_volume",
+        label="Feedback volume",
+        unit="records",
+        field_types=None,
+        aggregates=(N,),
+        derive=lambda v, _o: stats.count_only(_count(v, "n")),
+        answered_only=False,
+        description="Number of feedback records (every type); a count has no interval and no minimum.",
+    )
+)
+
+
+def get(slug: str) -> Metric | None:
+    """The registered metric with this slug, or None."""
+    return METRICS.get(slug)
