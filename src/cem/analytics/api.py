@@ -21,7 +21,7 @@ def get_metric(
     metric: str = Query(description="Metric slug, e.g. nps, csat, ces, ces_agree, rating_mean, feedback_volume."),
     group_by: list[str] = Query(default=[], max_length=4, description="Repeatable; e.g. source_type, customer.plan."),
     interval: Interval | None = None,
-    filter: list[str] = Query(default=[], max_length=20, description="Repeatable FIELD=VALUE."),  # noqa: A002
+    filter: list[str] = Query(default=[], max_length=20, description="Repeatable FIELD=VALUE."),
     date_from: date | None = None,
     date_to: date | None = None,
     compare_to: Literal["previous"] | None = None,

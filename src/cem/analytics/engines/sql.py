@@ -15,7 +15,11 @@ from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
 
 # Joins each dimension needs, in join order.
-_JOINS = {"touchpoint": ("touchpoint",), "stage": ("touchpoint", "stage"), "journey": ("touchpoint", "stage", "journey")}
+_JOINS = {
+    "touchpoint": ("touchpoint",),
+    "stage": ("touchpoint", "stage"),
+    "journey": ("touchpoint", "stage", "journey"),
+}
 
 
 class SqlEngine:
@@ -88,7 +92,7 @@ class SqlEngine:
     def _dimension(self, name: str) -> ColumnElement[Any]:
         if name.startswith(CUSTOMER_PREFIX):
             return Customer.attributes[name[len(CUSTOMER_PREFIX) :]].as_string()
-        columns: dict[str, ColumnElement[Any]] = {
+        columns: dict[str, Any] = {
             "source_type": FR.source_type,
             "source_name": FR.source_name,
             "field_id": FR.field_id,
@@ -135,7 +139,8 @@ def _aggregate(agg: Agg, threshold: _Threshold | None) -> ColumnElement[Any]:
         conds.append(value <= agg.high)
     if agg.top_box and threshold is not None:
         conds.append(value >= threshold.value)
-    term: ColumnElement[Any] = {"count": literal(1), "sum": value, "sum_sq": value * value}[agg.op]
+    terms: dict[str, Any] = {"count": literal(1), "sum": value, "sum_sq": value * value}
+    term: Any = terms[agg.op]
     if conds:
         term = case((and_(*conds), term), else_=literal(0))
     if agg.op == "count" and not conds:
