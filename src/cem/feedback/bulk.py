@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from cem.db.upsert import upsert_rows
 from cem.feedback.models import FeedbackRecord
-from cem.feedback.service import UPDATABLE
 
 COLUMNS = (
     "workspace_id",
@@ -36,6 +35,21 @@ COLUMNS = (
     "language",
     "metadata",
     "created_at",
+    "updated_at",
+)
+# Columns a re-send overwrites (identity and created_at never change).
+UPDATABLE = (
+    "customer_id",
+    "touchpoint_id",
+    "collected_at",
+    "field_label",
+    "field_type",
+    "value_number",
+    "value_text",
+    "value_bool",
+    "value_date",
+    "language",
+    "metadata",
     "updated_at",
 )
 IDENTITY = ("workspace_id", "source_type", "source_name", "submission_id", "field_id")

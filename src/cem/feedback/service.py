@@ -14,29 +14,14 @@ from cem.admin.principal import Principal
 from cem.customers import service as customer_service
 from cem.customers.models import Customer
 from cem.db.base import utcnow
-from cem.db.upsert import upsert_rows
 from cem.errors import NotFound
+from cem.feedback import bulk as feedback_bulk
 from cem.feedback.fulltext import text_match
 from cem.feedback.models import FeedbackRecord
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, IngestResult, typed_value
 from cem.journeys import service as journey_service
 from cem.journeys.models import Touchpoint
 from cem.pagination import decode_cursor, encode_cursor
-
-UPDATABLE = (
-    "customer_id",
-    "touchpoint_id",
-    "collected_at",
-    "field_label",
-    "field_type",
-    "value_number",
-    "value_text",
-    "value_bool",
-    "value_date",
-    "language",
-    "metadata",
-    "updated_at",
-)
 
 
 def record_rows(
@@ -94,14 +79,7 @@ def store_rows(session: Session, *, workspace_id: int, rows: Sequence[dict[str, 
     """Upsert prepared rows on their identity; later duplicates inside one batch win."""
     deduped = list({(r["source_type"], r["source_name"], r["submission_id"], r["field_id"]): r for r in rows}.values())
     existing = _existing_keys(session, workspace_id, deduped)
-    upsert_rows(
-        session,
-        FeedbackRecord.__table__,  # type: ignore[arg-type]
-        deduped,
-        conflict=("workspace_id", "source_type", "source_name", "submission_id", "field_id"),
-        update=UPDATABLE,
-        keep_if_null=("customer_id", "touchpoint_id"),
-    )
+    feedback_bulk.upsert_records(session, rows=deduped, now=deduped[0]["updated_at"] if deduped else utcnow())
     return IngestResult(accepted=len(rows), created=len(deduped) - len(existing), updated=len(existing))
 
 
