@@ -47,7 +47,8 @@ def parse_filters(raw: Iterable[str]) -> tuple[tuple[str, str], ...]:
         else:
             pairs.append((name, value))
     if errors:
-        raise InvalidInput(f"Bad filter; fields are {_dimension_help()}.", errors=errors)
+        reasons = "; ".join(str(e["msg"]) for e in errors)
+        raise InvalidInput(f"Bad filter: {reasons}. Fields are {_dimension_help()}.", errors=errors)
     return tuple(pairs)
 
 
@@ -59,7 +60,8 @@ def _validate(query: MetricQuery) -> None:
     bad = [{"loc": ["query", "group_by", i], "msg": f"unknown field {g!r}"} for i, g in enumerate(query.group_by)]
     bad = [e for e, g in zip(bad, query.group_by, strict=True) if not is_dimension(g)]
     if bad:
-        raise InvalidInput(f"Cannot group by that; fields are {_dimension_help()}.", errors=bad)
+        reasons = "; ".join(str(e["msg"]) for e in bad)
+        raise InvalidInput(f"Cannot group by that: {reasons}. Fields are {_dimension_help()}.", errors=bad)
     if len(set(query.group_by)) != len(query.group_by):
         raise InvalidInput("Each group_by field may be given once.")
     if query.date_from and query.date_to and query.date_from > query.date_to:
