@@ -12,3 +12,5 @@ if [ "${1:-}" = "dev" ]; then
 else
   .venv/bin/pip install -q -e .
 fi
+# sentimentai-py ships the sentiment heads cem uses; its declared deps pull torch, which cem does not need.
+.venv/bin/pip install -q --no-deps "sentimentai-py==2.0.0"

@@ -33,7 +33,7 @@ _PHONE_PATTERNS = (
     # Area code in parentheses: (11) 98765-4321, (555) 123-4567, (21) 3456 7890.
     re.compile(r"(?<!\w)\(\d{2,4}\)[ ]?\d{3,5}[ .-]?\d{4}(?!\d)"),
     # Three separated groups ending in four digits: 555-123-4567, 11 98765 4321, 020 7946 0958.
-    re.compile(r"(?<![\w/.-])\d{2,5}[ .-]\d{3,5}[ .-]\d{4}(?![\w/]|[.-]\d)"),
+    re.compile(r"(?<![\w/.-])(?<!\d[ .-])\d{2,5}[ .-]\d{3,5}[ .-]\d{4}(?![\w/]|[ .-]\d)"),
     # Mobile with a dash: 98765-4321 (Brazil), 912-345-678 shapes are covered above.
     re.compile(r"(?<![\w/.-])9\d{4}-\d{4}(?![\w/]|[.-]\d)"),
 )

@@ -1,0 +1,1 @@
+"""Text analytics, offline: language detection, sentiment, PII redaction (models ship inside installed packages)."""

@@ -1,0 +1,207 @@
+"""Sentiment analysis: label (negative / neutral / positive / mixed) and score in [-1, 1] per text, fully offline.
+
+The default analyzer embeds texts with multilingual-e5-small and applies the 3-class head shipped by sentimentai-py
+(it works on Portuguese and English alike). VADER is a fast English-only fallback: it never scores other languages.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from cem.text.anchors import ANCHORS
+from cem.text.embeddings import Embedder, shared_embedder
+from cem.text.language import detect_languages
+
+LABELS: tuple[str, ...] = ("negative", "neutral", "positive", "mixed")
+Progress = Callable[[int], None]
+Floats = npt.NDArray[np.float64]
+
+# Which shipped head: measured by benchmarks/text_eval.py (its "logistic 2.0" beats "mlp 2.0" once anchored).
+HEAD = ("logistic", "2.0")
+# Softmax temperature over cosine similarities to the anchor centroids: e5 was trained with 0.01.
+ANCHOR_TEMPERATURE = 0.01
+CLASSES = ("negative", "neutral", "positive")
+# A text is "mixed" when both poles are this likely at once (e.g. "great food, awful service").
+MIXED_MIN = 0.3
+# VADER's documented thresholds on its compound score.
+VADER_POSITIVE = 0.05
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    """One text's sentiment: a label from LABELS and a score from -1 (negative) to 1 (positive)."""
+
+    label: str
+    score: float
+
+
+class SentimentAnalyzer(Protocol):
+    """Anything that scores texts; languages=None means every language, else the ISO 639-1 codes it supports."""
+
+    name: str
+    languages: frozenset[str] | None
+
+    def analyze(self, texts: Sequence[str], *, progress: Progress | None = None) -> list[Sentiment]:
+        """One Sentiment per text, in order (texts are non-empty and in a supported language)."""
+        ...
+
+
+def _package_dir(name: str) -> Path:
+    """A package's folder without importing it (sentimentai's __init__ would import its optional torch stack)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"The package {name!r} is not installed; run scripts/setup.sh.")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@functools.lru_cache(maxsize=4)
+def load_head(kind: str, version: str) -> dict[str, Any]:
+    """A sentiment head for e5-small shipped inside sentimentai-py (a small JSON of weights)."""
+    path = _package_dir("sentimentai") / "scoring" / kind / version / "e5-small.json"
+    head: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return head
+
+
+def _softmax(z: Floats) -> Floats:
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    out: Floats = z / z.sum(axis=1, keepdims=True)
+    return out
+
+
+def head_probabilities(vectors: npt.NDArray[Any], head: dict[str, Any]) -> Floats:
+    """(n, 3) probabilities [negative, neutral, positive] from a head: linear or ReLU MLP layers, then softmax."""
+    z: Floats = np.asarray(vectors, dtype=np.float64)
+    if head["type"] == "mlp":
+        layers = head["layers"]
+        for index, layer in enumerate(layers):
+            z = z @ np.asarray(layer["W"], dtype=np.float64).T + np.asarray(layer["b"], dtype=np.float64)
+            if index < len(layers) - 1:
+                z = np.maximum(z, 0.0)
+    else:
+        z = z @ np.asarray(head["coef"], dtype=np.float64).T + np.asarray(head["intercept"], dtype=np.float64)
+    return _softmax(z / float(head.get("T") or 1.0))
+
+
+def from_probabilities(p_neg: float, p_neu: float, p_pos: float) -> Sentiment:
+    """Label and score from the three class probabilities; both poles strong at once makes it mixed."""
+    score = round(p_pos - p_neg, 4)
+    if min(p_neg, p_pos) >= MIXED_MIN:
+        return Sentiment("mixed", score)
+    label = ("negative", "neutral", "positive")[int(np.argmax([p_neg, p_neu, p_pos]))]
+    return Sentiment(label, score)
+
+
+class EmbeddingSentiment:
+    """Default analyzer: e5 embeddings, a shipped 3-class head and example-sentence anchors; multilingual, untrained."""
+
+    name = "e5"
+    languages: frozenset[str] | None = None
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        head: tuple[str, str] = HEAD,
+        anchors: dict[str, list[str]] | None = ANCHORS,
+    ) -> None:
+        self.embedder = embedder or shared_embedder()
+        self.head = load_head(*head)
+        self.anchors = anchors
+        self._centroids: Floats | None = None
+
+    def centroids(self) -> Floats:
+        """(3, 384) unit vectors: the mean embedding of each class's anchor sentences (computed once)."""
+        if self._centroids is None:
+            assert self.anchors is not None
+            means = np.stack([self.embedder.embed(self.anchors[c]).mean(axis=0) for c in CLASSES]).astype(np.float64)
+            self._centroids = means / np.linalg.norm(means, axis=1, keepdims=True)
+        return self._centroids
+
+    def probabilities(self, vectors: npt.NDArray[Any]) -> Floats:
+        """(n, 3) [negative, neutral, positive]: the head's probabilities times the anchor similarity softmax."""
+        p = head_probabilities(vectors, self.head)
+        if self.anchors is not None:
+            p = p * _softmax(np.asarray(vectors, dtype=np.float64) @ self.centroids().T / ANCHOR_TEMPERATURE)
+            p = p / p.sum(axis=1, keepdims=True)
+        return p
+
+    def analyze(self, texts: Sequence[str], *, progress: Progress | None = None) -> list[Sentiment]:
+        """Embed and classify texts in batches."""
+        if not texts:
+            return []
+        probabilities = self.probabilities(self.embedder.embed(texts, progress=progress))
+        return [from_probabilities(*map(float, row)) for row in probabilities]
+
+
+class VaderSentiment:
+    """VADER, the English lexicon baseline: fast, but it knows no other language."""
+
+    name = "vader"
+    languages: frozenset[str] | None = frozenset({"en"})
+
+    def __init__(self) -> None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self._vader = SentimentIntensityAnalyzer()
+
+    def analyze(self, texts: Sequence[str], *, progress: Progress | None = None) -> list[Sentiment]:
+        """Score each text with VADER's compound score and its usual +-0.05 thresholds."""
+        out = []
+        for text in texts:
+            scores = self._vader.polarity_scores(text)
+            out.append(_vader_label(scores))
+            if progress is not None:
+                progress(1)
+        return out
+
+
+def _vader_label(scores: dict[str, float]) -> Sentiment:
+    compound = float(scores["compound"])
+    if scores["pos"] >= 0.2 and scores["neg"] >= 0.2:
+        label = "mixed"
+    elif compound >= VADER_POSITIVE:
+        label = "positive"
+    elif compound <= -VADER_POSITIVE:
+        label = "negative"
+    else:
+        label = "neutral"
+    return Sentiment(label, round(compound, 4))
+
+
+ANALYZERS: dict[str, Callable[[], SentimentAnalyzer]] = {"e5": EmbeddingSentiment, "vader": VaderSentiment}
+DEFAULT_ANALYZER = "e5"
+
+
+def get_analyzer(name: str = DEFAULT_ANALYZER) -> SentimentAnalyzer:
+    """An analyzer by name ("e5", the default, or "vader")."""
+    try:
+        factory = ANALYZERS[name]
+    except KeyError:
+        raise ValueError(f"Unknown sentiment model {name!r}; choose one of: {', '.join(ANALYZERS)}.") from None
+    return factory()
+
+
+def analyze_texts(
+    texts: Sequence[str], analyzer: SentimentAnalyzer, *, progress: Progress | None = None
+) -> list[Sentiment | None]:
+    """Sentiment per text; None for blank texts and for texts in a language the analyzer does not support."""
+    wanted = [i for i, text in enumerate(texts) if text and text.strip()]
+    if analyzer.languages is not None and wanted:
+        # Texts whose language is unknown (too short) pass only if the analyzer's language is plausible: never
+        # silently read Portuguese as English, so they must be detected as a supported language.
+        found = detect_languages([texts[i] for i in wanted])
+        wanted = [i for i, lang in zip(wanted, found, strict=True) if lang in analyzer.languages]
+    if progress is not None and len(wanted) < len(texts):
+        progress(len(texts) - len(wanted))
+    results: list[Sentiment | None] = [None] * len(texts)
+    for index, sentiment in zip(wanted, analyzer.analyze([texts[i] for i in wanted], progress=progress), strict=True):
+        results[index] = sentiment
+    return results

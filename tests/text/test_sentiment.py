@@ -1,0 +1,98 @@
+"""Sentiment: the default multilingual model, the English-only VADER fallback and the label rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from cem.text.sentiment import (
+    LABELS,
+    EmbeddingSentiment,
+    Sentiment,
+    analyze_texts,
+    from_probabilities,
+    get_analyzer,
+    head_probabilities,
+    load_head,
+)
+
+ENGLISH = [
+    ("@united you lost my luggage again and nobody answers the phone. Worst airline ever.", "negative"),
+    ("@SouthwestAir thank you so much, the crew was amazing and we landed early!", "positive"),
+    ("Terrible customer service, I waited 3 hours on hold.", "negative"),
+    ("Love this airline, great legroom and friendly staff", "positive"),
+]
+PORTUGUESE = [
+    ("Péssimo, o produto chegou quebrado e ninguém responde.", "negative"),
+    ("Produto excelente, chegou antes do prazo. Recomendo!", "positive"),
+    ("Não recebi o meu pedido até hoje, estou muito insatisfeita", "negative"),
+    ("Ótima loja, entrega rápida e tudo certinho", "positive"),
+]
+
+
+@pytest.fixture(scope="module")
+def default() -> EmbeddingSentiment:
+    return EmbeddingSentiment()
+
+
+def test_default_model_reads_english_and_portuguese(default: EmbeddingSentiment) -> None:
+    texts = [t for t, _ in ENGLISH + PORTUGUESE]
+    results = default.analyze(texts)
+    assert [r.label for r in results] == [label for _, label in ENGLISH + PORTUGUESE]
+    for result in results:
+        assert -1.0 <= result.score <= 1.0
+        assert (result.score > 0) == (result.label == "positive")
+
+
+def test_progress_counts_every_text(default: EmbeddingSentiment) -> None:
+    seen: list[int] = []
+    default.analyze(["ok", "bad", "good"], progress=seen.append)
+    assert sum(seen) == 3
+
+
+def test_blank_texts_get_no_sentiment(default: EmbeddingSentiment) -> None:
+    results = analyze_texts(["", "   ", "Great service!"], default)
+    assert results[:2] == [None, None]
+    assert results[2] is not None
+    assert results[2].label == "positive"
+
+
+def test_vader_scores_english_but_never_portuguese() -> None:
+    vader = get_analyzer("vader")
+    texts = ["I love this airline, great crew", "Péssimo produto, não recomendo", "ok", "Terrible delay again"]
+    results = analyze_texts(texts, vader)
+    assert results[0] == Sentiment("positive", results[0].score) and results[0].score > 0.5
+    assert results[1] is None  # Portuguese: VADER's English lexicon would call it neutral, so it is not scored
+    assert results[2] is None  # too short to know it is English
+    assert results[3] is not None and results[3].label == "negative"
+
+
+def test_unknown_model_is_rejected() -> None:
+    with pytest.raises(ValueError, match="Unknown sentiment model 'bert'"):
+        get_analyzer("bert")
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "label"),
+    [
+        ((0.8, 0.15, 0.05), "negative"),
+        ((0.1, 0.7, 0.2), "neutral"),
+        ((0.05, 0.1, 0.85), "positive"),
+        ((0.45, 0.1, 0.45), "mixed"),
+        ((0.35, 0.3, 0.35), "mixed"),
+    ],
+)
+def test_labels_from_probabilities(probabilities: tuple[float, float, float], label: str) -> None:
+    result = from_probabilities(*probabilities)
+    assert result.label == label
+    assert result.label in LABELS
+    assert result.score == pytest.approx(probabilities[2] - probabilities[0])
+
+
+def test_shipped_heads_give_probabilities() -> None:
+    import numpy as np
+
+    vectors = np.random.default_rng(0).normal(size=(5, 384))
+    for kind in ("logistic", "mlp"):
+        p = head_probabilities(vectors, load_head(kind, "2.0"))
+        assert p.shape == (5, 3)
+        assert np.allclose(p.sum(axis=1), 1.0)
