@@ -193,3 +193,24 @@ def test_bad_requests(admin_api: TestClient, params: dict[str, str], status: int
     body = r.json()
     assert set(body) == {"error", "detail", "status", "errors"} and body["status"] == status
     assert needle in body["detail"]
+
+
+def test_group_by_touchpoint_stage_and_journey(admin_api: TestClient) -> None:
+    journey = admin_api.post("/api/v1/journeys", json={"key": "buy", "name": "Buying"}).json()
+    stage = admin_api.post(f"/api/v1/journeys/{journey['id']}/stages", json={"key": "deliver", "name": "Delivery"})
+    assert stage.status_code == 201, stage.text
+    touch = {"key": "courier", "name": "Courier", "channel": "other"}
+    assert admin_api.post(f"/api/v1/stages/{stage.json()['id']}/touchpoints", json=touch).status_code == 201
+    late = records("nps", nps_values(1, 0, 3))
+    store(admin_api, [{**r, "touchpoint": "courier"} for r in late])
+    store(admin_api, records("nps", nps_values(2, 0, 0)))  # no touchpoint
+    for dim, key in (("touchpoint", "courier"), ("stage", "deliver"), ("journey", "buy")):
+        rows = metric(admin_api, metric="nps", group_by=dim, min_n=1)["rows"]
+        assert [(r["segment"][dim], r["n"], r["value"]) for r in rows] == [(key, 4, -50.0), (None, 2, 100.0)]
+    (only,) = metric(admin_api, metric="nps", filter="stage=deliver", min_n=1)["rows"]
+    assert only["n"] == 4
+    by_two = metric(admin_api, metric="feedback_volume", group_by=["source_type", "touchpoint"])["rows"]
+    assert [(r["segment"], r["n"]) for r in by_two] == [
+        ({"source_type": "survey", "touchpoint": "courier"}, 4),
+        ({"source_type": "survey", "touchpoint": None}, 2),
+    ]

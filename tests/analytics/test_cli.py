@@ -83,3 +83,14 @@ def test_bad_arguments_are_readable(cli: CliRunner, args: list[str], message: st
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_duckdb_engine_gives_the_same_figures(imported: CliRunner) -> None:
+    args = ["metrics", "nps", "--workspace", "acme", "--format", "json"]
+    sql = json.loads(imported.invoke(app, args).output)
+    duck = imported.invoke(app, [*args, "--engine", "duckdb"])
+    assert duck.exit_code == 0, duck.output
+    assert json.loads(duck.output)["engine"] == "duckdb" and sql["engine"] == "sql"
+    assert json.loads(duck.output)["rows"] == sql["rows"]
+    bad = imported.invoke(app, [*args, "--engine", "spark"])
+    assert bad.exit_code == 2 and "Unknown engine 'spark'" in bad.output

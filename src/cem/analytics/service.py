@@ -21,6 +21,24 @@ Cells = dict[tuple[object, Keys], dict[str, float]]
 CURRENT, PREVIOUS = "current", "previous"
 
 
+ENGINES = ("sql", "duckdb")
+
+
+def make_engine(session: Session, *, name: str, workspace_id: int) -> MetricEngine:
+    """An engine by name; `duckdb` loads a snapshot of the workspace's feedback into an in-memory DuckDB."""
+    if name == "sql":
+        return SqlEngine(session)
+    if name == "duckdb":
+        import duckdb
+
+        from cem.analytics.engines.duck import DuckEngine, load_snapshot
+
+        con = duckdb.connect()
+        load_snapshot(session, con, workspace_id=workspace_id)
+        return DuckEngine(con)
+    raise InvalidInput(f"Unknown engine {name!r}; engines are {', '.join(ENGINES)}.")
+
+
 def list_metrics() -> list[MetricInfo]:
     """Every registered metric."""
     return [MetricInfo(slug=m.slug, label=m.label, unit=m.unit, description=m.description) for m in METRICS.values()]
