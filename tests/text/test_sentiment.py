@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from cem.text.sentiment import (
@@ -9,6 +13,7 @@ from cem.text.sentiment import (
     EmbeddingSentiment,
     Sentiment,
     analyze_texts,
+    clauses,
     from_probabilities,
     get_analyzer,
     head_probabilities,
@@ -96,3 +101,37 @@ def test_shipped_heads_give_probabilities() -> None:
         p = head_probabilities(vectors, load_head(kind, "2.0"))
         assert p.shape == (5, 3)
         assert np.allclose(p.sum(axis=1), 1.0)
+
+
+def test_praise_and_complaint_in_one_text_is_mixed(default: EmbeddingSentiment) -> None:
+    texts = [
+        "The food was great but the service was terrible.",
+        "Adorei o produto, mas a entrega atrasou muito e o atendimento foi péssimo.",
+        "Great crew and we landed early, thank you!",  # no contrast: stays positive
+        "Nothing but problems with this airline",  # "but" without a positive clause: stays negative
+    ]
+    results = default.analyze(texts)
+    assert [r.label for r in results] == ["mixed", "mixed", "positive", "negative"]
+    assert results[0].polarity in {"negative", "positive"}
+
+
+def test_clauses_split_at_contrast_only() -> None:
+    assert clauses("Good seats, but awful food") == ["Good seats", "awful food"]
+    assert clauses("Produto bom, porém veio faltando uma peça.") == ["Produto bom", "veio faltando uma peça."]
+    assert clauses("Butter was fresh") == ["Butter was fresh"]
+
+
+def test_runs_without_torch_or_the_network() -> None:
+    """The default model loads from installed packages only: nothing pulls torch or a model hub client."""
+    code = (
+        "import sys; from cem.text.sentiment import get_analyzer; "
+        "r = get_analyzer().analyze(['great']); "
+        "bad = [m for m in ('torch', 'sentimentai', 'huggingface_hub', 'sentence_transformers') if m in sys.modules]; "
+        "assert not bad, bad; print(r[0].label)"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "positive"

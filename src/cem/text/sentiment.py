@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,13 @@ ANCHOR_TEMPERATURE = 0.01
 CLASSES = ("negative", "neutral", "positive")
 # A text is "mixed" when both poles are this likely at once (e.g. "great food, awful service").
 MIXED_MIN = 0.3
+# ... or when one of its contrasting clauses is this clearly positive and another this clearly negative.
+CLAUSE_STRONG = 0.6
+# Contrastive conjunctions (English, Portuguese, Spanish) that join a praise and a complaint in one text.
+_CONTRAST = re.compile(
+    r"[,;.]?\s+(?:but|however|although|though|yet|mas|porém|porem|entretanto|contudo|no entanto|só que|pero|aunque)\b",
+    re.IGNORECASE,
+)
 # VADER's documented thresholds on its compound score.
 VADER_POSITIVE = 0.05
 
@@ -42,6 +50,11 @@ class Sentiment:
 
     label: str
     score: float
+    polarity: str = ""  # the strongest of negative / neutral / positive, also for a mixed text
+
+    def __post_init__(self) -> None:
+        if not self.polarity:
+            object.__setattr__(self, "polarity", self.label)
 
 
 class SentimentAnalyzer(Protocol):
@@ -94,10 +107,16 @@ def head_probabilities(vectors: npt.NDArray[Any], head: dict[str, Any]) -> Float
 def from_probabilities(p_neg: float, p_neu: float, p_pos: float) -> Sentiment:
     """Label and score from the three class probabilities; both poles strong at once makes it mixed."""
     score = round(p_pos - p_neg, 4)
+    polarity = CLASSES[int(np.argmax([p_neg, p_neu, p_pos]))]
     if min(p_neg, p_pos) >= MIXED_MIN:
-        return Sentiment("mixed", score)
-    label = ("negative", "neutral", "positive")[int(np.argmax([p_neg, p_neu, p_pos]))]
-    return Sentiment(label, score)
+        return Sentiment("mixed", score, polarity)
+    return Sentiment(polarity, score)
+
+
+def clauses(text: str) -> list[str]:
+    """The parts of a text split at contrastive conjunctions ("good seats, but awful food"), of two words or more."""
+    parts = (part.strip() for part in _CONTRAST.split(text))
+    return [part for part in parts if len(part.split()) >= 2]
 
 
 class EmbeddingSentiment:
@@ -138,7 +157,24 @@ class EmbeddingSentiment:
         if not texts:
             return []
         probabilities = self.probabilities(self.embedder.embed(texts, progress=progress))
-        return [from_probabilities(*map(float, row)) for row in probabilities]
+        results = [from_probabilities(*map(float, row)) for row in probabilities]
+        for index in self._mixed(texts):
+            results[index] = Sentiment("mixed", results[index].score, results[index].polarity)
+        return results
+
+    def _mixed(self, texts: Sequence[str]) -> set[int]:
+        """Indexes of texts where one contrasting clause is clearly positive and another clearly negative."""
+        split: list[tuple[int, str]] = []
+        for index, text in enumerate(texts):
+            parts = clauses(text)
+            if len(parts) >= 2:
+                split.extend((index, part) for part in parts)
+        if not split:
+            return set()
+        p = self.probabilities(self.embedder.embed([part for _, part in split]))
+        negative = {i for (i, _), row in zip(split, p, strict=True) if row[0] >= CLAUSE_STRONG}
+        positive = {i for (i, _), row in zip(split, p, strict=True) if row[2] >= CLAUSE_STRONG}
+        return negative & positive
 
 
 class VaderSentiment:
