@@ -22,6 +22,7 @@ from cem.text.pii import find_pii, iban_valid, luhn_valid, redact
         ("Me liga no (11) 98765-4321 ou +55 21 3456-7890.", "Me liga no [PHONE] ou [PHONE]."),
         ("Meu celular é 98765-4321, falar com Ana.", "Meu celular é [PHONE], falar com Ana."),
         ("UK office: +44 20 7946 0958.", "UK office: [PHONE]."),
+        ("Toll free 1-800-555-0199, ask for Sam", "Toll free [PHONE], ask for Sam"),
         ("I was charged twice on 4111 1111 1111 1111!", "I was charged twice on [CARD]!"),
         ("cartão 5555-5555-5555-4444 foi cobrado duas vezes", "cartão [CARD] foi cobrado duas vezes"),
         ("Refund to DE89 3704 0044 0532 0130 00 please.", "Refund to [IBAN] please."),
@@ -47,6 +48,10 @@ def test_masks_personal_data(text: str, expected: str) -> None:
         "Call 555-1234 for the desk",  # seven digits: too short to be a full number
         "Produto código 7891234567895 (EAN) veio errado",  # EAN-13 barcode, no card issuer prefix
         "Meeting at 10:30:45, room 300.1.2.999",
+        "Review created 2018-03-08 00:00:00, answered 2018-03-08 12:27:34",
+        "CEP 01310-100, São Paulo; rastreio OJ123456789BR",
+        "Order 12345-678-9012 and protocolo nº 2024 1234 5678 are still open",
+        "Updated the app to version 1.2.3.4 and it crashes",
     ],
 )
 def test_leaves_look_alikes_untouched(text: str) -> None:

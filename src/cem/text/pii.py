@@ -33,9 +33,15 @@ _PHONE_PATTERNS = (
     # Area code in parentheses: (11) 98765-4321, (555) 123-4567, (21) 3456 7890.
     re.compile(r"(?<!\w)\(\d{2,4}\)[ ]?\d{3,5}[ .-]?\d{4}(?!\d)"),
     # Three separated groups ending in four digits: 555-123-4567, 11 98765 4321, 020 7946 0958.
-    re.compile(r"(?<![\w/.-])(?<!\d[ .-])\d{2,5}[ .-]\d{3,5}[ .-]\d{4}(?![\w/]|[ .-]\d)"),
+    re.compile(r"(?<![\w/.-])(?<!\d[ .-])(?:1[ .-])?\d{2,5}[ .-]\d{3,5}[ .-]\d{4}(?![\w/]|[ .-]\d)"),
     # Mobile with a dash: 98765-4321 (Brazil), 912-345-678 shapes are covered above.
     re.compile(r"(?<![\w/.-])9\d{4}-\d{4}(?![\w/]|[.-]\d)"),
+)
+# A number right after one of these words is a reference (order 12345-678-9012, version 1.2.3.4), not personal data.
+_REFERENCE_BEFORE = re.compile(
+    r"(?:\b(?:order|pedido|ref|reference|referência|invoice|nota|fatura|ticket|protocolo|protocol|tracking|rastreio|"
+    r"version|versão|versao|build|no\.|n[º°])|#)\W{0,3}$",
+    re.IGNORECASE,
 )
 # Card issuer prefixes (Visa, Mastercard, Amex, Diners, Discover, JCB, Elo, Hipercard): other Luhn-valid digit runs,
 # such as order or tracking numbers, are left alone.
@@ -112,8 +118,14 @@ def _cards(text: str) -> Iterator[PiiMatch]:
             yield PiiMatch("card", m.start(), m.end(), m.group())
 
 
+def _is_reference(text: str, start: int) -> bool:
+    return _REFERENCE_BEFORE.search(text, max(0, start - 16), start) is not None
+
+
 def _ips(text: str) -> Iterator[PiiMatch]:
     for m in _IPV4.finditer(text):
+        if _is_reference(text, m.start()):
+            continue
         if all(int(part) <= 255 and (part == "0" or not part.startswith("0")) for part in m.group().split(".")):
             yield PiiMatch("ip", m.start(), m.end(), m.group())
     for m in _IPV6.finditer(text):
@@ -132,7 +144,7 @@ def _phones(text: str) -> Iterator[PiiMatch]:
     for pattern in _PHONE_PATTERNS:
         for m in pattern.finditer(text):
             digits = sum(c.isdigit() for c in m.group())
-            if 8 <= digits <= 15:
+            if 8 <= digits <= 15 and not _is_reference(text, m.start()):
                 yield PiiMatch("phone", m.start(), m.end(), m.group())
 
 

@@ -42,6 +42,8 @@ _CONTRAST = re.compile(
 )
 # VADER's documented thresholds on its compound score.
 VADER_POSITIVE = 0.05
+# Share of positive and of negative words above which VADER's text is mixed.
+VADER_MIXED = 0.2
 
 
 @dataclass(frozen=True)
@@ -201,15 +203,14 @@ class VaderSentiment:
 
 def _vader_label(scores: dict[str, float]) -> Sentiment:
     compound = float(scores["compound"])
-    if scores["pos"] >= 0.2 and scores["neg"] >= 0.2:
-        label = "mixed"
-    elif compound >= VADER_POSITIVE:
-        label = "positive"
+    if compound >= VADER_POSITIVE:
+        polarity = "positive"
     elif compound <= -VADER_POSITIVE:
-        label = "negative"
+        polarity = "negative"
     else:
-        label = "neutral"
-    return Sentiment(label, round(compound, 4))
+        polarity = "neutral"
+    mixed = scores["pos"] >= VADER_MIXED and scores["neg"] >= VADER_MIXED
+    return Sentiment("mixed" if mixed else polarity, round(compound, 4), polarity)
 
 
 ANALYZERS: dict[str, Callable[[], SentimentAnalyzer]] = {"e5": EmbeddingSentiment, "vader": VaderSentiment}
