@@ -1,14 +1,17 @@
 """Roles and access: every API route and page is classified and checked as every role.
 
-The tables below are the contract. A route missing from them fails the suite, so a new route must be
-classified (and is then called as viewer, agent, analyst and admin) before it can ship.
+The tables below (plus each domain's tests/<domain>/.../route_roles.py) are the contract. A route missing from them
+fails the suite, so a new route must be classified (and is then called as viewer, agent, analyst and admin)
+before it can ship.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -135,6 +138,22 @@ PAGES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/tokens/{token_id}/revoke"): A,
     ("POST", "/admin/jobs/{job_id}/retry"): A,
 }
+
+
+def _merge_domain_tables() -> None:
+    """Each domain may classify its own routes in tests/<domain>/.../route_roles.py (dicts API and PAGES)."""
+    tests_dir = Path(__file__).parent
+    for path in sorted(tests_dir.glob("**/route_roles.py")):
+        parts = path.relative_to(tests_dir).with_suffix("").parts
+        module = importlib.import_module(".".join(("tests", *parts)))
+        for name, table in (("API", API), ("PAGES", PAGES)):
+            extra: dict[tuple[str, str], Rule] = getattr(module, name, {})
+            clash = set(extra) & set(table)
+            assert not clash, f"{path}: routes classified twice: {sorted(clash)}"
+            table.update(extra)
+
+
+_merge_domain_tables()
 
 ROLES = ("viewer", "agent", "analyst", "admin")
 PARAM_VALUES = {"workspace_slug": "acme", "source_key": "no-such-source"}
