@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     session_hours: int = 12
     cookie_secure: bool = False
     shared_data_dir: Path = Field(default=Path(__file__).resolve().parents[3] / "shared" / "data")
+    # Survey email (SMTP). Empty host: email distributions are refused with a clear message.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = "cem <surveys@localhost>"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_timeout_seconds: float = 30.0
+    # Base URL written into survey links (emails, widget); default http://host:port.
+    public_url: str = ""
 
     @property
     def resolved_database_url(self) -> str:
@@ -39,6 +49,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cem.db').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:
