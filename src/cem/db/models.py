@@ -7,6 +7,7 @@ from cem.imports import models as import_models
 from cem.jobs import models as job_models
 from cem.journeys import models as journey_models
 from cem.sources import models as source_models
+from cem.surveys import models as survey_models
 
 ALL_MODEL_MODULES = (
     admin_models,
@@ -16,4 +17,5 @@ ALL_MODEL_MODULES = (
     import_models,
     source_models,
     job_models,
+    survey_models,
 )

@@ -19,6 +19,7 @@ from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession
 from cem.customers.models import Customer, Event
 from cem.feedback.models import FeedbackRecord
 from cem.privacy.subject import Subject
+from cem.surveys.models import SurveyResponse
 
 Linker = Callable[[Subject], ColumnElement[bool] | None]
 ERASED_USER_LABEL = "[erased user]"
@@ -69,6 +70,10 @@ PERSONAL: dict[str, PersonalData] = {
     "feedback_record": PersonalData(
         "answers and texts the person gave", lambda s: _among(FeedbackRecord.customer_id, s.customer_ids)
     ),
+    "survey_response": PersonalData(
+        "the person's survey answers, hidden-field values and language",
+        lambda s: _among(SurveyResponse.customer_id, s.customer_ids),
+    ),
     "customer": PersonalData("email, name and attributes", lambda s: _among(Customer.id, s.customer_ids)),
     "web_session": PersonalData("login sessions of the user account", _of_user(WebSession.user_id)),
     "api_token": PersonalData("API tokens the user created", _of_user(ApiToken.user_id)),
@@ -82,6 +87,8 @@ PERSONAL: dict[str, PersonalData] = {
         on_erase="anonymise",
         anonymise={"actor_label": ERASED_USER_LABEL},
     ),
+    "survey": PersonalData("created_by (a user's email) and survey texts may quote the email"),
+    "survey_version": PersonalData("created_by (a user's email) and survey texts may quote the email"),
     "import_run": PersonalData("row errors, messages and created_by may quote the email"),
     "job": PersonalData("job arguments, results and errors may quote the email"),
     # Effect keys are retry markers, not anyone's data: dropping one only lets a job about this person
