@@ -21,6 +21,7 @@ class Permission(StrEnum):
     export = "data:export"  # CSV export of feedback
     admin = "admin"  # users, tokens, jobs, audit log
     privacy = "privacy"  # GDPR export and erasure
+    surveys = "surveys:manage"  # build, publish, pause and close surveys; send them
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -34,6 +35,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.imports,
             Permission.sources,
             Permission.export,
+            Permission.surveys,
         }
     ),
     Role.admin: frozenset(Permission),
