@@ -1,0 +1,245 @@
+"""Qualtrics response exports (CSV) -> survey responses of the imported survey.
+
+Two layouts exist (both in the shared data):
+  * legacy: row 1 = column names V1..V10 then question export tags (Q2, Q9_1, Q3_TEXT, Q1#1_2), row 2 = texts;
+  * newer ("Insights"): row 1 = names (ResponseID, ..., Q2, Q9_1), row 2 = texts, row 3 = {'ImportId': 'QID9-1'}.
+Each data row becomes one response through `cem.surveys.service.add_response` (the one path that also writes the
+feedback records), with the Qualtrics ResponseID as submission id, so importing the same file again replaces
+instead of duplicating. Rows whose answers do not fit the survey are reported with their line; the rest are stored.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from cem.errors import BadRequest, CEMError
+from cem.surveys import service as survey_service
+from cem.surveys.importers.convert import QuestionCodes
+from cem.surveys.models import Survey
+
+NOT_SEEN = frozenset({"", "-99"})  # -99: "seen but not answered" in Qualtrics exports
+LEGACY_FIXED = {"V1": "responseId", "V8": "startDate", "V9": "endDate", "V10": "finished"}
+NEW_FIXED = {"responseId", "startDate", "endDate", "finished"}
+
+
+@dataclass
+class Column:
+    index: int
+    question: QuestionCodes | None
+    parts: list[str]  # after the question: e.g. ["1"] (row/choice), ["TEXT"], ["1", "2"] (row, column)
+    fixed: str | None = None  # responseId/startDate/endDate/finished
+
+
+@dataclass
+class ResponseImportResult:
+    layout: str
+    rows: int = 0
+    stored: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "layout": self.layout,
+            "rows": self.rows,
+            "stored": self.stored,
+            "rejected": len(self.errors),
+            "errors": self.errors[:100],
+            "ignored_columns": self.ignored_columns,
+        }
+
+
+def _read_rows(filename: str, content: bytes) -> list[list[str]]:
+    if not content.strip():
+        raise BadRequest(f"{filename} is empty.")
+    if b"\x00" in content[:4096]:
+        raise BadRequest(f"{filename} is a binary file, not a Qualtrics CSV export.")
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{filename} is not UTF-8 text (byte {exc.start}).") from None
+    try:
+        return list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise BadRequest(f"{filename} is not a readable CSV file: {exc}.") from None
+
+
+def _import_id(cell: str) -> str | None:
+    cell = cell.strip()
+    if not cell.startswith("{") or "ImportId" not in cell:
+        return None
+    try:
+        value = ast.literal_eval(cell)  # Qualtrics writes a Python-style dict: {'ImportId': 'QID2'}
+    except (ValueError, SyntaxError):
+        match = re.search(r"ImportId['\"]\s*:\s*['\"]([^'\"]+)", cell)
+        return match.group(1) if match else None
+    return str(value.get("ImportId")) if isinstance(value, dict) else None
+
+
+class _Columns:
+    def __init__(self, codes: Iterable[QuestionCodes]) -> None:
+        self.by_ref: dict[str, QuestionCodes] = {}
+        self.by_tag: dict[str, QuestionCodes] = {}
+        for code in codes:
+            self.by_ref[code.source_ref] = code
+            self.by_ref[code.source_ref.split("#")[0]] = code
+            if code.export_tag:
+                self.by_tag[code.export_tag] = code
+
+    def from_import_id(self, index: int, import_id: str) -> Column:
+        if import_id in NEW_FIXED:
+            return Column(index, None, [], fixed=import_id)
+        head, *parts = import_id.split("-")
+        base, _, group = head.partition("#")
+        code = self.by_ref.get(head) or self.by_ref.get(base)
+        if code is None or (group and code.source_ref != head):
+            return Column(index, None, [])
+        return Column(index, code, parts)
+
+    def from_name(self, index: int, name: str) -> Column:
+        if name in LEGACY_FIXED:
+            return Column(index, None, [], fixed=LEGACY_FIXED[name])
+        for tag in sorted(self.by_tag, key=len, reverse=True):
+            if name == tag or name.startswith((tag + "_", tag + "#")):
+                code = self.by_tag[tag]
+                rest = name[len(tag) :]
+                if rest.startswith("#"):
+                    group, _, rest = rest[1:].partition("_")
+                    if code.source_ref != f"{code.question_id}#{group}" and not code.source_ref.endswith("#" + group):
+                        return Column(index, None, [])
+                    return Column(index, code, rest.split("_") if rest else [])
+                return Column(index, code, rest.lstrip("_").split("_") if rest else [])
+        return Column(index, None, [])
+
+
+def _answers(columns: list[Column], row: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """One CSV row -> (answers by question id in the engine shape, fixed fields)."""
+    answers: dict[str, Any] = {}
+    fixed: dict[str, str] = {}
+    for column in columns:
+        raw = row[column.index].strip() if column.index < len(row) else ""
+        if column.fixed:
+            fixed[column.fixed] = raw
+            continue
+        code = column.question
+        if code is None or raw in NOT_SEEN:
+            continue
+        _put(answers, code, column.parts, raw)
+    return {k: v for k, v in answers.items() if v not in (None, [], {})}, fixed
+
+
+def _put(answers: dict[str, Any], code: QuestionCodes, parts: list[str], raw: str) -> None:
+    qid, kind = code.question_id, code.type
+    if parts and parts[-1] == "TEXT":
+        answers[qid + ".other"] = raw
+        return
+    if kind in ("single_choice", "dropdown"):
+        answers[qid] = code.choices.get(raw, raw)
+    elif kind == "multiple_choice":
+        if parts and raw == "1":
+            answers.setdefault(qid, []).append(code.choices.get(parts[0], parts[0]))
+        elif not parts:
+            answers[qid] = [code.choices.get(v, v) for v in raw.split(",") if v]
+    elif kind == "ranking":
+        if parts:
+            answers.setdefault(qid, []).append((int(raw) if raw.isdigit() else 999, code.choices.get(parts[0])))
+    elif kind == "matrix":
+        if not parts:
+            return
+        row = code.rows.get(parts[0], parts[0])
+        cells = answers.setdefault(qid, {})
+        if len(parts) >= 2:  # one column per (row, scale point): "1" marks the chosen point; cem keeps the first
+            if raw == "1" and row not in cells:
+                cells[row] = code.columns.get(parts[1], parts[1])
+        else:
+            cells[row] = code.columns.get(raw, raw)
+    elif kind in ("nps", "csat", "ces", "rating"):
+        answers[qid] = raw
+    elif kind == "consent":
+        answers[qid] = raw == (code.consent_value or "1") or raw.lower() in ("true", "1", "yes")
+    elif kind == "cta":
+        return
+    else:
+        answers[qid] = raw
+
+
+def _finish_rankings(answers: dict[str, Any], codes: dict[str, QuestionCodes]) -> None:
+    for qid, value in list(answers.items()):
+        if qid in codes and codes[qid].type == "ranking" and value and isinstance(value[0], tuple):
+            answers[qid] = [choice for _, choice in sorted(value) if choice]
+
+
+def _when(value: str) -> datetime | None:
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M"):
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def import_responses(
+    session: Session, survey: Survey, codes: dict[str, QuestionCodes], filename: str, content: bytes
+) -> ResponseImportResult:
+    """Store each row of a Qualtrics CSV export as a response of `survey`; bad rows are reported, not stored."""
+    rows = _read_rows(filename, content)
+    if len(rows) < 2:
+        raise BadRequest(f"{filename} has no header rows; expected a Qualtrics response export.")
+    mapper = _Columns(codes.values())
+    import_ids = [_import_id(c) for c in rows[2]] if len(rows) > 2 else []
+    if import_ids and sum(1 for i in import_ids if i) >= max(1, len(import_ids) // 2):
+        layout, first_data = "qualtrics-3-header", 3
+        columns = [mapper.from_import_id(i, imp or "") for i, imp in enumerate(import_ids)]
+    elif rows[0] and rows[0][0].strip() == "V1":
+        layout, first_data = "qualtrics-legacy-2-header", 2
+        columns = [mapper.from_name(i, name.strip()) for i, name in enumerate(rows[0])]
+    else:
+        raise BadRequest(
+            f"{filename} is not a Qualtrics response export: expected the legacy layout (V1..V10 then questions, "
+            "2 header rows) or the newer one (3 header rows, the third with ImportId)."
+        )
+    if not any(c.fixed == "responseId" for c in columns):
+        raise BadRequest(f"{filename} has no ResponseID column; cannot import responses without their ids.")
+    result = ResponseImportResult(layout=layout)
+    result.ignored_columns = [
+        rows[0][c.index] for c in columns if c.question is None and not c.fixed and rows[0][c.index].strip()
+    ]
+    for line, row in enumerate(rows[first_data:], start=first_data + 1):
+        if not any(cell.strip() for cell in row):
+            continue
+        result.rows += 1
+        answers, fixed = _answers(columns, row)
+        _finish_rankings(answers, codes)
+        response_id = fixed.get("responseId", "")
+        if not response_id:
+            result.errors.append({"line": line, "response_id": "", "errors": ["no ResponseID"]})
+            continue
+        try:
+            with session.begin_nested():
+                survey_service.add_response(
+                    session,
+                    survey,
+                    answers=answers,
+                    submission_id=response_id,
+                    channel="import",
+                    started_at=_when(fixed.get("startDate", "")),
+                    completed_at=_when(fixed.get("endDate", "")),
+                    completed=fixed.get("finished", "1") in ("1", "True", "true", ""),
+                    metadata={"import": {"format": layout, "file": filename[:200], "line": line}},
+                )
+            result.stored += 1
+        except CEMError as exc:
+            messages = [f"{'.'.join(map(str, e.get('loc', [])[1:]))}: {e.get('msg')}" for e in exc.errors] or [
+                exc.detail
+            ]
+            result.errors.append({"line": line, "response_id": response_id, "errors": messages})
+    return result

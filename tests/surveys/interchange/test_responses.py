@@ -1,0 +1,136 @@
+"""Qualtrics response CSV exports (legacy 2-header and newer 3-header layouts) into responses of the imported survey."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from cem.db.session import Database
+from cem.errors import BadRequest
+from cem.feedback.models import FeedbackRecord
+from cem.surveys.importers.store import add_responses, import_survey
+from cem.surveys.models import SurveyResponse
+from tests.conftest import Workspace
+
+QUALTRICS = Path("/work/shared/data/survey-definitions/qualtrics")
+
+# (definition, response export, layout)
+PAIRS = [
+    (
+        "Single_Answer_Multiple_Choice_Questions/Single_Answer_MC_Questions.qsf",
+        "Single_Answer_Multiple_Choice_Questions/Single_Answer_MC_Questions.csv",
+        "qualtrics-legacy-2-header",
+    ),
+    (
+        "Single_Answer_Multiple_Choice_Questions/Single_Answer_MC_Questions.qsf",
+        "Single_Answer_Multiple_Choice_Questions/Single_Answer_MC_Questions_Insights.csv",
+        "qualtrics-3-header",
+    ),
+    (
+        "Long_Exhaustive_Sample_Survey/Long_Exhaustive_Sample_Survey.qsf",
+        "Long_Exhaustive_Sample_Survey/Long_Exhaustive_Sample_Survey.csv",
+        "qualtrics-3-header",
+    ),
+    (
+        "Multiple_Answer_Matrix_Questions/Multiple_Answer_Matrix_Questions.qsf",
+        "Multiple_Answer_Matrix_Questions/Multiple_Answer_Matrix_Questions.csv",
+        "qualtrics-legacy-2-header",
+    ),
+]
+
+
+def _data_rows(path: Path) -> list[list[str]]:
+    rows = list(csv.reader(path.open(encoding="utf-8-sig")))
+    skip = 2 if rows[0][0] == "V1" else 3
+    return [r for r in rows[skip:] if any(c.strip() for c in r)]
+
+
+@pytest.mark.parametrize(("definition", "export", "layout"), PAIRS, ids=[p[1].split("/")[-1] for p in PAIRS])
+def test_response_export_imports_and_reimport_is_idempotent(
+    db: Database, workspace: Workspace, definition: str, export: str, layout: str
+) -> None:
+    source = QUALTRICS / export
+    expected = _data_rows(source)
+    with db.unit_of_work() as session:
+        outcome = import_survey(
+            session,
+            workspace.principal(),
+            filename=Path(definition).name,
+            content=(QUALTRICS / definition).read_bytes(),
+            responses=[(source.name, source.read_bytes())],
+        )
+        result = outcome.responses[0]
+        survey_id = outcome.survey.id
+        assert result.layout == layout
+        assert result.rows == len(expected)
+        assert result.stored + len(result.errors) == len(expected)
+        assert result.stored >= 1
+        again = add_responses(
+            session, workspace.principal(), outcome.survey, outcome.imported, source.name, source.read_bytes()
+        )
+        assert again.stored == result.stored
+    with db.unit_of_work(readonly=True) as session:
+        ids = set(session.scalars(select(SurveyResponse.submission_id).where(SurveyResponse.survey_id == survey_id)))
+        records = session.scalar(select(func.count()).select_from(FeedbackRecord))
+    assert len(ids) == result.stored  # ResponseID is the submission id: a re-import replaced, not duplicated
+    assert ids <= {row[0] for row in expected}
+    assert records and records > 0
+
+
+def test_single_choice_answers_match_the_export(db: Database, workspace: Workspace) -> None:
+    """Legacy export row R_862TbryT6hpIAfP answered Q2 (QID2) with choice 3: the stored answer is that choice."""
+    base = QUALTRICS / "Single_Answer_Multiple_Choice_Questions"
+    with db.unit_of_work() as session:
+        outcome = import_survey(
+            session,
+            workspace.principal(),
+            filename="s.qsf",
+            content=(base / "Single_Answer_MC_Questions.qsf").read_bytes(),
+            responses=[("legacy.csv", (base / "Single_Answer_MC_Questions.csv").read_bytes())],
+        )
+        response = session.scalar(select(SurveyResponse).where(SurveyResponse.submission_id == "R_862TbryT6hpIAfP"))
+        assert response is not None
+        assert response.answers["QID2"] == "c3"
+        assert response.answers["QID4.other"].startswith("Dictumst mattis")
+        assert response.channel == "import" and response.status == "completed"
+        assert outcome.responses[0].errors == []
+
+
+def test_bad_rows_are_reported_and_good_rows_stored(db: Database, workspace: Workspace) -> None:
+    base = QUALTRICS / "Single_Answer_Multiple_Choice_Questions"
+    rows = list(csv.reader((base / "Single_Answer_MC_Questions_Insights.csv").open(encoding="utf-8-sig")))
+    q2 = rows[0].index("Q2")
+    rows[3][q2] = "99"  # no such choice
+    rows[4][0] = ""  # no response id
+    text = "\n".join(",".join(f'"{c}"' for c in r) for r in rows).encode()
+    with db.unit_of_work() as session:
+        outcome = import_survey(
+            session,
+            workspace.principal(),
+            filename="s.qsf",
+            content=(base / "Single_Answer_MC_Questions.qsf").read_bytes(),
+            responses=[("bad.csv", text)],
+        )
+        result = outcome.responses[0]
+    assert result.rows == len(rows) - 3
+    assert [e["line"] for e in result.errors] == [4, 5]
+    assert "QID2" in result.errors[0]["errors"][0]
+    assert result.stored == result.rows - 2
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\x00\x01binary", b"a,b\n1,2\n3,4\n"], ids=["empty", "binary", "not-qualtrics"]
+)
+def test_unreadable_response_files_are_refused(db: Database, workspace: Workspace, content: bytes) -> None:
+    base = QUALTRICS / "Single_Answer_Multiple_Choice_Questions"
+    with db.unit_of_work() as session, pytest.raises(BadRequest):
+        import_survey(
+            session,
+            workspace.principal(),
+            filename="s.qsf",
+            content=(base / "Single_Answer_MC_Questions.qsf").read_bytes(),
+            responses=[("r.csv", content)],
+        )
