@@ -21,6 +21,7 @@ class Permission(StrEnum):
     export = "data:export"  # CSV export of feedback
     admin = "admin"  # users, tokens, jobs, audit log
     privacy = "privacy"  # GDPR export and erasure
+    dashboards = "dashboards:manage"  # create, edit, share and delete custom dashboards
     surveys = "surveys:manage"  # build, publish, pause and close surveys; send them
 
 
@@ -36,6 +37,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.sources,
             Permission.export,
             Permission.surveys,
+            Permission.dashboards,
         }
     ),
     Role.admin: frozenset(Permission),

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from cem.admin.api import router as admin_router
 from cem.analytics.api import router as analytics_router
+from cem.analytics.dashboards.api import router as dashboards_router
 from cem.customers.api import router as customers_router
 from cem.feedback.api import router as feedback_router
 from cem.imports.api import router as imports_router
@@ -20,6 +21,7 @@ for router in (
     sources_router,
     privacy_router,
     analytics_router,
+    dashboards_router,
     admin_router,
 ):
     api_router.include_router(router)

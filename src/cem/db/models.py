@@ -1,6 +1,7 @@
 """Imports every domain's ORM models so metadata (Alembic, erasure checks) sees all tables."""
 
 from cem.admin import models as admin_models
+from cem.analytics.dashboards import models as dashboard_models
 from cem.customers import models as customer_models
 from cem.feedback import models as feedback_models
 from cem.imports import models as import_models
@@ -17,5 +18,6 @@ ALL_MODEL_MODULES = (
     import_models,
     source_models,
     job_models,
+    dashboard_models,
     survey_models,
 )

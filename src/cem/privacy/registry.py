@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession
+from cem.analytics.dashboards.models import Dashboard
 from cem.customers.models import Customer, Event
 from cem.feedback.models import FeedbackRecord
 from cem.privacy.subject import Subject
@@ -87,6 +88,14 @@ PERSONAL: dict[str, PersonalData] = {
         on_erase="anonymise",
         anonymise={"actor_label": ERASED_USER_LABEL},
     ),
+    # A shared dashboard stays with the workspace when its author is erased; only the authorship goes.
+    "dashboard": PersonalData(
+        "owner and author label (a user's email) of dashboards the user created",
+        lambda s: (Dashboard.owner_type == "user") & (Dashboard.owner_id == s.user_id) if s.user_id else None,
+        on_erase="anonymise",
+        anonymise={"owner_id": None, "created_by": ERASED_USER_LABEL},
+    ),
+    "dashboard_widget": PersonalData("widget filters may quote the email (FIELD=VALUE)"),
     "survey": PersonalData("created_by (a user's email) and survey texts may quote the email"),
     "survey_version": PersonalData("created_by (a user's email) and survey texts may quote the email"),
     "import_run": PersonalData("row errors, messages and created_by may quote the email"),

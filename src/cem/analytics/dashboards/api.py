@@ -1,0 +1,98 @@
+"""Dashboards API: the program overview, custom dashboards (CRUD, sharing, arrangement), widget data, exports."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from cem.admin.permissions import Permission
+from cem.admin.principal import Principal
+from cem.analytics.dashboards import export, service
+from cem.analytics.dashboards.schemas import DashboardIn, DashboardOut, DashboardPatch, DashboardSummary, Overview
+from cem.analytics.schemas import Interval, MetricResult
+from cem.api.deps import DbSession, Reader, require
+
+router = APIRouter(tags=["dashboards"])
+
+DashboardManager = Annotated[Principal, Depends(require(Permission.dashboards))]
+MinN = Annotated[int, Query(ge=0, le=1_000_000, description="Below this n a value is 'not enough data'.")]
+End = Annotated[date | None, Query(description="Last day of the period; default: the newest feedback day.")]
+
+
+def file_response(content: bytes, media_type: str, filename: str) -> Response:
+    return Response(
+        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )
+
+
+@router.get("/dashboards/overview", response_model=Overview, summary="The program overview: tiles, trends, movers")
+def get_overview(
+    session: DbSession, actor: Reader, interval: Interval = "month", end: End = None, min_n: MinN = 30
+) -> Overview:
+    """NPS, CSAT and CES in the latest bucket (change flagged only when p < 0.05), trends, BH-sorted movers."""
+    return service.overview(session, workspace_id=actor.workspace_id, interval=interval, end=end, min_n=min_n)
+
+
+@router.get("/dashboards/overview/export", summary="One overview table as CSV or XLSX")
+def export_overview(
+    session: DbSession,
+    actor: Reader,
+    table: str = Query(description="tiles, trends or movers"),
+    format: export.ExportFormat = "csv",
+    interval: Interval = "month",
+    end: End = None,
+    min_n: MinN = 30,
+) -> Response:
+    export.check_overview_table(table)  # before the work, and with the choices named
+    data = service.overview(session, workspace_id=actor.workspace_id, interval=interval, end=end, min_n=min_n)
+    return file_response(*export.render(export.overview_table(data, table), format))
+
+
+@router.get("/dashboards", response_model=list[DashboardSummary], summary="Shared dashboards and your own")
+def list_dashboards(session: DbSession, actor: Reader) -> list[DashboardSummary]:
+    return service.list_dashboards(session, actor=actor)
+
+
+@router.post("/dashboards", response_model=DashboardOut, status_code=201, summary="Create a dashboard")
+def create_dashboard(session: DbSession, actor: DashboardManager, body: DashboardIn) -> DashboardOut:
+    return service.create_dashboard(session, actor=actor, data=body)
+
+
+@router.get("/dashboards/{dashboard_id}", response_model=DashboardOut, summary="A dashboard with its widgets")
+def get_dashboard(session: DbSession, actor: Reader, dashboard_id: int) -> DashboardOut:
+    return service.get_dashboard(session, actor=actor, dashboard_id=dashboard_id)
+
+
+@router.patch("/dashboards/{dashboard_id}", response_model=DashboardOut, summary="Rename, share, arrange widgets")
+def update_dashboard(
+    session: DbSession, actor: DashboardManager, dashboard_id: int, body: DashboardPatch
+) -> DashboardOut:
+    """`widgets` replaces the whole list, in the order given (move, resize, add and remove in one call)."""
+    return service.update_dashboard(session, actor=actor, dashboard_id=dashboard_id, patch=body)
+
+
+@router.delete("/dashboards/{dashboard_id}", summary="Delete a dashboard")
+def delete_dashboard(session: DbSession, actor: DashboardManager, dashboard_id: int) -> dict[str, bool]:
+    service.delete_dashboard(session, actor=actor, dashboard_id=dashboard_id)
+    return {"deleted": True}
+
+
+@router.get(
+    "/dashboards/{dashboard_id}/widgets/{widget_id}/data",
+    response_model=MetricResult,
+    summary="The numbers behind one widget",
+)
+def widget_data(session: DbSession, actor: Reader, dashboard_id: int, widget_id: int) -> MetricResult:
+    return service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
+
+
+@router.get("/dashboards/{dashboard_id}/widgets/{widget_id}/export", summary="One widget's table as CSV or XLSX")
+def export_widget(
+    session: DbSession, actor: Reader, dashboard_id: int, widget_id: int, format: export.ExportFormat = "csv"
+) -> Response:
+    result = service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
+    table = export.metric_table(result, name=f"dashboard-{dashboard_id}-widget-{widget_id}")
+    return file_response(*export.render(table, format))

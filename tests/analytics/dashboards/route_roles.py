@@ -1,0 +1,21 @@
+"""Dashboards routes for the roles matrix: everyone reads (and exports aggregates); analysts and admins manage."""
+
+from __future__ import annotations
+
+from cem.admin.permissions import Permission
+
+R, D = Permission.read, Permission.dashboards
+
+API = {
+    ("GET", "/api/v1/dashboards"): R,
+    ("POST", "/api/v1/dashboards"): D,
+    ("GET", "/api/v1/dashboards/overview"): R,
+    ("GET", "/api/v1/dashboards/overview/export"): R,
+    ("GET", "/api/v1/dashboards/{dashboard_id}"): R,
+    ("PATCH", "/api/v1/dashboards/{dashboard_id}"): D,
+    ("DELETE", "/api/v1/dashboards/{dashboard_id}"): D,
+    ("GET", "/api/v1/dashboards/{dashboard_id}/widgets/{widget_id}/data"): R,
+    ("GET", "/api/v1/dashboards/{dashboard_id}/widgets/{widget_id}/export"): R,
+}
+
+PAGES: dict[tuple[str, str], Permission] = {}
