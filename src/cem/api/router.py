@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from cem.admin.api import router as admin_router
+from cem.analytics.analyses.api import router as analyses_router
 from cem.analytics.api import router as analytics_router
 from cem.analytics.dashboards.api import router as dashboards_router
 from cem.customers.api import router as customers_router
@@ -21,6 +22,7 @@ for router in (
     sources_router,
     privacy_router,
     analytics_router,
+    analyses_router,
     dashboards_router,
     admin_router,
 ):

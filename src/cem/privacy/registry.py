@@ -110,6 +110,7 @@ PERSONAL: dict[str, PersonalData] = {
 NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
     "workspace": NoPersonalData("an organisation's name, slug and settings"),
     "journey": NoPersonalData("journey definitions (configuration)"),
+    "experience_target": NoPersonalData("promised metric values per journey stage or touchpoint (configuration)"),
     "journey_stage": NoPersonalData("journey stage definitions (configuration)"),
     "touchpoint": NoPersonalData("touchpoint definitions (configuration)"),
     "import_mapping": NoPersonalData("saved CSV column mappings (configuration)"),

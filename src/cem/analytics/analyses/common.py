@@ -1,0 +1,149 @@
+"""Helpers the analyses share: scales, negativity, metric aggregates computed in memory, and record filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session
+
+from cem.analytics.engines.base import CUSTOMER_PREFIX
+from cem.analytics.metrics import Agg, Metric
+from cem.analytics.stats import Estimate
+from cem.customers.models import Customer
+from cem.feedback.models import FeedbackRecord as FR
+from cem.journeys.models import Journey, JourneyStage, Touchpoint
+
+FieldKey = tuple[str, str, str]  # (source_type, source_name, field_id): one question of one source
+STANDARD_SCALES = (3, 5, 7, 10)
+# The answer at or below which a scored answer counts as negative, per scale top (bottom two of five, ...).
+BOTTOM_BOX = {3: 1.0, 5: 2.0, 7: 3.0, 10: 4.0}
+NPS_DETRACTOR_MAX = 6.0
+CES_DISAGREE_MAX = 3.0
+SCORED_TYPES = ("nps", "csat", "ces", "rating")
+
+
+def scale_top(seen_max: float) -> int:
+    """The smallest standard scale (3/5/7/10) that holds the largest answer seen, as the metric engine does."""
+    return next((s for s in STANDARD_SCALES if seen_max <= s), 10)
+
+
+def top_box_threshold(seen_max: float) -> float:
+    """Top box: 3 of 3; 4-5 of 5; 6-7 of 7; 9-10 of 10 (same rule as the SQL engine)."""
+    return {3: 3.0, 5: 4.0, 7: 6.0, 10: 9.0}[scale_top(seen_max)]
+
+
+def negative_threshold(field_type: str, seen_max: float) -> float:
+    """Answers at or below this are negative: NPS detractors, CES 1-3, bottom box of other scales."""
+    if field_type == "nps":
+        return NPS_DETRACTOR_MAX
+    if field_type == "ces":
+        return CES_DISAGREE_MAX
+    return BOTTOM_BOX[scale_top(seen_max)]
+
+
+def seen_max_by_field(session: Session, *, workspace_id: int, field_types: Sequence[str]) -> dict[FieldKey, float]:
+    """Largest answer per question over the workspace (the scale is a property of the question, not the filter)."""
+    rows = session.execute(
+        select(FR.source_type, FR.source_name, FR.field_id, func.max(FR.value_number))
+        .where(FR.workspace_id == workspace_id, FR.field_type.in_(field_types), FR.value_number.is_not(None))
+        .group_by(FR.source_type, FR.source_name, FR.field_id)
+    )
+    return {(st, sn, f): float(m) for st, sn, f, m in rows if m is not None}
+
+
+def aggregate_values(metric: Metric, values: np.ndarray, thresholds: np.ndarray | None = None) -> dict[str, float]:
+    """A metric's additive aggregates over answers in memory, by the same declarations the engines use.
+
+    `thresholds` holds each answer's top-box threshold (only needed for top-box aggregates); NaN = unanswered.
+    """
+    answered = ~np.isnan(values)
+    out: dict[str, float] = {}
+    for agg in metric.aggregates:
+        mask = answered.copy() if metric.answered_only or _has_condition(agg) else np.ones_like(answered)
+        if agg.low is not None:
+            mask &= np.nan_to_num(values, nan=-np.inf) >= agg.low
+        if agg.high is not None:
+            mask &= np.nan_to_num(values, nan=np.inf) <= agg.high
+        if agg.top_box:
+            assert thresholds is not None, "top-box aggregates need thresholds"
+            mask &= np.nan_to_num(values, nan=-np.inf) >= thresholds
+        out[agg.name] = _reduce(agg, values[mask])
+    return out
+
+
+def _has_condition(agg: Agg) -> bool:
+    return agg.low is not None or agg.high is not None or agg.top_box or agg.op != "count"
+
+
+def _reduce(agg: Agg, selected: np.ndarray) -> float:
+    if agg.op == "count":
+        return float(selected.size)
+    if agg.op == "sum":
+        return float(selected.sum())
+    return float((selected * selected).sum())
+
+
+def estimate_fields(est: Estimate) -> dict[str, Any]:
+    """value/lower/upper/n/status of an estimate, as the result models carry them."""
+    return {
+        "value": est.value,
+        "lower": est.lower,
+        "upper": est.upper,
+        "n": est.n,
+        "status": "ok" if est.enough else "not_enough_data",
+    }
+
+
+def day_start(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time(), tzinfo=UTC)
+
+
+def day_after(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+def apply_record_filters(stmt: Select[Any], filters: Iterable[tuple[str, str]]) -> Select[Any]:
+    """Restrict a feedback-record select by dimension filters (parsed by analytics.service.parse_filters)."""
+    pairs = list(filters)
+    names = {name for name, _ in pairs}
+    if names & {"touchpoint", "stage", "journey"}:
+        stmt = stmt.outerjoin(Touchpoint, Touchpoint.id == FR.touchpoint_id)
+    if names & {"stage", "journey"}:
+        stmt = stmt.outerjoin(JourneyStage, JourneyStage.id == Touchpoint.stage_id)
+    if "journey" in names:
+        stmt = stmt.outerjoin(Journey, Journey.id == JourneyStage.journey_id)
+    if any(n.startswith(CUSTOMER_PREFIX) for n in names):
+        stmt = stmt.outerjoin(Customer, Customer.id == FR.customer_id)
+    return stmt.where(*(_column(name) == value for name, value in pairs))
+
+
+def _column(name: str) -> ColumnElement[Any]:
+    if name.startswith(CUSTOMER_PREFIX):
+        return Customer.attributes[name[len(CUSTOMER_PREFIX) :]].as_string()
+    columns: Mapping[str, Any] = {
+        "source_type": FR.source_type,
+        "source_name": FR.source_name,
+        "field_id": FR.field_id,
+        "language": FR.language,
+        "touchpoint": Touchpoint.key,
+        "stage": JourneyStage.key,
+        "journey": Journey.key,
+    }
+    return columns[name]
+
+
+def variant_label(value: object) -> str | None:
+    """A JSON value as a variant name: booleans as true/false, whole numbers without .0; None stays None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return None
+    return str(value)

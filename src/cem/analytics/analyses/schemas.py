@@ -1,0 +1,282 @@
+"""Requests and results of the analyses (journey, funnel, pain points, A/B, key drivers, experience gaps).
+
+These models are the JSON the API returns; the dashboards (and the CLI) read exactly these shapes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Status = Literal["ok", "not_enough_data"]
+
+
+class Scored(BaseModel):
+    """A metric value with its interval and n; value/lower/upper are None when n is below the minimum."""
+
+    value: float | None
+    lower: float | None
+    upper: float | None
+    n: int
+    status: Status
+
+
+# -- journey ----------------------------------------------------------------------------------------
+
+
+class PainPoint(BaseModel):
+    """A touchpoint ranked by volume x negativity: score = n x share negative (= expected negative records)."""
+
+    touchpoint_id: int
+    touchpoint_key: str
+    touchpoint_name: str
+    stage_key: str
+    stage_name: str
+    n: int
+    negative: int
+    negative_share: float | None  # percent
+    lower: float | None
+    upper: float | None
+    score: float | None
+    score_lower: float | None
+    score_upper: float | None
+    status: Status
+
+
+class TouchpointMetric(Scored):
+    touchpoint_id: int
+    key: str
+    name: str
+    channel: str
+    volume: int  # feedback records of any type at the touchpoint
+
+
+class StageMetric(Scored):
+    stage_id: int
+    key: str
+    name: str
+    position: int
+    volume: int
+    top_pain_point: PainPoint | None = None
+    touchpoints: list[TouchpointMetric] = Field(default_factory=list)
+
+
+class JourneyMetrics(BaseModel):
+    journey_id: int
+    journey_key: str
+    journey_name: str
+    metric: str
+    label: str
+    unit: str
+    min_n: int
+    confidence: float
+    stages: list[StageMetric]
+
+
+class FunnelStage(BaseModel):
+    """Customers reaching a stage; the transition fields describe the step to the NEXT stage (None on the last)."""
+
+    stage_id: int
+    key: str
+    name: str
+    position: int
+    reached: int
+    share: float | None  # percent of the customers who reached the first stage
+    continued: int | None = None
+    drop_off: int | None = None
+    drop_off_rate: float | None = None  # percent of `reached`, Wilson interval below
+    drop_off_lower: float | None = None
+    drop_off_upper: float | None = None
+    median_hours: float | None = None
+    p75_hours: float | None = None
+    timed_n: int | None = None  # customers whose first arrival at the next stage came after this one
+
+
+class Funnel(BaseModel):
+    journey_id: int
+    journey_key: str
+    journey_name: str
+    customers: int
+    confidence: float
+    stages: list[FunnelStage]
+
+
+class PainPoints(BaseModel):
+    journey_id: int
+    min_n: int
+    confidence: float
+    items: list[PainPoint]
+
+
+# -- A/B comparison ---------------------------------------------------------------------------------
+
+VariantSource = Literal["event", "customer", "feedback"]
+
+
+class CompareQuery(BaseModel):
+    """A metric per variant. The variant of a feedback record comes from its customer's latest event of
+    `event_type` (property `variant_key`), from a customer attribute, or from the record's own metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    metric: str
+    variant_source: VariantSource
+    variant_key: str = Field(min_length=1, max_length=100)
+    event_type: str | None = Field(default=None, max_length=100)
+    control: str | None = Field(default=None, max_length=200)
+    variants: list[str] = Field(default_factory=list, max_length=20)
+    filters: list[str] = Field(default_factory=list, max_length=20)
+    date_from: date | None = None
+    date_to: date | None = None
+    min_n: int = Field(default=30, ge=0, le=1_000_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+    @model_validator(mode="after")
+    def _event_type_for_events(self) -> CompareQuery:
+        if self.variant_source == "event" and not self.event_type:
+            raise ValueError("event_type is required when variant_source is 'event'")
+        return self
+
+
+class VariantResult(Scored):
+    variant: str
+
+
+class Comparison(BaseModel):
+    variant: str
+    control: str
+    difference: float | None
+    lower: float | None
+    upper: float | None
+    p_value: float | None
+    q_value: float | None  # Benjamini-Hochberg over the comparisons of this answer
+    significant: bool | None
+    test: Literal["welch_t", "z_adjusted_wald", "z_proportion", "none"]
+
+
+class CompareResult(BaseModel):
+    metric: str
+    label: str
+    unit: str
+    variant_source: VariantSource
+    variant_key: str
+    event_type: str | None
+    control: str | None
+    confidence: float
+    min_n: int
+    unassigned: int  # records of the metric with no variant
+    variants: list[VariantResult]
+    comparisons: list[Comparison]
+
+
+# -- key drivers ------------------------------------------------------------------------------------
+
+MAX_DRIVERS = 15
+Quadrant = Literal["key_strength", "priority", "secondary_strength", "low_priority"]
+
+
+class DriverQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str = Field(min_length=1, max_length=200)
+    drivers: list[str] = Field(default_factory=list, max_length=50)  # empty: every numeric field answered with it
+    source_name: str | None = Field(default=None, max_length=200)
+    date_from: date | None = None
+    date_to: date | None = None
+    bootstrap: int = Field(default=200, ge=0, le=5000)
+    seed: int = 0
+    performance: Literal["mean", "top_box"] = "mean"
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+
+
+class Driver(BaseModel):
+    field_id: str
+    label: str
+    johnson: float
+    johnson_lower: float | None
+    johnson_upper: float | None
+    johnson_share: float  # percent of R^2
+    shapley: float
+    shapley_lower: float | None
+    shapley_upper: float | None
+    shapley_share: float
+    significant: bool | None  # None without bootstrap
+    performance: float
+    quadrant: Quadrant
+
+
+class DriverResult(BaseModel):
+    outcome: str
+    source_name: str | None
+    n: int  # complete submissions used
+    dropped: int  # submissions missing the outcome or a driver
+    r2: float
+    bootstrap: int
+    seed: int
+    confidence: float
+    performance: Literal["mean", "top_box"]
+    importance_median: float
+    performance_median: float
+    drivers: list[Driver]
+
+
+# -- experience gaps --------------------------------------------------------------------------------
+
+
+class TargetIn(BaseModel):
+    """The promised value of a metric at one stage or touchpoint (exactly one of the two ids)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage_id: int | None = None
+    touchpoint_id: int | None = None
+    metric: str = Field(min_length=1, max_length=50)
+    target: float = Field(allow_inf_nan=False)
+    note: str = Field(default="", max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> TargetIn:
+        if (self.stage_id is None) == (self.touchpoint_id is None):
+            raise ValueError("give exactly one of stage_id or touchpoint_id")
+        return self
+
+
+class TargetRead(BaseModel):
+    id: int
+    scope: Literal["stage", "touchpoint"]
+    stage_id: int | None
+    touchpoint_id: int | None
+    key: str
+    name: str
+    journey_key: str
+    metric: str
+    target: float
+    note: str
+    updated_at: datetime
+
+
+class Gap(BaseModel):
+    target_id: int
+    scope: Literal["stage", "touchpoint"]
+    key: str
+    name: str
+    journey_key: str
+    metric: str
+    promised: float
+    perceived: float | None
+    lower: float | None
+    upper: float | None
+    n: int
+    gap: float | None  # perceived - promised: negative means the promise is not kept
+    gap_lower: float | None
+    gap_upper: float | None
+    p_value: float | None
+    status: Literal["below", "meets", "above", "not_enough_data"]
+
+
+class GapResult(BaseModel):
+    min_n: int
+    confidence: float
+    items: list[Gap]
