@@ -1,0 +1,1 @@
+"""Survey exporters: the definition as SurveyJS JSON, responses as CSV and XLSX."""
