@@ -34,6 +34,8 @@ VALID_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/v1/touchpoints/{touchpoint_id}"): {"name": "New name"},
     ("PATCH", "/api/v1/sources/{source_id}"): {"name": "New name"},
     ("PATCH", "/api/v1/import-mappings/{mapping_id}"): {"name": "New name"},
+    ("PATCH", "/api/v1/surveys/{survey_id}"): {"name": "New name"},
+    ("POST", "/api/v1/surveys/{survey_id}/responses"): {"answers": {}},
     ("POST", "/api/v1/hooks/{workspace_slug}/{source_key}"): {"answer": 1},
     ("PATCH", "/api/v1/dashboards/{dashboard_id}"): {"name": "New name"},
 }

@@ -820,3 +820,55 @@ def response_counts(session: Session, survey: Survey) -> dict[str, int]:
     ).all()
     counts = {status: int(n) for status, n in rows}
     return {"started": counts.get("started", 0), "completed": counts.get("completed", 0)}
+
+
+def delete_survey(session: Session, actor: Principal, survey: Survey) -> None:
+    """Only a survey nobody answered can go; one with responses is closed instead (its data stays)."""
+    has_responses = session.scalar(select(SurveyResponse.id).where(SurveyResponse.survey_id == survey.id).limit(1))
+    if has_responses is not None:
+        raise Conflict("This survey has responses; close it instead of deleting it.")
+    audit.record(
+        session, actor, "survey.delete", entity_type="survey", entity_id=survey.id, details={"slug": survey.slug}
+    )
+    session.delete(survey)
+    session.flush()
+
+
+@dataclass
+class AnswerItem:
+    question_id: str
+    page_id: str
+    type: str
+    headline: str
+    value: Any
+    display: str
+
+
+def answer_items(defn: SurveyDefinition, response: SurveyResponse) -> list[AnswerItem]:
+    """The response's answers in question order, read against the version it was given on."""
+    ctx = logic.Context(
+        answers=dict(response.answers or {}),
+        hidden=dict(response.hidden or {}),
+        variables=dict(response.variables or {}),
+    )
+    items = []
+    for page in defn.pages:
+        for question in page.questions:
+            value = ctx.answers.get(question.id)
+            if value is None:
+                continue
+            display = logic.display_answer(question, value, defn.default_language, defn.default_language)
+            other = ctx.answers.get(question.id + answer_rules.OTHER_SUFFIX)
+            if other:
+                display = f"{display} ({other})"
+            items.append(
+                AnswerItem(
+                    question_id=question.id,
+                    page_id=page.id,
+                    type=question.type,
+                    headline=logic.localised(question.headline, defn, ctx, defn.default_language),
+                    value=value,
+                    display=display,
+                )
+            )
+    return items
