@@ -8,7 +8,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 if [ "${1:-}" = "dev" ]; then
-  .venv/bin/pip install -q -e ".[dev]"
+  # dev includes the optional Spark engine so its parity test runs in CI.
+  .venv/bin/pip install -q -e ".[dev,spark]"
 else
   .venv/bin/pip install -q -e .
 fi

@@ -38,6 +38,7 @@ VALID_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/surveys/{survey_id}/responses"): {"answers": {}},
     ("POST", "/api/v1/hooks/{workspace_slug}/{source_key}"): {"answer": 1},
     ("PATCH", "/api/v1/dashboards/{dashboard_id}"): {"name": "New name"},
+    ("PUT", "/api/v1/feedback/{record_id}/label"): {"sentiment_label": "negative"},
 }
 
 

@@ -92,5 +92,9 @@ def test_duckdb_engine_gives_the_same_figures(imported: CliRunner) -> None:
     assert duck.exit_code == 0, duck.output
     assert json.loads(duck.output)["engine"] == "duckdb" and sql["engine"] == "sql"
     assert json.loads(duck.output)["rows"] == sql["rows"]
-    bad = imported.invoke(app, [*args, "--engine", "spark"])
-    assert bad.exit_code == 2 and "Unknown engine 'spark'" in bad.output
+    spark = imported.invoke(app, [*args, "--engine", "spark"])
+    assert spark.exit_code == 0, spark.output
+    assert json.loads(spark.output)["engine"] == "spark"
+    assert json.loads(spark.output)["rows"] == sql["rows"]
+    bad = imported.invoke(app, [*args, "--engine", "hive"])
+    assert bad.exit_code == 2 and "Unknown engine 'hive'" in bad.output

@@ -16,6 +16,10 @@ from cem.analytics import stats
 from cem.analytics.stats import Estimate
 
 AggOp = Literal["count", "sum", "sum_sq"]
+# What a metric counts: feedback records, or customers (churn).
+Entity = Literal["feedback", "customer"]
+# Columns aggregates can read; engines map each to their store or snapshot column.
+ValueColumn = Literal["value_number", "sentiment_score", "sentiment_label", "churned"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class Agg:
     low: float | None = None  # condition: value >= low
     high: float | None = None  # condition: value <= high
     top_box: bool = False  # condition: value in the top box of its field's scale (scale-aware CSAT)
+    equals: str | None = None  # condition: `column` equals this text (e.g. sentiment_label = "negative")
+    column: ValueColumn | None = None  # the column the conditions read; None: the metric's value column
 
 
 @dataclass(frozen=True)
@@ -50,8 +56,10 @@ class Metric:
     field_types: tuple[str, ...] | None  # None: every record
     aggregates: tuple[Agg, ...]
     derive: Derive
-    answered_only: bool = True  # only records with a numeric value
+    answered_only: bool = True  # only rows whose value column is filled
     description: str = ""
+    entity: Entity = "feedback"
+    value: ValueColumn = "value_number"  # the column sums and low/high conditions read
 
 
 N = Agg("n")
@@ -159,6 +167,49 @@ register(
         derive=lambda v, _o: stats.count_only(_count(v, "n")),
         answered_only=False,
         description="Number of feedback records (every type); a count has no interval and no minimum.",
+    )
+)
+
+
+register(
+    Metric(
+        slug="sentiment_mean",
+        label="Sentiment (mean)",
+        unit="-1..1",
+        field_types=None,
+        aggregates=(N, SUM, SUM_SQ),
+        derive=_mean,
+        value="sentiment_score",
+        description="Mean sentiment score (-1 negative .. 1 positive) of texts scored by text analytics; t interval.",
+    )
+)
+register(
+    Metric(
+        slug="sentiment_negative",
+        label="Share negative",
+        unit="%",
+        field_types=None,
+        aggregates=(N, Agg("negative", column="sentiment_label", equals="negative")),
+        derive=_share("negative"),
+        value="sentiment_score",
+        description="Share of scored texts labelled negative by text analytics; Wilson interval.",
+    )
+)
+register(
+    Metric(
+        slug="churn_rate",
+        label="Churn rate",
+        unit="%",
+        field_types=None,
+        aggregates=(N, Agg("churned", low=1, high=1)),
+        derive=_share("churned"),
+        entity="customer",
+        value="churned",
+        description=(
+            "Share of customers flagged as churned, among customers that carry a churn flag: the attribute "
+            "`churned` (or else `Churn`) being true/yes/1 (churned) or false/no/0 (stayed); Wilson interval. "
+            "Counts customers, not feedback; buckets by the customer's creation date."
+        ),
     )
 )
 

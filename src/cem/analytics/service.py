@@ -9,11 +9,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-from cem.analytics import buckets, stats
-from cem.analytics.engines.base import DIMENSIONS, AggregateQuery, AggregateRow, MetricEngine, is_dimension
+from cem.analytics import buckets, dimensions, stats
+from cem.analytics.engines.base import AggregateQuery, AggregateRow, MetricEngine, is_dimension
 from cem.analytics.engines.sql import SqlEngine
 from cem.analytics.metrics import METRICS, Metric, Options
 from cem.analytics.schemas import MetricInfo, MetricQuery, MetricResult, MetricRow
+from cem.analytics.settings import AnalyticsSettings
+from cem.analytics.snapshot import Snapshot, SnapshotFiles
+from cem.config import Settings, get_settings
 from cem.errors import InvalidInput, NotFound
 
 Keys = tuple[str | None, ...]
@@ -21,22 +24,56 @@ Cells = dict[tuple[object, Keys], dict[str, float]]
 CURRENT, PREVIOUS = "current", "previous"
 
 
-ENGINES = ("sql", "duckdb")
+ENGINES = ("auto", "sql", "duckdb", "spark")
 
 
-def make_engine(session: Session, *, name: str, workspace_id: int) -> MetricEngine:
-    """An engine by name; `duckdb` loads a snapshot of the workspace's feedback into an in-memory DuckDB."""
+def make_engine(
+    session: Session,
+    *,
+    name: str,
+    workspace_id: int,  # noqa: ARG001  (engines read every workspace; queries filter by it)
+    settings: Settings | None = None,
+    analytics: AnalyticsSettings | None = None,
+) -> MetricEngine:
+    """An engine by name: `sql` (the store), `duckdb` or `spark` (the Parquet snapshot), or `auto`.
+
+    The snapshot is refreshed first when it is older than the maximum staleness (or missing).
+    """
+    analytics = analytics or AnalyticsSettings()
+    if name not in ENGINES:
+        raise InvalidInput(f"Unknown engine {name!r}; engines are {', '.join(ENGINES)}.")
+    snapshot = Snapshot(analytics.resolved_snapshot_dir(settings or get_settings()))
+    if name == "auto":
+        name = analytics.engine
+        if name == "auto":
+            name = "duckdb" if snapshot.rows() >= analytics.auto_min_rows else "sql"
     if name == "sql":
         return SqlEngine(session)
+    files = fresh_files(session, snapshot, analytics.max_staleness_seconds)
     if name == "duckdb":
-        import duckdb
+        from cem.analytics.engines.duck import cached
 
-        from cem.analytics.engines.duck import DuckEngine, load_snapshot
+        return cached(files)
+    from cem.analytics.engines.spark import SparkEngine, spark_session
 
-        con = duckdb.connect()
-        load_snapshot(session, con, workspace_id=workspace_id)
-        return DuckEngine(con)
-    raise InvalidInput(f"Unknown engine {name!r}; engines are {', '.join(ENGINES)}.")
+    return SparkEngine(spark_session(analytics.spark_master), files)
+
+
+def close_engine(engine: MetricEngine) -> None:
+    """Release what an engine holds for one command (a Spark session); cached DuckDB engines stay."""
+    spark = getattr(engine, "spark", None)
+    if spark is not None:
+        spark.stop()
+
+
+def fresh_files(session: Session, snapshot: Snapshot, max_staleness_seconds: float) -> SnapshotFiles:
+    """The snapshot's files, refreshed first when missing or older than the allowed staleness."""
+    age = snapshot.age_seconds()
+    if age is None or age > max_staleness_seconds:
+        snapshot.refresh(session)
+    files = snapshot.files()
+    assert files is not None  # a refresh always writes a manifest
+    return files
 
 
 def list_metrics() -> list[MetricInfo]:
@@ -71,15 +108,23 @@ def parse_filters(raw: Iterable[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _dimension_help() -> str:
-    return ", ".join(DIMENSIONS) + " or customer.<attribute>"
+    return dimensions.names_help()
 
 
-def _validate(query: MetricQuery) -> None:
+def _validate(query: MetricQuery, metric: Metric, filters: tuple[tuple[str, str], ...]) -> None:
     bad = [{"loc": ["query", "group_by", i], "msg": f"unknown field {g!r}"} for i, g in enumerate(query.group_by)]
     bad = [e for e, g in zip(bad, query.group_by, strict=True) if not is_dimension(g)]
     if bad:
         reasons = "; ".join(str(e["msg"]) for e in bad)
         raise InvalidInput(f"Cannot group by that: {reasons}. Fields are {_dimension_help()}.", errors=bad)
+    if metric.entity == "customer":
+        names = [*query.group_by, *(name for name, _ in filters)]
+        other = [n for n in names if (d := dimensions.get(n)) is not None and d.join != "customer"]
+        if other:
+            raise InvalidInput(
+                f"{metric.slug} counts customers, so it groups and filters by customer attributes only "
+                f"(segment, customer.<attribute>), not {', '.join(other)}."
+            )
     if len(set(query.group_by)) != len(query.group_by):
         raise InvalidInput("Each group_by field may be given once.")
     if query.date_from and query.date_to and query.date_from > query.date_to:
@@ -113,13 +158,16 @@ def _utc(day: date | None) -> datetime | None:
 
 
 def compute(
-    session: Session, *, workspace_id: int, query: MetricQuery, engine: MetricEngine | None = None
+    session: Session | None, *, workspace_id: int, query: MetricQuery, engine: MetricEngine | None = None
 ) -> MetricResult:
     """A metric's rows (value, interval, n, and when compared: change, p-value, BH q-value, significance)."""
     metric = resolve_metric(query.metric)
     filters = parse_filters(query.filters)
-    _validate(query)
-    engine = engine or SqlEngine(session)
+    _validate(query, metric, filters)
+    if engine is None:
+        if session is None:
+            raise ValueError("compute needs a session or an engine")
+        engine = SqlEngine(session)
     plan = _plan(query)
     agg_query = AggregateQuery(
         workspace_id=workspace_id,
@@ -131,6 +179,8 @@ def compute(
         start=_utc(plan.start),
         end=_utc(plan.end + timedelta(days=1)) if plan.end else None,
         filters=filters,
+        entity=metric.entity,
+        value=metric.value,
     )
     cells = _roll_up(engine.aggregate(agg_query), query, plan)
     opts = Options(confidence=query.confidence, min_n=query.min_n)

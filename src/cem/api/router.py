@@ -12,6 +12,7 @@ from cem.imports.api import router as imports_router
 from cem.journeys.api import router as journeys_router
 from cem.privacy.api import router as privacy_router
 from cem.sources.api import router as sources_router
+from cem.text.api import router as text_router
 from cem.surveys.api import router as surveys_router
 
 api_router = APIRouter(prefix="/api/v1")
@@ -26,6 +27,7 @@ for router in (
     analytics_router,
     analyses_router,
     dashboards_router,
+    text_router,
     admin_router,
 ):
     api_router.include_router(router)

@@ -32,7 +32,10 @@ def metrics_command(
     min_n: int = typer.Option(30, "--min-n", help="Below this n a value is 'not enough data'."),
     confidence: float = typer.Option(0.95, help="Confidence level of the intervals."),
     workspace: str = typer.Option("default", help="Workspace slug."),
-    engine: str = typer.Option("sql", help="sql (the operational store) or duckdb (an embedded snapshot)."),
+    engine: str = typer.Option(
+        "sql",
+        help="sql (the operational store), duckdb or spark (the Parquet snapshot, refreshed when stale), or auto.",
+    ),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:
     """Compute a metric with its interval, n and (with --compare-to previous) the change's p-value."""
@@ -43,7 +46,10 @@ def metrics_command(
     with db.unit_of_work(readonly=True) as session:
         ws = admin_service.get_workspace_by_slug(session, workspace)
         runner = service.make_engine(session, name=engine, workspace_id=ws.id)
-        result = service.compute(session, workspace_id=ws.id, query=query, engine=runner)
+        try:
+            result = service.compute(session, workspace_id=ws.id, query=query, engine=runner)
+        finally:
+            service.close_engine(runner)
     echo({"json": _json, "csv": _csv, "table": _table}[fmt](result))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from cem.cli.app import app, echo, fail
+from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.text.sentiment import ANALYZERS, DEFAULT_ANALYZER, Sentiment, analyze_texts, get_analyzer
 
 text_app = typer.Typer(help="Text analytics, offline: sentiment of free-text columns.", no_args_is_help=True)
@@ -115,3 +115,69 @@ def _write(
     finally:
         tmp.unlink(missing_ok=True)
     return counts
+
+
+# -- stored feedback: backfill and training ---------------------------------------------------------------------------
+
+
+def _workspace_id(db: Any, slug: str) -> int:
+    from cem.admin import service as admin_service
+
+    with db.unit_of_work(readonly=True) as session:
+        return int(admin_service.get_workspace_by_slug(session, slug).id)
+
+
+def _stale_ids(db: Any, workspace_id: int) -> list[int]:
+    """Every text record lacking enrichment or whose text changed since (a quick pass, no model involved)."""
+    from cem.text import enrich
+
+    ids: list[int] = []
+    after: int | None = 0
+    while after is not None:
+        with db.unit_of_work(readonly=True) as session:
+            found, after = enrich.stale_record_ids(session, workspace_id=workspace_id, after_id=after, limit=5000)
+        ids.extend(found)
+    return ids
+
+
+@text_app.command("backfill")
+@friendly_errors
+def backfill(
+    workspace: str = typer.Option("default", help="Workspace slug."),
+    batch: int = typer.Option(256, min=1, max=10_000, help="Records per committed batch."),
+) -> None:
+    """Enrich stored text feedback (language, sentiment, emotions, topics, embedding) that lacks it.
+
+    Each batch commits on its own, so an interrupted backfill resumes where it stopped: records already enriched
+    with an unchanged text are skipped.
+    """
+    from cem.text import enrich
+
+    db = open_db()
+    workspace_id = _workspace_id(db, workspace)
+    pending = _stale_ids(db, workspace_id)
+    if not pending:
+        echo("Nothing to do: every text record is enriched and up to date.")
+        return
+    enriched = 0
+    with typer.progressbar(length=len(pending), label="Enriching", file=sys.stderr) as bar:
+        for start in range(0, len(pending), batch):
+            result = enrich.enrich_records(
+                db, workspace_id=workspace_id, record_ids=pending[start : start + batch], progress=bar.update
+            )
+            enriched += result.enriched
+    echo(f"Enriched {enriched} of {len(pending)} text records in workspace {workspace!r}.")
+
+
+@text_app.command("train")
+@friendly_errors
+def train(workspace: str = typer.Option("default", help="Workspace slug.")) -> None:
+    """Fit the workspace's own sentiment model on its corrected labels (used only if it beats the default)."""
+    from cem.admin.principal import system_principal
+    from cem.text import service
+
+    db = open_db()
+    workspace_id = _workspace_id(db, workspace)
+    with db.unit_of_work() as session:
+        report, _ = service.train_workspace_model(session, actor=system_principal(workspace_id))
+    echo(service.training_message(report))

@@ -15,6 +15,7 @@ from cem.api.deps import DbSession, Exporter, Reader, Writer, get_settings
 from cem.feedback import service
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, FeedbackRead, IngestResult
 from cem.schemas import Page
+from cem.text.redaction import export_masker, mask_reads
 
 router = APIRouter(tags=["feedback"])
 
@@ -47,7 +48,8 @@ def search_feedback(
     limit: int = Query(default=50, ge=1, le=500),
 ) -> Page[FeedbackRead]:
     rows, nxt = service.search(session, workspace_id=actor.workspace_id, flt=filters, cursor=cursor, limit=limit)
-    return Page(items=[FeedbackRead.model_validate(r) for r in rows], next_cursor=nxt)
+    items = mask_reads(session, actor, [FeedbackRead.model_validate(r) for r in rows])
+    return Page(items=items, next_cursor=nxt)
 
 
 @router.get("/feedback/export.csv", summary="Export the filtered feedback as CSV")
@@ -59,8 +61,9 @@ def export_feedback(request: Request, actor: Exporter, filters: Filters) -> Stre
         writer = csv.writer(buffer)
         writer.writerow(service.EXPORT_COLUMNS)
         with db.unit_of_work(readonly=True) as session:
+            mask = export_masker(session, actor, service.EXPORT_COLUMNS)  # personal data in text, unless pii:read
             for row in service.export_rows(session, workspace_id=actor.workspace_id, flt=filters):
-                writer.writerow(row)
+                writer.writerow(mask(row))
                 if buffer.tell() > 64_000:
                     yield buffer.getvalue()
                     buffer.seek(0)
@@ -73,6 +76,7 @@ def export_feedback(request: Request, actor: Exporter, filters: Filters) -> Stre
 
 @router.get("/feedback/{record_id}", response_model=FeedbackRead, summary="Get one feedback record")
 def get_feedback(session: DbSession, actor: Reader, record_id: int) -> FeedbackRead:
-    return FeedbackRead.model_validate(
+    record = FeedbackRead.model_validate(
         service.get_record(session, workspace_id=actor.workspace_id, record_id=record_id)
     )
+    return mask_reads(session, actor, [record])[0]

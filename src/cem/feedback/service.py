@@ -250,3 +250,8 @@ def source_names(session: Session, *, workspace_id: int) -> list[str]:
             .order_by(FeedbackRecord.source_name)
         )
     )
+
+
+def filtered_ids(session: Session, *, workspace_id: int, flt: FeedbackFilter) -> Select[tuple[int]]:
+    """The ids of records passing the explorer's filters (semantic search restricts its candidates to them)."""
+    return _filtered(session, workspace_id, flt).with_only_columns(FeedbackRecord.id)

@@ -21,6 +21,7 @@ from cem.customers.models import Customer, Event
 from cem.feedback.models import FeedbackRecord
 from cem.privacy.subject import Subject
 from cem.surveys.models import SurveyResponse
+from cem.text.models import LabelCorrection
 
 Linker = Callable[[Subject], ColumnElement[bool] | None]
 ERASED_USER_LABEL = "[erased user]"
@@ -98,6 +99,15 @@ PERSONAL: dict[str, PersonalData] = {
     "dashboard_widget": PersonalData("widget filters may quote the email (FIELD=VALUE)"),
     "survey": PersonalData("created_by (a user's email) and survey texts may quote the email"),
     "survey_version": PersonalData("created_by (a user's email) and survey texts may quote the email"),
+    # Embeddings are derived from feedback text and go with it: the FK cascade deletes them with the person's
+    # records (no linked rows of their own to export: a vector is not readable data).
+    "feedback_embedding": PersonalData("embeddings of the person's feedback texts, deleted with those texts"),
+    "label_correction": PersonalData(
+        "who corrected a label (the user's id and email label)",
+        _of_user(LabelCorrection.user_id),
+        on_erase="anonymise",
+        anonymise={"user_id": None, "corrected_by": ERASED_USER_LABEL},
+    ),
     "import_run": PersonalData("row errors, messages and created_by may quote the email"),
     "job": PersonalData("job arguments, results and errors may quote the email"),
     # Effect keys are retry markers, not anyone's data: dropping one only lets a job about this person
@@ -108,6 +118,7 @@ PERSONAL: dict[str, PersonalData] = {
 }
 
 NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
+    "workspace_sentiment_model": NoPersonalData("logistic-regression weights and cross-validation figures"),
     "workspace": NoPersonalData("an organisation's name, slug and settings"),
     "journey": NoPersonalData("journey definitions (configuration)"),
     "experience_target": NoPersonalData("promised metric values per journey stage or touchpoint (configuration)"),

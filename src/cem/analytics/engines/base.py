@@ -6,19 +6,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from cem.analytics.metrics import Agg
+from cem.analytics import dimensions
+from cem.analytics.dimensions import CUSTOMER_PREFIX
+from cem.analytics.metrics import Agg, Entity, ValueColumn
 
-# Dimensions a metric can be grouped and filtered by; `customer.<attribute>` adds any customer attribute.
-DIMENSIONS = ("source_type", "source_name", "field_id", "language", "touchpoint", "stage", "journey")
-CUSTOMER_PREFIX = "customer."
+# Dimensions a metric can be grouped and filtered by (declared in cem.analytics.dimensions).
+DIMENSIONS = tuple(dimensions.DIMENSIONS)
+__all__ = ["CUSTOMER_PREFIX", "DIMENSIONS", "AggregateQuery", "AggregateRow", "MetricEngine", "is_dimension"]
 
 
 def is_dimension(name: str) -> bool:
-    """A known dimension, or a well-formed customer attribute (`customer.plan`)."""
-    if name.startswith(CUSTOMER_PREFIX):
-        attr = name[len(CUSTOMER_PREFIX) :]
-        return bool(attr) and len(attr) <= 100 and all(c.isalnum() or c in "_-" for c in attr)
-    return name in DIMENSIONS
+    """A declared dimension, or a well-formed customer attribute (`customer.plan`)."""
+    return dimensions.get(name) is not None
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,8 @@ class AggregateQuery:
     start: datetime | None = None
     end: datetime | None = None
     filters: tuple[tuple[str, str], ...] = ()
+    entity: Entity = "feedback"
+    value: ValueColumn = "value_number"  # the metric's value column (answered_only tests it for NULL)
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from cem.analytics.engines.base import CUSTOMER_PREFIX, AggregateQuery, AggregateRow
+from cem.analytics import dimensions
+from cem.analytics.churn import churn_sql
+from cem.analytics.engines.base import AggregateQuery, AggregateRow
 from cem.analytics.metrics import Agg
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
-
-# Joins each dimension needs, in join order.
-_JOINS = {
-    "touchpoint": ("touchpoint",),
-    "stage": ("touchpoint", "stage"),
-    "journey": ("touchpoint", "stage", "journey"),
-}
 
 
 class SqlEngine:
@@ -44,10 +39,11 @@ class SqlEngine:
 
     def _statement(self, query: AggregateQuery) -> tuple[Select[Any], int]:
         dims = [self._dimension(d) for d in query.dimensions]
-        threshold = _top_box_threshold(query) if any(a.top_box for a in query.aggregates) else None
-        value_cols: list[ColumnElement[Any]] = [_aggregate(a, threshold) for a in query.aggregates]
-        day = self._day() if query.by_day else literal(None)
-        stmt = select(day, *dims, *value_cols).select_from(FR)
+        threshold = _Threshold(query) if any(a.top_box for a in query.aggregates) else None
+        value_cols: list[ColumnElement[Any]] = [self._aggregate(a, query, threshold) for a in query.aggregates]
+        day = self._day(query) if query.by_day else literal(None)
+        base = Customer if query.entity == "customer" else FR
+        stmt = select(day, *dims, *value_cols).select_from(base)
         stmt = self._joins(stmt, query, threshold)
         stmt = stmt.where(*self._conditions(query))
         group = ([day] if query.by_day else []) + dims
@@ -55,16 +51,15 @@ class SqlEngine:
             stmt = stmt.group_by(*group)
         return stmt, len(dims)
 
-    def _joins(self, stmt: Select[Any], query: AggregateQuery, threshold: Any) -> Select[Any]:
-        names = {*query.dimensions, *(f for f, _ in query.filters)}
-        needed = {j for n in names for j in _JOINS.get(n, ())}
+    def _joins(self, stmt: Select[Any], query: AggregateQuery, threshold: _Threshold | None) -> Select[Any]:
+        if query.entity == "customer":
+            return stmt  # customer metrics only take customer dimensions: no join
+        needed = {_declared(n).join for n in (*query.dimensions, *(f for f, _ in query.filters))}
         if "touchpoint" in needed:
             stmt = stmt.outerjoin(Touchpoint, Touchpoint.id == FR.touchpoint_id)
-        if "stage" in needed:
             stmt = stmt.outerjoin(JourneyStage, JourneyStage.id == Touchpoint.stage_id)
-        if "journey" in needed:
             stmt = stmt.outerjoin(Journey, Journey.id == JourneyStage.journey_id)
-        if any(n.startswith(CUSTOMER_PREFIX) for n in names):
+        if "customer" in needed or query.value == "churned":
             stmt = stmt.outerjoin(Customer, Customer.id == FR.customer_id)
         if threshold is not None:
             scales = threshold.scales
@@ -77,37 +72,68 @@ class SqlEngine:
         return stmt
 
     def _conditions(self, query: AggregateQuery) -> list[ColumnElement[bool]]:
-        conds: list[ColumnElement[bool]] = [FR.workspace_id == query.workspace_id]
-        if query.field_types is not None:
+        customer = query.entity == "customer"
+        time_column = Customer.created_at if customer else FR.collected_at
+        conds: list[ColumnElement[bool]] = [
+            (Customer.workspace_id if customer else FR.workspace_id) == query.workspace_id
+        ]
+        if query.field_types is not None and not customer:
             conds.append(FR.field_type.in_(query.field_types))
         if query.answered_only:
-            conds.append(FR.value_number.is_not(None))
+            conds.append(self._column(query.value).is_not(None))
         if query.start is not None:
-            conds.append(FR.collected_at >= query.start)
+            conds.append(time_column >= query.start)
         if query.end is not None:
-            conds.append(FR.collected_at < query.end)
+            conds.append(time_column < query.end)
         conds.extend(self._dimension(name) == value for name, value in query.filters)
         return conds
 
     def _dimension(self, name: str) -> ColumnElement[Any]:
-        if name.startswith(CUSTOMER_PREFIX):
-            return Customer.attributes[name[len(CUSTOMER_PREFIX) :]].as_string()
+        return _declared(name).sql(self.dialect)
+
+    def _column(self, name: str) -> ColumnElement[Any]:
+        if name == "churned":
+            return churn_sql(self.dialect)
         columns: dict[str, Any] = {
-            "source_type": FR.source_type,
-            "source_name": FR.source_name,
-            "field_id": FR.field_id,
-            "language": FR.language,
-            "touchpoint": Touchpoint.key,
-            "stage": JourneyStage.key,
-            "journey": Journey.key,
+            "value_number": FR.value_number,
+            "sentiment_score": FR.sentiment_score,
+            "sentiment_label": FR.sentiment_label,
         }
         return columns[name]
 
-    def _day(self) -> ColumnElement[Any]:
+    def _aggregate(self, agg: Agg, query: AggregateQuery, threshold: _Threshold | None) -> ColumnElement[Any]:
+        value = self._column(query.value)
+        tested = self._column(agg.column) if agg.column else value
+        conds: list[ColumnElement[bool]] = []
+        if agg.low is not None:
+            conds.append(tested >= agg.low)
+        if agg.high is not None:
+            conds.append(tested <= agg.high)
+        if agg.equals is not None:
+            conds.append(tested == agg.equals)
+        if agg.top_box and threshold is not None:
+            conds.append(tested >= threshold.value)
+        terms: dict[str, Any] = {"count": literal(1), "sum": value, "sum_sq": value * value}
+        term: Any = terms[agg.op]
+        if conds:
+            term = case((and_(*conds), term), else_=literal(0))
+        if agg.op == "count" and not conds:
+            return func.count()
+        return func.coalesce(func.sum(term), 0).label(agg.name)
+
+    def _day(self, query: AggregateQuery) -> ColumnElement[Any]:
+        column = Customer.created_at if query.entity == "customer" else FR.collected_at
         if self.dialect == "postgresql":
-            # collected_at is timestamptz: take the UTC calendar day, whatever the session time zone.
-            return func.date(func.timezone("UTC", FR.collected_at))
-        return func.date(FR.collected_at)
+            # Timestamps are timestamptz: take the UTC calendar day, whatever the session time zone.
+            return func.date(func.timezone("UTC", column))
+        return func.date(column)
+
+
+def _declared(name: str) -> dimensions.Dimension:
+    dimension = dimensions.get(name)
+    if dimension is None:
+        raise ValueError(f"unknown dimension {name!r}")
+    return dimension
 
 
 class _Threshold:
@@ -124,28 +150,6 @@ class _Threshold:
         seen_max = self.scales.c.seen_max
         # Top box: 3 of 3; 4-5 of 5; 6-7 of 7; 9-10 of 10.
         self.value = case((seen_max <= 3, 3), (seen_max <= 5, 4), (seen_max <= 7, 6), else_=9)
-
-
-def _top_box_threshold(query: AggregateQuery) -> _Threshold:
-    return _Threshold(query)
-
-
-def _aggregate(agg: Agg, threshold: _Threshold | None) -> ColumnElement[Any]:
-    value = FR.value_number
-    conds: list[ColumnElement[bool]] = []
-    if agg.low is not None:
-        conds.append(value >= agg.low)
-    if agg.high is not None:
-        conds.append(value <= agg.high)
-    if agg.top_box and threshold is not None:
-        conds.append(value >= threshold.value)
-    terms: dict[str, Any] = {"count": literal(1), "sum": value, "sum_sq": value * value}
-    term: Any = terms[agg.op]
-    if conds:
-        term = case((and_(*conds), term), else_=literal(0))
-    if agg.op == "count" and not conds:
-        return func.count()
-    return func.coalesce(func.sum(term), 0).label(agg.name)
 
 
 def _as_date(value: Any) -> date:

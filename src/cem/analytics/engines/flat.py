@@ -1,0 +1,168 @@
+"""One SQL text for the columnar engines (DuckDB and Spark SQL) from a metric's declared aggregates.
+
+Both engines read the same Parquet snapshot (cem.analytics.snapshot): `feedback` (f), `touchpoints` (t,
+with their stage and journey keys) and `customers` (c, attributes as JSON text plus the churn flag). The SQL
+is the same for both except how a JSON attribute is read, so a metric is never written twice: the metric
+declares aggregates, this module turns them into SQL once, and each engine only runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+from cem.analytics import dimensions
+from cem.analytics.engines.base import AggregateQuery, AggregateRow
+from cem.analytics.metrics import Agg
+
+Dialect = Literal["duckdb", "spark"]
+
+# Where each value column lives in the snapshot.
+VALUE_COLUMNS = {
+    "value_number": "f.value_number",
+    "sentiment_score": "f.sentiment_score",
+    "sentiment_label": "f.sentiment_label",
+    "churned": "c.churned",
+}
+TOP_BOX = "CASE WHEN s.seen_max <= 3 THEN 3 WHEN s.seen_max <= 5 THEN 4 WHEN s.seen_max <= 7 THEN 6 ELSE 9 END"
+
+
+@dataclass(frozen=True)
+class FlatSql:
+    """SQL text with positional `?` parameters, and how many dimension columns follow the day column."""
+
+    text: str
+    params: list[Any]
+    n_dims: int
+
+
+def build(query: AggregateQuery, dialect: Dialect) -> FlatSql:
+    """The aggregate query as one SELECT ... GROUP BY over the snapshot tables."""
+    params: list[Any] = []
+    dims = [_dimension(name, dialect, params) for name in query.dimensions]
+    aggs = [_aggregate(a, query) for a in query.aggregates]
+    customer = query.entity == "customer"
+    time_column = "c.created_at" if customer else "f.collected_at"
+    day = f"CAST({time_column} AS DATE)" if query.by_day else "NULL"
+    sql = f"SELECT {', '.join([day, *dims, *aggs])} FROM {'customers c' if customer else 'feedback f'}"
+    sql += _joins(query)
+    if any(a.top_box for a in query.aggregates):
+        sql += _scales_join(query, params)
+    sql += " WHERE " + " AND ".join(_conditions(query, dialect, params, time_column))
+    # Group by position: the customer-attribute expressions carry parameters that must not repeat.
+    positions = ([1] if query.by_day else []) + list(range(2, 2 + len(dims)))
+    if positions:
+        sql += " GROUP BY " + ", ".join(map(str, positions))
+    return FlatSql(sql, params, len(dims))
+
+
+def to_rows(query: AggregateQuery, n_dims: int, raw: list[Any]) -> list[AggregateRow]:
+    """Engine result tuples to AggregateRows (the day first, then the dimension keys, then the aggregates)."""
+    rows = []
+    for row in raw:
+        keys = tuple(None if k is None else str(k) for k in row[1 : 1 + n_dims])
+        values = {a.name: float(v or 0) for a, v in zip(query.aggregates, row[1 + n_dims :], strict=True)}
+        rows.append(AggregateRow(day=_day(row[0]) if query.by_day else None, keys=keys, values=values))
+    return rows
+
+
+def _joins(query: AggregateQuery) -> str:
+    needed = {_declared(n).join for n in (*query.dimensions, *(f for f, _ in query.filters))}
+    sql = ""
+    if query.entity == "customer":
+        return sql  # only customer dimensions are allowed, and c is the table itself
+    if "touchpoint" in needed:
+        sql += " LEFT JOIN touchpoints t ON t.id = f.touchpoint_id"
+    if "customer" in needed or query.value == "churned":
+        sql += " LEFT JOIN customers c ON c.id = f.customer_id"
+    return sql
+
+
+def _declared(name: str) -> dimensions.Dimension:
+    dimension = dimensions.get(name)
+    if dimension is None:
+        raise ValueError(f"unknown dimension {name!r}")
+    return dimension
+
+
+def _dimension(name: str, dialect: Dialect, params: list[Any]) -> str:
+    dimension = _declared(name)
+    if dimension.customer_attribute is None:
+        return dimension.flat
+    # The attribute name is validated (letters, digits, _ and -); it still goes in as a parameter.
+    attribute = dimension.customer_attribute
+    if dialect == "spark":
+        params.append(f"$['{attribute}']")
+        return "get_json_object(c.attributes, ?)"
+    params.append(f'$."{attribute}"')
+    return "json_extract_string(c.attributes, ?)"
+
+
+def _conditions(query: AggregateQuery, dialect: Dialect, params: list[Any], time_column: str) -> list[str]:
+    table = "c" if query.entity == "customer" else "f"
+    conds = [f"{table}.workspace_id = ?"]
+    params.append(query.workspace_id)
+    if query.field_types is not None and query.entity == "feedback":
+        conds.append(f"f.field_type IN ({', '.join('?' for _ in query.field_types)})")
+        params.extend(query.field_types)
+    if query.answered_only:
+        conds.append(f"{VALUE_COLUMNS[query.value]} IS NOT NULL")
+    for op, bound in ((">=", query.start), ("<", query.end)):
+        if bound is not None:
+            conds.append(f"{time_column} {op} ?")
+            params.append(naive_utc(bound))
+    for name, value in query.filters:
+        conds.append(f"{_dimension(name, dialect, params)} = ?")
+        params.append(value)
+    return conds
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """Snapshot timestamps are UTC without a zone (Parquet TIMESTAMP), so bounds are too."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _scales_join(query: AggregateQuery, params: list[Any]) -> str:
+    """Per-field scale from the max seen (3/5/7/10), as in the SQL engine."""
+    types = ", ".join("?" for _ in query.field_types or ())
+    params.append(query.workspace_id)
+    params.extend(query.field_types or ())
+    return (
+        " LEFT JOIN (SELECT source_type, source_name, field_id, max(value_number) AS seen_max FROM feedback"
+        f" WHERE workspace_id = ? AND field_type IN ({types or 'NULL'}) GROUP BY 1, 2, 3) s"
+        " ON s.source_type = f.source_type AND s.source_name = f.source_name AND s.field_id = f.field_id"
+    )
+
+
+def _aggregate(agg: Agg, query: AggregateQuery) -> str:
+    value = VALUE_COLUMNS[query.value]
+    tested = VALUE_COLUMNS[agg.column] if agg.column else value
+    conds = []
+    if agg.low is not None:
+        conds.append(f"{tested} >= {float(agg.low)!r}")
+    if agg.high is not None:
+        conds.append(f"{tested} <= {float(agg.high)!r}")
+    if agg.equals is not None:
+        conds.append(f"{tested} = {_quote(agg.equals)}")
+    if agg.top_box:
+        conds.append(f"{tested} >= {TOP_BOX}")
+    term = {"count": "1", "sum": value, "sum_sq": f"{value} * {value}"}[agg.op]
+    if agg.op == "count" and not conds:
+        return "count(*)"
+    if conds:
+        term = f"CASE WHEN {' AND '.join(conds)} THEN {term} ELSE 0 END"
+    return f"coalesce(sum({term}), 0)"
+
+
+def _quote(text: str) -> str:
+    """A declared (not user-supplied) text literal, quoted for both dialects."""
+    if not all(c.isalnum() or c in " _-" for c in text):
+        raise ValueError(f"unsupported literal {text!r}")
+    return f"'{text}'"
+
+
+def _day(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])

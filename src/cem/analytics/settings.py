@@ -1,0 +1,29 @@
+"""Analytics knobs (CEM_ANALYTICS_* environment variables), kept beside the engines they steer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cem.config import Settings
+
+
+class AnalyticsSettings(BaseSettings):
+    """Which engine answers metric queries, and where and how fresh the Parquet snapshot is."""
+
+    model_config = SettingsConfigDict(env_prefix="CEM_ANALYTICS_", env_file=".env", extra="ignore")
+
+    # auto: the SQL engine on the operational store, until the snapshot holds `auto_min_rows` records; then
+    # DuckDB over the snapshot (measured: SQL is quicker on small stores, DuckDB by far on large ones).
+    engine: Literal["auto", "sql", "duckdb"] = "auto"
+    auto_min_rows: int = 200_000
+    # Where `cem export parquet` and the DuckDB engine keep the snapshot; default <data_dir>/analytics.
+    snapshot_dir: Path | None = None
+    # A DuckDB query on a snapshot older than this refreshes it (incrementally) first.
+    max_staleness_seconds: float = 60.0
+    spark_master: str = "local[2]"
+
+    def resolved_snapshot_dir(self, settings: Settings) -> Path:
+        return self.snapshot_dir or settings.data_dir / "analytics"

@@ -1,0 +1,386 @@
+"""The analytical snapshot: the feedback store (and the tables its dimensions join) as Parquet files.
+
+DuckDB and Spark run metric queries over these files instead of the operational database. Layout of a
+snapshot directory:
+
+    manifest.json             which files make up the snapshot now, and the export watermarks
+    feedback/part-*.parquet   feedback records (one row per record, never two versions of one id)
+    customers-*.parquet       customers: attributes as JSON text, and the churn flag (cem.analytics.churn)
+    touchpoints-*.parquet     touchpoint keys with their stage and journey keys
+
+Refreshing is incremental: records whose `updated_at` is newer than the last export (less a look-back for
+transactions that committed late) are read; ones already in the snapshot unchanged are dropped, new ids are
+appended as a new part, and changed ones trigger a compaction (the parts rewritten without the old
+versions). If the store then holds a different number of records than the snapshot (records were deleted,
+for example by a privacy erasure), the snapshot is rebuilt from scratch, so erased data never lingers.
+Customers and touchpoints are small and rewritten whole whenever they changed. Readers only ever open the
+files the current manifest lists; a file is deleted one generation after it stopped being listed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from cem.analytics.churn import churn_flag
+from cem.customers.models import Customer
+from cem.feedback.models import FeedbackRecord as FR
+from cem.journeys.models import Journey, JourneyStage, Touchpoint
+
+FEEDBACK_COLUMNS = {
+    "id": "BIGINT",
+    "workspace_id": "BIGINT",
+    "customer_id": "BIGINT",
+    "touchpoint_id": "BIGINT",
+    "source_type": "VARCHAR",
+    "source_name": "VARCHAR",
+    "field_id": "VARCHAR",
+    "field_type": "VARCHAR",
+    "value_number": "DOUBLE",
+    "language": "VARCHAR",
+    "sentiment_score": "DOUBLE",
+    "sentiment_label": "VARCHAR",
+    "collected_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+}
+CUSTOMER_COLUMNS = {
+    "id": "BIGINT",
+    "workspace_id": "BIGINT",
+    "created_at": "TIMESTAMP",
+    "updated_at": "TIMESTAMP",
+    "attributes": "VARCHAR",
+    "churned": "DOUBLE",
+}
+TOUCHPOINT_COLUMNS = {
+    "id": "BIGINT",
+    "workspace_id": "BIGINT",
+    "touchpoint": "VARCHAR",
+    "stage": "VARCHAR",
+    "journey": "VARCHAR",
+}
+VERSION = 1
+BATCH = 100_000
+LOOK_BACK = timedelta(minutes=10)  # longer than any write transaction, so a late commit is still picked up
+MAX_PARTS = 16  # more parts than this are compacted into one
+
+
+@dataclass(frozen=True)
+class SnapshotFiles:
+    """The Parquet files making up one snapshot generation (absolute paths)."""
+
+    feedback: tuple[str, ...]
+    customers: str
+    touchpoints: str
+    generation: str = ""
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did, for the CLI and tests."""
+
+    mode: str  # "full", "incremental" or "unchanged"
+    appended: int = 0
+    updated: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class Snapshot:
+    """A snapshot directory: read its manifest, refresh it from the store."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The current manifest, or None when nothing was exported yet."""
+        try:
+            data: dict[str, Any] = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        return data if data.get("version") == VERSION else None
+
+    def files(self) -> SnapshotFiles | None:
+        """The files of the current generation, or None when there is no snapshot."""
+        manifest = self.manifest()
+        if manifest is None:
+            return None
+        return files_of(self.directory, manifest)
+
+    def age_seconds(self) -> float | None:
+        """Seconds since the last export finished, or None when there is none."""
+        manifest = self.manifest()
+        if manifest is None:
+            return None
+        return (datetime.now(UTC) - datetime.fromisoformat(manifest["exported_at"])).total_seconds()
+
+    def rows(self) -> int:
+        """Feedback records in the snapshot (0 without one)."""
+        manifest = self.manifest()
+        return int(manifest["feedback"]["rows"]) if manifest else 0
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (self.directory / ".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # one refresh at a time, across processes
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def refresh(self, session: Session, *, full: bool = False) -> RefreshReport:
+        """Bring the snapshot up to date with the store (incrementally unless `full` or impossible)."""
+        started = datetime.now(UTC)
+        with self._locked():
+            report = _Refresher(self, session, self.manifest(), started).run(full=full)
+        report.seconds = (datetime.now(UTC) - started).total_seconds()
+        return report
+
+
+def files_of(directory: Path, manifest: dict[str, Any]) -> SnapshotFiles:
+    return SnapshotFiles(
+        feedback=tuple(str(directory / p) for p in manifest["feedback"]["parts"]),
+        customers=str(directory / manifest["customers"]["file"]),
+        touchpoints=str(directory / manifest["touchpoints"]["file"]),
+        generation=str(manifest.get("generation", "")),
+    )
+
+
+def create_views(con: duckdb.DuckDBPyConnection, files: SnapshotFiles) -> None:
+    """`feedback`, `customers` and `touchpoints` views over the snapshot's files in a DuckDB connection."""
+    # Views take no parameters: the paths (ours, from the manifest) go in as quoted literals.
+    parts = ", ".join(sql_string(p) for p in files.feedback)
+    con.execute(f"CREATE OR REPLACE VIEW feedback AS SELECT * FROM read_parquet([{parts}])")
+    con.execute(f"CREATE OR REPLACE VIEW customers AS SELECT * FROM read_parquet({sql_string(files.customers)})")
+    con.execute(f"CREATE OR REPLACE VIEW touchpoints AS SELECT * FROM read_parquet({sql_string(files.touchpoints)})")
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+    """Replace the manifest atomically (readers see the old or the new one, never half)."""
+    manifest = {**manifest, "version": VERSION, "generation": uuid.uuid4().hex[:12]}
+    tmp = directory / f".manifest-{uuid.uuid4().hex}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.replace(tmp, directory / "manifest.json")
+
+
+def empty_table_sql(columns: dict[str, str]) -> str:
+    """A zero-row SELECT with the given column types (to write an empty Parquet file with its schema)."""
+    return "SELECT " + ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns.items()) + " LIMIT 0"
+
+
+class _Refresher:
+    """One refresh under the lock: decides full vs incremental and writes files and the new manifest."""
+
+    def __init__(self, snap: Snapshot, session: Session, manifest: dict[str, Any] | None, now: datetime):
+        self.snap, self.session, self.old, self.now = snap, session, manifest, now
+        self.dir = snap.directory
+        self.con = duckdb.connect()
+
+    def run(self, *, full: bool) -> RefreshReport:
+        try:
+            (self.dir / "feedback").mkdir(parents=True, exist_ok=True)
+            count, max_updated = self.session.execute(select(func.count(), func.max(FR.updated_at))).one()
+            manifest = dict(self.old) if self.old and not full else None
+            report = RefreshReport(mode="full")
+            if manifest is not None:
+                report = self._incremental(manifest)
+                if manifest["feedback"]["rows"] != count:
+                    report.notes.append(
+                        f"store has {count} records, snapshot {manifest['feedback']['rows']}: rebuilt from scratch"
+                    )
+                    manifest = None
+            if manifest is None:
+                manifest = {"feedback": self._full()}
+                report = RefreshReport(mode="full", appended=manifest["feedback"]["rows"], notes=report.notes)
+            manifest["feedback"]["updated_at"] = _iso(max_updated)
+            manifest["customers"] = self._customers()
+            manifest["touchpoints"] = self._touchpoints()
+            manifest["exported_at"] = self.now.isoformat()
+            report.rows = manifest["feedback"]["rows"]
+            write_manifest(self.dir, manifest)
+            self._collect_garbage(manifest)
+            return report
+        finally:
+            self.con.close()
+
+    # -- feedback -------------------------------------------------------------------------------------
+
+    def _feedback_select(self) -> Select[Any]:
+        return select(*(getattr(FR, name) for name in FEEDBACK_COLUMNS))
+
+    def _full(self) -> dict[str, Any]:
+        path = self._new_part()
+        rows = self._copy(self._feedback_select().order_by(FR.id), FEEDBACK_COLUMNS, path)
+        return {"parts": [path], "rows": rows}
+
+    def _incremental(self, manifest: dict[str, Any]) -> RefreshReport:
+        feedback = manifest["feedback"] = dict(manifest["feedback"])
+        watermark = feedback.get("updated_at")
+        stmt = self._feedback_select().order_by(FR.id)
+        if watermark:
+            stmt = stmt.where(FR.updated_at > datetime.fromisoformat(watermark) - LOOK_BACK)
+        self._load(stmt, FEEDBACK_COLUMNS, "changed")
+        files = "[" + ", ".join(sql_string(str(self.dir / p)) for p in feedback["parts"]) + "]"
+        self.con.execute(f"CREATE TEMP VIEW current AS SELECT id, updated_at FROM read_parquet({files})")
+        # Rows the snapshot already holds in this version are no change at all.
+        self.con.execute(
+            "DELETE FROM changed WHERE EXISTS "
+            "(SELECT 1 FROM current c WHERE c.id = changed.id AND c.updated_at = changed.updated_at)"
+        )
+        updated = self._scalar("SELECT count(*) FROM changed WHERE id IN (SELECT id FROM current)")
+        total = self._scalar("SELECT count(*) FROM changed")
+        if total == 0:
+            return RefreshReport(mode="unchanged")
+        path = self._new_part()
+        if updated or len(feedback["parts"]) >= MAX_PARTS:
+            # Compaction: every part without the old versions of changed rows, plus the changed rows.
+            self.con.execute(
+                f"COPY (SELECT * FROM read_parquet({files}) WHERE id NOT IN (SELECT id FROM changed) "
+                f"UNION ALL SELECT * FROM changed ORDER BY id) TO {sql_string(str(self.dir / path))} (FORMAT parquet)"
+            )
+            feedback["parts"] = [path]
+        else:
+            target = sql_string(str(self.dir / path))
+            self.con.execute(f"COPY (SELECT * FROM changed ORDER BY id) TO {target} (FORMAT parquet)")
+            feedback["parts"] = [*feedback["parts"], path]
+        feedback["rows"] = int(feedback["rows"]) + total - updated
+        return RefreshReport(mode="incremental", appended=total - updated, updated=updated)
+
+    # -- small tables, rewritten whole when changed ---------------------------------------------------------
+
+    def _customers(self) -> dict[str, Any]:
+        stamp = self.session.execute(select(func.count(), func.max(Customer.updated_at))).one()
+        state = f"{stamp[0]}/{_iso(stamp[1])}"
+        old = (self.old or {}).get("customers")
+        if old and old.get("state") == state and (self.dir / old["file"]).exists():
+            return dict(old)
+        path = f"customers-{uuid.uuid4().hex[:12]}.parquet"
+        stmt = select(Customer.id, Customer.workspace_id, Customer.created_at, Customer.updated_at, Customer.attributes)
+        self._copy(stmt, CUSTOMER_COLUMNS, path, transform=_customer_row)
+        return {"file": path, "state": state}
+
+    def _touchpoints(self) -> dict[str, Any]:
+        stamps = [
+            self.session.execute(select(func.count(), func.max(model.updated_at))).one()
+            for model in (Touchpoint, JourneyStage, Journey)
+        ]
+        state = ";".join(f"{count}/{_iso(updated)}" for count, updated in stamps)
+        old = (self.old or {}).get("touchpoints")
+        if old and old.get("state") == state and (self.dir / old["file"]).exists():
+            return dict(old)
+        path = f"touchpoints-{uuid.uuid4().hex[:12]}.parquet"
+        stmt = (
+            select(Touchpoint.id, Touchpoint.workspace_id, Touchpoint.key, JourneyStage.key, Journey.key)
+            .join(JourneyStage, JourneyStage.id == Touchpoint.stage_id)
+            .join(Journey, Journey.id == JourneyStage.journey_id)
+        )
+        self._copy(stmt, TOUCHPOINT_COLUMNS, path)
+        return {"file": path, "state": state}
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    def _new_part(self) -> str:
+        stamp = self.now.strftime("%Y%m%dT%H%M%S")
+        return f"feedback/part-{stamp}-{uuid.uuid4().hex[:8]}.parquet"
+
+    def _scalar(self, sql: str) -> int:
+        row = self.con.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    def _load(self, stmt: Any, columns: dict[str, str], table: str, transform: Any = None) -> int:
+        """Stream the statement's rows into a DuckDB temp table, a batch of numpy columns at a time."""
+        cols = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({cols})")
+        casts = ", ".join(f"CAST({name} AS {kind})" for name, kind in columns.items())
+        total = 0
+        result = self.session.execute(stmt.execution_options(yield_per=BATCH))
+        for batch in result.partitions():
+            rows = [transform(r) for r in batch] if transform else [tuple(r) for r in batch]
+            arrays = _columns(rows, columns)  # noqa: F841  (read by DuckDB's replacement scan below)
+            self.con.execute(f"INSERT INTO {table} SELECT {casts} FROM arrays")
+            total += len(rows)
+        return total
+
+    def _copy(self, stmt: Any, columns: dict[str, str], path: str, transform: Any = None) -> int:
+        rows = self._load(stmt, columns, "export", transform)
+        target = sql_string(str(self.dir / path))
+        self.con.execute(f"COPY (SELECT * FROM export ORDER BY id) TO {target} (FORMAT parquet)")
+        return rows
+
+    def _collect_garbage(self, manifest: dict[str, Any]) -> None:
+        """Delete files neither this manifest nor the previous one lists (a reader may still hold those)."""
+        keep = set(_listed(manifest)) | set(_listed(self.old or {}))
+        for path in [*self.dir.glob("feedback/*.parquet"), *self.dir.glob("*.parquet")]:
+            if str(path.relative_to(self.dir)) not in keep:
+                path.unlink(missing_ok=True)
+
+
+def _listed(manifest: dict[str, Any]) -> list[str]:
+    if not manifest:
+        return []
+    return [*manifest["feedback"]["parts"], manifest["customers"]["file"], manifest["touchpoints"]["file"]]
+
+
+def _customer_row(row: Any) -> tuple[Any, ...]:
+    attributes = row.attributes or {}
+    return (*row[:4], json.dumps(attributes, ensure_ascii=False), churn_flag(attributes))
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], columns: dict[str, str]) -> dict[str, Any]:
+    """Row tuples to one numpy array per column; timestamps become naive UTC microseconds."""
+    out: dict[str, Any] = {}
+    for index, (name, kind) in enumerate(columns.items()):
+        values = [r[index] for r in rows]
+        if kind == "TIMESTAMP":
+            out[name] = np.array([_naive(v) for v in values], dtype="datetime64[us]")
+        elif kind == "DOUBLE":
+            out[name] = np.array([np.nan if v is None else v for v in values], dtype="float64")
+            out[name + "__null"] = np.array([v is None for v in values], dtype=bool)
+        else:
+            out[name] = np.array(values, dtype=object)
+    return _nulls_restored(out)
+
+
+def _nulls_restored(arrays: dict[str, Any]) -> dict[str, Any]:
+    # NaN in a float64 array reaches DuckDB as NaN, not NULL: carry NULLs as object arrays instead.
+    for name in [n for n in arrays if n.endswith("__null")]:
+        column = name[: -len("__null")]
+        mask = arrays.pop(name)
+        if mask.any():
+            values = arrays[column].astype(object)
+            values[mask] = None
+            arrays[column] = values
+    return arrays
+
+
+def _naive(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else _naive(moment).isoformat()  # type: ignore[union-attr]

@@ -1,0 +1,88 @@
+"""Seeded data for the engine tests: feedback over four months with touchpoints, customers with plans,
+segments and churn flags, and sentiment on the text answers (as text analytics would fill it)."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from cem.db.session import Database
+from cem.feedback.models import FeedbackRecord
+
+RANGES = {"nps": (0, 10), "ces": (1, 7), "rating": (1, 5)}
+JOURNEY = {
+    "key": "buy",
+    "name": "Buy",
+    "stages": [
+        {"key": "order", "name": "Order", "touchpoints": [{"key": "checkout", "name": "Checkout", "channel": "web"}]},
+        {
+            "key": "delivery",
+            "name": "Delivery",
+            "touchpoints": [
+                {"key": "courier", "name": "Courier", "channel": "other"},
+                {"key": "tracking", "name": "Tracking", "channel": "app"},
+            ],
+        },
+    ],
+}
+SENTIMENTS = ("negative", "neutral", "positive", "mixed")
+
+
+def records(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """Records over four months, sources, languages, touchpoints, CSAT on 5- and 10-point scales, texts."""
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        field_type = rng.choice(["nps", "nps", "csat", "ces", "rating", "text"])
+        value: Any
+        if field_type == "csat":
+            field_id = rng.choice(["csat5", "csat10"])
+            value = rng.randint(1, 5 if field_id == "csat5" else 10)
+        elif field_type == "text":
+            field_id, value = "comment", f"comment {i}"
+        else:
+            field_id = field_type
+            low, high = RANGES[field_type]
+            value = rng.randint(low, high) if field_type == "nps" else round(rng.uniform(low, high), 3)
+        record: dict[str, Any] = {
+            "source_type": rng.choice(["survey", "review"]),
+            "source_name": rng.choice(["app", "web", "store"]),
+            "submission_id": f"p{i}",
+            "field_id": field_id,
+            "field_type": field_type,
+            "value": value,
+            "language": rng.choice(["en", "pt", None]),
+            "collected_at": (start + timedelta(minutes=rng.randint(0, 120 * 24 * 60))).isoformat(),
+        }
+        if rng.random() < 0.7:
+            record["touchpoint"] = rng.choice(["checkout", "courier", "tracking"])
+        if rng.random() < 0.6:
+            plan = rng.choice(["gold", "basic"])
+            number = rng.randint(0, 40)
+            attributes: dict[str, Any] = {"plan": plan, "segment": rng.choice(["smb", "enterprise"])}
+            if number % 4:
+                attributes["churned"] = number % 3 == 0  # a quarter carry no flag: not counted by churn_rate
+            record["customer"] = {"external_id": f"c{number}-{plan}", "attributes": attributes}
+        out.append(record)
+    return out
+
+
+def load(client: TestClient, db: Database, n: int, seed: int = 7) -> None:
+    """Post the journey and the records, then score the texts' sentiment (seeded, like text analytics would)."""
+    assert client.post("/api/v1/journeys", json=JOURNEY).status_code == 201
+    data = records(n, seed)
+    for start in range(0, n, 1000):
+        r = client.post("/api/v1/feedback/bulk", json=data[start : start + 1000])
+        assert r.status_code == 200, r.text
+    rng = random.Random(seed)
+    with db.unit_of_work() as session:
+        texts = session.scalars(select(FeedbackRecord).where(FeedbackRecord.field_type == "text")).all()
+        for record in sorted(texts, key=lambda r: r.id):
+            label = rng.choice(SENTIMENTS)
+            record.sentiment_label = label
+            record.sentiment_score = round(rng.uniform(-1, 1), 4) if label != "mixed" else 0.0
