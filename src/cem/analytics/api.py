@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from cem.analytics import service
 from cem.analytics.schemas import Interval, MetricInfo, MetricQuery, MetricResult
@@ -16,6 +16,7 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/metrics", response_model=MetricResult, summary="Compute a metric with intervals and significance")
 def get_metric(
+    request: Request,
     session: DbSession,
     actor: Reader,
     metric: str = Query(description="Metric slug, e.g. nps, csat, ces, ces_agree, rating_mean, feedback_volume."),
@@ -27,6 +28,9 @@ def get_metric(
     compare_to: Literal["previous"] | None = None,
     min_n: int = Query(default=30, ge=0, le=1_000_000, description="Below this n a value is 'not enough data'."),
     confidence: float = Query(default=0.95, gt=0.5, lt=1),
+    engine: Literal["auto", "sql", "duckdb"] = Query(
+        default="auto", description="auto: SQL on small stores, DuckDB over the Parquet snapshot on large ones."
+    ),
 ) -> MetricResult:
     """Rows per bucket x segment; with compare_to=previous each carries change, p-value and BH-adjusted q-value."""
     query = MetricQuery(
@@ -40,7 +44,10 @@ def get_metric(
         min_n=min_n,
         confidence=confidence,
     )
-    return service.compute(session, workspace_id=actor.workspace_id, query=query)
+    runner = service.make_engine(
+        session, name=engine, workspace_id=actor.workspace_id, settings=request.app.state.settings
+    )
+    return service.compute(session, workspace_id=actor.workspace_id, query=query, engine=runner)
 
 
 @router.get("/metrics/catalog", response_model=list[MetricInfo], summary="The registered metrics")
