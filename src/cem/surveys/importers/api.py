@@ -1,0 +1,84 @@
+"""Survey interchange over HTTP: import a definition file (with optional Qualtrics response exports) and export a
+survey as SurveyJS JSON or its responses as CSV/XLSX.
+
+Importing builds a survey (surveys:manage); the definition export needs data:read; response exports hold personal
+answers, so they need data:export like every other export.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import Response
+
+from cem.admin.permissions import Permission
+from cem.admin.principal import Principal
+from cem.api.deps import DbSession, Exporter, Reader, require
+from cem.errors import BadRequest
+from cem.surveys import service as survey_service
+from cem.surveys.exporters.responses import responses_csv, responses_xlsx
+from cem.surveys.exporters.surveyjs import to_surveyjs
+from cem.surveys.importers import MAX_DEFINITION_BYTES
+from cem.surveys.importers.store import import_survey
+
+router = APIRouter(tags=["surveys"])
+SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
+MAX_RESPONSE_FILE_BYTES = 50 * 1024 * 1024
+
+
+def _read_upload(upload: UploadFile, limit: int) -> bytes:
+    content = upload.file.read(limit + 1)
+    if len(content) > limit:
+        raise BadRequest(f"{upload.filename or 'The file'} is larger than {limit // (1024 * 1024)} MB.")
+    return content
+
+
+@router.post("/surveys/import", status_code=201, summary="Import a .qsf, .lss or SurveyJS .json survey definition")
+def import_definition(
+    session: DbSession,
+    actor: SurveyManager,
+    file: Annotated[UploadFile, File(description="Qualtrics .qsf, LimeSurvey .lss or SurveyJS .json")],
+    responses: Annotated[list[UploadFile] | None, File(description="Qualtrics response CSV export(s)")] = None,
+    name: Annotated[str | None, Form(max_length=200)] = None,
+) -> dict[str, Any]:
+    """201 with the new (draft) survey's id, its question count and every warning; responses are reported per file."""
+    content = _read_upload(file, MAX_DEFINITION_BYTES)
+    extra = [(r.filename or "responses.csv", _read_upload(r, MAX_RESPONSE_FILE_BYTES)) for r in responses or []]
+    outcome = import_survey(
+        session, actor, filename=file.filename or "upload", content=content, name=name or None, responses=extra
+    )
+    return outcome.as_dict()
+
+
+@router.get("/surveys/{survey_id}/export.surveyjs.json", summary="The survey's definition as SurveyJS JSON")
+def export_surveyjs(session: DbSession, actor: Reader, survey_id: int) -> Response:
+    survey = survey_service.get_survey(session, workspace_id=actor.workspace_id, survey_id=survey_id)
+    model = to_surveyjs(survey_service.working_definition(survey), name=survey.name)
+    headers = {"content-disposition": f'attachment; filename="{survey.slug}.surveyjs.json"'}
+    return Response(json.dumps(model, ensure_ascii=False), media_type="application/json", headers=headers)
+
+
+def _export_definition(session: DbSession, survey_id: int, workspace_id: int) -> tuple[Any, Any]:
+    survey = survey_service.get_survey(session, workspace_id=workspace_id, survey_id=survey_id)
+    if survey.current_version_id is not None:
+        defn = survey_service.version_definition(session, survey.current_version_id)
+    else:
+        defn = survey_service.working_definition(survey)
+    return survey, defn
+
+
+@router.get("/surveys/{survey_id}/responses.csv", summary="The survey's responses as CSV")
+def export_responses_csv(session: DbSession, actor: Exporter, survey_id: int) -> Response:
+    survey, defn = _export_definition(session, survey_id, actor.workspace_id)
+    headers = {"content-disposition": f'attachment; filename="{survey.slug}-responses.csv"'}
+    return Response(responses_csv(session, survey, defn), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/surveys/{survey_id}/responses.xlsx", summary="The survey's responses as an Excel workbook")
+def export_responses_xlsx(session: DbSession, actor: Exporter, survey_id: int) -> Response:
+    survey, defn = _export_definition(session, survey_id, actor.workspace_id)
+    headers = {"content-disposition": f'attachment; filename="{survey.slug}-responses.xlsx"'}
+    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(responses_xlsx(session, survey, defn), media_type=media, headers=headers)
