@@ -14,6 +14,7 @@ from cem.privacy.api import router as privacy_router
 from cem.sources.api import router as sources_router
 from cem.text.api import router as text_router
 from cem.surveys.api import router as surveys_router
+from cem.surveys.importers.api import router as survey_interchange_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (
@@ -23,6 +24,7 @@ for router in (
     imports_router,
     sources_router,
     privacy_router,
+    survey_interchange_router,  # before surveys_router: /surveys/import is not a survey id
     surveys_router,
     analytics_router,
     analyses_router,
