@@ -10,6 +10,7 @@ from cem.jobs import models as job_models
 from cem.journeys import models as journey_models
 from cem.sources import models as source_models
 from cem.surveys import models as survey_models
+from cem.surveys.importers import models as survey_import_models
 from cem.text import models as text_models
 
 ALL_MODEL_MODULES = (
@@ -23,5 +24,6 @@ ALL_MODEL_MODULES = (
     analyses_models,
     dashboard_models,
     survey_models,
+    survey_import_models,
     text_models,
 )

@@ -99,6 +99,7 @@ PERSONAL: dict[str, PersonalData] = {
     "dashboard_widget": PersonalData("widget filters may quote the email (FIELD=VALUE)"),
     "survey": PersonalData("created_by (a user's email) and survey texts may quote the email"),
     "survey_version": PersonalData("created_by (a user's email) and survey texts may quote the email"),
+    "survey_import": PersonalData("created_by (a user's email); warnings quote survey texts, which may hold it"),
     # Embeddings are derived from feedback text and go with it: the FK cascade deletes them with the person's
     # records (no linked rows of their own to export: a vector is not readable data).
     "feedback_embedding": PersonalData("embeddings of the person's feedback texts, deleted with those texts"),
