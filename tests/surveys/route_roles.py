@@ -24,6 +24,7 @@ API: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/surveys/{survey_id}/responses/{response_id}"): R,
 }
 
-PAGES: dict[tuple[str, str], Rule] = {}
-
-__all__ = ["API", "PAGES", "PUBLIC"]
+PAGES: dict[tuple[str, str], Rule] = {
+    ("GET", "/s/{slug}"): PUBLIC,  # the hosted survey page: respondents need no account
+    ("POST", "/s/{slug}"): PUBLIC,
+}

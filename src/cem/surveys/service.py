@@ -57,7 +57,7 @@ from cem.surveys.definition import (
 )
 from cem.surveys.models import CHANNELS, Survey, SurveyResponse, SurveyVersion
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,78}[a-z0-9]$")
 MAX_PAGE_SECONDS = 3600.0  # a page left open overnight is not an hour-long answer
 
 
@@ -127,7 +127,7 @@ def _check_slug(session: Session, slug: str, survey_id: int | None) -> str:
     slug = slug.strip().lower()
     if not SLUG_PATTERN.match(slug):
         raise InvalidInput(
-            "A slug has 3-80 lowercase letters, digits and dashes, and starts and ends with a letter or digit.",
+            "A slug has 2-80 lowercase letters, digits and dashes, and starts and ends with a letter or digit.",
             errors=[{"loc": ["slug"], "msg": "invalid slug"}],
         )
     other = session.scalar(select(Survey.id).where(Survey.slug == slug))
@@ -458,12 +458,14 @@ def start_response(
     invitation_id: int | None = None,
     prefill: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
+    submission_id: str | None = None,
     now: datetime | None = None,
 ) -> SurveyResponse:
     """Open a response on the survey's current version (raises SurveyUnavailable when it takes no answers).
 
     `prefill` (question id -> value) preselects answers on the first page (e.g. the score clicked in
-    an email); they are stored only when the respondent submits that page.
+    an email); they are stored only when the respondent submits that page. `submission_id` defaults to
+    a random id; the hosted page passes the first form's nonce so a double submit finds the same response.
     """
     now = now or utcnow()
     _require_open(survey, now)
@@ -485,7 +487,7 @@ def start_response(
         survey_id=survey.id,
         version_id=survey.current_version_id,
         customer_id=customer_id,
-        submission_id=secrets.token_hex(12),
+        submission_id=submission_id or secrets.token_hex(12),
         resume_key=secrets.token_urlsafe(24),
         language=pick_language(defn, language, str(customer_language) if customer_language else None, accept_language),
         channel=channel,
