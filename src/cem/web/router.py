@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from cem.admin.web import router as admin_web
 from cem.admin.web_admin import router as admin_pages
+from cem.analytics.web import router as analytics_web
 from cem.customers.web import router as customers_web
 from cem.feedback.web import router as feedback_web
 from cem.imports.web import router as imports_web
@@ -18,4 +19,5 @@ STATIC_DIR = Path(__file__).parent / "static"
 web_router = APIRouter(include_in_schema=False)
 for router in (admin_web, customers_web, journeys_web, feedback_web, imports_web, sources_web, admin_pages):
     web_router.include_router(router)
+web_router.include_router(analytics_web)
 web_router.include_router(surveys_web)

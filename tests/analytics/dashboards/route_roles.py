@@ -18,4 +18,13 @@ API = {
     ("GET", "/api/v1/dashboards/{dashboard_id}/widgets/{widget_id}/export"): R,
 }
 
-PAGES: dict[tuple[str, str], Permission] = {}
+PAGES = {
+    ("GET", "/dashboards"): R,
+    ("POST", "/dashboards"): D,
+    ("GET", "/dashboards/overview"): R,
+    ("GET", "/dashboards/{dashboard_id}"): R,
+    ("POST", "/dashboards/{dashboard_id}/edit"): D,
+    ("POST", "/dashboards/{dashboard_id}/delete"): D,
+    ("POST", "/dashboards/{dashboard_id}/widgets"): D,
+    ("POST", "/dashboards/{dashboard_id}/widgets/{widget_id}/arrange"): D,
+}
