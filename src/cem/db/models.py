@@ -1,7 +1,6 @@
 """Imports every domain's ORM models so metadata (Alembic, erasure checks) sees all tables."""
 
 from cem.admin import models as admin_models
-from cem.analytics.dashboards import models as dashboard_models
 from cem.analytics.analyses import models as analyses_models
 from cem.analytics.dashboards import models as dashboard_models
 from cem.customers import models as customer_models
