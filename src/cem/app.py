@@ -16,6 +16,7 @@ from cem.api.router import api_router
 from cem.config import Settings, get_settings
 from cem.db import migrate
 from cem.db.session import Database
+from cem.feedback.group_commit import GroupCommit
 from cem.jobs.worker import Worker
 from cem.web.router import STATIC_DIR, web_router
 
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.feedback_group_commit = GroupCommit(database)
     app.state.worker = worker
     app.state.wake_worker = worker.wake.set if worker is not None else (lambda: None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

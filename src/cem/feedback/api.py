@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from cem.api.body import read_items, validate_items
 from cem.api.deps import DbSession, Exporter, Reader, Writer, get_settings
 from cem.feedback import service
+from cem.feedback.group_commit import GroupCommit
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, FeedbackRead, IngestResult
 from cem.schemas import Page
 from cem.text.redaction import export_masker, mask_reads
@@ -25,10 +26,10 @@ Filters = Annotated[FeedbackFilter, Depends()]
 @router.post("/feedback", response_model=IngestResult, summary="Store one feedback record")
 def create_feedback(request: Request, actor: Writer, record: FeedbackIn) -> IngestResult:
     """Idempotent on (source_type, source_name, submission_id, field_id): a re-send updates."""
-    # The hottest write path opens and commits its unit of work in one thread call: a request-scoped
-    # dependency would hold SQLite's single write lock across thread-pool hops and event-loop turns.
-    with request.app.state.db.unit_of_work() as session:
-        return service.ingest_feedback(session, actor=actor, records=[record])
+    # The hottest write path: concurrent requests share transactions (group commit), and the answer is sent
+    # only after the record's transaction has committed.
+    group_commit: GroupCommit = request.app.state.feedback_group_commit
+    return group_commit.submit(actor, record)
 
 
 @router.post("/feedback/bulk", response_model=IngestResult, summary="Store many records (JSON array or NDJSON)")

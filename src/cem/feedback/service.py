@@ -75,12 +75,29 @@ def _existing_keys(session: Session, workspace_id: int, rows: Sequence[dict[str,
     return {tuple(r) for r in found} & keys
 
 
+def _key(row: dict[str, Any]) -> tuple[str, ...]:
+    return (row["source_type"], row["source_name"], row["submission_id"], row["field_id"])
+
+
 def store_rows(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> IngestResult:
-    """Upsert prepared rows on their identity; later duplicates inside one batch win."""
-    deduped = list({(r["source_type"], r["source_name"], r["submission_id"], r["field_id"]): r for r in rows}.values())
+    """Upsert prepared rows on their identity; later duplicates inside one batch win and count once."""
+    flags = upsert_rows(session, workspace_id=workspace_id, rows=rows)
+    first = {_key(row): was_created for row, was_created in reversed(list(zip(rows, flags, strict=True)))}
+    created = sum(first.values())
+    return IngestResult(accepted=len(rows), created=created, updated=len(first) - created)
+
+
+def upsert_rows(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> list[bool]:
+    """Upsert prepared rows (later duplicates inside one batch win); whether each row created its record."""
+    deduped = list({_key(r): r for r in rows}.values())
     existing = _existing_keys(session, workspace_id, deduped)
     feedback_bulk.upsert_records(session, rows=deduped, now=deduped[0]["updated_at"] if deduped else utcnow())
-    return IngestResult(accepted=len(rows), created=len(deduped) - len(existing), updated=len(existing))
+    created = []
+    for row in rows:
+        key = _key(row)
+        created.append(key not in existing)
+        existing.add(key)
+    return created
 
 
 def ingest_feedback(session: Session, *, actor: Principal, records: Sequence[FeedbackIn]) -> IngestResult:
@@ -90,6 +107,24 @@ def ingest_feedback(session: Session, *, actor: Principal, records: Sequence[Fee
     enqueue_enrichment(session, workspace_id=actor.workspace_id, rows=rows)
     audit.record(session, actor, "feedback.ingest", entity_type="feedback_record", details=result.model_dump())
     return result
+
+
+def ingest_each(session: Session, *, items: Sequence[tuple[Principal, FeedbackIn]]) -> list[IngestResult]:
+    """Store single-record requests of one workspace in one transaction, with a result (and audit entry) each.
+
+    The group-commit path (feedback/group_commit.py). A key sent twice in the batch is created by the first
+    request and updated by the second, as if they had arrived one after the other.
+    """
+    workspace_id = items[0][0].workspace_id
+    rows = record_rows(session, workspace_id=workspace_id, records=[record for _, record in items])
+    stored = upsert_rows(session, workspace_id=workspace_id, rows=rows)
+    enqueue_enrichment(session, workspace_id=workspace_id, rows=rows)
+    results = []
+    for (actor, _), created in zip(items, stored, strict=True):
+        result = IngestResult(accepted=1, created=int(created), updated=int(not created))
+        audit.record(session, actor, "feedback.ingest", entity_type="feedback_record", details=result.model_dump())
+        results.append(result)
+    return results
 
 
 def enqueue_enrichment(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
