@@ -123,36 +123,34 @@ def test_csat_share_between_cohorts_from_feedback_metadata(onboarding: Workspace
     assert none.status_code == 422 and "'b' has no records" in none.json()["detail"]
 
 
-@pytest.mark.parametrize(
-    ("params", "status", "needle"),
-    [
-        ({"metric": "nope", "variant_source": "customer", "variant_key": "flow"}, 404, "Unknown metric"),
-        ({"metric": "nps", "variant_source": "event", "variant_key": "flow"}, 422, "event_type is required"),
-        ({"metric": "nps", "variant_source": "event", "variant_key": "flow", "event_type": "x.y"}, 422, "No events"),
-        ({"metric": "nps", "variant_source": "customer", "variant_key": "flow", "control": "c"}, 422, "'c'"),
-        ({"metric": "nps", "variant_source": "customer", "variant_key": "flow", "filter": "colour=red"}, 422, "colour"),
-        ({"metric": "nps", "variant_source": "crm", "variant_key": "flow"}, 422, "variant_source"),
-        (
-            {
-                "metric": "nps",
-                "variant_source": "customer",
-                "variant_key": "f",
-                "date_from": "2025-02-01",
-                "date_to": "2025-01-01",
-            },
-            422,
-            "date_from is after date_to",
-        ),
-    ],
-)
-def test_bad_comparisons(
-    onboarding: Workspace, admin_api: TestClient, params: dict[str, str], status: int, needle: str
-) -> None:
-    r = admin_api.get("/api/v1/analyses/compare", params=params)
-    assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == {"error", "detail", "status", "errors"}
-    assert needle in body["detail"] or needle in str(body["errors"])
+BAD_COMPARISONS: list[tuple[dict[str, str], int, str]] = [
+    ({"metric": "nope", "variant_source": "customer", "variant_key": "flow"}, 404, "Unknown metric"),
+    ({"metric": "nps", "variant_source": "event", "variant_key": "flow"}, 422, "event_type is required"),
+    ({"metric": "nps", "variant_source": "event", "variant_key": "flow", "event_type": "x.y"}, 422, "No events"),
+    ({"metric": "nps", "variant_source": "customer", "variant_key": "flow", "control": "c"}, 422, "'c'"),
+    ({"metric": "nps", "variant_source": "customer", "variant_key": "flow", "filter": "colour=red"}, 422, "colour"),
+    ({"metric": "nps", "variant_source": "crm", "variant_key": "flow"}, 422, "variant_source"),
+    (
+        {
+            "metric": "nps",
+            "variant_source": "customer",
+            "variant_key": "f",
+            "date_from": "2025-02-01",
+            "date_to": "2025-01-01",
+        },
+        422,
+        "date_from is after date_to",
+    ),
+]
+
+
+def test_bad_comparisons(onboarding: Workspace, admin_api: TestClient) -> None:
+    for params, status, needle in BAD_COMPARISONS:
+        r = admin_api.get("/api/v1/analyses/compare", params=params)
+        assert r.status_code == status, (params, r.text)
+        body = r.json()
+        assert set(body) == {"error", "detail", "status", "errors"}
+        assert needle in body["detail"] or needle in str(body["errors"]), (params, body)
 
 
 def _touchpoint(admin_api: TestClient) -> tuple[int, int]:
