@@ -39,6 +39,10 @@ VALID_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/hooks/{workspace_slug}/{source_key}"): {"answer": 1},
     ("PATCH", "/api/v1/dashboards/{dashboard_id}"): {"name": "New name"},
     ("PUT", "/api/v1/feedback/{record_id}/label"): {"sentiment_label": "negative"},
+    ("PATCH", "/api/v1/text/topics/{topic_id}"): {"label": "New label"},
+    ("POST", "/api/v1/text/topics/{topic_id}/merge"): {"source_ids": [1]},
+    ("POST", "/api/v1/text/topics/{topic_id}/split"): {"k": 2},
+    ("PUT", "/api/v1/text/topics/{topic_id}/rule"): {"query": "refund"},
 }
 
 

@@ -30,12 +30,13 @@ def test_upload_runs_as_a_job(admin_api: TestClient, db: Database) -> None:
     with db.unit_of_work(readonly=True) as session:
         job = session.scalars(select(Job)).one()
         assert (job.name, job.args["run_id"]) == ("imports.run", run["id"])
-    assert Worker(db).run_until_idle() == 1
+    # The import, then the text enrichment job its batch of text records enqueued.
+    assert Worker(db).run_until_idle() == 2
     done = admin_api.get(f"/api/v1/imports/{run['id']}").json()
     assert (done["status"], done["processed_rows"], done["ok_rows"], done["error_rows"]) == ("done", 2, 1, 1)
     assert done["errors"] == [{"line": 3, "column": "nps", "reason": "'eleven' is not a number", "value": "eleven"}]
     with db.unit_of_work(readonly=True) as session:
-        job = session.scalars(select(Job)).one()
+        job = session.scalars(select(Job).where(Job.name == "imports.run")).one()
         assert job.status == "done" and job.progress_current == 2
         actions = set(session.scalars(select(AuditLog.action)))
     assert {"import.create", "import.complete"} <= actions

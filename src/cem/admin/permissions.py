@@ -21,8 +21,11 @@ class Permission(StrEnum):
     export = "data:export"  # CSV export of feedback
     admin = "admin"  # users, tokens, jobs, audit log
     privacy = "privacy"  # GDPR export and erasure
-    dashboards = "dashboards:manage"  # create, edit, share and delete custom dashboards
     surveys = "surveys:manage"  # build, publish, pause and close surveys; send them
+    # Personal data inside free text (emails, phones, cards...): without it, feedback text is shown and exported
+    # masked. Admin only: analysts study themes and metrics, which masked text serves as well.
+    pii = "pii:read"
+    dashboards = "dashboards:manage"  # create, edit, share and delete custom dashboards
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -11,6 +11,7 @@ from cem.customers.schemas import CustomerIn, CustomerRead, CustomerUpdate, Even
 from cem.feedback import service as feedback_service
 from cem.feedback.schemas import FeedbackRead
 from cem.schemas import Page, ReadModel
+from cem.text.redaction import mask_reads
 
 router = APIRouter(tags=["customers"])
 
@@ -72,7 +73,7 @@ def customer_events(session: DbSession, actor: Reader, customer_id: int) -> list
 def customer_feedback(session: DbSession, actor: Reader, customer_id: int) -> list[FeedbackRead]:
     service.get_customer(session, workspace_id=actor.workspace_id, customer_id=customer_id)
     rows = feedback_service.for_customer(session, workspace_id=actor.workspace_id, customer_id=customer_id)
-    return [FeedbackRead.model_validate(r) for r in rows]
+    return mask_reads(session, actor, [FeedbackRead.model_validate(r) for r in rows])
 
 
 @router.post("/events", response_model=Accepted, summary="Record one interaction event")

@@ -9,6 +9,7 @@ from cem.imports import models as import_models
 from cem.jobs import models as job_models
 from cem.journeys import models as journey_models
 from cem.sources import models as source_models
+from cem.text.topics import models as topic_models
 from cem.surveys import models as survey_models
 from cem.surveys.importers import models as survey_import_models
 from cem.text import models as text_models
@@ -26,4 +27,5 @@ ALL_MODEL_MODULES = (
     survey_models,
     survey_import_models,
     text_models,
+    topic_models,
 )

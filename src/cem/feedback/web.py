@@ -21,6 +21,7 @@ from cem.feedback import service
 from cem.feedback.models import SOURCE_TYPES
 from cem.feedback.schemas import FeedbackFilter
 from cem.journeys import service as journey_service
+from cem.text.redaction import text_view
 from cem.web.deps import PageReader, render
 from cem.web.forms import validation_message
 
@@ -103,6 +104,7 @@ def explorer(request: Request, principal: PageReader) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         options = _filter_options(session, principal.workspace_id)
         results = _results(session, principal.workspace_id, parsed, cursor)
+        shown_text = text_view(session, principal)  # masks personal data for roles without pii:read
     errors = parsed.errors + results.pop("errors")
     next_cursor = results.pop("next_cursor")
     context = {
@@ -115,6 +117,7 @@ def explorer(request: Request, principal: PageReader) -> Response:
         "first_url": "/feedback?" + urlencode(parsed.raw),
         "export_url": _export_url(parsed.flt) if principal.can(Permission.export) and parsed.flt else None,
         "display_value": service.display_value,
+        "shown_text": shown_text,
     }
     response = render(request, "feedback/explorer.html", principal, **context)
     response.status_code = 400 if errors else 200

@@ -20,6 +20,7 @@ from cem.analytics.dashboards.models import Dashboard
 from cem.customers.models import Customer, Event
 from cem.feedback.models import FeedbackRecord
 from cem.privacy.subject import Subject
+from cem.text.topics.models import RecordTopic
 from cem.surveys.models import SurveyResponse
 from cem.text.models import LabelCorrection
 
@@ -65,7 +66,17 @@ def _no_membership_left(_s: Subject) -> ColumnElement[bool]:
     return ~exists(select(Membership.id).where(Membership.user_id == User.id))
 
 
+def _topics_of_records(s: Subject) -> ColumnElement[bool] | None:
+    records = select(FeedbackRecord.id).where(FeedbackRecord.customer_id.in_(s.customer_ids))
+    return RecordTopic.record_id.in_(records) if s.customer_ids else None
+
+
 PERSONAL: dict[str, PersonalData] = {
+    # Before feedback_record: which topics the person's texts carry (derived from them, erased with them).
+    "record_topic": PersonalData(
+        "topic assignments of the person's feedback texts",
+        _topics_of_records,
+    ),
     "event": PersonalData(
         "interaction events of the person's customer records", lambda s: _among(Event.customer_id, s.customer_ids)
     ),
@@ -119,6 +130,7 @@ PERSONAL: dict[str, PersonalData] = {
 }
 
 NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
+    "topic": NoPersonalData("topic labels and centroids aggregated over many texts (configuration)"),
     "workspace_sentiment_model": NoPersonalData("logistic-regression weights and cross-validation figures"),
     "workspace": NoPersonalData("an organisation's name, slug and settings"),
     "journey": NoPersonalData("journey definitions (configuration)"),

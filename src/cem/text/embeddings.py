@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 DIM = 384
+# Stored with every embedding: vectors of another model are never compared with these.
+MODEL_NAME = "multilingual-e5-small-q4"
 # The engine truncates to its context anyway; cutting very long texts first bounds memory and time per batch.
 MAX_CHARS = 2000
 BATCH_SIZE = 32
@@ -37,13 +39,15 @@ class Embedder:
     ) -> Vectors:
         """L2-normalised (n, 384) float32 vectors; progress(k) is called after each batch of k texts."""
         out = np.zeros((len(texts), DIM), dtype=np.float32)
+        # Batches of similar length waste less work on padding: embed in length order, return in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         with self._lock:
             model = self._load()
-            for start in range(0, len(texts), batch_size):
-                batch = [t[:MAX_CHARS] for t in texts[start : start + batch_size]]
-                out[start : start + len(batch)] = model.query(batch)
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                out[rows] = model.query([texts[i][:MAX_CHARS] for i in rows])
                 if progress is not None:
-                    progress(len(batch))
+                    progress(len(rows))
         return out
 
 

@@ -158,8 +158,13 @@ class EmbeddingSentiment:
         """Embed and classify texts in batches."""
         if not texts:
             return []
-        probabilities = self.probabilities(self.embedder.embed(texts, progress=progress))
-        results = [from_probabilities(*map(float, row)) for row in probabilities]
+        return self.from_vectors(texts, self.embedder.embed(texts, progress=progress))
+
+    def from_vectors(self, texts: Sequence[str], vectors: npt.NDArray[Any]) -> list[Sentiment]:
+        """Classify texts whose embeddings are already computed (enrichment reuses the stored vectors)."""
+        if not texts:
+            return []
+        results = [from_probabilities(*map(float, row)) for row in self.probabilities(vectors)]
         for index in self._mixed(texts):
             results[index] = Sentiment("mixed", results[index].score, results[index].polarity)
         return results
@@ -211,6 +216,17 @@ def _vader_label(scores: dict[str, float]) -> Sentiment:
         polarity = "neutral"
     mixed = scores["pos"] >= VADER_MIXED and scores["neg"] >= VADER_MIXED
     return Sentiment("mixed" if mixed else polarity, round(compound, 4), polarity)
+
+
+_shared_default: EmbeddingSentiment | None = None
+
+
+def shared_default_analyzer() -> EmbeddingSentiment:
+    """The process-wide default analyzer (its anchor centroids are computed once)."""
+    global _shared_default
+    if _shared_default is None:
+        _shared_default = EmbeddingSentiment()
+    return _shared_default
 
 
 ANALYZERS: dict[str, Callable[[], SentimentAnalyzer]] = {"e5": EmbeddingSentiment, "vader": VaderSentiment}

@@ -12,6 +12,7 @@ from cem.feedback.web import router as feedback_web
 from cem.imports.web import router as imports_web
 from cem.journeys.web import router as journeys_web
 from cem.sources.web import router as sources_web
+from cem.text.web import router as text_web
 from cem.surveys.web import router as surveys_web
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -19,5 +20,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 web_router = APIRouter(include_in_schema=False)
 for router in (admin_web, customers_web, journeys_web, feedback_web, imports_web, sources_web, admin_pages):
     web_router.include_router(router)
+web_router.include_router(text_web)
 web_router.include_router(analytics_web)
 web_router.include_router(surveys_web)

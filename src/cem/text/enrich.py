@@ -1,0 +1,263 @@
+"""Enrichment of text feedback: language, sentiment, emotions, topics and a stored embedding for search.
+
+Runs in background jobs (never in the ingest request). The slow part, embedding, happens outside any write
+transaction: records are read, then embedded and classified, then written in one short unit of work that first checks
+each text is still the one that was embedded (a text changed meanwhile is left to the job its own change enqueued).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from cem.db.base import utcnow
+from cem.db.session import Database
+from cem.feedback.models import FeedbackRecord
+from cem.text import settings as text_settings
+from cem.text.embeddings import MODEL_NAME, Embedder, shared_embedder
+from cem.text.emotions import shared_emotion_model
+from cem.text.language import detect_languages
+from cem.text.models import FeedbackEmbedding, WorkspaceSentimentModel
+from cem.text.sentiment import Sentiment, shared_default_analyzer
+from cem.text.training import LinearHead
+from cem.text.vector_index import encode_vector
+
+TEXT_FIELD_TYPES = ("text",)
+TOPICS_MODULE = "cem.text.topics.service"
+Progress = Callable[[int], None]
+
+
+def text_hash(text: str) -> str:
+    """What an embedding was computed from: a changed text has a different hash and is enriched again."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class EnrichResult:
+    enriched: int = 0
+    skipped: int = 0  # blank, not a text field, already up to date, or changed while being enriched
+    languages: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"enriched": self.enriched, "skipped": self.skipped, "languages": self.languages}
+
+
+@dataclass(frozen=True)
+class _Pending:
+    record_id: int
+    text: str
+    language: str | None
+    digest: str
+
+
+def _load(session: Session, workspace_id: int, record_ids: Sequence[int], force: bool) -> list[_Pending]:
+    fr, fe = FeedbackRecord, FeedbackEmbedding
+    rows = session.execute(
+        select(fr.id, fr.value_text, fr.language, fr.enriched_at, fe.text_hash, fe.model)
+        .outerjoin(fe, fe.record_id == fr.id)
+        .where(fr.workspace_id == workspace_id, fr.id.in_(record_ids), fr.field_type.in_(TEXT_FIELD_TYPES))
+        .order_by(fr.id)
+    ).all()
+    pending = []
+    for record_id, text, language, enriched_at, stored_hash, model in rows:
+        if not text or not text.strip():
+            continue
+        digest = text_hash(text)
+        fresh = enriched_at is not None and stored_hash == digest and model == MODEL_NAME
+        if force or not fresh:
+            pending.append(_Pending(record_id, text, language, digest))
+    return pending
+
+
+def workspace_head(session: Session, workspace_id: int) -> LinearHead | None:
+    """The workspace's active trained sentiment model, if it has one for the current embedding model."""
+    row = session.scalars(
+        select(WorkspaceSentimentModel)
+        .where(
+            WorkspaceSentimentModel.workspace_id == workspace_id,
+            WorkspaceSentimentModel.active.is_(True),
+            WorkspaceSentimentModel.embedding_model == MODEL_NAME,
+        )
+        .order_by(WorkspaceSentimentModel.id.desc())
+        .limit(1)
+    ).first()
+    return LinearHead.from_json(row.classes, row.weights) if row is not None else None
+
+
+def sentiments(texts: Sequence[str], vectors: npt.NDArray[Any], head: LinearHead | None) -> list[Sentiment]:
+    """The workspace's own model when it has one, else the default (multilingual) model."""
+    if head is not None:
+        return head.sentiments(vectors)
+    return shared_default_analyzer().from_vectors(texts, vectors)
+
+
+def topics_available() -> bool:
+    return importlib.util.find_spec(TOPICS_MODULE) is not None and hasattr(
+        importlib.import_module(TOPICS_MODULE), "assign_topics"
+    )
+
+
+def assign_topics(
+    session: Session, workspace_id: int, record_ids: list[int], vectors: npt.NDArray[Any]
+) -> dict[int, list[str]] | None:
+    """Topics from cem.text.topics (TXT-B's assignment to existing topics), or None when that is not installed."""
+    if not topics_available():
+        return None
+    assign: Callable[..., dict[int, list[str]]] = importlib.import_module(TOPICS_MODULE).assign_topics
+    return assign(session, workspace_id, record_ids, vectors)
+
+
+def enrich_records(
+    db: Database,
+    *,
+    workspace_id: int,
+    record_ids: Sequence[int],
+    force: bool = False,
+    embedder: Embedder | None = None,
+    progress: Progress | None = None,
+) -> EnrichResult:
+    """Enrich the text records among `record_ids` that lack enrichment or whose text changed since."""
+    with db.unit_of_work(readonly=True) as session:
+        pending = _load(session, workspace_id, record_ids, force)
+        head = workspace_head(session, workspace_id)
+        examples = text_settings.emotion_examples(session, workspace_id)
+    result = EnrichResult(skipped=len(record_ids) - len(pending))
+    if not pending:
+        return result
+    texts = [p.text for p in pending]
+    vectors = (embedder or shared_embedder()).embed(texts, progress=progress)
+    unknown = [i for i, p in enumerate(pending) if not p.language]
+    detected = dict(zip(unknown, detect_languages([texts[i] for i in unknown]), strict=True)) if unknown else {}
+    found = sentiments(texts, vectors, head)
+    emotions = shared_emotion_model().detect(vectors, examples)
+    with db.unit_of_work() as session:
+        current = _current_hashes(session, [p.record_id for p in pending])
+        keep = [i for i, p in enumerate(pending) if current.get(p.record_id) == p.digest]
+        result.skipped += len(pending) - len(keep)
+        if not keep:
+            return result
+        ids = [pending[i].record_id for i in keep]
+        topics = assign_topics(session, workspace_id, ids, vectors[keep])
+        now = utcnow()
+        updates = []
+        for i in keep:
+            p = pending[i]
+            language = p.language or detected.get(i)
+            row: dict[str, Any] = {
+                "id": p.record_id,
+                "language": language,
+                "sentiment_label": found[i].label,
+                "sentiment_score": found[i].score,
+                "emotions": emotions[i],
+                "enriched_at": now,
+            }
+            if topics is not None:
+                row["topics"] = topics.get(p.record_id, [])
+            updates.append(row)
+            result.languages[language or "unknown"] = result.languages.get(language or "unknown", 0) + 1
+        session.execute(update(FeedbackRecord), updates)
+        _store_embeddings(session, workspace_id, [pending[i] for i in keep], vectors[keep], now)
+        result.enriched = len(keep)
+    return result
+
+
+def _current_hashes(session: Session, record_ids: list[int]) -> dict[int, str]:
+    rows = session.execute(
+        select(FeedbackRecord.id, FeedbackRecord.value_text).where(FeedbackRecord.id.in_(record_ids))
+    ).all()
+    return {record_id: text_hash(text) for record_id, text in rows if text}
+
+
+def _store_embeddings(
+    session: Session, workspace_id: int, pending: list[_Pending], vectors: npt.NDArray[np.float32], now: datetime
+) -> None:
+    ids = [p.record_id for p in pending]
+    session.execute(delete(FeedbackEmbedding).where(FeedbackEmbedding.record_id.in_(ids)))
+    session.execute(
+        insert(FeedbackEmbedding),
+        [
+            {
+                "record_id": p.record_id,
+                "workspace_id": workspace_id,
+                "model": MODEL_NAME,
+                "dim": int(vectors.shape[1]),
+                "vector": encode_vector(v),
+                "text_hash": p.digest,
+                "created_at": now,
+            }
+            for p, v in zip(pending, vectors, strict=True)
+        ],
+    )
+
+
+def record_ids_for_submissions(session: Session, workspace_id: int, submission_ids: Sequence[str]) -> list[int]:
+    """Text records of these submissions (the ingest hook names submissions, not the ids it just upserted)."""
+    ids: list[int] = []
+    for start in range(0, len(submission_ids), 500):
+        chunk = list(submission_ids[start : start + 500])
+        ids.extend(
+            session.scalars(
+                select(FeedbackRecord.id).where(
+                    FeedbackRecord.workspace_id == workspace_id,
+                    FeedbackRecord.submission_id.in_(chunk),
+                    FeedbackRecord.field_type.in_(TEXT_FIELD_TYPES),
+                    FeedbackRecord.value_text.is_not(None),
+                )
+            )
+        )
+    return sorted(ids)
+
+
+def stale_record_ids(
+    session: Session, *, workspace_id: int, after_id: int = 0, limit: int = 500
+) -> tuple[list[int], int | None]:
+    """Up to `limit` ids after `after_id` needing enrichment (none yet, or a changed text), and where to go on.
+
+    Returns (ids, next after_id or None at the end); the walk is by id, so a restarted backfill resumes cheaply.
+    """
+    fr, fe = FeedbackRecord, FeedbackEmbedding
+    rows = session.execute(
+        select(fr.id, fr.value_text, fr.enriched_at, fe.text_hash, fe.model)
+        .outerjoin(fe, fe.record_id == fr.id)
+        .where(
+            fr.workspace_id == workspace_id,
+            fr.id > after_id,
+            fr.field_type.in_(TEXT_FIELD_TYPES),
+            fr.value_text.is_not(None),
+        )
+        .order_by(fr.id)
+        .limit(limit * 4)
+    ).all()
+    if not rows:
+        return [], None
+    stale = [
+        rid
+        for rid, text, enriched_at, digest, model in rows
+        if text and text.strip() and (enriched_at is None or model != MODEL_NAME or digest != text_hash(text))
+    ]
+    return stale[:limit], (rows[-1][0] if len(stale) <= limit else stale[limit - 1])
+
+
+def count_text_records(session: Session, workspace_id: int) -> int:
+    from sqlalchemy import func
+
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                FeedbackRecord.workspace_id == workspace_id,
+                FeedbackRecord.field_type.in_(TEXT_FIELD_TYPES),
+                FeedbackRecord.value_text.is_not(None),
+            )
+        )
+        or 0
+    )

@@ -1,0 +1,79 @@
+"""Topic API shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from cem.schemas import InputModel, Name, ReadModel
+
+
+class TopicRead(ReadModel):
+    id: int
+    key: str
+    label: str
+    parent_id: int | None
+    kind: str
+    rule_query: str | None
+    terms: str
+    label_edited: bool
+    user_edited: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class TopicSummary(TopicRead):
+    volume: int
+    sentiment_mean: float | None = Field(description="mean sentiment score in [-1, 1] of the topic's records")
+    negative_share: float | None = Field(description="share of the sentiment-labelled records that are negative")
+    trend: list[tuple[str, int]] = Field(description="[month YYYY-MM, records] in time order")
+
+
+class Verbatim(ReadModel):
+    record_id: int
+    text: str
+    score: float
+    sentiment_label: str | None
+    sentiment_score: float | None
+    collected_at: datetime
+    topics: list[str]
+
+
+class VerbatimPage(ReadModel):
+    topic: TopicRead
+    total: int
+    items: list[Verbatim]
+
+
+class TopicRename(InputModel):
+    label: Name
+
+
+class TopicMerge(InputModel):
+    source_ids: list[int] = Field(min_length=1, max_length=50, description="topics folded into this one")
+
+
+class TopicSplit(InputModel):
+    k: int = Field(ge=2, le=10, description="how many topics to make of this one")
+    seed: int = 0
+
+
+class RuleTopicIn(InputModel):
+    label: Name
+    query: str = Field(min_length=1, max_length=500, description="e.g. 'refund, money back, reembols*, -coupon'")
+
+
+class RuleUpdate(InputModel):
+    query: str = Field(min_length=1, max_length=500)
+
+
+class DiscoverIn(InputModel):
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    min_topic_size: int = Field(default=10, ge=2, le=10_000)
+    n_topics: int | None = Field(default=None, ge=1, le=200)
+
+
+class JobStarted(ReadModel):
+    job_id: int
+    status: str
