@@ -35,6 +35,7 @@ from cem.feedback.models import FIELD_TYPES
 from cem.feedback.models import FeedbackRecord as FR
 
 TestName = str
+ID_CHUNK = 5000
 
 
 def compare(session: Session, *, workspace_id: int, query: CompareQuery) -> CompareResult:
@@ -122,10 +123,15 @@ def _assigner(session: Session, workspace_id: int, query: CompareQuery, rows: li
 
 
 def _customer_attribute(session: Session, workspace_id: int, ids: set[int], key: str) -> dict[int, str | None]:
+    """customer id -> the attribute, read in chunks so the IN list stays within every driver's parameter limit."""
     out: dict[int, str | None] = {}
-    stmt = select(Customer.id, Customer.attributes).where(Customer.workspace_id == workspace_id)
-    for customer_id, attributes in session.execute(stmt):
-        if customer_id in ids:
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), ID_CHUNK):
+        chunk = ordered[start : start + ID_CHUNK]
+        stmt = select(Customer.id, Customer.attributes).where(
+            Customer.workspace_id == workspace_id, Customer.id.in_(chunk)
+        )
+        for customer_id, attributes in session.execute(stmt):
             out[customer_id] = variant_label((attributes or {}).get(key))
     return out
 
