@@ -27,4 +27,20 @@ API: dict[tuple[str, str], Rule] = {
 PAGES: dict[tuple[str, str], Rule] = {
     ("GET", "/s/{slug}"): PUBLIC,  # the hosted survey page: respondents need no account
     ("POST", "/s/{slug}"): PUBLIC,
+    ("GET", "/surveys"): R,
+    ("GET", "/surveys/new"): SV,
+    ("POST", "/surveys"): SV,
+    ("GET", "/surveys/{survey_id}"): R,
+    ("POST", "/surveys/{survey_id}/settings"): SV,
+    ("POST", "/surveys/{survey_id}/json"): SV,
+    ("POST", "/surveys/{survey_id}/pages"): SV,
+    ("POST", "/surveys/{survey_id}/pages/{page_id}"): SV,
+    ("POST", "/surveys/{survey_id}/pages/{page_id}/questions"): SV,
+    ("POST", "/surveys/{survey_id}/questions/{question_id}"): SV,
+    ("POST", "/surveys/{survey_id}/endings"): SV,
+    ("POST", "/surveys/{survey_id}/endings/{ending_id}"): SV,
+    ("POST", "/surveys/{survey_id}/status"): SV,
+    ("GET", "/surveys/{survey_id}/preview"): R,
+    ("GET", "/surveys/{survey_id}/responses"): R,
+    ("GET", "/surveys/{survey_id}/responses/{response_id}"): R,
 }

@@ -265,6 +265,9 @@ def _render(request: Request, view: PageView, status: int = 200) -> Response:
     return templates.TemplateResponse(request, "surveys/respond.html", {"v": view}, status_code=status)
 
 
+render_view = _render
+
+
 def _message_view(survey: Survey | None, message: str, lang: str = "en") -> PageView:
     view = PageView(slug=survey.slug if survey else "", lang=lang, rtl=is_rtl(lang), title="")
     view.title = survey.name if survey else "Survey"
