@@ -224,6 +224,7 @@ def compare_command(
 def drivers_command(
     outcome: str = typer.Argument(..., help="Field id of the outcome question."),
     driver: list[str] = typer.Option([], "--driver", help="Driver field id (repeatable, at most 15)."),
+    topic: list[str] = typer.Option([], "--topic", help="Topic as a 0/1 driver (repeatable)."),
     source_name: str = typer.Option(None, "--source-name"),
     bootstrap: int = typer.Option(200, help="Bootstrap resamples (0: no intervals)."),
     seed: int = typer.Option(0),
@@ -236,6 +237,7 @@ def drivers_command(
         DriverQuery,
         outcome=outcome,
         drivers=driver,
+        topics=topic,
         source_name=source_name,
         bootstrap=bootstrap,
         seed=seed,

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from cem.feedback import service as feedback_service
+from cem.feedback.models import FeedbackRecord
 from cem.feedback.schemas import FeedbackIn
 from tests.conftest import Workspace
 
@@ -130,3 +132,50 @@ def test_bad_driver_requests_are_refused_clearly(workspace: Workspace, admin_api
     assert status == 422
     status, detail = get(outcome="likelihood", performance="median")
     assert status == 422
+
+
+def test_topics_from_text_analytics_as_drivers(workspace: Workspace, admin_api: TestClient) -> None:
+    """A comment mentioning "delivery" pulls the outcome down; submissions without a comment mention nothing,
+    and those whose comment is not analysed yet are left out."""
+    data = _survey(150, seed=6)
+    rng = np.random.default_rng(8)
+    mentions = rng.random(150) < 0.3
+    data[:, 3] = np.clip(data[:, 3] - 3 * mentions, 0, 10)
+    _store(workspace, "relationship", data)
+    texts = [
+        _text("relationship", f"relationship-{i}", "late parcel" if mentioned else "fine")
+        for i, mentioned in enumerate(mentions)
+        if i >= 20  # the first 20 wrote no comment
+    ]
+    with workspace.db.unit_of_work() as session:
+        feedback_service.ingest_feedback(session, actor=workspace.principal(), records=texts)
+        # What text analytics stores; the last 10 are not analysed yet (topics stay NULL).
+        for i in range(20, 140):
+            topics = ["delivery"] if mentions[i] else ["praise"]
+            session.execute(
+                update(FeedbackRecord)
+                .where(FeedbackRecord.submission_id == f"relationship-{i}", FeedbackRecord.field_type == "text")
+                .values(topics=topics)
+            )
+    params = {"outcome": "likelihood", "driver": ["support", "quality"], "topic": ["delivery"], "bootstrap": 0}
+    body = admin_api.get("/api/v1/analyses/drivers", params=params).json()
+    assert (body["n"], body["dropped"]) == (140, 10)
+    flags = np.where(np.arange(140) < 20, 0.0, mentions[:140].astype(float))
+    x = np.column_stack([data[:140, 1:3], flags])
+    assert body["r2"] == pytest.approx(_ols_r2(x, data[:140, 3]), abs=1e-9)
+    topic = next(d for d in body["drivers"] if d["field_id"] == "topic:delivery")
+    assert topic["label"] == "Topic: delivery" and topic["performance"] == pytest.approx(100 * flags.mean())
+    r = admin_api.get("/api/v1/analyses/drivers", params={**params, "topic": ["weather"]})
+    assert r.status_code == 422 and "weather" in r.json()["detail"]
+
+
+def _text(source: str, sub: str, text: str) -> FeedbackIn:
+    return FeedbackIn(
+        source_type="survey",
+        source_name=source,
+        submission_id=sub,
+        collected_at=WHEN,
+        field_id="comment",
+        field_type="text",
+        value=text,
+    )

@@ -172,11 +172,16 @@ def quadrants(importance: list[float], performance: list[float]) -> tuple[float,
 # -- the data: one row per submission, outcome and drivers as columns --------------------------------------
 
 
+TOPIC_PREFIX = "topic:"
+
+
 def key_drivers(session: Session, *, workspace_id: int, query: DriverQuery) -> DriverResult:
     """Johnson and Shapley weights of each driver on the outcome, bootstrap intervals, significance, quadrant."""
-    drivers = _driver_fields(session, workspace_id, query)
+    numeric = _driver_fields(session, workspace_id, query)
+    topics = list(dict.fromkeys(query.topics))
+    drivers = [*numeric, *(TOPIC_PREFIX + t for t in topics)]
     fields = [*drivers, query.outcome]
-    matrix, total = _pivot(session, workspace_id, query, fields)
+    matrix, total = _pivot(session, workspace_id, query, [*numeric, query.outcome], topics)
     complete = matrix[~np.isnan(matrix).any(axis=1)]
     n, p = complete.shape[0], len(drivers)
     needed = max(MIN_ROWS, p + 10)
@@ -194,10 +199,13 @@ def key_drivers(session: Session, *, workspace_id: int, query: DriverQuery) -> D
         result = decompose(complete, bootstrap=query.bootstrap, seed=query.seed, confidence=query.confidence)
     except DriverDataError as exc:
         raise InvalidInput(f"Cannot decompose: {exc}. Remove a driver that duplicates another.") from None
-    performance = _performance(complete[:, :p], query.performance)
+    performance = _performance(complete[:, : len(numeric)], query.performance) + [
+        100.0 * float(col.mean())
+        for col in complete[:, len(numeric) : p].T  # topics: % of submissions mentioning
+    ]
     importance = list(result.johnson)
     imp_median, perf_median, quads = quadrants(importance, performance)
-    labels = _labels(session, workspace_id, drivers)
+    labels = _labels(session, workspace_id, numeric) | {TOPIC_PREFIX + t: f"Topic: {t}" for t in topics}
     rows = [
         _driver_row(result, j, field, labels.get(field, field), performance[j], quads[j])
         for j, field in enumerate(drivers)
@@ -260,7 +268,7 @@ def _driver_fields(session: Session, workspace_id: int, query: DriverQuery) -> l
     if query.outcome not in present:
         raise NotFound(f"No numeric answers to the outcome {query.outcome!r}" + _where(query) + ".")
     drivers = list(dict.fromkeys(query.drivers))
-    if not drivers:
+    if not drivers and not query.topics:
         sources = select(FR.source_type, FR.source_name).where(*scope, FR.field_id == query.outcome).distinct()
         pairs = list(session.execute(sources))
         drivers = sorted(
@@ -275,9 +283,10 @@ def _driver_fields(session: Session, workspace_id: int, query: DriverQuery) -> l
         )
         if not drivers:
             raise InvalidInput(f"No numeric driver fields are answered alongside {query.outcome!r}.")
-    if len(drivers) > MAX_DRIVERS:
+    count = len(drivers) + len(set(query.topics))
+    if count > MAX_DRIVERS:
         raise InvalidInput(
-            f"{len(drivers)} drivers given or found; at most {MAX_DRIVERS} can be decomposed "
+            f"{count} drivers given or found; at most {MAX_DRIVERS} can be decomposed "
             "(2^15 subsets). Name the drivers to use."
         )
     if query.outcome in drivers:
@@ -292,8 +301,10 @@ def _where(query: DriverQuery) -> str:
     return f" in source {query.source_name!r}" if query.source_name else ""
 
 
-def _pivot(session: Session, workspace_id: int, query: DriverQuery, fields: list[str]) -> tuple[np.ndarray, int]:
-    """Submissions x fields (NaN where unanswered), and how many submissions answered any of the fields."""
+def _pivot(
+    session: Session, workspace_id: int, query: DriverQuery, fields: list[str], topics: list[str]
+) -> tuple[np.ndarray, int]:
+    """Submissions x (numeric drivers, topics, outcome), NaN where unknown; and how many submissions there are."""
     column = {f: i for i, f in enumerate(fields)}
     stmt = select(FR.source_type, FR.source_name, FR.submission_id, FR.field_id, FR.value_number).where(
         FR.workspace_id == workspace_id,
@@ -304,8 +315,46 @@ def _pivot(session: Session, workspace_id: int, query: DriverQuery, fields: list
     for st, sn, sub, field, value in session.execute(stmt):
         rows[(st, sn, sub)][column[field]] = value
     if not rows:
-        return np.empty((0, len(fields))), 0
-    return np.vstack(list(rows.values())), len(rows)
+        return np.empty((0, len(fields) + len(topics))), 0
+    keys = list(rows)
+    numeric = np.vstack([rows[k] for k in keys])
+    if not topics:
+        return numeric, len(rows)
+    mentions = _topic_mentions(session, workspace_id, query, topics, set(keys))
+    flags = np.vstack([mentions.get(k, np.zeros(len(topics))) for k in keys])
+    # Columns: numeric drivers, topics, outcome (the outcome stays last).
+    return np.column_stack([numeric[:, :-1], flags, numeric[:, -1]]), len(rows)
+
+
+def _topic_mentions(
+    session: Session, workspace_id: int, query: DriverQuery, topics: list[str], wanted: set[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], np.ndarray]:
+    """Per submission: 1/0 whether its texts carry each topic. A submission without text mentions nothing (0);
+    one whose texts are not analysed yet is unknown (NaN) and drops out as incomplete."""
+    stmt = select(FR.source_type, FR.source_name, FR.submission_id, FR.topics).where(
+        FR.workspace_id == workspace_id, FR.field_type == "text", FR.value_text.is_not(None)
+    )
+    if query.source_name:
+        stmt = stmt.where(FR.source_name == query.source_name)
+    index = {t: i for i, t in enumerate(topics)}
+    out: dict[tuple[str, str, str], np.ndarray] = {}
+    seen: set[str] = set()
+    for st, sn, sub, labels in session.execute(stmt):
+        key = (st, sn, sub)
+        if key not in wanted:
+            continue
+        row = out.setdefault(key, np.zeros(len(topics)))
+        if labels is None:
+            row[:] = np.nan
+            continue
+        for label in labels:
+            if label in index:
+                row[index[label]] = 1.0 if not np.isnan(row[index[label]]) else np.nan
+                seen.add(label)
+    missing = [t for t in topics if t not in seen]
+    if missing:
+        raise InvalidInput(f"No analysed text of these submissions mentions topic(s) {', '.join(missing)}.")
+    return out
 
 
 def _performance(drivers: np.ndarray, kind: str) -> list[float]:

@@ -182,6 +182,8 @@ class DriverQuery(BaseModel):
 
     outcome: str = Field(min_length=1, max_length=200)
     drivers: list[str] = Field(default_factory=list, max_length=50)  # empty: every numeric field answered with it
+    # Topics (from text analytics) as 0/1 drivers: does the submission's text mention the topic?
+    topics: list[str] = Field(default_factory=list, max_length=50)
     source_name: str | None = Field(default=None, max_length=200)
     date_from: date | None = None
     date_to: date | None = None
