@@ -34,7 +34,7 @@ class Corpus:
 
     def embed(self) -> Callable[[Sequence[str]], np.ndarray]:
         """A stand-in for the model: the cached vector of each known text."""
-        lookup = {t: v for t, v in zip(self.texts, self.vectors, strict=True)}
+        lookup = dict(zip(self.texts, self.vectors, strict=True))
         return lambda texts: np.stack([lookup[t] for t in texts]).astype(np.float32)
 
 

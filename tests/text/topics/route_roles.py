@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_roles_matrix import R, W, Rule
+from tests.test_roles_matrix import R, Rule, W
 
 API: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/text/topics"): R,

@@ -111,6 +111,11 @@ def test_rule_queries_match_words_phrases_prefixes_and_exclusions() -> None:
     assert not rule.matches("back money")
     assert parse_rule("atraso").matches("ATRASÓ demais")  # accents and case are ignored
     assert not rule.matches(None)
-    for bad, message in [("", "needs a keyword"), ("-coupon", "at least one term"), ("***", "no letters"), ("x" * 501, "longer")]:
+    for bad, message in [
+        ("", "needs a keyword"),
+        ("-coupon", "at least one term"),
+        ("***", "no letters"),
+        ("x" * 501, "longer"),
+    ]:
         with pytest.raises(InvalidInput, match=message):
             parse_rule(bad)

@@ -141,7 +141,9 @@ def test_edits_survive_rediscovery(db: Database, workspace: Workspace, airline: 
         assert len(service._members(session, [cancelled.id])) > 10
 
 
-def test_split_replaces_a_topic_with_k(db: Database, workspace: Workspace, airline: Corpus, discovered: list[int]) -> None:
+def test_split_replaces_a_topic_with_k(
+    db: Database, workspace: Workspace, airline: Corpus, discovered: list[int]
+) -> None:
     topic = max((t for t in _active(db, workspace.id) if t.parent_id is None), key=lambda t: t.id)
     with db.unit_of_work(readonly=True) as session:
         members = set(service._members(session, [topic.id]))
