@@ -66,6 +66,39 @@ def import_command(
             echo(f"  line {error['line']} ({error['response_id'] or 'no id'}): {'; '.join(error['errors'])}")
 
 
+@surveys_app.command("import-responses")
+@friendly_errors
+def import_responses_command(
+    file: Path = typer.Argument(..., help="Qualtrics response CSV export, or SurveyJS results .json."),
+    survey_id: int = typer.Option(..., "--survey", help="Id of the survey the responses belong to."),
+    workspace: str = typer.Option("default", help="Workspace slug."),
+    output_format: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """Add the responses in FILE to a survey (re-importing the same file replaces, never duplicates)."""
+    from cem.surveys.importers.store import add_responses
+
+    if output_format not in ("text", "json"):
+        fail("--format must be text or json.", 2)
+    content = _read(file)
+    db = open_db()
+    with db.unit_of_work() as session:
+        ws = admin_service.get_workspace_by_slug(session, workspace)
+        actor = system_principal(ws.id, label="cli")
+        survey = survey_service.get_survey(session, workspace_id=ws.id, survey_id=survey_id)
+        result = add_responses(session, actor, survey, file.name, content)
+    if output_format == "json":
+        echo(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
+        return
+    echo(
+        f"Responses ({result.layout}) into survey {survey_id}: {result.rows} rows, {result.stored} stored, "
+        f"{len(result.errors)} rejected."
+    )
+    for error in result.errors[:20]:
+        echo(f"  line {error['line']} ({error['response_id'] or 'no id'}): {'; '.join(error['errors'])}")
+    if result.ignored_columns:
+        echo(f"  not imported (no matching question): {', '.join(result.ignored_columns[:30])}")
+
+
 @surveys_app.command("export")
 @friendly_errors
 def export_command(

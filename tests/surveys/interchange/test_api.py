@@ -103,3 +103,25 @@ def test_exports_of_unknown_survey_are_404_and_viewer_cannot_export_responses(
     assert viewer.get(f"/api/v1/surveys/{survey_id}/export.surveyjs.json").status_code == 200
     assert viewer.get(f"/api/v1/surveys/{survey_id}/responses.csv").status_code == 403
     assert viewer.post("/api/v1/surveys/import", files={"file": (path.name, path.read_bytes())}).status_code == 403
+
+
+def test_responses_import_route(admin_api: TestClient, api: Callable[..., TestClient]) -> None:
+    definition = ("mc.qsf", (MC / "Single_Answer_MC_Questions.qsf").read_bytes())
+    survey_id = admin_api.post("/api/v1/surveys/import", files={"file": definition}).json()["survey_id"]
+    url = f"/api/v1/surveys/{survey_id}/responses/import"
+    export = (MC / "Single_Answer_MC_Questions_Insights.csv").read_bytes()
+    r = admin_api.post(url, files={"file": ("new.csv", export)})
+    assert r.status_code == 200, r.text
+    assert r.json()["stored"] == 5 and r.json()["layout"] == "qualtrics-3-header"
+    assert admin_api.post(url, files={"file": ("new.csv", export)}).json()["stored"] == 5  # replaces, no duplicates
+    listed = admin_api.get(f"/api/v1/surveys/{survey_id}/responses")
+    assert listed.status_code == 200
+    # bad inputs: no file field, JSON instead of multipart, unreadable file, unknown survey
+    assert admin_api.post(url, files={"other": ("x.csv", b"a")}).json()["error"] == "bad_request"
+    assert admin_api.post(url, json={"file": "x"}).status_code == 415
+    bad = admin_api.post(url, files={"file": ("x.csv", b"a,b\n1,2\n")})
+    assert bad.status_code == 400 and "not a Qualtrics response export" in bad.json()["detail"]
+    assert (
+        admin_api.post("/api/v1/surveys/987654/responses/import", files={"file": ("x.csv", export)}).status_code == 404
+    )
+    assert api("viewer").post(url, files={"file": ("new.csv", export)}).status_code == 403

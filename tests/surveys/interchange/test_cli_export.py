@@ -161,3 +161,30 @@ def test_responses_csv_and_xlsx_content(db: Database, workspace: Workspace) -> N
     assert [str(c) if c is not None else "" for c in xrows[0]] == rows[0]
     assert len(xrows) == len(rows)
     assert {r[0] for r in xrows[2:]} == set(data)
+
+
+def test_cli_import_responses_later(cli: CliRunner, db: Database) -> None:
+    created = cli.invoke(
+        app,
+        ["surveys", "import", str(MC / "Single_Answer_MC_Questions.qsf"), "--workspace", "acme", "--format", "json"],
+    )
+    survey_id = json.loads(created.stdout)["survey_id"]
+    args = ["surveys", "import-responses", str(MC / "Single_Answer_MC_Questions.csv"), "--survey", str(survey_id)]
+    result = cli.invoke(app, [*args, "--workspace", "acme"])
+    assert result.exit_code == 0, result.output
+    assert "5 rows, 5 stored, 0 rejected" in result.stdout
+    as_json = cli.invoke(app, [*args, "--workspace", "acme", "--format", "json"])
+    assert json.loads(as_json.stdout)["stored"] == 5
+    unknown = cli.invoke(
+        app,
+        [
+            "surveys",
+            "import-responses",
+            str(MC / "Single_Answer_MC_Questions.csv"),
+            "--survey",
+            "424242",
+            "--workspace",
+            "acme",
+        ],
+    )
+    assert unknown.exit_code == 2 and "does not exist" in unknown.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,86 @@ def test_unreadable_response_files_are_refused(db: Database, workspace: Workspac
             content=(base / "Single_Answer_MC_Questions.qsf").read_bytes(),
             responses=[("r.csv", content)],
         )
+
+
+SURVEYJS = Path("/work/shared/data/survey-definitions/surveyjs")
+
+
+def test_surveyjs_results_import_into_the_schema_survey(db: Database, workspace: Workspace) -> None:
+    """The shared SurveyJS result file imports as a response of the survey imported from its schema."""
+    schema, results = (
+        SURVEYJS / "python-surveyjs_test_survey_schema.json",
+        SURVEYJS / "python-surveyjs_test_survey_response.json",
+    )
+    raw = json.loads(results.read_text())
+    with db.unit_of_work() as session:
+        outcome = import_survey(session, workspace.principal(), filename=schema.name, content=schema.read_bytes())
+        result = add_responses(session, workspace.principal(), outcome.survey, results.name, results.read_bytes())
+        assert (result.rows, result.stored, result.errors) == (1, 1, [])
+        again = add_responses(session, workspace.principal(), outcome.survey, results.name, results.read_bytes())
+        assert again.stored == 1
+        responses = list(session.scalars(select(SurveyResponse).where(SurveyResponse.survey_id == outcome.survey.id)))
+    assert len(responses) == 1  # the same result again is the same submission
+    answers = responses[0].answers
+    assert answers["firstName"] == raw["firstName"]
+    assert answers["hobbies"] == raw["hobbies"]
+    assert answers["priorityItems"] == raw["priorityItems"]
+    assert answers["satisfaction"] == raw["satisfaction"]
+    assert answers["agreeTerms"] is True  # valueTrue "agreed" of a checkbox boolean -> consent given
+    # Answers to questions cem did not import (signature, file, expression) are listed, not silently lost.
+    assert {"signature", "fullName"} <= set(result.ignored_columns)
+
+
+def test_responses_can_be_added_later_by_survey_id(db: Database, workspace: Workspace) -> None:
+    """The source's answer codes are kept with the survey, so a later import needs no definition file."""
+    base = QUALTRICS / "No_Basis_for_Evaluation"
+    with db.unit_of_work() as session:
+        survey = import_survey(
+            session,
+            workspace.principal(),
+            filename="nb.qsf",
+            content=(base / "No_Basis_for_Evaluation.qsf").read_bytes(),
+        ).survey
+    with db.unit_of_work() as session:
+        survey = session.merge(survey)
+        legacy = add_responses(
+            session,
+            workspace.principal(),
+            survey,
+            "legacy.csv",
+            (base / "No_Basis_for_Evaluation_Legacy.csv").read_bytes(),
+        )
+        new = add_responses(
+            session,
+            workspace.principal(),
+            survey,
+            "new.csv",
+            (base / "No_Basis_for_Evaluation_Insights.csv").read_bytes(),
+        )
+    assert legacy.layout == "qualtrics-legacy-2-header" and new.layout == "qualtrics-3-header"
+    assert legacy.stored == len(_data_rows(base / "No_Basis_for_Evaluation_Legacy.csv"))
+    assert new.stored == len(_data_rows(base / "No_Basis_for_Evaluation_Insights.csv"))
+    with db.unit_of_work(readonly=True) as session:
+        stored = session.scalar(
+            select(func.count()).select_from(SurveyResponse).where(SurveyResponse.survey_id == survey.id)
+        )
+    # Both files are exports of the same responses: the ResponseIDs overlap, so they are stored once.
+    both = {r[0] for r in _data_rows(base / "No_Basis_for_Evaluation_Legacy.csv")} | {
+        r[0] for r in _data_rows(base / "No_Basis_for_Evaluation_Insights.csv")
+    }
+    assert stored == len(both)
+
+
+def test_bad_response_file_types(db: Database, workspace: Workspace) -> None:
+    schema = SURVEYJS / "collecthor_text.json"
+    with db.unit_of_work() as session:
+        survey = import_survey(session, workspace.principal(), filename=schema.name, content=schema.read_bytes()).survey
+        for name, content, reason in [
+            ("r.xlsx", b"PK", "expected a Qualtrics .csv"),
+            ("r.json", b"[1, 2]", "SurveyJS result object"),
+            ("r.json", b"{oops", "not valid JSON"),
+            ("r.json", b"", "empty"),
+        ]:
+            with pytest.raises(BadRequest) as caught:
+                add_responses(session, workspace.principal(), survey, name, content)
+            assert reason in caught.value.detail

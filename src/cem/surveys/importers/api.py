@@ -8,27 +8,29 @@ answers, so they need data:export like every other export.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
+from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
-from cem.api.deps import DbSession, Exporter, Reader, require
-from cem.errors import BadRequest
+from cem.api.deps import DbSession, Exporter, Importer, Reader, require
+from cem.errors import BadRequest, UnsupportedMediaType
 from cem.surveys import service as survey_service
 from cem.surveys.exporters.responses import responses_csv, responses_xlsx
 from cem.surveys.exporters.surveyjs import to_surveyjs
 from cem.surveys.importers import MAX_DEFINITION_BYTES
-from cem.surveys.importers.store import import_survey
+from cem.surveys.importers.store import add_responses, import_survey
 
 router = APIRouter(tags=["surveys"])
 SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 MAX_RESPONSE_FILE_BYTES = 50 * 1024 * 1024
 
 
-def _read_upload(upload: UploadFile, limit: int) -> bytes:
+def _read_upload(upload: StarletteUploadFile, limit: int) -> bytes:
     content = upload.file.read(limit + 1)
     if len(content) > limit:
         raise BadRequest(f"{upload.filename or 'The file'} is larger than {limit // (1024 * 1024)} MB.")
@@ -50,6 +52,42 @@ def import_definition(
         session, actor, filename=file.filename or "upload", content=content, name=name or None, responses=extra
     )
     return outcome.as_dict()
+
+
+@dataclass
+class _Upload:
+    multipart: bool
+    file: StarletteUploadFile | None
+
+
+async def _upload(request: Request) -> _Upload:
+    """The multipart field `file`, read here rather than declared so that an unknown survey id is a 404 whatever
+    the body (the id is checked first, in the handler)."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return _Upload(multipart=False, file=None)
+    form = await request.form()
+    value = form.get("file")
+    return _Upload(multipart=True, file=value if isinstance(value, StarletteUploadFile) else None)
+
+
+@router.post(
+    "/surveys/{survey_id}/responses/import", summary="Add responses from a Qualtrics CSV export or SurveyJS results"
+)
+def import_survey_responses(
+    session: DbSession,
+    actor: Importer,
+    survey_id: int,
+    upload: Annotated[_Upload, Depends(_upload)],
+) -> dict[str, Any]:
+    """Multipart field `file`: a Qualtrics response CSV (2 or 3 header rows) or SurveyJS results .json. Rows that
+    fit are stored (idempotent on the source's response id); the others come back with their line."""
+    survey = survey_service.get_survey(session, workspace_id=actor.workspace_id, survey_id=survey_id)
+    if not upload.multipart:
+        raise UnsupportedMediaType("Send the responses file as multipart/form-data in the field 'file'.")
+    if upload.file is None:
+        raise BadRequest("No file: send the responses file in the multipart field 'file'.")
+    content = _read_upload(upload.file, MAX_RESPONSE_FILE_BYTES)
+    return add_responses(session, actor, survey, upload.file.filename or "responses.csv", content).as_dict()
 
 
 @router.get("/surveys/{survey_id}/export.surveyjs.json", summary="The survey's definition as SurveyJS JSON")

@@ -1,4 +1,4 @@
-"""Qualtrics response exports (CSV) -> survey responses of the imported survey.
+"""Response files -> survey responses of the imported survey: Qualtrics CSV exports and SurveyJS result JSON.
 
 Two layouts exist (both in the shared data):
   * legacy: row 1 = column names V1..V10 then question export tags (Q2, Q9_1, Q3_TEXT, Q1#1_2), row 2 = texts;
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ast
 import csv
+import hashlib
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -243,3 +245,91 @@ def import_responses(
             ]
             result.errors.append({"line": line, "response_id": response_id, "errors": messages})
     return result
+
+
+# -- SurveyJS results ------------------------------------------------------------------------------------------
+
+
+def _surveyjs_value(code: QuestionCodes, value: Any) -> Any:
+    kind = code.type
+    if kind in ("single_choice", "dropdown"):
+        return code.choices.get(str(value), str(value))
+    if kind in ("multiple_choice", "ranking"):
+        items = value if isinstance(value, list) else [value]
+        return [code.choices.get(str(v), str(v)) for v in items]
+    if kind == "matrix":
+        # A dropdown/dynamic matrix answers each cell with an object or a row list: cem keeps one answer per row,
+        # so such answers cannot be imported (the definition import already warned about that question).
+        if not isinstance(value, dict) or any(isinstance(c, dict | list) for c in value.values()):
+            return None
+        return {code.rows.get(str(r), str(r)): code.columns.get(str(c), str(c)) for r, c in value.items()}
+    if kind == "consent":
+        return value is True or (code.consent_value is not None and str(value) == code.consent_value)
+    if kind == "text" and isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def import_surveyjs_results(
+    session: Session, survey: Survey, codes: dict[str, QuestionCodes], filename: str, content: bytes
+) -> ResponseImportResult:
+    """A SurveyJS result object (or a list of them) -> responses. SurveyJS results carry no id: the submission id
+    is a hash of the result, so importing the same file again stores nothing new."""
+    try:
+        data = json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"{filename} is not valid JSON: {exc}.") from None
+    results = data if isinstance(data, list) else [data]
+    if not results or not all(isinstance(r, dict) for r in results):
+        raise BadRequest(f"{filename}: expected a SurveyJS result object (answers by question name) or a list of them.")
+    by_name = {c.source_ref: c for c in codes.values()}
+    result = ResponseImportResult(layout="surveyjs-results")
+    ignored: set[str] = set()
+    for index, record in enumerate(results, start=1):
+        result.rows += 1
+        answers: dict[str, Any] = {}
+        for key, value in record.items():
+            if key.endswith("-Comment") and key[: -len("-Comment")] in by_name:
+                answers[by_name[key[: -len("-Comment")]].question_id + ".other"] = str(value)
+            elif key in by_name and value not in (None, "", [], {}):
+                code = by_name[key]
+                converted = _surveyjs_value(code, value) if code.type != "cta" else None
+                if converted is None:
+                    ignored.add(f"{key} (answer shape not supported)")
+                else:
+                    answers[code.question_id] = converted
+            elif key not in by_name:
+                ignored.add(key)
+        digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:32]
+        try:
+            with session.begin_nested():
+                survey_service.add_response(
+                    session,
+                    survey,
+                    answers=answers,
+                    submission_id=f"surveyjs-{digest}",
+                    channel="import",
+                    metadata={"import": {"format": "surveyjs", "file": filename[:200], "index": index}},
+                )
+            result.stored += 1
+        except CEMError as exc:
+            messages = [f"{'.'.join(map(str, e.get('loc', [])[1:]))}: {e.get('msg')}" for e in exc.errors] or [
+                exc.detail
+            ]
+            result.errors.append({"line": index, "response_id": f"surveyjs-{digest}", "errors": messages})
+    result.ignored_columns = sorted(ignored)
+    return result
+
+
+def import_response_file(
+    session: Session, survey: Survey, codes: dict[str, QuestionCodes], filename: str, content: bytes
+) -> ResponseImportResult:
+    """Qualtrics CSV (.csv) or SurveyJS results (.json), by extension."""
+    lowered = filename.lower()
+    if lowered.endswith(".json"):
+        if not content.strip():
+            raise BadRequest(f"{filename} is empty.")
+        return import_surveyjs_results(session, survey, codes, filename, content)
+    if lowered.endswith((".csv", ".txt")):
+        return import_responses(session, survey, codes, filename, content)
+    raise BadRequest(f"Cannot import responses from {filename!r}: expected a Qualtrics .csv export or SurveyJS .json.")

@@ -15,7 +15,7 @@ from cem.surveys.definition import SurveyDefinition
 from cem.surveys.importers import read_definition
 from cem.surveys.importers.convert import ImportedSurvey, QuestionCodes
 from cem.surveys.importers.models import SurveyImport
-from cem.surveys.importers.responses import ResponseImportResult, import_responses
+from cem.surveys.importers.responses import ResponseImportResult, import_response_file
 from cem.surveys.models import Survey
 
 
@@ -112,7 +112,7 @@ def add_responses(
     """Responses need a frozen version to be read against: freeze the working copy first if there is none."""
     if survey.current_version_id is None:
         survey_service._new_version_if_changed(session, actor, survey)
-    result = import_responses(session, survey, survey_codes(session, survey), filename, content)
+    result = import_response_file(session, survey, survey_codes(session, survey), filename, content)
     audit.record(
         session,
         actor,
