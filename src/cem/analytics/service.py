@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time as clock
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cem.analytics import buckets, dimensions, stats
@@ -18,6 +20,7 @@ from cem.analytics.settings import AnalyticsSettings
 from cem.analytics.snapshot import Snapshot, SnapshotFiles
 from cem.config import Settings, get_settings
 from cem.errors import InvalidInput, NotFound
+from cem.feedback.models import FeedbackRecord
 
 Keys = tuple[str | None, ...]
 Cells = dict[tuple[object, Keys], dict[str, float]]
@@ -46,7 +49,7 @@ def make_engine(
     if name == "auto":
         name = analytics.engine
         if name == "auto":
-            name = "duckdb" if snapshot.rows() >= analytics.auto_min_rows else "sql"
+            name = "duckdb" if _large(session, snapshot, analytics.auto_min_rows) else "sql"
     if name == "sql":
         return SqlEngine(session)
     files = fresh_files(session, snapshot, analytics.max_staleness_seconds)
@@ -59,6 +62,24 @@ def make_engine(
     return SparkEngine(spark_session(analytics.spark_master), files)
 
 
+_STORE_SIZE: dict[str, tuple[float, int]] = {}  # database URL -> (when counted, feedback records)
+_SIZE_TTL = 60.0
+
+
+def _large(session: Session, snapshot: Snapshot, min_rows: int) -> bool:
+    """Whether the store is big enough for the snapshot engine: the snapshot says so, or (before the first
+    export) a count of the store, remembered for a minute so dashboards don't count on every request."""
+    if snapshot.is_of(session):
+        return snapshot.rows() >= min_rows
+    key = str(session.get_bind().engine.url)
+    now = clock.monotonic()
+    counted = _STORE_SIZE.get(key)
+    if counted is None or now - counted[0] > _SIZE_TTL:
+        total = session.scalar(select(func.count()).select_from(FeedbackRecord)) or 0
+        counted = _STORE_SIZE[key] = (now, int(total))
+    return counted[1] >= min_rows
+
+
 def close_engine(engine: MetricEngine) -> None:
     """Release what an engine holds for one command (a Spark session); cached DuckDB engines stay."""
     spark = getattr(engine, "spark", None)
@@ -69,7 +90,7 @@ def close_engine(engine: MetricEngine) -> None:
 def fresh_files(session: Session, snapshot: Snapshot, max_staleness_seconds: float) -> SnapshotFiles:
     """The snapshot's files, refreshed first when missing or older than the allowed staleness."""
     age = snapshot.age_seconds()
-    if age is None or age > max_staleness_seconds:
+    if age is None or age > max_staleness_seconds or not snapshot.is_of(session):
         snapshot.refresh(session)
     files = snapshot.files()
     assert files is not None  # a refresh always writes a manifest
@@ -167,7 +188,8 @@ def compute(
     if engine is None:
         if session is None:
             raise ValueError("compute needs a session or an engine")
-        engine = SqlEngine(session)
+        # The configured choice (CEM_ANALYTICS_ENGINE, default auto: SQL until the snapshot is large).
+        engine = make_engine(session, name="auto", workspace_id=workspace_id)
     plan = _plan(query)
     agg_query = AggregateQuery(
         workspace_id=workspace_id,
@@ -181,6 +203,7 @@ def compute(
         filters=filters,
         entity=metric.entity,
         value=metric.value,
+        bucket=query.interval,
     )
     cells = _roll_up(engine.aggregate(agg_query), query, plan)
     opts = Options(confidence=query.confidence, min_n=query.min_n)

@@ -15,10 +15,11 @@ class AnalyticsSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CEM_ANALYTICS_", env_file=".env", extra="ignore")
 
-    # auto: the SQL engine on the operational store, until the snapshot holds `auto_min_rows` records; then
-    # DuckDB over the snapshot (measured: SQL is quicker on small stores, DuckDB by far on large ones).
+    # auto: the SQL engine on the operational store (always current) until the store holds `auto_min_rows`
+    # feedback records; then DuckDB over the snapshot, at most `max_staleness_seconds` behind. Measured: NPS by
+    # channel x month takes ~230 ms through SQL on 50,000 SQLite records, ~10 ms through DuckDB.
     engine: Literal["auto", "sql", "duckdb"] = "auto"
-    auto_min_rows: int = 200_000
+    auto_min_rows: int = 20_000
     # Where `cem export parquet` and the DuckDB engine keep the snapshot; default <data_dir>/analytics.
     snapshot_dir: Path | None = None
     # A DuckDB query on a snapshot older than this refreshes it (incrementally) first.

@@ -20,6 +20,7 @@ files the current manifest lists; a file is deleted one generation after it stop
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import uuid
@@ -136,6 +137,11 @@ class Snapshot:
         manifest = self.manifest()
         return int(manifest["feedback"]["rows"]) if manifest else 0
 
+    def is_of(self, session: Session) -> bool:
+        """Whether the snapshot exists and was exported from the session's database."""
+        manifest = self.manifest()
+        return manifest is not None and manifest.get("source") == source_of(session)
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -153,6 +159,12 @@ class Snapshot:
             report = _Refresher(self, session, self.manifest(), started).run(full=full)
         report.seconds = (datetime.now(UTC) - started).total_seconds()
         return report
+
+
+def source_of(session: Session) -> str:
+    """Which database a snapshot was exported from (a hash: the URL may carry a password)."""
+    url = session.get_bind().engine.url.render_as_string(hide_password=True)
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def files_of(directory: Path, manifest: dict[str, Any]) -> SnapshotFiles:
@@ -203,7 +215,8 @@ class _Refresher:
         try:
             (self.dir / "feedback").mkdir(parents=True, exist_ok=True)
             count, max_updated = self.session.execute(select(func.count(), func.max(FR.updated_at))).one()
-            manifest = dict(self.old) if self.old and not full else None
+            same_source = bool(self.old) and self.old.get("source") == source_of(self.session)  # type: ignore[union-attr]
+            manifest = dict(self.old) if self.old and same_source and not full else None
             report = RefreshReport(mode="full")
             if manifest is not None:
                 report = self._incremental(manifest)
@@ -219,6 +232,7 @@ class _Refresher:
             manifest["customers"] = self._customers()
             manifest["touchpoints"] = self._touchpoints()
             manifest["exported_at"] = self.now.isoformat()
+            manifest["source"] = source_of(self.session)
             report.rows = manifest["feedback"]["rows"]
             write_manifest(self.dir, manifest)
             self._collect_garbage(manifest)

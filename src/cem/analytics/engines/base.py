@@ -35,6 +35,9 @@ class AggregateQuery:
     filters: tuple[tuple[str, str], ...] = ()
     entity: Entity = "feedback"
     value: ValueColumn = "value_number"  # the metric's value column (answered_only tests it for NULL)
+    # With by_day, an engine may return each cell under the first day of this bucket (week from Monday,
+    # month, quarter) instead of its own day: the caller rolls days up into buckets either way.
+    bucket: str | None = None
 
 
 @dataclass(frozen=True)
