@@ -129,7 +129,8 @@
     if (submitter && submitter.name) data.append(submitter.name, submitter.value);
     var buttons = form.querySelectorAll("button");
     for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
-    fetch(form.action, {
+    // getAttribute: form.action would be the button named "action" (DOM named-property clobbering).
+    fetch(form.getAttribute("action"), {
       method: "POST",
       body: new URLSearchParams(data),
       headers: { "X-Survey-Fetch": "1" },
@@ -146,7 +147,7 @@
 
   function init() {
     var form = document.querySelector("form.survey-form");
-    if (!form || form.method.toLowerCase() !== "post" || form.dataset.enhanced) return;
+    if (!form || (form.getAttribute("method") || "").toLowerCase() !== "post" || form.dataset.enhanced) return;
     form.dataset.enhanced = "1";
     syncOther(form);
     form.addEventListener("change", function (event) {
