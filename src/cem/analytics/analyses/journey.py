@@ -27,6 +27,7 @@ from cem.analytics.analyses.schemas import (
     PainPoint,
     PainPoints,
     StageMetric,
+    TopicPainPoint,
     TouchpointMetric,
 )
 from cem.analytics.schemas import MetricQuery, MetricResult
@@ -261,8 +262,6 @@ def pain_points(
     items = []
     for tp_id, (t, s) in touchpoints.items():
         negative, n = counts.get(tp_id, (0, 0))
-        share = stats.wilson(negative, n, confidence=confidence, min_n=max(min_n, 1))
-        enough = share.enough
         items.append(
             PainPoint(
                 touchpoint_id=tp_id,
@@ -270,24 +269,83 @@ def pain_points(
                 touchpoint_name=t.name,
                 stage_key=s.key,
                 stage_name=s.name,
-                n=n,
-                negative=negative,
-                negative_share=share.value,
-                lower=share.lower,
-                upper=share.upper,
-                score=n * share.value / 100 if enough and share.value is not None else None,
-                score_lower=n * share.lower / 100 if enough and share.lower is not None else None,
-                score_upper=n * share.upper / 100 if enough and share.upper is not None else None,
-                status="ok" if enough else "not_enough_data",
+                **_ranked(negative, n, min_n, confidence),
             )
         )
     items.sort(key=lambda p: (p.score is None, -(p.score or 0.0), -p.n))
+    keys = {tp_id: t.key for tp_id, (t, _) in touchpoints.items()}
+    topics = [
+        TopicPainPoint(
+            topic=topic,
+            touchpoint_key=None if where is None else keys.get(where),
+            **_ranked(negative, n, min_n, confidence),
+        )
+        for topic, (negative, n, where) in _topic_counts(
+            session, workspace_id, list(touchpoints), date_from, date_to
+        ).items()
+    ]
+    topics.sort(key=lambda p: (p.score is None, -(p.score or 0.0), -p.n, p.topic))
     return PainPoints(
         journey_id=journey.id,
         min_n=min_n,
         confidence=confidence,
         items=items if limit is None else items[:limit],
+        topics=topics if limit is None else topics[:limit],
     )
+
+
+def _ranked(negative: int, n: int, min_n: int, confidence: float) -> dict[str, Any]:
+    """Share negative with its Wilson interval, and the score n x share (volume x negativity) with its interval."""
+    share = stats.wilson(negative, n, confidence=confidence, min_n=max(min_n, 1))
+    enough = share.enough and share.value is not None and share.lower is not None and share.upper is not None
+
+    def scaled(percent: float | None) -> float | None:
+        return n * percent / 100 if enough and percent is not None else None
+
+    return {
+        "n": n,
+        "negative": negative,
+        "negative_share": share.value,
+        "lower": share.lower,
+        "upper": share.upper,
+        "score": scaled(share.value),
+        "score_lower": scaled(share.lower),
+        "score_upper": scaled(share.upper),
+        "status": "ok" if enough else "not_enough_data",
+    }
+
+
+def _topic_counts(
+    session: Session, workspace_id: int, touchpoint_ids: list[int], date_from: date | None, date_to: date | None
+) -> dict[str, tuple[int, int, int | None]]:
+    """topic -> (negative texts, texts with a sentiment, touchpoint with most negative mentions)."""
+    if not touchpoint_ids:
+        return {}
+    stmt = select(FR.touchpoint_id, FR.topics, FR.sentiment_label).where(
+        FR.workspace_id == workspace_id,
+        FR.touchpoint_id.in_(touchpoint_ids),
+        FR.field_type == "text",
+        FR.sentiment_label.is_not(None),
+    )
+    start, end = day_start(date_from), day_after(date_to)
+    if start is not None:
+        stmt = stmt.where(FR.collected_at >= start)
+    if end is not None:
+        stmt = stmt.where(FR.collected_at < end)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    negative_at: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for tp_id, topics, label in session.execute(stmt):
+        if tp_id is None:  # excluded by the query; narrows the type
+            continue
+        for topic in set(topics or ()):
+            totals[topic][1] += 1
+            if label == "negative":
+                totals[topic][0] += 1
+                negative_at[topic][tp_id] += 1
+    return {
+        topic: (neg, n, max(negative_at[topic], key=lambda tp: negative_at[topic][tp]) if negative_at[topic] else None)
+        for topic, (neg, n) in totals.items()
+    }
 
 
 def _negative_counts(

@@ -45,6 +45,22 @@ class PainPoint(BaseModel):
     status: Status
 
 
+class TopicPainPoint(BaseModel):
+    """A topic (from text analytics) ranked the same way over the journey's analysed texts."""
+
+    topic: str
+    touchpoint_key: str | None  # where most of its negative mentions were made
+    n: int
+    negative: int
+    negative_share: float | None
+    lower: float | None
+    upper: float | None
+    score: float | None
+    score_lower: float | None
+    score_upper: float | None
+    status: Status
+
+
 class TouchpointMetric(Scored):
     touchpoint_id: int
     key: str
@@ -108,6 +124,7 @@ class PainPoints(BaseModel):
     min_n: int
     confidence: float
     items: list[PainPoint]
+    topics: list[TopicPainPoint] = Field(default_factory=list)  # empty until texts carry topics
 
 
 # -- A/B comparison ---------------------------------------------------------------------------------
