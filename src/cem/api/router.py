@@ -12,10 +12,11 @@ from cem.imports.api import router as imports_router
 from cem.journeys.api import router as journeys_router
 from cem.privacy.api import router as privacy_router
 from cem.sources.api import router as sources_router
+from cem.surveys.api import router as surveys_router
+from cem.surveys.distribution.api import router as distribution_router
+from cem.surveys.importers.api import router as survey_interchange_router
 from cem.text.topics.api import router as topics_router
 from cem.text.api import router as text_router
-from cem.surveys.api import router as surveys_router
-from cem.surveys.importers.api import router as survey_interchange_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (
@@ -33,5 +34,6 @@ for router in (
     text_router,
     topics_router,
     admin_router,
+    distribution_router,
 ):
     api_router.include_router(router)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -162,8 +164,24 @@ def ingest_events(session: Session, *, actor: Principal, events: Sequence[EventI
         update=("customer_id", "touchpoint_id", "type", "occurred_at", "properties", "value"),
         keep_if_null=("customer_id", "touchpoint_id"),
     )
+    for hook in _event_hooks():
+        hook(session, ws, rows)
     audit.record(session, actor, "event.ingest", entity_type="event", details={"count": len(rows)})
     return len(rows)
+
+
+# Domains that react to ingested events inside the ingest transaction, as "module:function"; imported
+# lazily because they import this module. Triggered surveys schedule their sends here.
+EVENT_HOOKS: tuple[str, ...] = ("cem.surveys.distribution.triggers:on_events",)
+
+
+@functools.cache
+def _event_hooks() -> list[Callable[[Session, int, list[dict[str, Any]]], None]]:
+    hooks = []
+    for spec in EVENT_HOOKS:
+        module, _, name = spec.partition(":")
+        hooks.append(getattr(importlib.import_module(module), name))
+    return hooks
 
 
 def _touchpoint_id(touchpoints: dict[str, int], key: str | None, index: int) -> int | None:

@@ -9,10 +9,11 @@ from cem.imports import models as import_models
 from cem.jobs import models as job_models
 from cem.journeys import models as journey_models
 from cem.sources import models as source_models
-from cem.text.topics import models as topic_models
 from cem.surveys import models as survey_models
 from cem.surveys.importers import models as survey_import_models
+from cem.surveys.distribution import models as distribution_models
 from cem.text import models as text_models
+from cem.text.topics import models as topic_models
 
 ALL_MODEL_MODULES = (
     admin_models,
@@ -23,9 +24,10 @@ ALL_MODEL_MODULES = (
     source_models,
     job_models,
     analyses_models,
-    dashboard_models,
     survey_models,
     survey_import_models,
-    text_models,
+    distribution_models,
+    dashboard_models,
     topic_models,
+    text_models,
 )

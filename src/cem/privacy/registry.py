@@ -20,9 +20,11 @@ from cem.analytics.dashboards.models import Dashboard
 from cem.customers.models import Customer, Event
 from cem.feedback.models import FeedbackRecord
 from cem.privacy.subject import Subject
-from cem.text.topics.models import RecordTopic
+from cem.surveys.distribution.models import Contact as SurveyContact
+from cem.surveys.distribution.models import ContactSkip, Invitation, Unsubscribe
 from cem.surveys.models import SurveyResponse
 from cem.text.models import LabelCorrection
+from cem.text.topics.models import RecordTopic
 
 Linker = Callable[[Subject], ColumnElement[bool] | None]
 ERASED_USER_LABEL = "[erased user]"
@@ -83,6 +85,22 @@ PERSONAL: dict[str, PersonalData] = {
     "feedback_record": PersonalData(
         "answers and texts the person gave", lambda s: _among(FeedbackRecord.customer_id, s.customer_ids)
     ),
+    # Survey distribution (before survey_response and customer, which they reference).
+    "survey_invitation": PersonalData(
+        "the person's survey invitations: email address, link token, send and open times",
+        lambda s: _among(Invitation.customer_id, s.customer_ids),
+    ),
+    "survey_contact": PersonalData(
+        "when the person was sent or shown a survey (contact-frequency history)",
+        lambda s: _among(SurveyContact.customer_id, s.customer_ids),
+    ),
+    "survey_contact_skip": PersonalData(
+        "surveys the person was not sent, with the rule that skipped them",
+        lambda s: _among(ContactSkip.customer_id, s.customer_ids),
+    ),
+    "survey_unsubscribe": PersonalData(
+        "the person's opt-out from surveys", lambda s: _among(Unsubscribe.customer_id, s.customer_ids)
+    ),
     "survey_response": PersonalData(
         "the person's survey answers, hidden-field values and language",
         lambda s: _among(SurveyResponse.customer_id, s.customer_ids),
@@ -130,8 +148,13 @@ PERSONAL: dict[str, PersonalData] = {
 }
 
 NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
-    "topic": NoPersonalData("topic labels and centroids aggregated over many texts (configuration)"),
+    "survey_audience": NoPersonalData("saved customer filters (configuration)"),
+    "survey_contact_settings": NoPersonalData("contact-frequency rules and widget origins (configuration)"),
+    "survey_channel_settings": NoPersonalData("a survey's recontact, email and widget settings (configuration)"),
+    "survey_trigger": NoPersonalData("event types that trigger a survey (configuration)"),
+    "survey_distribution": NoPersonalData("a survey sending's audience, subject and status (configuration)"),
     "workspace_sentiment_model": NoPersonalData("logistic-regression weights and cross-validation figures"),
+    "topic": NoPersonalData("topic labels and centroids aggregated over many texts (configuration)"),
     "workspace": NoPersonalData("an organisation's name, slug and settings"),
     "journey": NoPersonalData("journey definitions (configuration)"),
     "experience_target": NoPersonalData("promised metric values per journey stage or touchpoint (configuration)"),

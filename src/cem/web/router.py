@@ -12,6 +12,7 @@ from cem.feedback.web import router as feedback_web
 from cem.imports.web import router as imports_web
 from cem.journeys.web import router as journeys_web
 from cem.sources.web import router as sources_web
+from cem.surveys.distribution.web import router as distribution_web
 from cem.text.web import router as text_web
 from cem.surveys.web import router as surveys_web
 
@@ -23,3 +24,4 @@ for router in (admin_web, customers_web, journeys_web, feedback_web, imports_web
 web_router.include_router(text_web)
 web_router.include_router(analytics_web)
 web_router.include_router(surveys_web)
+web_router.include_router(distribution_web)

@@ -1,0 +1,11 @@
+"""The distribution clock: one place tests replace to move time (rules, reminders, quiet hours)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cem.db.base import utcnow
+
+
+def now() -> datetime:
+    return utcnow()
