@@ -25,3 +25,13 @@ API = {
 }
 
 PAGES: dict[tuple[str, str], Permission] = {}
+
+PAGES.update(
+    {
+        ("GET", "/text/search"): R,
+        ("POST", "/text/label/{record_id}"): W,
+        ("GET", "/text/model"): R,
+        ("POST", "/text/model/train"): W,
+        ("POST", "/text/model/pii"): A,
+    }
+)

@@ -148,6 +148,21 @@ def correct_label(
     return row
 
 
+def get_text_record(session: Session, *, workspace_id: int, record_id: int) -> FeedbackRecord:
+    return feedback_service.get_record(session, workspace_id=workspace_id, record_id=record_id)
+
+
+def find_text_record(session: Session, *, workspace_id: int, record_id: int) -> FeedbackRecord | None:
+    record = session.get(FeedbackRecord, record_id)
+    return record if record is not None and record.workspace_id == workspace_id else None
+
+
+def correction_count(session: Session, *, workspace_id: int) -> int:
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).where(LabelCorrection.workspace_id == workspace_id)) or 0)
+
+
 def corrections(session: Session, *, workspace_id: int, limit: int = 500) -> list[LabelCorrection]:
     return list(
         session.scalars(
