@@ -62,7 +62,8 @@ def test_discovery_fills_topics_field_and_statistics(db: Database, workspace: Wo
     assert cancelled.negative_share is not None and cancelled.negative_share > 0.7
     assert cancelled.sentiment_mean is not None and cancelled.sentiment_mean < -0.4
     assert cancelled.trend and sum(n for _, n in cancelled.trend) == cancelled.volume
-    assert all(len(month) == 7 for month, _ in cancelled.trend)
+    assert cancelled.interval == "day"  # the sample spans about a week of February 2015
+    assert all(len(day) == 10 for day, _ in cancelled.trend) and len(cancelled.trend) >= 5
     assert audited == 1
 
 

@@ -38,6 +38,7 @@ def summary(stats: service.TopicStats) -> TopicSummary:
         sentiment_mean=stats.sentiment_mean,
         negative_share=stats.negative_share,
         trend=stats.trend,
+        interval=stats.interval,
     )
 
 

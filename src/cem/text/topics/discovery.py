@@ -208,6 +208,14 @@ def _class_counts(counts: sparse.csr_matrix, labels: npt.NDArray[np.intp], k: in
     return np.asarray((onehot @ counts).todense(), dtype=np.float64)
 
 
+def _distinct_terms(candidates: list[str], used: set[str]) -> list[str]:
+    """The first LABEL_TERMS terms, with more added while that label is already another sibling's."""
+    n = LABEL_TERMS
+    while n < len(candidates) and ", ".join(candidates[:n]) in used:
+        n += 1
+    return candidates[:n]
+
+
 def _label(terms: list[str], fallback: str) -> str:
     return ", ".join(terms) if terms else fallback
 
@@ -238,14 +246,17 @@ def build_clusters(
 ) -> list[Cluster]:
     """Clusters of `rows` (labels index them 0..k-1), labelled by c-TF-IDF against each other."""
     k = int(labels.max()) + 1 if len(labels) else 0
+    used_labels: set[str] = set()
     weights = ctfidf(_class_counts(counts[rows], labels, k))
     out = []
     for c in range(k):
         members = rows[labels == c]
         centroid = _centroid(vectors[members])
-        terms = top_terms(weights[c], vocab, avoid=avoid) if weights.shape[1] else []
+        candidates = top_terms(weights[c], vocab, n=LABEL_TERMS + 3, avoid=avoid) if weights.shape[1] else []
+        terms = _distinct_terms(candidates, used_labels)
         fallback = f"topic {c + 1}" if not key_prefix else f"group {c + 1}"
         label = _label(terms, fallback)
+        used_labels.add(label)
         key = _unique_key(key_prefix + slugify(" ".join(terms[:2]) or fallback), taken)
         out.append(Cluster(key, label, terms, centroid, members, _threshold(vectors[members], centroid)))
     return out

@@ -27,7 +27,8 @@ class TopicSummary(TopicRead):
     volume: int
     sentiment_mean: float | None = Field(description="mean sentiment score in [-1, 1] of the topic's records")
     negative_share: float | None = Field(description="share of the sentiment-labelled records that are negative")
-    trend: list[tuple[str, int]] = Field(description="[month YYYY-MM, records] in time order")
+    trend: list[tuple[str, int]] = Field(description="[bucket start YYYY-MM-DD, records] in time order, gaps as 0")
+    interval: str = Field(description="the trend's bucket: day, week or month (follows the data's date span)")
 
 
 class Verbatim(ReadModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from cem.admin import audit
 from cem.admin.principal import Principal
+from cem.analytics.buckets import bucket_range, bucket_start
 from cem.errors import InvalidInput, NotFound
 from cem.feedback.models import FeedbackRecord
 from cem.jobs.models import Job
@@ -708,17 +710,53 @@ class TopicStats:
     volume: int
     sentiment_mean: float | None
     negative_share: float | None
-    trend: list[tuple[str, int]]  # (YYYY-MM, records)
+    trend: list[tuple[str, int]]  # (bucket start YYYY-MM-DD, records), empty buckets included
+    interval: str = "month"
 
 
-def _month(session: Session) -> Any:
+# The trend's bucket follows the span of the data: a month of tweets by day, a year of reviews by week.
+TREND_DAYS_UP_TO = 45
+TREND_WEEKS_UP_TO = 400
+
+
+def _day(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", FeedbackRecord.collected_at), "YYYY-MM")
-    return func.strftime("%Y-%m", FeedbackRecord.collected_at)
+        return func.to_char(func.timezone("UTC", FeedbackRecord.collected_at), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", FeedbackRecord.collected_at)
+
+
+def trend_interval(first: date, last: date) -> str:
+    span = (last - first).days
+    return "day" if span <= TREND_DAYS_UP_TO else "week" if span <= TREND_WEEKS_UP_TO else "month"
+
+
+def _trends(session: Session, ids: list[int]) -> tuple[dict[int, list[tuple[str, int]]], str]:
+    """Per topic, record counts per bucket over the workspace's whole date range (same buckets for every topic)."""
+    day = _day(session)
+    daily: dict[int, dict[date, int]] = defaultdict(dict)
+    for t, d, n in session.execute(
+        select(RecordTopic.topic_id, day, func.count())
+        .join(FeedbackRecord, FeedbackRecord.id == RecordTopic.record_id)
+        .where(RecordTopic.topic_id.in_(ids))
+        .group_by(RecordTopic.topic_id, day)
+    ):
+        daily[int(t)][date.fromisoformat(str(d))] = int(n)
+    days = [d for per_topic in daily.values() for d in per_topic]
+    if not days:
+        return {}, "month"
+    interval = trend_interval(min(days), max(days))
+    buckets = list(bucket_range(min(days), max(days), interval))
+    out: dict[int, list[tuple[str, int]]] = {}
+    for t, per_day in daily.items():
+        counts = dict.fromkeys(buckets, 0)
+        for d, n in per_day.items():
+            counts[bucket_start(d, interval)] += n
+        out[t] = [(b.isoformat(), n) for b, n in counts.items()]
+    return out, interval
 
 
 def topic_stats(session: Session, workspace_id: int, topic_ids: Sequence[int] | None = None) -> list[TopicStats]:
-    """Volume, mean sentiment score, share negative and monthly volume of each active topic (biggest first)."""
+    """Volume, mean sentiment score, share negative and volume over time of each active topic (biggest first)."""
     topics = list_topics(session, workspace_id)
     if topic_ids is not None:
         wanted = set(topic_ids)
@@ -740,16 +778,7 @@ def topic_stats(session: Session, workspace_id: int, topic_ids: Sequence[int] | 
         .group_by(RecordTopic.topic_id)
     )
     agg = {int(t): (int(n), avg, int(neg or 0), int(labelled)) for t, n, avg, neg, labelled in rows}
-    month = _month(session)
-    trend: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for t, m, n in session.execute(
-        select(RecordTopic.topic_id, month, func.count())
-        .join(FeedbackRecord, FeedbackRecord.id == RecordTopic.record_id)
-        .where(RecordTopic.topic_id.in_(ids))
-        .group_by(RecordTopic.topic_id, month)
-        .order_by(RecordTopic.topic_id, month)
-    ):
-        trend[int(t)].append((str(m), int(n)))
+    trends, interval = _trends(session, ids)
     out = []
     for t in topics:
         n, avg, neg, labelled = agg.get(t.id, (0, None, 0, 0))
@@ -759,7 +788,8 @@ def topic_stats(session: Session, workspace_id: int, topic_ids: Sequence[int] | 
                 volume=n,
                 sentiment_mean=round(float(avg), 3) if avg is not None else None,
                 negative_share=round(neg / labelled, 3) if labelled else None,
-                trend=trend.get(t.id, []),
+                trend=trends.get(t.id, []),
+                interval=interval,
             )
         )
     return sorted(out, key=lambda s: (-s.volume, s.topic.id))
