@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
 from cem.analytics import service as metrics
-from cem.analytics.dashboards import service
+from cem.analytics.dashboards import service, views
 from cem.analytics.dashboards.schemas import CHARTS, DashboardIn, DashboardOut, DashboardPatch, WidgetIn
 from cem.analytics.engines.base import DIMENSIONS
 from cem.analytics.schemas import MetricResult
@@ -71,7 +71,8 @@ def _status(exc: CEMError | ValidationError) -> int:
 
 
 def _helpers() -> dict[str, Any]:
-    return {"fmt_value": fmt_value, "fmt_change": fmt_change, "fmt_p": fmt_p}
+    units = {m.slug: m.unit for m in metrics.list_metrics()}
+    return {"fmt_value": fmt_value, "fmt_change": fmt_change, "fmt_p": fmt_p, "units": units}
 
 
 # -- overview ---------------------------------------------------------------------------------------
@@ -138,6 +139,135 @@ def overview_page(request: Request, principal: PageReader) -> Response:
         form={**values, "end": values["end"].isoformat() if values["end"] else ""},
         intervals=INTERVALS,
         export_query=query,
+        **_helpers(),
+    )
+    response.status_code = 400 if errors else 200
+    return response
+
+
+# -- journey view and drivers & gaps ---------------------------------------------------------------
+
+
+def _parse(
+    params: Mapping[str, str], ints: tuple[str, ...] = (), dates: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """Typed values of the named query parameters (blank: absent) and a readable error for each bad one."""
+    values: dict[str, Any] = {}
+    errors = []
+    for name in ints:
+        text = (params.get(name) or "").strip()
+        if text:
+            if text.isdigit() and len(text) <= 9:
+                values[name] = int(text)
+            else:
+                errors.append(f"{name}: {text[:40]!r} is not a whole number")
+    for name in dates:
+        text = (params.get(name) or "").strip()
+        if text:
+            try:
+                values[name] = date.fromisoformat(text)
+            except ValueError:
+                errors.append(f"{name}: {text[:40]!r} is not a date (YYYY-MM-DD)")
+    return values, errors
+
+
+def _query_string(params: Mapping[str, str], names: tuple[str, ...]) -> str:
+    return urlencode([(k, v) for k in names for v in _all(params, k) if v.strip()])
+
+
+def _all(params: Mapping[str, str], name: str) -> list[str]:
+    getter = getattr(params, "getlist", None)
+    return list(getter(name)) if getter else ([params[name]] if name in params else [])
+
+
+@router.get("/dashboards/journey")
+def journey_page(request: Request, principal: PageReader) -> Response:
+    """The journey's stages left to right with score, volume and top pain point; the funnel; pain points; gaps."""
+    params = request.query_params
+    values, errors = _parse(params, ints=("journey_id", "min_n"), dates=("date_from", "date_to"))
+    metric = (params.get("metric") or "").strip()[:64] or None
+    view = None
+    if not errors:
+        try:
+            with get_db(request).unit_of_work(readonly=True) as session:
+                view = views.journey_view(session, workspace_id=principal.workspace_id, metric=metric, **values)
+        except CEMError as exc:
+            errors.append(exc.detail)
+    chart = None
+    if view and view.funnel and view.funnel.stages:
+        chart = {
+            "kind": "funnel",
+            "title": "Funnel",
+            "x": [s.name for s in view.funnel.stages],
+            "values": [s.reached for s in view.funnel.stages],
+        }
+    names = ("journey_id", "metric", "date_from", "date_to", "min_n")
+    response = render(
+        request,
+        "analytics/journey.html",
+        principal,
+        view=view,
+        errors=errors,
+        form={k: params.get(k, "") for k in names},
+        metrics_catalog=metrics.list_metrics(),
+        funnel_chart=chart,
+        export_query=_query_string(params, names),
+        **_helpers(),
+    )
+    response.status_code = 400 if errors else 200
+    return response
+
+
+@router.get("/dashboards/drivers")
+def drivers_page(request: Request, principal: PageReader) -> Response:
+    """Importance-versus-performance quadrant of key drivers, every experience gap, a segment breakdown."""
+    params = request.query_params
+    values, errors = _parse(params, ints=("bootstrap", "min_n"))
+    if values.get("bootstrap", 0) > 2000:
+        errors.append("bootstrap: at most 2000 rounds")
+    drivers = [d.strip()[:200] for d in _all(params, "driver") if d.strip()][:15]
+    view = None
+    if not errors:
+        try:
+            with get_db(request).unit_of_work(readonly=True) as session:
+                view = views.driver_view(
+                    session,
+                    workspace_id=principal.workspace_id,
+                    outcome=(params.get("outcome") or "").strip()[:200] or None,
+                    drivers=drivers,
+                    source_name=(params.get("source_name") or "").strip()[:200] or None,
+                    performance="top_box" if params.get("performance") == "top_box" else "mean",
+                    bootstrap=values.get("bootstrap", 200),
+                    segment_metric=(params.get("segment_metric") or "nps").strip()[:64],
+                    segment_by=(params.get("segment_by") or "source_name").strip()[:120],
+                    min_n=values.get("min_n", 30),
+                )
+        except CEMError as exc:
+            errors.append(exc.detail)
+    quadrant = None
+    if view and view.result and view.result.drivers:
+        quadrant = {
+            "kind": "quadrant",
+            "title": "Key drivers",
+            "points": [
+                {"name": d.label, "x": d.performance, "y": d.johnson, "quadrant": d.quadrant}
+                for d in view.result.drivers
+            ],
+            "x_mid": view.result.performance_median,
+            "y_mid": view.result.importance_median,
+        }
+    names = ("outcome", "driver", "source_name", "performance", "bootstrap", "segment_metric", "segment_by", "min_n")
+    response = render(
+        request,
+        "analytics/drivers.html",
+        principal,
+        view=view,
+        errors=errors,
+        form={**{k: params.get(k, "") for k in names}, "drivers": drivers},
+        metrics_catalog=metrics.list_metrics(),
+        dimensions=DIMENSIONS,
+        quadrant=quadrant,
+        export_query=_query_string(params, names),
         **_helpers(),
     )
     response.status_code = 400 if errors else 200

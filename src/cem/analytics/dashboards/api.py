@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
-from cem.analytics.dashboards import export, service
+from cem.analytics.dashboards import export, service, views
 from cem.analytics.dashboards.schemas import DashboardIn, DashboardOut, DashboardPatch, DashboardSummary, Overview
 from cem.analytics.schemas import Interval, MetricResult
 from cem.api.deps import DbSession, Reader, require
@@ -49,6 +49,62 @@ def export_overview(
     export.check_overview_table(table)  # before the work, and with the choices named
     data = service.overview(session, workspace_id=actor.workspace_id, interval=interval, end=end, min_n=min_n)
     return file_response(*export.render(export.overview_table(data, table), format))
+
+
+@router.get("/dashboards/journey/export", summary="A journey view table as CSV or XLSX")
+def export_journey(
+    session: DbSession,
+    actor: Reader,
+    table: str = Query(description="stages, touchpoints, funnel, pain_points or gaps"),
+    format: export.ExportFormat = "csv",
+    journey_id: int | None = None,
+    metric: str | None = Query(default=None, max_length=64),
+    date_from: date | None = None,
+    date_to: date | None = None,
+    min_n: MinN = 30,
+) -> Response:
+    views.check_journey_table(table)
+    view = views.journey_view(
+        session,
+        workspace_id=actor.workspace_id,
+        journey_id=journey_id,
+        metric=metric,
+        date_from=date_from,
+        date_to=date_to,
+        min_n=min_n,
+    )
+    return file_response(*export.render(views.journey_table(view, table), format))
+
+
+@router.get("/dashboards/drivers/export", summary="A drivers & gaps view table as CSV or XLSX")
+def export_drivers(
+    session: DbSession,
+    actor: Reader,
+    table: str = Query(description="drivers, gaps or segments"),
+    format: export.ExportFormat = "csv",
+    outcome: str | None = Query(default=None, max_length=200),
+    driver: list[str] = Query(default=[], max_length=15),
+    source_name: str | None = Query(default=None, max_length=200),
+    performance: Literal["mean", "top_box"] = "mean",
+    bootstrap: int = Query(default=200, ge=0, le=2000),
+    segment_metric: str = Query(default="nps", max_length=64),
+    segment_by: str = Query(default="source_name", max_length=120),
+    min_n: MinN = 30,
+) -> Response:
+    views.check_driver_table(table)
+    view = views.driver_view(
+        session,
+        workspace_id=actor.workspace_id,
+        outcome=outcome if table == "drivers" else None,  # the costly bootstrap only when its table is asked for
+        drivers=driver,
+        source_name=source_name,
+        performance=performance,
+        bootstrap=bootstrap,
+        segment_metric=segment_metric,
+        segment_by=segment_by,
+        min_n=min_n,
+    )
+    return file_response(*export.render(views.driver_table(view, table), format))
 
 
 @router.get("/dashboards", response_model=list[DashboardSummary], summary="Shared dashboards and your own")

@@ -113,6 +113,7 @@ class Mover(BaseModel):
 
     metric: str
     label: str
+    unit: str
     dimension: str
     segment: str | None
     value: float | None

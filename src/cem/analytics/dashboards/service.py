@@ -437,7 +437,7 @@ def _movers(
     session: Session, *, workspace_id: int, interval: Interval, start: date, end: date, min_n: int, confidence: float
 ) -> tuple[list[Mover], int]:
     """Every segment of every headline metric, latest bucket against the one before (as the tiles); BH over all."""
-    found: list[tuple[str, str, str, MetricRow]] = []
+    found: list[tuple[str, str, str, str, MetricRow]] = []
     for slug in HEADLINE_METRICS:
         for dimension in MOVER_DIMENSIONS:
             query = MetricQuery(
@@ -451,13 +451,16 @@ def _movers(
                 confidence=confidence,
             )
             result = metrics.compute(session, workspace_id=workspace_id, query=query)
-            found.extend((slug, result.label, dimension, row) for row in result.rows if row.p_value is not None)
+            found.extend(
+                (slug, result.label, result.unit, dimension, row) for row in result.rows if row.p_value is not None
+            )
     q_values = stats.benjamini_hochberg([row.p_value for *_, row in found])
     alpha = 1 - confidence
     movers = [
         Mover(
             metric=slug,
             label=label,
+            unit=unit,
             dimension=dimension,
             segment=row.segment.get(dimension),
             value=row.value,
@@ -469,7 +472,7 @@ def _movers(
             q_value=float(q or 0.0),
             significant=q is not None and q < alpha,
         )
-        for (slug, label, dimension, row), q in zip(found, q_values, strict=True)
+        for (slug, label, unit, dimension, row), q in zip(found, q_values, strict=True)
     ]
     movers.sort(key=lambda m: (m.q_value, m.p_value, -abs(m.change or 0.0)))
     return movers[:TOP_MOVERS], len(found)
