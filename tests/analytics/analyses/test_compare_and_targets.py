@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cem.admin.models import AuditLog
+from cem.analytics import stats
+from cem.analytics.analyses.gaps import one_sample_p
 from cem.customers import service as customer_service
 from cem.customers.schemas import CustomerRef, EventIn
 from cem.feedback import service as feedback_service
@@ -225,3 +227,35 @@ def test_journey_analyses_of_an_unknown_journey_are_404(admin_api: TestClient) -
         assert r.status_code == 404 and "999999" in r.json()["detail"]
     r = admin_api.get("/api/v1/analyses/journeys/1/metrics", params={"metric": "nope"})
     assert r.status_code == 404
+
+
+def test_gap_p_values_use_each_metric_test() -> None:
+    """One-sample tests against the promise, recomputed from the reported interval exactly as written here."""
+    normal = NormalDist()
+    # CSAT 70 % of 100 against 80 %: z = (0.7 - 0.8) / sqrt(0.7 * 0.3 / 100).
+    est = stats.wilson(70, 100)
+    assert est.value is not None
+    z = (0.7 - 0.8) / math.sqrt(0.21 / 100)
+    assert one_sample_p("csat", est.value, est.lower, est.upper, 100, 80, 0.95) == pytest.approx(2 * normal.cdf(z))
+    # NPS: the adjusted-Wald centre and variance against 40.
+    nps, centre, var = _adjusted(ANSWERS["a"])
+    lower, upper = centre - Z95 * math.sqrt(var), centre + Z95 * math.sqrt(var)
+    z = (centre - 40) / math.sqrt(var)
+    assert one_sample_p("nps", nps, lower, upper, 60, 40, 0.95) == pytest.approx(2 * (1 - normal.cdf(abs(z))))
+    # Mean rating 4.1 (sd 1, n 50) against 4.5: t with 49 degrees of freedom.
+    half = stats.t_quantile(0.975, 49) * 1 / math.sqrt(50)
+    t = (4.1 - 4.5) / (1 / math.sqrt(50))
+    expected = 2 * (1 - stats.t_cdf(abs(t), 49))
+    assert one_sample_p("rating_mean", 4.1, 4.1 - half, 4.1 + half, 50, 4.5, 0.95) == pytest.approx(expected)
+    assert one_sample_p("rating_mean", None, None, None, 10, 4.5, 0.95) is None
+
+
+def test_only_the_named_variants(onboarding: Workspace, admin_api: TestClient) -> None:
+    params = {"metric": "nps", "variant_source": "customer", "variant_key": "flow", "variant": ["b"], "control": "b"}
+    body = admin_api.get("/api/v1/analyses/compare", params=params).json()
+    assert [v["variant"] for v in body["variants"]] == ["b"] and body["comparisons"] == []
+    params["variant"] = ["b", "c"]  # a named variant without records is shown empty, never dropped
+    body = admin_api.get("/api/v1/analyses/compare", params=params).json()
+    empty = next(v for v in body["variants"] if v["variant"] == "c")
+    assert (empty["n"], empty["status"], empty["value"]) == (0, "not_enough_data", None)
+    assert body["comparisons"][0]["p_value"] is None
