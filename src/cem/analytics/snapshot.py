@@ -33,7 +33,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from cem.analytics.churn import churn_flag
@@ -209,6 +209,7 @@ class _Refresher:
     def __init__(self, snap: Snapshot, session: Session, manifest: dict[str, Any] | None, now: datetime):
         self.snap, self.session, self.old, self.now = snap, session, manifest, now
         self.dir = snap.directory
+        self.dialect = session.get_bind().dialect.name
         self.con = duckdb.connect()
 
     def run(self, *, full: bool) -> RefreshReport:
@@ -243,7 +244,11 @@ class _Refresher:
     # -- feedback -------------------------------------------------------------------------------------
 
     def _feedback_select(self) -> Select[Any]:
-        return select(*(getattr(FR, name) for name in FEEDBACK_COLUMNS))
+        columns = [
+            _timestamp_text(getattr(FR, name), self.dialect) if kind == "TIMESTAMP" else getattr(FR, name)
+            for name, kind in FEEDBACK_COLUMNS.items()
+        ]
+        return select(*columns)
 
     def _full(self) -> dict[str, Any]:
         path = self._new_part()
@@ -330,9 +335,10 @@ class _Refresher:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({cols})")
         casts = ", ".join(f"CAST({name} AS {kind})" for name, kind in columns.items())
         total = 0
-        result = self.session.execute(stmt.execution_options(yield_per=BATCH))
-        for batch in result.partitions():
-            rows = [transform(r) for r in batch] if transform else [tuple(r) for r in batch]
+        # Core rows, not ORM ones: the export reads every record, and the ORM layer doubled its time.
+        result = self.session.connection().execute(stmt.execution_options(yield_per=BATCH))
+        for batch in result.partitions(BATCH):
+            rows = [transform(r) for r in batch] if transform else batch
             arrays = _columns(rows, columns)  # noqa: F841  (read by DuckDB's replacement scan below)
             self.con.execute(f"INSERT INTO {table} SELECT {casts} FROM arrays")
             total += len(rows)
@@ -363,31 +369,28 @@ def _customer_row(row: Any) -> tuple[Any, ...]:
     return (*row[:4], json.dumps(attributes, ensure_ascii=False), churn_flag(attributes))
 
 
-def _columns(rows: Sequence[tuple[Any, ...]], columns: dict[str, str]) -> dict[str, Any]:
-    """Row tuples to one numpy array per column; timestamps become naive UTC microseconds."""
+def _columns(rows: Sequence[Any], columns: dict[str, str]) -> dict[str, Any]:
+    """Row tuples to one object array per column (NULLs stay None; DuckDB casts each to its type)."""
+    if not rows:
+        return {name: np.array([], dtype=object) for name in columns}
+    transposed = list(zip(*rows, strict=True))
     out: dict[str, Any] = {}
-    for index, (name, kind) in enumerate(columns.items()):
-        values = [r[index] for r in rows]
-        if kind == "TIMESTAMP":
-            out[name] = np.array([_naive(v) for v in values], dtype="datetime64[us]")
-        elif kind == "DOUBLE":
-            out[name] = np.array([np.nan if v is None else v for v in values], dtype="float64")
-            out[name + "__null"] = np.array([v is None for v in values], dtype=bool)
-        else:
-            out[name] = np.array(values, dtype=object)
-    return _nulls_restored(out)
+    for name, values in zip(columns, transposed, strict=True):
+        array = np.empty(len(values), dtype=object)
+        array[:] = [_naive(v) if isinstance(v, datetime) else v for v in values] if _has_datetimes(values) else values
+        out[name] = array
+    return out
 
 
-def _nulls_restored(arrays: dict[str, Any]) -> dict[str, Any]:
-    # NaN in a float64 array reaches DuckDB as NaN, not NULL: carry NULLs as object arrays instead.
-    for name in [n for n in arrays if n.endswith("__null")]:
-        column = name[: -len("__null")]
-        mask = arrays.pop(name)
-        if mask.any():
-            values = arrays[column].astype(object)
-            values[mask] = None
-            arrays[column] = values
-    return arrays
+def _has_datetimes(values: Sequence[Any]) -> bool:
+    return any(isinstance(v, datetime) for v in values[:1]) or any(isinstance(v, datetime) for v in values[-1:])
+
+
+def _timestamp_text(column: Any, dialect: str) -> Any:
+    """A timestamp as UTC text (`YYYY-MM-DD HH:MM:SS[.ffffff]`), skipping per-value datetime conversion."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
+    return type_coerce(column, String)  # SQLite already stores naive UTC text
 
 
 def _naive(moment: datetime | None) -> datetime | None:
