@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from cem.errors import BadRequest
+from cem.surveys import logic
 from cem.surveys.definition import CHOICE_TYPES, blocking_errors, validate_definition
 from cem.surveys.importers import read_definition
 
@@ -195,3 +196,56 @@ def test_unreadable_files_give_a_clear_reason(name: str, content: bytes, reason:
     with pytest.raises(BadRequest) as caught:
         read_definition(name, content)
     assert reason in caught.value.detail
+
+
+def test_limesurvey_relevance_becomes_working_display_logic() -> None:
+    """SGQA names, nested and/or and is_empty() become cem conditions the logic engine evaluates like LimeSurvey."""
+    path = DEFINITIONS / "limesurvey/ls3_sample_survey_multilingual_fr_de_en_it.lss"
+    defn = read_definition(path.name, path.read_bytes()).definition
+    questions = defn.question_map()
+    # ((QCS1_SH101 == "Y") and (QCS3 != "Y")) or ((QCS2_SQ201 == "Y") and (QCS3 != "Y"))
+    cc01 = questions["CC01"].display_logic
+    cases = [
+        ({"QCS1": ["SH101"]}, True),
+        ({"QCS1": ["SH101"], "QCS3": "Y"}, False),
+        ({"QCS2": ["SQ201"], "QCS3": "N"}, True),
+        ({"QCS1": ["SH102"], "QCS2": ["SQ202"]}, False),
+        ({}, False),
+    ]
+    for answers, shown in cases:
+        assert logic.evaluate(cc01, logic.Context(answers=answers)) is shown, answers
+    assert logic.evaluate(questions["QCDefault"].display_logic, logic.Context(answers={})) is True  # is_empty(QC)
+    assert logic.evaluate(questions["QCDefault"].display_logic, logic.Context(answers={"QC": "Y"})) is False
+    # Same-page relevance: the dependent questions move to a page after the one answering QC.
+    page_of = {q.id: p.id for p in defn.pages for q in p.questions}
+    order = [p.id for p in defn.pages]
+    assert order.index(page_of["QCYes"]) > order.index(page_of["QC"])
+
+
+def test_limesurvey_group_relevance_and_empty_comparisons() -> None:
+    path = DEFINITIONS / "limesurvey/ls205_group_relevance.lss"
+    imported = read_definition(path.name, path.read_bytes())
+    defn = imported.definition
+    page = next(p for p in defn.pages if any(q.id == "p1sex" for q in p.questions))
+    # grelevance "cohabs > 0" guards the page of person 1
+    assert logic.evaluate(page.display_logic, logic.Context(answers={"cohabs": 2}))
+    assert not logic.evaluate(page.display_logic, logic.Context(answers={"cohabs": 0}))
+    # relevance '!is_empty(p1sex)' -> shown once p1sex is answered
+    p1name = defn.question_map()["p1name"].display_logic
+    assert p1name is not None and p1name.model_dump()["operator"] == "is_answered"
+    text = "\n".join(str(w) for w in imported.warnings)
+    assert "count" in text  # count(...) == cohabs cannot be represented: warned, not silently dropped
+
+
+def test_qualtrics_skip_to_a_question_starts_its_page() -> None:
+    path = DEFINITIONS / "qualtrics/Survey_Logic/Survey_Logic_EVERYWHERE.qsf"
+    defn = read_definition(path.name, path.read_bytes()).definition
+    first = defn.pages[0].questions
+    assert [q.id for q in first] == ["QID1", "QID2", "QID3"]
+    targets = {rule.target for q in first for rule in q.jump_logic}
+    assert targets == {"end", defn.pages[1].id, defn.pages[2].id}
+    assert defn.pages[1].questions[0].id == "QID4" and defn.pages[2].questions[0].id == "QID5"
+    # QID1 choice 1 -> the first matching rule in Qualtrics' order (end of block = end of this survey)
+    rule = defn.question_map()["QID1"].jump_logic[0]
+    assert rule.target == "end" and logic.evaluate(rule.condition, logic.Context(answers={"QID1": "c1"}))
+    assert not logic.evaluate(rule.condition, logic.Context(answers={"QID1": "c2"}))

@@ -28,7 +28,7 @@ from cem.surveys.definition import (
     blocking_errors,
     validate_definition,
 )
-from cem.surveys.importers.ir import ImportWarning, IRChoice, IRCondition, IRQuestion, IRSurvey, LocalText
+from cem.surveys.importers.ir import ImportWarning, IRChoice, IRCondition, IRPage, IRQuestion, IRSurvey, LocalText
 from cem.surveys.importers.text import unique_id
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -89,13 +89,40 @@ class _Converter:
         self.question_ids: dict[str, str] = {}  # IR id -> cem id
         self.choice_ids: dict[str, dict[str, str]] = {}  # cem question id -> IR choice id -> cem id
         self.row_ids: dict[str, dict[str, str]] = {}
+        self.column_ids: dict[str, dict[str, str]] = {}
+        self.ir_types = {q.id: q.type for q in ir.questions}
         self.codes: dict[str, QuestionCodes] = {}
         self.taken: set[str] = set()
 
     def warn(self, location: str, message: str) -> None:
         self.warnings.append(ImportWarning(location, message))
 
+    def _split_for_logic(self) -> None:
+        """Display logic in cem reads answers of earlier pages. LimeSurvey (and Qualtrics in-page logic) show or
+        hide a question live on the page where its condition's question is answered: such a question starts a new
+        page right after, which keeps the logic working with the same order of questions."""
+        pages: list[IRPage] = []
+        for page in self.ir.pages:
+            current = IRPage(id=page.id, title=page.title, display_logic=page.display_logic)
+            part = 1
+            for question in page.questions:
+                on_page = {q.id for q in current.questions}
+                needed = sorted(_refs(question.display_logic) & on_page)
+                if needed:
+                    pages.append(current)
+                    part += 1
+                    current = IRPage(id=f"{page.id}_{part}", title=page.title, display_logic=page.display_logic)
+                    self.warn(
+                        f"question {question.source_ref or question.id}",
+                        f"moved to a new page after {', '.join(needed)}: its display logic depends on them and cem "
+                        "evaluates display logic on earlier pages",
+                    )
+                current.questions.append(question)
+            pages.append(current)
+        self.ir.pages = pages
+
     def run(self) -> ImportedSurvey:
+        self._split_for_logic()
         default = self._language(self.ir.default_language) or "en"
         languages = [lang for lang in (self._language(x) for x in self.ir.languages) if lang]
         hidden = [HiddenField(id=cem_id(h, "h_")) for h in dict.fromkeys(self.ir.hidden_fields)]
@@ -175,7 +202,7 @@ class _Converter:
         choices, choice_ids = self._choices(q.choices, loc, "c")
         rows, row_ids = self._choices(q.rows, loc, "r")
         columns, column_ids = self._choices(q.columns, loc, "c")
-        self.choice_ids[qid], self.row_ids[qid] = choice_ids, row_ids
+        self.choice_ids[qid], self.row_ids[qid], self.column_ids[qid] = choice_ids, row_ids, column_ids
         headline = self._text(q.headline)
         if not any(headline.values()):
             headline = {self._language(self.ir.default_language) or "en": q.source_ref or q.id}
@@ -228,18 +255,27 @@ class _Converter:
             return ConditionGroup(combinator=node.kind, conditions=[c for c in children if c is not None])
         ref = node.ref
         value: Any = node.value
+        operator = node.operator
         if node.operand == "question":
-            if ref not in self.question_ids:
-                self.warn(loc, f"condition on {ref!r}, which is not an imported question; dropped")
+            base, _, row = ref.partition(".")
+            if base not in self.question_ids:
+                self.warn(loc, f"condition on {base!r}, which is not an imported question; dropped")
                 return None
-            ref = self.question_ids[ref]
-            value = self._choice_value(ref, value)
+            qid = self.question_ids[base]
+            if row:  # a matrix row: its value is a column
+                ref = f"{qid}.{self.row_ids.get(qid, {}).get(row, row)}"
+                value = self._choice_value(self.column_ids.get(qid, {}), value)
+            else:
+                ref = qid
+                value = self._choice_value(self.choice_ids.get(qid, {}), value)
+            # "option not selected" on a multiple choice is "does not include", not "differs from".
+            if operator == "not_equals" and self.ir_types.get(base) in ("multiple_choice", "ranking"):
+                operator = "not_contains"
         elif node.operand == "hidden":
             ref = cem_id(ref, "h_")
-        return Condition(source=node.operand, ref=ref, operator=node.operator, value=value)
+        return Condition(source=node.operand, ref=ref, operator=operator, value=value)
 
-    def _choice_value(self, question_id: str, value: Any) -> Any:
-        ids = self.choice_ids.get(question_id) or {}
+    def _choice_value(self, ids: dict[str, str], value: Any) -> Any:
         if isinstance(value, list):
             return [ids.get(v, v) for v in value]
         if isinstance(value, str):
@@ -291,6 +327,14 @@ class _Converter:
         texts[lang] = re.sub(r"\{\{\s*(?:hidden\.|var\.)?" + re.escape(name) + r"\s*\}\}", f"[{name}]", before)
         if texts[lang] != before:
             self.warn(f"{_describe(holder)}", f"recall of {name!r} dropped from the {lang} text: {message}")
+
+
+def _refs(node: IRCondition | None) -> set[str]:
+    if node is None:
+        return set()
+    if node.kind != "leaf":
+        return set().union(*(_refs(child) for child in node.children)) if node.children else set()
+    return {node.ref.partition(".")[0]} if node.operand == "question" else set()
 
 
 def _resolve(data: dict[str, Any], path: str) -> dict[str, Any]:

@@ -26,26 +26,6 @@ _ARRAY_FIXED_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "E": [("I", "Increase"), ("S", "Same"), ("D", "Decrease")],
 }
 _DROPPED_TYPES = {"|": "file upload", "I": "language switch"}
-_EXPRESSION = re.compile(
-    r"""^\(*\s*(?P<ref>[A-Za-z_][A-Za-z0-9_]*)(?:\.NAOK|\.value)?\s*(?P<op>==|!=|>=|<=|>|<|eq|ne|gt|lt|ge|le)\s*
-        (?P<q>["']?)(?P<value>[^"'()]*)(?P=q)\s*\)*$""",
-    re.VERBOSE,
-)
-_EMPTY_TEST = re.compile(r"^\(*\s*(?P<neg>!)?\s*is_empty\(\s*(?P<ref>[A-Za-z_][A-Za-z0-9_]*)(?:\.NAOK)?\s*\)\s*\)*$")
-_OPS = {
-    "==": "equals",
-    "eq": "equals",
-    "!=": "not_equals",
-    "ne": "not_equals",
-    ">": "greater_than",
-    "gt": "greater_than",
-    "<": "less_than",
-    "lt": "less_than",
-    ">=": "greater_or_equal",
-    "ge": "greater_or_equal",
-    "<=": "less_or_equal",
-    "le": "less_or_equal",
-}
 
 
 def _table(root: Element, name: str) -> list[dict[str, str]]:
@@ -80,6 +60,8 @@ class LimeSurveyParser:
             if not row.get("language") or row.get("language") == default:
                 self.attributes[row.get("qid", "")][row.get("attribute", "")] = row.get("value", "")
         self.code_to_id: dict[str, str] = {}
+        self.qid_to_code: dict[str, str] = {}
+        self.code_types: dict[str, str] = {}
         self.taken_ids: set[str] = set()
 
     # -- reading tables into language-aware items -------------------------------------------------------------
@@ -126,6 +108,8 @@ class LimeSurveyParser:
         for item in questions.values():
             title = item.row.get("title", "")
             self.code_to_id[title] = unique_id(safe_id(title), self.taken_ids)
+            self.qid_to_code[item.row.get("qid", "")] = title
+            self.code_types[title] = item.row.get("type", "")
         subs_by_parent: dict[str, list[_Item]] = defaultdict(list)
         for sub in subquestions.values():
             subs_by_parent[sub.row.get("parent_qid", "")].append(sub)
@@ -342,43 +326,151 @@ class LimeSurveyParser:
         expr = expression.strip()
         if expr in ("", "1", "true"):
             return None
-        parts = _split_top(expr)
-        if parts is None:
-            self.ir.warn(loc, f"condition {expr!r} is too complex for cem; dropped (always shown)")
+        try:
+            return _ExpressionParser(expr, self._resolve).parse()
+        except _Unsupported as exc:
+            self.ir.warn(loc, f"condition {expr!r} is not supported ({exc}); dropped (always shown)")
             return None
-        combinator, terms = parts
-        leaves: list[IRCondition] = []
-        for term in terms:
-            leaf = self._term(term)
-            if leaf is None:
-                self.ir.warn(loc, f"condition {expr!r} is not supported ({term.strip()!r}); dropped (always shown)")
-                return None
-            leaves.append(leaf)
-        return leaves[0] if len(leaves) == 1 else IRCondition(kind=combinator, children=leaves)  # type: ignore[arg-type]
 
-    def _term(self, term: str) -> IRCondition | None:
-        term = term.strip()
-        empty = _EMPTY_TEST.match(term)
-        if empty and empty.group("ref") in self.code_to_id:
-            op = "is_answered" if empty.group("neg") else "is_skipped"
-            return IRCondition(ref=self.code_to_id[empty.group("ref")], operator=op)
-        match = _EXPRESSION.match(term)
-        if not match or match.group("ref") not in self.code_to_id:
-            return None
-        value: Any = match.group("value").strip()
-        return IRCondition(ref=self.code_to_id[match.group("ref")], operator=_OPS[match.group("op")], value=value)
+    def _resolve(self, name: str) -> tuple[str, str | None, str] | None:
+        """An Expression Manager variable -> (question id, subquestion code or None, LimeSurvey question type).
 
-
-def _split_top(expr: str) -> tuple[str, list[str]] | None:
-    """Split `a and b and c` / `a || b` at the top level (one kind of connective only)."""
-    tokens = re.split(r"\s+(and|or|&&|\|\|)\s+", expr, flags=re.IGNORECASE)
-    terms, connectives = tokens[0::2], {t.lower().replace("&&", "and").replace("||", "or") for t in tokens[1::2]}
-    if len(connectives) > 1:
+        Accepts `code`, `code.NAOK`, `code_sub` (a subquestion), and SGQA names `<sid>X<gid>X<qid><sub>`."""
+        name = re.sub(r"\.(NAOK|value|shown)$", "", name)
+        sgqa = re.fullmatch(r"\d+X\d+X(\d+)(\w*)", name)
+        if sgqa:
+            code = self.qid_to_code.get(sgqa.group(1))
+            return (self.code_to_id[code], sgqa.group(2) or None, self.code_types[code]) if code else None
+        if name in self.code_to_id:
+            return self.code_to_id[name], None, self.code_types[name]
+        head, _, sub = name.rpartition("_")
+        if head in self.code_to_id and sub:
+            return self.code_to_id[head], sub, self.code_types[head]
         return None
-    for term in terms:
-        if term.count("(") != term.count(")") and term.strip("()").count("(") != 0:
-            return None
-    return (connectives.pop() if connectives else "and"), terms
+
+
+class _Unsupported(Exception):
+    pass
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<str>"[^"]*"|'[^']*')|(?P<num>-?\d+(?:\.\d+)?(?![\w]))|(?P<op>==|!=|>=|<=|&&|\|\||[()<>!,])|
+        (?P<name>[A-Za-z0-9_][\w.]*))""",
+    re.VERBOSE,
+)
+_WORD_OPS = {"and": "&&", "or": "||", "eq": "==", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
+_COMPARE = {
+    "==": "equals",
+    "!=": "not_equals",
+    ">": "greater_than",
+    "<": "less_than",
+    ">=": "greater_or_equal",
+    "<=": "less_or_equal",
+}
+
+
+class _ExpressionParser:
+    """and/or/parentheses over comparisons and is_empty() — the subset of LimeSurvey expressions cem can hold."""
+
+    def __init__(self, text: str, resolve: Any) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            match = _TOKEN.match(text, pos)
+            if not match or match.end() == pos:
+                if text[pos:].strip() == "":
+                    break
+                raise _Unsupported(f"cannot read {text[pos : pos + 20]!r}")
+            kind = match.lastgroup or ""
+            value = match.group(kind)
+            if kind == "name" and value.lower() in _WORD_OPS:
+                kind, value = "op", _WORD_OPS[value.lower()]
+            self.tokens.append((kind, value))
+            pos = match.end()
+        self.pos = 0
+        self.resolve = resolve
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self, value: str | None = None) -> tuple[str, str]:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            raise _Unsupported(f"expected {value or 'more'}")
+        self.pos += 1
+        return token
+
+    def parse(self) -> IRCondition:
+        node = self.disjunction()
+        if self.peek() is not None:
+            raise _Unsupported(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
+        return node
+
+    def _chain(self, op: str, kind: str, part: Any) -> IRCondition:
+        items = [part()]
+        while self.peek() == ("op", op):
+            self.take()
+            items.append(part())
+        return items[0] if len(items) == 1 else IRCondition(kind=kind, children=items)  # type: ignore[arg-type]
+
+    def disjunction(self) -> IRCondition:
+        return self._chain("||", "or", self.conjunction)
+
+    def conjunction(self) -> IRCondition:
+        return self._chain("&&", "and", self.factor)
+
+    def factor(self) -> IRCondition:
+        token = self.peek()
+        if token == ("op", "("):
+            self.take()
+            node = self.disjunction()
+            self.take(")")
+            return node
+        negate = False
+        if token == ("op", "!"):
+            self.take()
+            negate = True
+            token = self.peek()
+        if token is not None and token[0] == "name" and token[1] == "is_empty":
+            self.take()
+            self.take("(")
+            ref = self.reference(self.take()[1])
+            self.take(")")
+            return IRCondition(ref=ref[0], operator="is_answered" if negate else "is_skipped")
+        if negate:
+            raise _Unsupported("'!' is only supported before is_empty()")
+        return self.comparison()
+
+    def reference(self, name: str) -> tuple[str, str | None, str]:
+        resolved = self.resolve(name)
+        if resolved is None:
+            raise _Unsupported(f"{name!r} is not a question of this survey")
+        code, sub, kind = resolved
+        if sub and kind not in ("M", "P"):
+            return f"{code}.{sub}", None, kind  # an array row: question.row
+        return code, sub, kind
+
+    def comparison(self) -> IRCondition:
+        left = self.take()
+        if left[0] != "name" or self.peek() is None or self.peek()[1] == "(":  # type: ignore[index]
+            raise _Unsupported(f"{left[1]!r} is a function or value, not a question")
+        ref, sub, _kind = self.reference(left[1])
+        op_token = self.take()
+        if op_token[1] not in _COMPARE:
+            raise _Unsupported(f"operator {op_token[1]!r}")
+        kind, raw = self.take()
+        if kind not in ("str", "num"):
+            raise _Unsupported("comparison with another question")
+        value = raw[1:-1] if kind == "str" else raw
+        operator = _COMPARE[op_token[1]]
+        if sub is not None:  # a multiple-choice option: "Y" when ticked
+            ticked = (operator == "equals") == (value == "Y")
+            return IRCondition(
+                ref=ref, operator="includes_any" if ticked else "not_contains", value=[sub] if ticked else sub
+            )
+        if value == "" and operator in ("equals", "not_equals"):
+            return IRCondition(ref=ref, operator="is_skipped" if operator == "equals" else "is_answered")
+        return IRCondition(ref=ref, operator=operator, value=value)
 
 
 def _int(value: str | None) -> int:

@@ -129,7 +129,16 @@ class QualtricsParser:
         title = plain_text(block.get("Description"))
         pages: list[IRPage] = []
         current = self._new_page(block_id, len(pages), title)
+        # cem jumps go to pages; a question that skip logic jumps to starts its own page so the jump can land there.
+        targets = {
+            str(rule.get("SkipToDestination"))
+            for item in block.get("BlockElements") or []
+            for rule in item.get("SkipLogic") or []
+        }
         for item in block.get("BlockElements") or []:
+            if item.get("Type") == "Question" and str(item.get("QuestionID")) in targets and current.questions:
+                pages.append(current)
+                current = self._new_page(block_id, len(pages), "")
             if item.get("Type") == "Page Break":
                 if current.questions:
                     pages.append(current)
