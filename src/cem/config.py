@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     in_process_worker: bool = True
     worker_poll_seconds: float = 0.5
     session_hours: int = 12
+    # API-token look-ups are cached this long (0: never). A revocation in the same process applies at once;
+    # other processes (a second server worker, the CLI) see it within this many seconds.
+    token_cache_seconds: float = 5.0
     cookie_secure: bool = False
     shared_data_dir: Path = Field(default=Path(__file__).resolve().parents[3] / "shared" / "data")
     # Survey email (SMTP). Empty host: email distributions are refused with a clear message.

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
+from cem.admin import audit, token_cache
 from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession, Workspace
 from cem.admin.permissions import ROLE_RANK, Role, parse_role, parse_scopes, permissions_for
 from cem.admin.principal import Principal
@@ -160,16 +160,22 @@ def revoke_token(session: Session, *, actor: Principal, token_id: int) -> ApiTok
     if token is None or token.workspace_id != actor.workspace_id:
         raise NotFound(f"Token {token_id} does not exist.")
     token.revoked_at = utcnow()
+    token_cache.invalidate_after_commit(session)
     audit.record(session, actor, "token.revoke", entity_type="api_token", entity_id=token.id)
     return token
 
 
 def principal_from_token(session: Session, secret: str) -> Principal:
+    return token_principal(session, secret)[0]
+
+
+def token_principal(session: Session, secret: str) -> tuple[Principal, datetime | None]:
+    """The principal an API token acts as, and when the token expires."""
     token = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(secret))).first()
     now = utcnow()
     if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at < now):
         raise Unauthorized("The API token is unknown, revoked or expired.")
-    return Principal(
+    principal = Principal(
         workspace_id=token.workspace_id,
         role=token.role,
         actor_type="token",
@@ -177,6 +183,7 @@ def principal_from_token(session: Session, secret: str) -> Principal:
         label=f"token:{token.name}",
         permissions=permissions_for(token.role, token.scopes),
     )
+    return principal, token.expires_at
 
 
 # -- web sessions -------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from cem.admin import service as admin_service
 from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
+from cem.admin.security import digest
+from cem.admin.token_cache import TokenCache
 from cem.config import Settings
 from cem.db.session import Database
 from cem.errors import Forbidden, Unauthorized
@@ -55,15 +57,26 @@ def resolve_principal(request: Request) -> Principal:
         return cached
     db: Database = request.app.state.db
     token = _bearer(request)
-    with db.unit_of_work(readonly=True) as session:
-        if token:
-            principal = admin_service.principal_from_token(session, token)
-        else:
-            cookie = request.cookies.get(SESSION_COOKIE)
-            if not cookie:
-                raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>' or log in.")
+    if token:
+        principal = _token_principal(request, db, token)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>' or log in.")
+        with db.unit_of_work(readonly=True) as session:
             principal = admin_service.principal_from_session(session, cookie)
     request.state.principal = principal
+    return principal
+
+
+def _token_principal(request: Request, db: Database, secret: str) -> Principal:
+    cache: TokenCache = request.app.state.token_cache
+    key = digest(secret)
+    principal = cache.get(key)
+    if principal is None:
+        with db.unit_of_work(readonly=True) as session:
+            principal, expires_at = admin_service.token_principal(session, secret)
+        cache.put(key, principal, expires_at)
     return principal
 
 

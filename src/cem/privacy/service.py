@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, Table, and_, delete, select, update
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
+from cem.admin import audit, token_cache
 from cem.admin.models import AuditLog
 from cem.admin.principal import Principal
 from cem.db.base import Base, utcnow
@@ -169,6 +169,7 @@ def erase_person(
 ) -> ErasureReport:
     """Remove the person from every table (or one workspace) and audit that it happened, with counts only."""
     subject = resolve_subject(session, email=email, workspace_id=workspace_id)
+    token_cache.invalidate_after_commit(session)  # the person's API tokens may be among what goes
     if actor is not None and actor.actor_type == "user" and actor.actor_id == subject.user_id:
         # The audit entry would carry the erased email as its actor label.
         raise Conflict("You cannot erase your own account; ask another administrator or use the CLI.")
