@@ -62,6 +62,13 @@ def fmt_p(p: float | None) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def p_text(p: float | None) -> str:
+    """ "p < 0.001" or "p = 0.042", for sentences."""
+    if p is None:
+        return "no test"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def _message(exc: CEMError | ValidationError) -> str:
     return validation_message(exc) if isinstance(exc, ValidationError) else exc.detail
 
@@ -72,7 +79,7 @@ def _status(exc: CEMError | ValidationError) -> int:
 
 def _helpers() -> dict[str, Any]:
     units = {m.slug: m.unit for m in metrics.list_metrics()}
-    return {"fmt_value": fmt_value, "fmt_change": fmt_change, "fmt_p": fmt_p, "units": units}
+    return {"fmt_value": fmt_value, "fmt_change": fmt_change, "fmt_p": fmt_p, "p_text": p_text, "units": units}
 
 
 # -- overview ---------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from cem.analytics.dashboards.schemas import (
     WidgetIn,
     WidgetOut,
 )
-from cem.analytics.engines.base import is_dimension
+from cem.analytics.engines.base import MetricEngine, is_dimension
 from cem.analytics.schemas import Interval, MetricQuery, MetricResult, MetricRow
 from cem.db.base import utcnow
 from cem.errors import Forbidden, InvalidInput, NotFound
@@ -348,6 +348,8 @@ def overview(
             movers=[],
             scanned=0,
         )
+    # One engine for the dozen queries below (on a large store: the cached DuckDB snapshot engine).
+    engine = metrics.make_engine(session, name="auto", workspace_id=workspace_id)
     period_start = buckets.bucket_start(end, interval)
     first = buckets.shift(period_start, interval, -(TREND_BUCKETS - 1))
     tiles, trends = [], []
@@ -361,11 +363,12 @@ def overview(
             min_n=min_n,
             confidence=confidence,
         )
-        result = metrics.compute(session, workspace_id=workspace_id, query=query)
+        result = metrics.compute(session, workspace_id=workspace_id, query=query, engine=engine)
         trends.append(Trend(metric=slug, label=result.label, unit=result.unit, rows=result.rows))
         tiles.append(_tile(result, alpha=1 - confidence))
     movers, scanned = _movers(
         session,
+        engine=engine,
         workspace_id=workspace_id,
         interval=interval,
         start=period_start,
@@ -434,7 +437,15 @@ def _tile(result: MetricResult, *, alpha: float) -> Tile:
 
 
 def _movers(
-    session: Session, *, workspace_id: int, interval: Interval, start: date, end: date, min_n: int, confidence: float
+    session: Session,
+    *,
+    engine: MetricEngine,
+    workspace_id: int,
+    interval: Interval,
+    start: date,
+    end: date,
+    min_n: int,
+    confidence: float,
 ) -> tuple[list[Mover], int]:
     """Every segment of every headline metric, latest bucket against the one before (as the tiles); BH over all."""
     found: list[tuple[str, str, str, str, MetricRow]] = []
@@ -450,9 +461,12 @@ def _movers(
                 min_n=min_n,
                 confidence=confidence,
             )
-            result = metrics.compute(session, workspace_id=workspace_id, query=query)
+            result = metrics.compute(session, workspace_id=workspace_id, query=query, engine=engine)
+            # Records without the attribute (no touchpoint, say) are not a segment: they would only repeat the total.
             found.extend(
-                (slug, result.label, result.unit, dimension, row) for row in result.rows if row.p_value is not None
+                (slug, result.label, result.unit, dimension, row)
+                for row in result.rows
+                if row.p_value is not None and row.segment.get(dimension) is not None
             )
     q_values = stats.benjamini_hochberg([row.p_value for *_, row in found])
     alpha = 1 - confidence
