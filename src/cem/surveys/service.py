@@ -35,13 +35,15 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cem.admin import audit
 from cem.admin.principal import Principal
 from cem.customers.models import Customer
 from cem.db.base import utcnow
 from cem.errors import BadRequest, CEMError, Conflict, InvalidInput, NotFound
+from cem.feedback import bulk as feedback_bulk
 from cem.feedback import service as feedback_service
 from cem.feedback.models import FeedbackRecord
 from cem.feedback.schemas import FeedbackIn
@@ -289,7 +291,8 @@ def get_survey(session: Session, *, workspace_id: int, survey_id: int) -> Survey
 
 
 def get_survey_by_slug(session: Session, slug: str) -> Survey | None:
-    return session.scalar(select(Survey).where(Survey.slug == slug))
+    """For the hosted page: the working copy (a large JSON) is loaded only if something reads it."""
+    return session.scalar(select(Survey).options(defer(Survey.definition)).where(Survey.slug == slug))
 
 
 def list_surveys(session: Session, *, workspace_id: int) -> list[Survey]:
@@ -313,11 +316,11 @@ def get_version(session: Session, survey: Survey, number: int) -> SurveyVersion:
     return version
 
 
-_DEFINITIONS: dict[tuple[int, datetime], SurveyDefinition] = {}
+_DEFINITIONS: dict[tuple[int, datetime], tuple[SurveyDefinition, int]] = {}
 
 
-def version_definition(session: Session, version_id: int) -> SurveyDefinition:
-    """The parsed definition of a version; versions never change, so each is parsed once per process.
+def _cached_version(session: Session, version_id: int) -> tuple[SurveyDefinition, int]:
+    """(definition, number) of a version; versions never change, so each is parsed once per process.
 
     Keyed by id and creation time: ids of deleted rows can be reused (SQLite, tests), timestamps not.
     """
@@ -330,11 +333,16 @@ def version_definition(session: Session, version_id: int) -> SurveyDefinition:
         return cached
     version = session.get(SurveyVersion, version_id)
     assert version is not None
-    defn = parse_definition(version.definition)
+    entry = (parse_definition(version.definition), version.number)
     if len(_DEFINITIONS) > 512:
         _DEFINITIONS.clear()
-    _DEFINITIONS[key] = defn
-    return defn
+    _DEFINITIONS[key] = entry
+    return entry
+
+
+def version_definition(session: Session, version_id: int) -> SurveyDefinition:
+    """The parsed definition of a version (cached per process)."""
+    return _cached_version(session, version_id)[0]
 
 
 def working_definition(survey: Survey) -> SurveyDefinition:
@@ -633,6 +641,7 @@ def _store_page(
     now: datetime,
 ) -> None:
     stored = dict(response.answers or {})
+    answered_before = any(q.id in stored for q in page.questions)
     for question in page.questions:  # hidden or skipped questions lose any earlier answer (after "back")
         stored.pop(question.id, None)
         stored.pop(question.id + answer_rules.OTHER_SUFFIX, None)
@@ -647,7 +656,9 @@ def _store_page(
     timings = dict((response.meta or {}).get("seconds_per_question", {}))
     timings.update({q.id: per_question for q in questions})
     response.meta = {**(response.meta or {}), "seconds_per_question": timings}
-    write_records(session, survey, response, defn, page.questions, now=now, seconds=per_question)
+    write_records(
+        session, survey, response, defn, page.questions, now=now, seconds=per_question, remove_stale=answered_before
+    )
 
 
 def write_records(
@@ -659,8 +670,10 @@ def write_records(
     *,
     now: datetime,
     seconds: float | None = None,
+    remove_stale: bool = True,
 ) -> int:
-    """Upsert the feedback records of `questions` from response.answers; remove records of withdrawn answers."""
+    """Upsert the feedback records of `questions` from response.answers; with `remove_stale`, delete the
+    records of answers withdrawn since (a page answered again after "back", a re-imported response)."""
     answers = response.answers or {}
     records: list[FeedbackIn] = []
     keep: set[str] = set()
@@ -693,7 +706,7 @@ def write_records(
                     metadata=metadata,
                 )
             )
-    stale = [f for q in questions for f in answer_rules.all_field_ids(q) if f not in keep]
+    stale = [f for q in questions for f in answer_rules.all_field_ids(q) if f not in keep] if remove_stale else []
     if stale:
         session.execute(
             delete(FeedbackRecord).where(
@@ -707,14 +720,14 @@ def write_records(
     if not records:
         return 0
     rows = feedback_service.record_rows(session, workspace_id=survey.workspace_id, records=records, now=now)
-    feedback_service.store_rows(session, workspace_id=survey.workspace_id, rows=rows)
+    # Straight to the one bulk upsert: a response's field ids are unique, and nobody needs created/updated counts.
+    feedback_bulk.upsert_records(session, rows=rows, now=now)
     feedback_service.enqueue_enrichment(session, workspace_id=survey.workspace_id, rows=rows)
     return len(rows)
 
 
 def _version_number(session: Session, version_id: int) -> int:
-    version = session.get(SurveyVersion, version_id)
-    return version.number if version is not None else 0
+    return _cached_version(session, version_id)[1]
 
 
 def _complete(session: Session, survey: Survey, response: SurveyResponse, ending_id: str | None, now: datetime) -> None:
@@ -722,8 +735,14 @@ def _complete(session: Session, survey: Survey, response: SurveyResponse, ending
     response.completed_at = now
     response.ending_id = ending_id
     # Atomic increment: concurrent completions must not lose counts (the auto-close depends on it).
-    session.execute(update(Survey).where(Survey.id == survey.id).values(completed_count=Survey.completed_count + 1))
-    session.refresh(survey, ["completed_count"])
+    count = session.execute(
+        update(Survey)
+        .where(Survey.id == survey.id)
+        .values(completed_count=Survey.completed_count + 1)
+        .returning(Survey.completed_count)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(survey, "completed_count", count)
     if survey.close_after_responses and survey.completed_count >= survey.close_after_responses:
         survey.status = "closed"
         survey.updated_at = now
@@ -772,6 +791,7 @@ def add_response(
         )
     )
     was_completed = response is not None and response.status == "completed"
+    existed = response is not None
     if response is None:
         response = SurveyResponse(
             workspace_id=survey.workspace_id,
@@ -799,7 +819,7 @@ def add_response(
     session.flush()
     if completed and not was_completed:
         session.execute(update(Survey).where(Survey.id == survey.id).values(completed_count=Survey.completed_count + 1))
-    write_records(session, survey, response, defn, [q for _, _, q in defn.questions()], now=now)
+    write_records(session, survey, response, defn, [q for _, _, q in defn.questions()], now=now, remove_stale=existed)
     return response
 
 
