@@ -79,6 +79,28 @@ def test_response_export_imports_and_reimport_is_idempotent(
     assert records and records > 0
 
 
+def test_every_shared_response_export_imports_completely(db: Database, workspace: Workspace) -> None:
+    """All 23 Qualtrics response CSVs (both layouts) import into the survey of their folder's .qsf: every row."""
+    exports = sorted(QUALTRICS.glob("*/*.csv"))
+    assert len(exports) == 23
+    layouts = set()
+    with db.unit_of_work() as session:
+        for export in exports:
+            definition = next(export.parent.glob("*.qsf"))
+            outcome = import_survey(
+                session,
+                workspace.principal(),
+                filename=definition.name,
+                content=definition.read_bytes(),
+                responses=[(export.name, export.read_bytes())],
+            )
+            result = outcome.responses[0]
+            expected = _data_rows(export)
+            assert (result.rows, result.stored, result.errors) == (len(expected), len(expected), []), export.name
+            layouts.add(result.layout)
+    assert layouts == {"qualtrics-legacy-2-header", "qualtrics-3-header"}
+
+
 def test_single_choice_answers_match_the_export(db: Database, workspace: Workspace) -> None:
     """Legacy export row R_862TbryT6hpIAfP answered Q2 (QID2) with choice 3: the stored answer is that choice."""
     base = QUALTRICS / "Single_Answer_Multiple_Choice_Questions"

@@ -48,6 +48,7 @@ class QuestionCodes:
     rows: dict[str, str] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     consent_value: str | None = None
+    answers_importable: bool = True  # False when the source's answers cannot fit cem's question (e.g. sliders)
 
 
 @dataclass
@@ -242,6 +243,7 @@ class _Converter:
             rows={code: row_ids.get(target, target) for code, target in q.row_codes.items()},
             columns={code: column_ids.get(target, target) for code, target in q.column_codes.items()},
             consent_value=q.consent_value,
+            answers_importable=q.answers_importable,
         )
         return question
 

@@ -93,6 +93,7 @@ class IRQuestion:
     row_codes: dict[str, str] = field(default_factory=dict)
     column_codes: dict[str, str] = field(default_factory=dict)
     consent_value: str | None = None  # value that means "agreed" in source responses (SurveyJS boolean valueTrue)
+    answers_importable: bool = True  # False when source answers cannot fit the cem question (e.g. slider values)
 
 
 @dataclass

@@ -364,6 +364,7 @@ class QualtricsParser:
         question.rows = self._choices(payload, "Choices", "ChoiceOrder", loc)
         question.row_codes = {r.id: r.id for r in question.rows}
         question.columns = labels or [IRChoice(id=str(n), label={self.lang: str(n)}) for n in range(1, 11)]
+        question.answers_importable = False
         self.ir.warn(
             loc,
             f"slider {low}-{high} became a matrix with a {len(question.columns)}-point scale "

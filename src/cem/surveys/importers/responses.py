@@ -114,6 +114,11 @@ class _Columns:
             if name == tag or name.startswith((tag + "_", tag + "#")):
                 code = self.by_tag[tag]
                 rest = name[len(tag) :]
+                sbs = re.match(r"^_(\w+): (\d+)(.*)$", rest)  # older side-by-side naming: Q6_<row>: <group>...
+                if sbs:
+                    if "#" in code.source_ref and code.source_ref.split("#")[1] != sbs.group(2):
+                        return Column(index, None, [])
+                    return Column(index, code, [sbs.group(1), *[p for p in sbs.group(3).split("_") if p]])
                 if rest.startswith("#"):
                     group, _, rest = rest[1:].partition("_")
                     if code.source_ref != f"{code.question_id}#{group}" and not code.source_ref.endswith("#" + group):
@@ -133,7 +138,7 @@ def _answers(columns: list[Column], row: list[str]) -> tuple[dict[str, Any], dic
             fixed[column.fixed] = raw
             continue
         code = column.question
-        if code is None or raw in NOT_SEEN:
+        if code is None or raw in NOT_SEEN or not code.answers_importable:
             continue
         _put(answers, code, column.parts, raw)
     return {k: v for k, v in answers.items() if v not in (None, [], {})}, fixed
@@ -213,7 +218,9 @@ def import_responses(
         raise BadRequest(f"{filename} has no ResponseID column; cannot import responses without their ids.")
     result = ResponseImportResult(layout=layout)
     result.ignored_columns = [
-        rows[0][c.index] for c in columns if c.question is None and not c.fixed and rows[0][c.index].strip()
+        rows[0][c.index]
+        for c in columns
+        if (c.question is None or not c.question.answers_importable) and not c.fixed and rows[0][c.index].strip()
     ]
     for line, row in enumerate(rows[first_data:], start=first_data + 1):
         if not any(cell.strip() for cell in row):
