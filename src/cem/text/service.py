@@ -22,6 +22,7 @@ from cem.text import enrich
 from cem.text.embeddings import MODEL_NAME, shared_embedder
 from cem.text.models import FeedbackEmbedding, LabelCorrection, WorkspaceSentimentModel
 from cem.text.sentiment import CLASSES, LABELS
+from cem.text.topics import service as topic_service
 from cem.text.training import TrainingReport, train
 from cem.text.vector_index import Hit, VectorIndex, decode_vector, shared_index
 
@@ -132,7 +133,8 @@ def correct_label(
         record.sentiment_label = sentiment_label
     if topic is not None:
         row.topic = topic.strip() or None
-        record.topics = [row.topic] if row.topic else []
+        # An existing topic (by key or label) moves the record into it for good; other names stay as typed.
+        record.topics = topic_service.apply_topic_correction(session, actor.workspace_id, record_id, row.topic)
     row.user_id = actor.actor_id if actor.actor_type == "user" else None
     row.corrected_by = actor.label
     row.created_at = utcnow()

@@ -152,3 +152,22 @@ def test_explorer_pages(app: object, workspace: Workspace, topics: list[dict]) -
     assert "Topic discovery (job" in agent.get(started.headers["location"]).text
     assert agent.post("/text/topics/discover", data={"csrf_token": csrf, "min_topic_size": "1"}).status_code == 422
     csrf_of(agent)
+
+
+def test_label_correction_moves_a_record_into_a_topic(
+    api: Callable[..., TestClient],
+    topics: list[dict],  # type: ignore[type-arg]
+) -> None:
+    agent = api("agent")
+    parents = [t for t in topics if t["parent_id"] is None]
+    source, target = parents[0], parents[-1]
+    record_id = agent.get(f"/api/v1/text/topics/{source['id']}/verbatims", params={"limit": 1}).json()["items"][0][
+        "record_id"
+    ]
+    r = agent.put(f"/api/v1/feedback/{record_id}/label", json={"topic": target["label"]})
+    assert r.status_code == 200, r.text
+    moved = agent.get(f"/api/v1/text/topics/{target['id']}/verbatims", params={"limit": 200}).json()
+    assert record_id in [v["record_id"] for v in moved["items"]]
+    assert agent.get(f"/api/v1/feedback/{record_id}").json()["topics"] == [target["key"]]
+    left = agent.get(f"/api/v1/text/topics/{source['id']}/verbatims", params={"limit": 200}).json()
+    assert record_id not in [v["record_id"] for v in left["items"]]

@@ -198,3 +198,26 @@ def test_discovery_needs_enough_texts(db: Database, workspace: Workspace, airlin
     store_texts(db, workspace.id, airline.texts[:3])
     with pytest.raises(InvalidInput, match="at least 10"), db.unit_of_work() as session:
         service.discover_workspace(session, workspace.id, embed=airline.embed())
+
+
+def test_a_corrected_topic_sticks_through_reassignment_and_rediscovery(
+    db: Database, workspace: Workspace, airline: Corpus, discovered: list[int]
+) -> None:
+    from cem.text.models import LabelCorrection
+
+    topics = _active(db, workspace.id)
+    record_id = discovered[0]
+    with db.unit_of_work(readonly=True) as session:
+        current = session.get_one(FeedbackRecord, record_id).topics or []
+    chosen = next(t for t in topics if t.parent_id is None and t.key not in current)
+    with db.unit_of_work() as session:
+        with pytest.raises(InvalidInput, match="No topic is called"):
+            service.correct_record_topic(session, workspace.id, record_id, "no such topic")
+        session.add(LabelCorrection(workspace_id=workspace.id, record_id=record_id, topic=chosen.label.upper()))
+        keys = service.correct_record_topic(session, workspace.id, record_id, chosen.label.upper())
+    assert keys[0] == chosen.key
+    with db.unit_of_work() as session:
+        assert assign_topics(session, workspace.id, [record_id], airline.vectors[:1])[record_id][0] == chosen.key
+        service.discover_workspace(session, workspace.id, seed=2, min_topic_size=8, embed=airline.embed())
+        record = session.get_one(FeedbackRecord, record_id)
+        assert record.topics and record.topics[0] == chosen.key

@@ -198,15 +198,84 @@ def assign_topics(
     if vectors is not None:
         nearest = _nearest_topics(model, disc.normalise(np.asarray(vectors)))
     rules = [(t, parse_rule(t.rule_query or "")) for t in model.rules]
+    corrected = corrected_topics(session, workspace_id, ids)
     result: dict[int, list[tuple[Topic, float]]] = {}
     for rid, found in zip(ids, nearest, strict=True):
         if rid not in texts:
             continue  # not a text record of this workspace
         found = list(found) if vectors is not None else _kept_discovered(session, rid)
+        if rid in corrected:  # a user's correction beats the nearest centroid, now and after re-discovery
+            found = [(t, 1.0) for t in corrected[rid]]
         found += [(t, 1.0) for t, rule in rules if rule.matches(texts[rid])]
         result[rid] = found
     _write(session, result)
     return {rid: [t.key for t, _ in found] for rid, found in result.items()}
+
+
+def resolve_topic(session: Session, workspace_id: int, name: str) -> Topic | None:
+    """The active topic a user means by a key or a label (case-insensitive), or None."""
+    name = name.strip()
+    if not name:
+        return None
+    active = select(Topic).where(Topic.workspace_id == workspace_id, Topic.status == "active")
+    found = session.scalars(active.where(Topic.key == name)).first()
+    return found or session.scalars(active.where(func.lower(Topic.label) == name.lower()).order_by(Topic.id)).first()
+
+
+def _with_parent(session: Session, topic: Topic) -> list[Topic]:
+    parent = session.get(Topic, topic.parent_id) if topic.parent_id else None
+    return [parent, topic] if parent is not None else [topic]
+
+
+def corrected_topics(session: Session, workspace_id: int, record_ids: Sequence[int]) -> dict[int, list[Topic]]:
+    """Records whose topic a user corrected (label_correction.topic): the topic (and its parent) they chose."""
+    from cem.text.models import LabelCorrection
+
+    out: dict[int, list[Topic]] = {}
+    for start in range(0, len(record_ids), CHUNK):
+        rows = session.execute(
+            select(LabelCorrection.record_id, LabelCorrection.topic).where(
+                LabelCorrection.workspace_id == workspace_id,
+                LabelCorrection.record_id.in_(list(record_ids[start : start + CHUNK])),
+                LabelCorrection.topic.is_not(None),
+            )
+        )
+        for rid, name in rows:
+            topic = resolve_topic(session, workspace_id, str(name))
+            if topic is not None:
+                out[int(rid)] = _with_parent(session, topic)
+    return out
+
+
+def correct_record_topic(session: Session, workspace_id: int, record_id: int, name: str | None) -> list[str]:
+    """Put one record in the topic a user chose (by key or label): record_topic and the topics field.
+
+    InvalidInput when no active topic has that key or label. Rule topics the text matches stay. Call it with the
+    correction stored in label_correction, so re-assignment and re-discovery keep honouring it.
+    """
+    topic = resolve_topic(session, workspace_id, name or "")
+    if topic is None:
+        known = ", ".join(t.label for t in list_topics(session, workspace_id)[:10])
+        raise InvalidInput(f"No topic is called {name!r}; use a topic's key or label (e.g. {known}).")
+    rules = session.scalars(
+        select(Topic)
+        .join(RecordTopic, RecordTopic.topic_id == Topic.id)
+        .where(RecordTopic.record_id == record_id, Topic.kind == "rule")
+    ).all()
+    topic.user_edited = True  # a topic users sort feedback into is theirs now: re-discovery keeps it
+    chosen = [(t, 1.0) for t in _with_parent(session, topic)] + [(t, 1.0) for t in rules]
+    _write(session, {record_id: chosen})
+    return [t.key for t, _ in chosen]
+
+
+def apply_topic_correction(session: Session, workspace_id: int, record_id: int, name: str | None) -> list[str]:
+    """The record's topics after a user's topic correction: the named topic when one exists (kept from then on),
+    otherwise the name as typed (a free label until a topic with that key or label exists), [] for none."""
+    if not name:
+        return []
+    if resolve_topic(session, workspace_id, name) is None:
+        return [name]
+    return correct_record_topic(session, workspace_id, record_id, name)
 
 
 def _kept_discovered(session: Session, record_id: int) -> list[tuple[Topic, float]]:
