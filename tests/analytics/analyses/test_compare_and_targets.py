@@ -259,3 +259,13 @@ def test_only_the_named_variants(onboarding: Workspace, admin_api: TestClient) -
     empty = next(v for v in body["variants"] if v["variant"] == "c")
     assert (empty["n"], empty["status"], empty["value"]) == (0, "not_enough_data", None)
     assert body["comparisons"][0]["p_value"] is None
+
+
+def test_date_range_limits_the_compared_records(onboarding: Workspace, admin_api: TestClient) -> None:
+    base = {"metric": "nps", "variant_source": "customer", "variant_key": "flow"}
+    inside = admin_api.get(
+        "/api/v1/analyses/compare", params={**base, "date_from": "2025-05-01", "date_to": "2025-05-01"}
+    )
+    assert [v["n"] for v in inside.json()["variants"]] == [60, 60]
+    before = admin_api.get("/api/v1/analyses/compare", params={**base, "date_to": "2025-04-30"}).json()
+    assert (before["variants"], before["comparisons"], before["control"]) == ([], [], None)
