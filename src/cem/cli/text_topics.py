@@ -104,11 +104,12 @@ def discover_stored(
     seed: int = typer.Option(0, min=0, help="Random seed: the same seed gives the same topics."),
     min_topic_size: int = typer.Option(DEFAULT_MIN_TOPIC_SIZE, "--min-topic-size", min=2, max=10_000),
     n_topics: int | None = typer.Option(None, "--topics", min=1, max=200, help="Topics to find (default: automatic)."),
+    background: bool = typer.Option(False, "--background", help="Queue the job for `cem worker` instead."),
 ) -> None:
     """(Re-)discover the workspace's topics from its stored texts; renames, merges, splits and rules are kept.
 
-    Runs the `text.topics.discover` job here with a progress bar (stored embeddings are reused; texts without one
-    are embedded first).
+    Runs the discovery here with a progress bar, or with --background queues the `text.topics.discover` job (follow
+    it with `cem jobs show ID`). Stored embeddings are reused; texts without one are embedded first.
     """
     from cem.admin import service as admin_service
     from cem.admin.principal import system_principal
@@ -117,6 +118,23 @@ def discover_stored(
     db = open_db()
     with db.unit_of_work(readonly=True) as session:
         workspace_id = int(admin_service.get_workspace_by_slug(session, workspace).id)
+    if background:
+        from cem.jobs.queue import enqueue
+
+        with db.unit_of_work() as session:
+            job = enqueue(
+                session,
+                "text.topics.discover",
+                workspace_id=workspace_id,
+                max_attempts=1,
+                seed=seed,
+                min_topic_size=min_topic_size,
+                n_topics=n_topics,
+                actor_label="cli",
+            )
+            job_id = job.id
+        echo(f"Queued topic discovery as job {job_id}; follow it with `cem jobs show {job_id}`.")
+        return
     with typer.progressbar(length=100, label="Discovering", file=sys.stderr) as bar:
         done = [0]
 

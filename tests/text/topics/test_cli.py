@@ -143,6 +143,8 @@ def test_discover_command_on_stored_texts(tmp_path: Path, airline: Corpus, monke
     )
     assert result.exit_code == 0, result.output
     assert "topics" in result.output and f"from {len(airline.texts)} texts" in result.output
+    queued = CliRunner().invoke(app, ["text", "discover", "--workspace", "acme", "--background"])
+    assert queued.exit_code == 0 and "Queued topic discovery as job" in queued.output
     bad = CliRunner().invoke(app, ["text", "discover", "--workspace", "nope"])
     assert bad.exit_code != 0 and "nope" in bad.output
     db.dispose()
