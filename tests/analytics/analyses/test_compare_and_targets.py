@@ -8,7 +8,7 @@ from statistics import NormalDist
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cem.admin.models import AuditLog
 from cem.analytics import stats
@@ -16,6 +16,7 @@ from cem.analytics.analyses.gaps import one_sample_p
 from cem.customers import service as customer_service
 from cem.customers.schemas import CustomerRef, EventIn
 from cem.feedback import service as feedback_service
+from cem.feedback.models import FeedbackRecord
 from cem.feedback.schemas import FeedbackIn
 from tests.conftest import Workspace
 
@@ -269,3 +270,30 @@ def test_date_range_limits_the_compared_records(onboarding: Workspace, admin_api
     assert [v["n"] for v in inside.json()["variants"]] == [60, 60]
     before = admin_api.get("/api/v1/analyses/compare", params={**base, "date_to": "2025-04-30"}).json()
     assert (before["variants"], before["comparisons"], before["control"]) == ([], [], None)
+
+
+def test_sentiment_metrics_by_variant_and_customer_metrics_refused(
+    onboarding: Workspace, admin_api: TestClient
+) -> None:
+    """Metrics on other columns of the record (text analytics' sentiment) split the same way."""
+    with onboarding.db.unit_of_work() as session:
+        for flow in ("a", "b"):
+            for i in range(60):
+                negative = flow == "a" and i < 30
+                session.execute(
+                    update(FeedbackRecord)
+                    .where(FeedbackRecord.submission_id == f"{flow}-{i}", FeedbackRecord.field_id == "csat")
+                    .values(
+                        sentiment_label="negative" if negative else "positive",
+                        sentiment_score=-0.5 if negative else 0.5,
+                    )
+                )
+    base = {"variant_source": "customer", "variant_key": "flow"}
+    share = admin_api.get("/api/v1/analyses/compare", params={**base, "metric": "sentiment_negative"}).json()
+    assert [(v["variant"], v["n"], v["value"]) for v in share["variants"]] == [("a", 60, 50.0), ("b", 60, 0.0)]
+    assert share["comparisons"][0]["test"] == "z_proportion"
+    mean = admin_api.get("/api/v1/analyses/compare", params={**base, "metric": "sentiment_mean"}).json()
+    assert [(v["variant"], v["value"]) for v in mean["variants"]] == [("a", 0.0), ("b", 0.5)]
+    assert mean["comparisons"][0]["test"] == "welch_t" and mean["comparisons"][0]["difference"] == 0.5
+    churn = admin_api.get("/api/v1/analyses/compare", params={**base, "metric": "churn_rate"})
+    assert churn.status_code == 422 and "not measured on feedback records" in churn.json()["detail"]

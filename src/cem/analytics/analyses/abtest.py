@@ -48,19 +48,28 @@ def compare(session: Session, *, workspace_id: int, query: CompareQuery) -> Comp
     assign = _assigner(session, workspace_id, query, rows)
     needs_top_box = any(a.top_box for a in metric.aggregates)
     scales = seen_max_by_field(session, workspace_id=workspace_id, field_types=metric.field_types or FIELD_TYPES)
-    grouped: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    texts = _text_columns(metric)
+    grouped: dict[str, list[Any]] = defaultdict(list)
     unassigned = 0
     for row in rows:
         variant = assign(row)
         if variant is None or (query.variants and variant not in query.variants):
             unassigned += variant is None
             continue
-        value = math.nan if row.value_number is None else float(row.value_number)
-        seen = scales.get((row.source_type, row.source_name, row.field_id), value if value == value else 10.0)
-        grouped[variant].append((value, top_box_threshold(seen) if needs_top_box else math.nan))
+        grouped[variant].append(row)
     opts = Options(confidence=query.confidence, min_n=query.min_n)
     names = sorted(set(query.variants) | set(grouped)) if query.variants else sorted(grouped)
-    estimates = {name: _estimate(metric, grouped.get(name, []), opts) for name in names}
+
+    def estimate(members: list[Any]) -> Estimate:
+        values = np.array([math.nan if r.value is None else float(r.value) for r in members], dtype=float)
+        thresholds = None
+        if needs_top_box:
+            seen = [scales.get((r.source_type, r.source_name, r.field_id), 10.0) for r in members]
+            thresholds = np.array([top_box_threshold(m) for m in seen], dtype=float)
+        columns = {c: np.array([getattr(r, c) for r in members], dtype=object) for c in texts}
+        return metric.derive(aggregate_values(metric, values, thresholds, columns), opts)
+
+    estimates = {name: estimate(grouped.get(name, [])) for name in names}
     control = query.control if query.control is not None else (names[0] if names else None)
     if control is not None and control not in estimates:
         raise InvalidInput(f"Control variant {control!r} has no records; variants found: {', '.join(names) or 'none'}.")
@@ -90,23 +99,44 @@ def compare(session: Session, *, workspace_id: int, query: CompareQuery) -> Comp
     )
 
 
+# The feedback columns a metric's value and conditions may read (see metrics.ValueColumn).
+RECORD_COLUMNS: dict[str, Any] = {
+    "value_number": FR.value_number,
+    "sentiment_score": FR.sentiment_score,
+    "sentiment_label": FR.sentiment_label,
+}
+
+
+def _text_columns(metric: Metric) -> list[str]:
+    return sorted({a.column or metric.value for a in metric.aggregates if a.equals is not None})
+
+
 def _records(
     session: Session, workspace_id: int, metric: Metric, query: CompareQuery, filters: tuple[tuple[str, str], ...]
 ) -> list[Any]:
-    columns: list[Any] = [FR.customer_id, FR.source_type, FR.source_name, FR.field_id, FR.value_number]
+    readable = metric.entity == "feedback" and metric.value in RECORD_COLUMNS
+    if not readable or any(c not in RECORD_COLUMNS for c in _text_columns(metric)):
+        raise InvalidInput(
+            f"{metric.slug} is not measured on feedback records, so it cannot be split by variant here; "
+            "compare it with /api/v1/metrics grouped by a customer attribute instead."
+        )
+    value = RECORD_COLUMNS[metric.value]
+    columns: list[Any] = [FR.customer_id, FR.source_type, FR.source_name, FR.field_id, value.label("value")]
+    columns += [RECORD_COLUMNS[c].label(c) for c in _text_columns(metric)]
     if query.variant_source == "feedback":
         columns.append(FR.meta)
     stmt = select(*columns).where(FR.workspace_id == workspace_id)
     if metric.field_types is not None:
         stmt = stmt.where(FR.field_type.in_(metric.field_types))
     if metric.answered_only:
-        stmt = stmt.where(FR.value_number.is_not(None))
+        stmt = stmt.where(value.is_not(None))
     start, end = day_start(query.date_from), day_after(query.date_to)
     if start is not None:
         stmt = stmt.where(FR.collected_at >= start)
     if end is not None:
         stmt = stmt.where(FR.collected_at < end)
-    return list(session.execute(apply_record_filters(stmt, filters)))
+    dialect = session.get_bind().dialect.name
+    return list(session.execute(apply_record_filters(stmt, filters, dialect)))
 
 
 def _assigner(session: Session, workspace_id: int, query: CompareQuery, rows: list[Any]) -> Any:
@@ -149,12 +179,6 @@ def _latest_event_property(session: Session, workspace_id: int, event_type: str,
     if not out:
         raise InvalidInput(f"No events of type {event_type!r} in this workspace.")
     return out
-
-
-def _estimate(metric: Metric, pairs: list[tuple[float, float]], opts: Options) -> Estimate:
-    values = np.array([v for v, _ in pairs], dtype=float)
-    thresholds = np.array([t for _, t in pairs], dtype=float)
-    return metric.derive(aggregate_values(metric, values, thresholds), opts)
 
 
 def choose_test(metric: Metric) -> TestName:

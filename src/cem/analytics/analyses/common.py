@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from cem.analytics.engines.base import CUSTOMER_PREFIX
+from cem.analytics import dimensions
 from cem.analytics.metrics import Agg, Metric
 from cem.analytics.stats import Estimate
 from cem.customers.models import Customer
@@ -55,36 +55,48 @@ def seen_max_by_field(session: Session, *, workspace_id: int, field_types: Seque
     return {(st, sn, f): float(m) for st, sn, f, m in rows if m is not None}
 
 
-def aggregate_values(metric: Metric, values: np.ndarray, thresholds: np.ndarray | None = None) -> dict[str, float]:
-    """A metric's additive aggregates over answers in memory, by the same declarations the engines use.
+def aggregate_values(
+    metric: Metric,
+    values: np.ndarray,
+    thresholds: np.ndarray | None = None,
+    texts: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, float]:
+    """A metric's additive aggregates over rows in memory, by the same declarations the engines use.
 
-    `thresholds` holds each answer's top-box threshold (only needed for top-box aggregates); NaN = unanswered.
+    `values` is the metric's value column (NaN = empty); `thresholds` each row's top-box threshold (top-box
+    aggregates only); `texts` the text columns that `equals` conditions read (e.g. sentiment_label).
     """
-    answered = ~np.isnan(values)
     out: dict[str, float] = {}
     for agg in metric.aggregates:
-        mask = answered.copy() if metric.answered_only or _has_condition(agg) else np.ones_like(answered)
-        if agg.low is not None:
-            mask &= np.nan_to_num(values, nan=-np.inf) >= agg.low
-        if agg.high is not None:
-            mask &= np.nan_to_num(values, nan=np.inf) <= agg.high
-        if agg.top_box:
-            assert thresholds is not None, "top-box aggregates need thresholds"
-            mask &= np.nan_to_num(values, nan=-np.inf) >= thresholds
+        tested = values if agg.column is None or agg.column == metric.value else None
+        mask = np.ones(values.shape, dtype=bool)
+        if agg.low is not None or agg.high is not None or agg.top_box:
+            if tested is None:
+                raise ValueError(f"{metric.slug}: conditions on {agg.column} cannot be computed in memory")
+            if agg.low is not None:
+                mask &= np.nan_to_num(tested, nan=-np.inf) >= agg.low
+            if agg.high is not None:
+                mask &= np.nan_to_num(tested, nan=np.inf) <= agg.high
+            if agg.top_box:
+                assert thresholds is not None, "top-box aggregates need thresholds"
+                mask &= np.nan_to_num(tested, nan=-np.inf) >= thresholds
+        if agg.equals is not None:
+            column = (texts or {}).get(agg.column or metric.value)
+            if column is None:
+                raise ValueError(f"{metric.slug}: no {agg.column} column given")
+            mask &= column == agg.equals
         out[agg.name] = _reduce(agg, values[mask])
     return out
-
-
-def _has_condition(agg: Agg) -> bool:
-    return agg.low is not None or agg.high is not None or agg.top_box or agg.op != "count"
 
 
 def _reduce(agg: Agg, selected: np.ndarray) -> float:
     if agg.op == "count":
         return float(selected.size)
     if agg.op == "sum":
-        return float(selected.sum())
-    return float((selected * selected).sum())
+        return float(np.nansum(selected))
+    if agg.op == "sum_sq":
+        return float(np.nansum(selected * selected))
+    raise ValueError(f"unknown aggregate operation {agg.op!r}")
 
 
 def estimate_fields(est: Estimate) -> dict[str, Any]:
@@ -106,34 +118,18 @@ def day_after(day: date | None) -> datetime | None:
     return None if day is None else datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
 
 
-def apply_record_filters(stmt: Select[Any], filters: Iterable[tuple[str, str]]) -> Select[Any]:
-    """Restrict a feedback-record select by dimension filters (parsed by analytics.service.parse_filters)."""
-    pairs = list(filters)
-    names = {name for name, _ in pairs}
-    if names & {"touchpoint", "stage", "journey"}:
+def apply_record_filters(stmt: Select[Any], filters: Iterable[tuple[str, str]], dialect: str) -> Select[Any]:
+    """Restrict a feedback-record select by dimension filters (parsed by analytics.service.parse_filters), with
+    each dimension's own store expression from the dimension registry, so filters mean what they mean there."""
+    declared = [(dimensions.get(name), value) for name, value in filters]
+    joins = {d.join for d, _ in declared if d is not None}
+    if "touchpoint" in joins:
         stmt = stmt.outerjoin(Touchpoint, Touchpoint.id == FR.touchpoint_id)
-    if names & {"stage", "journey"}:
         stmt = stmt.outerjoin(JourneyStage, JourneyStage.id == Touchpoint.stage_id)
-    if "journey" in names:
         stmt = stmt.outerjoin(Journey, Journey.id == JourneyStage.journey_id)
-    if any(n.startswith(CUSTOMER_PREFIX) for n in names):
+    if "customer" in joins:
         stmt = stmt.outerjoin(Customer, Customer.id == FR.customer_id)
-    return stmt.where(*(_column(name) == value for name, value in pairs))
-
-
-def _column(name: str) -> ColumnElement[Any]:
-    if name.startswith(CUSTOMER_PREFIX):
-        return Customer.attributes[name[len(CUSTOMER_PREFIX) :]].as_string()
-    columns: Mapping[str, Any] = {
-        "source_type": FR.source_type,
-        "source_name": FR.source_name,
-        "field_id": FR.field_id,
-        "language": FR.language,
-        "touchpoint": Touchpoint.key,
-        "stage": JourneyStage.key,
-        "journey": Journey.key,
-    }
-    return columns[name]
+    return stmt.where(*(d.sql(dialect) == value for d, value in declared if d is not None))
 
 
 def variant_label(value: object) -> str | None:
