@@ -10,8 +10,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from cem.customers.models import Customer
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
+from cem.surveys.distribution.models import Invitation
+from cem.surveys.models import Survey, SurveyResponse, SurveyVersion
 
 RANGES = {"nps": (0, 10), "ces": (1, 7), "rating": (1, 5)}
 JOURNEY = {
@@ -86,3 +89,63 @@ def load(client: TestClient, db: Database, n: int, seed: int = 7) -> None:
             label = rng.choice(SENTIMENTS)
             record.sentiment_label = label
             record.sentiment_score = round(rng.uniform(-1, 1), 4) if label != "mixed" else 0.0
+
+
+def add_surveys(db: Database, workspace_id: int, n_responses: int, seed: int = 7) -> None:
+    """Two surveys with responses (started or completed) and invitations (sent or not, answered or not)."""
+    rng = random.Random(seed)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with db.unit_of_work() as session:
+        customers = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+        surveys = []
+        for slug in ("onboarding", "support"):
+            survey = Survey(workspace_id=workspace_id, slug=slug, name=slug.title(), status="live")
+            session.add(survey)
+            session.flush()
+            version = SurveyVersion(survey_id=survey.id, number=1)
+            session.add(version)
+            session.flush()
+            surveys.append((survey, version))
+        for i in range(n_responses):
+            survey, version = rng.choice(surveys)
+            at = start + timedelta(minutes=rng.randint(0, 120 * 24 * 60))
+            completed = rng.random() < 0.7
+            response = SurveyResponse(
+                workspace_id=workspace_id,
+                survey_id=survey.id,
+                version_id=version.id,
+                customer_id=rng.choice([None, *customers]) if customers else None,
+                submission_id=f"r{i}",
+                resume_key=f"k{seed}-{i}",
+                language=rng.choice(["en", "pt"]),
+                channel=rng.choice(["link", "email", "widget"]),
+                status="completed" if completed else "started",
+                started_at=at,
+                completed_at=at + timedelta(minutes=5) if completed else None,
+            )
+            session.add(response)
+            session.flush()
+            if response.channel != "link":
+                session.add(_invitation(workspace_id, survey.id, response, f"t{seed}-{i}", at))
+        for i in range(n_responses // 2):  # invitations nobody answered, some never sent
+            survey, _version = rng.choice(surveys)
+            at = start + timedelta(minutes=rng.randint(0, 120 * 24 * 60))
+            invitation = _invitation(workspace_id, survey.id, None, f"u{seed}-{i}", at)
+            if rng.random() < 0.2:
+                invitation.sent_at, invitation.status = None, "pending"
+            session.add(invitation)
+
+
+def _invitation(
+    workspace_id: int, survey_id: int, response: SurveyResponse | None, token: str, at: datetime
+) -> Invitation:
+    return Invitation(
+        workspace_id=workspace_id,
+        survey_id=survey_id,
+        customer_id=response.customer_id if response else None,
+        channel=response.channel if response else "email",
+        token=token,
+        status="sent",
+        sent_at=at - timedelta(hours=1),
+        response_id=response.id if response else None,
+    )

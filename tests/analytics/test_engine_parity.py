@@ -38,6 +38,9 @@ QUERIES: list[dict[str, Any]] = [
     {"metric": "sentiment_negative", "interval": "month", "compare_to": "previous", "min_n": 1},
     {"metric": "churn_rate", "group_by": ["customer.plan"], "min_n": 1},
     {"metric": "churn_rate", "filters": ["segment=smb"], "min_n": 1},
+    {"metric": "completion_rate", "group_by": ["survey", "channel"], "interval": "month", "min_n": 1},
+    {"metric": "completion_rate", "group_by": ["customer.plan"], "filters": ["language=pt"], "min_n": 1},
+    {"metric": "response_rate", "group_by": ["survey"], "compare_to": "previous", "interval": "month", "min_n": 1},
     {
         "metric": "nps",
         "compare_to": "previous",
@@ -76,6 +79,7 @@ def test_every_engine_agrees(
 ) -> None:
     synthetic.load(admin_api, db, 1800)
     ws_id = workspace.principal().workspace_id
+    synthetic.add_surveys(db, ws_id, 300)
     with db.unit_of_work(readonly=True) as session:
         report = Snapshot(tmp_path / "snap").refresh(session)
         assert report.mode == "full" and report.rows == 1800

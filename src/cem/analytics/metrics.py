@@ -17,9 +17,9 @@ from cem.analytics.stats import Estimate
 
 AggOp = Literal["count", "sum", "sum_sq"]
 # What a metric counts: feedback records, or customers (churn).
-Entity = Literal["feedback", "customer"]
+Entity = Literal["feedback", "customer", "response", "invitation"]
 # Columns aggregates can read; engines map each to their store or snapshot column.
-ValueColumn = Literal["value_number", "sentiment_score", "sentiment_label", "churned"]
+ValueColumn = Literal["value_number", "sentiment_score", "sentiment_label", "churned", "completed", "responded"]
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,36 @@ register(
             "Share of customers flagged as churned, among customers that carry a churn flag: the attribute "
             "`churned` (or else `Churn`) being true/yes/1 (churned) or false/no/0 (stayed); Wilson interval. "
             "Counts customers, not feedback; buckets by the customer's creation date."
+        ),
+    )
+)
+
+register(
+    Metric(
+        slug="completion_rate",
+        label="Completion rate",
+        unit="%",
+        field_types=None,
+        aggregates=(N, Agg("completed", low=1, high=1)),
+        derive=_share("completed"),
+        entity="response",
+        value="completed",
+        description="Share of started survey responses that were completed; by start date; Wilson interval.",
+    )
+)
+register(
+    Metric(
+        slug="response_rate",
+        label="Response rate",
+        unit="%",
+        field_types=None,
+        aggregates=(N, Agg("responded", low=1, high=1)),
+        derive=_share("responded"),
+        entity="invitation",
+        value="responded",
+        description=(
+            "Share of sent survey invitations (email, widget) that led to a response, started or completed; "
+            "by send date; Wilson interval. Responses through a public link have no invitation and do not count."
         ),
     )
 )

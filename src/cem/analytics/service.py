@@ -18,6 +18,7 @@ from cem.analytics.metrics import METRICS, Metric, Options
 from cem.analytics.schemas import MetricInfo, MetricQuery, MetricResult, MetricRow
 from cem.analytics.settings import AnalyticsSettings
 from cem.analytics.snapshot import Snapshot, SnapshotFiles
+from cem.analytics.sources import SOURCES
 from cem.config import Settings, get_settings
 from cem.errors import InvalidInput, NotFound
 from cem.feedback.models import FeedbackRecord
@@ -138,13 +139,15 @@ def _validate(query: MetricQuery, metric: Metric, filters: tuple[tuple[str, str]
     if bad:
         reasons = "; ".join(str(e["msg"]) for e in bad)
         raise InvalidInput(f"Cannot group by that: {reasons}. Fields are {_dimension_help()}.", errors=bad)
-    if metric.entity == "customer":
+    if metric.entity != "feedback":
         names = [*query.group_by, *(name for name, _ in filters)]
-        other = [n for n in names if (d := dimensions.get(n)) is not None and d.join != "customer"]
+        own = SOURCES[metric.entity].dimensions if metric.entity in SOURCES else {}
+        other = [n for n in names if (d := dimensions.get(n)) is not None and d.join != "customer" and n not in own]
         if other:
+            allowed = ", ".join([*own, "segment", "customer.<attribute>"])
             raise InvalidInput(
-                f"{metric.slug} counts customers, so it groups and filters by customer attributes only "
-                f"(segment, customer.<attribute>), not {', '.join(other)}."
+                f"{metric.slug} counts {metric.entity}s, so it groups and filters by {allowed} only, "
+                f"not {', '.join(other)}."
             )
     if len(set(query.group_by)) != len(query.group_by):
         raise InvalidInput("Each group_by field may be given once.")

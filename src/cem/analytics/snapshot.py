@@ -37,6 +37,7 @@ from sqlalchemy import Select, String, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from cem.analytics.churn import churn_flag
+from cem.analytics.sources import SOURCES, Source
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
@@ -86,6 +87,7 @@ class SnapshotFiles:
     customers: str
     touchpoints: str
     generation: str = ""
+    sources: tuple[tuple[str, str], ...] = ()  # (table, file) of survey responses and invitations
 
 
 @dataclass
@@ -173,6 +175,11 @@ def files_of(directory: Path, manifest: dict[str, Any]) -> SnapshotFiles:
         customers=str(directory / manifest["customers"]["file"]),
         touchpoints=str(directory / manifest["touchpoints"]["file"]),
         generation=str(manifest.get("generation", "")),
+        sources=tuple(
+            (SOURCES[entity].table, str(directory / entry["file"]))
+            for entity, entry in manifest.get("sources", {}).items()
+            if entity in SOURCES
+        ),
     )
 
 
@@ -183,6 +190,12 @@ def create_views(con: duckdb.DuckDBPyConnection, files: SnapshotFiles) -> None:
     con.execute(f"CREATE OR REPLACE VIEW feedback AS SELECT * FROM read_parquet([{parts}])")
     con.execute(f"CREATE OR REPLACE VIEW customers AS SELECT * FROM read_parquet({sql_string(files.customers)})")
     con.execute(f"CREATE OR REPLACE VIEW touchpoints AS SELECT * FROM read_parquet({sql_string(files.touchpoints)})")
+    exported = dict(files.sources)
+    for source in SOURCES.values():
+        # A snapshot written without a source (an older one, or a benchmark's) reads it as empty.
+        body = f"read_parquet({sql_string(exported[source.table])})" if source.table in exported else None
+        query = f"SELECT * FROM {body}" if body else empty_table_sql(source.columns)
+        con.execute(f"CREATE OR REPLACE VIEW {source.table} AS {query}")
 
 
 def sql_string(text: str) -> str:
@@ -232,6 +245,7 @@ class _Refresher:
             manifest["feedback"]["updated_at"] = _iso(max_updated)
             manifest["customers"] = self._customers()
             manifest["touchpoints"] = self._touchpoints()
+            manifest["sources"] = {entity: self._source(source) for entity, source in SOURCES.items()}
             manifest["exported_at"] = self.now.isoformat()
             manifest["source"] = source_of(self.session)
             report.rows = manifest["feedback"]["rows"]
@@ -319,6 +333,15 @@ class _Refresher:
         self._copy(stmt, TOUCHPOINT_COLUMNS, path)
         return {"file": path, "state": state}
 
+    def _source(self, source: Source) -> dict[str, Any]:
+        state = source.state(self.session)
+        old = (self.old or {}).get("sources", {}).get(source.entity)
+        if old and old.get("state") == state and (self.dir / old["file"]).exists():
+            return dict(old)
+        path = f"{source.table}-{uuid.uuid4().hex[:12]}.parquet"
+        self._copy(source.select(), source.columns, path)
+        return {"file": path, "state": state}
+
     # -- plumbing -------------------------------------------------------------------------------------------
 
     def _new_part(self) -> str:
@@ -361,7 +384,8 @@ class _Refresher:
 def _listed(manifest: dict[str, Any]) -> list[str]:
     if not manifest:
         return []
-    return [*manifest["feedback"]["parts"], manifest["customers"]["file"], manifest["touchpoints"]["file"]]
+    sources = [entry["file"] for entry in manifest.get("sources", {}).values()]
+    return [*manifest["feedback"]["parts"], manifest["customers"]["file"], manifest["touchpoints"]["file"], *sources]
 
 
 def _customer_row(row: Any) -> tuple[Any, ...]:

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from cem.analytics import dimensions
 from cem.analytics.engines.base import AggregateQuery, AggregateRow
 from cem.analytics.metrics import Agg
+from cem.analytics.sources import SOURCES
+from cem.analytics.sources import VALUE_COLUMNS as SOURCE_VALUES
 
 Dialect = Literal["duckdb", "spark"]
 
@@ -41,16 +43,15 @@ class FlatSql:
 def build(query: AggregateQuery, dialect: Dialect) -> FlatSql:
     """The aggregate query as one SELECT ... GROUP BY over the snapshot tables."""
     params: list[Any] = []
-    dims = [_dimension(name, dialect, params) for name in query.dimensions]
+    dims = [_dimension(name, dialect, params, query) for name in query.dimensions]
     aggs = [_aggregate(a, query) for a in query.aggregates]
-    customer = query.entity == "customer"
-    time_column = "c.created_at" if customer else "f.collected_at"
+    table, time_column = _base(query)
     day = "NULL"
     if query.by_day:
         # Aggregating straight to the bucket leaves far fewer cells to roll up than one per day.
         truncated = f"date_trunc('{query.bucket}', {time_column})" if query.bucket in BUCKETS else time_column
         day = f"CAST({truncated} AS DATE)"
-    sql = f"SELECT {', '.join([day, *dims, *aggs])} FROM {'customers c' if customer else 'feedback f'}"
+    sql = f"SELECT {', '.join([day, *dims, *aggs])} FROM {table}"
     sql += _joins(query)
     if any(a.top_box for a in query.aggregates):
         sql += _scales_join(query, params)
@@ -72,11 +73,25 @@ def to_rows(query: AggregateQuery, n_dims: int, raw: list[Any]) -> list[Aggregat
     return rows
 
 
+def _base(query: AggregateQuery) -> tuple[str, str]:
+    """The FROM table with its alias, and the time column."""
+    if query.entity == "customer":
+        return "customers c", "c.created_at"
+    source = SOURCES.get(query.entity)
+    if source is not None:
+        return f"{source.table} {source.alias}", f"{source.alias}.{source.time}"
+    return "feedback f", "f.collected_at"
+
+
 def _joins(query: AggregateQuery) -> str:
     needed = {_declared(n).join for n in (*query.dimensions, *(f for f, _ in query.filters))}
     sql = ""
     if query.entity == "customer":
         return sql  # only customer dimensions are allowed, and c is the table itself
+    source = SOURCES.get(query.entity)
+    if source is not None:
+        # Sources carry their own dimensions; customer attributes join on their customer_id.
+        return f" LEFT JOIN customers c ON c.id = {source.alias}.customer_id" if "customer" in needed else ""
     if "touchpoint" in needed:
         sql += " LEFT JOIN touchpoints t ON t.id = f.touchpoint_id"
     if "customer" in needed or query.value == "churned":
@@ -91,8 +106,11 @@ def _declared(name: str) -> dimensions.Dimension:
     return dimension
 
 
-def _dimension(name: str, dialect: Dialect, params: list[Any]) -> str:
+def _dimension(name: str, dialect: Dialect, params: list[Any], query: AggregateQuery) -> str:
     dimension = _declared(name)
+    source = SOURCES.get(query.entity)
+    if source is not None and dimension.customer_attribute is None:
+        return f"{source.alias}.{source.dimensions[name]}"
     if dimension.customer_attribute is None:
         return dimension.flat
     # The attribute name is validated (letters, digits, _ and -); it still goes in as a parameter.
@@ -105,20 +123,21 @@ def _dimension(name: str, dialect: Dialect, params: list[Any]) -> str:
 
 
 def _conditions(query: AggregateQuery, dialect: Dialect, params: list[Any], time_column: str) -> list[str]:
-    table = "c" if query.entity == "customer" else "f"
+    source = SOURCES.get(query.entity)
+    table = "c" if query.entity == "customer" else source.alias if source else "f"
     conds = [f"{table}.workspace_id = ?"]
     params.append(query.workspace_id)
     if query.field_types is not None and query.entity == "feedback":
         conds.append(f"f.field_type IN ({', '.join('?' for _ in query.field_types)})")
         params.extend(query.field_types)
     if query.answered_only:
-        conds.append(f"{VALUE_COLUMNS[query.value]} IS NOT NULL")
+        conds.append(f"{_value_column(query.value)} IS NOT NULL")
     for op, bound in ((">=", query.start), ("<", query.end)):
         if bound is not None:
             conds.append(f"{time_column} {op} ?")
             params.append(naive_utc(bound))
     for name, value in query.filters:
-        conds.append(f"{_dimension(name, dialect, params)} = ?")
+        conds.append(f"{_dimension(name, dialect, params, query)} = ?")
         params.append(value)
     return conds
 
@@ -141,8 +160,8 @@ def _scales_join(query: AggregateQuery, params: list[Any]) -> str:
 
 
 def _aggregate(agg: Agg, query: AggregateQuery) -> str:
-    value = VALUE_COLUMNS[query.value]
-    tested = VALUE_COLUMNS[agg.column] if agg.column else value
+    value = _value_column(query.value)
+    tested = _value_column(agg.column) if agg.column else value
     conds = []
     if agg.low is not None:
         conds.append(f"{tested} >= {float(agg.low)!r}")
@@ -158,6 +177,12 @@ def _aggregate(agg: Agg, query: AggregateQuery) -> str:
     if conds:
         term = f"CASE WHEN {' AND '.join(conds)} THEN {term} ELSE 0 END"
     return f"coalesce(sum({term}), 0)"
+
+
+def _value_column(name: str) -> str:
+    if name in SOURCE_VALUES:
+        return f"{SOURCE_VALUES[name].alias}.{name}"
+    return VALUE_COLUMNS[name]
 
 
 def _quote(text: str) -> str:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from cem.analytics.engines import flat
 from cem.analytics.engines.base import AggregateQuery, AggregateRow
-from cem.analytics.snapshot import SnapshotFiles
+from cem.analytics.snapshot import SnapshotFiles, empty_table_sql
+from cem.analytics.sources import SOURCES
 from cem.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -50,6 +51,13 @@ class SparkEngine:
         spark.read.parquet(*files.feedback).createOrReplaceTempView("feedback")
         spark.read.parquet(files.customers).createOrReplaceTempView("customers")
         spark.read.parquet(files.touchpoints).createOrReplaceTempView("touchpoints")
+        exported = dict(files.sources)
+        for source in SOURCES.values():
+            if source.table in exported:
+                spark.read.parquet(exported[source.table]).createOrReplaceTempView(source.table)
+            else:  # a snapshot written without this source reads it as empty
+                empty = empty_table_sql(source.columns).replace("VARCHAR", "STRING")
+                spark.sql(empty).createOrReplaceTempView(source.table)
 
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
         """One row per non-empty (day, segment) cell."""

@@ -12,6 +12,8 @@ from cem.analytics import dimensions
 from cem.analytics.churn import churn_sql
 from cem.analytics.engines.base import AggregateQuery, AggregateRow
 from cem.analytics.metrics import Agg
+from cem.analytics.sources import SOURCES, Source
+from cem.analytics.sources import VALUE_COLUMNS as SOURCE_VALUES
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
@@ -25,6 +27,8 @@ class SqlEngine:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.dialect = session.get_bind().dialect.name
+        self._rows: Any = None  # the source subquery of the query being built (responses, invitations)
+        self._source: Source | None = None
 
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
         """One row per non-empty (day, segment) cell."""
@@ -38,11 +42,14 @@ class SqlEngine:
         return rows
 
     def _statement(self, query: AggregateQuery) -> tuple[Select[Any], int]:
+        source = SOURCES.get(query.entity)
+        self._rows = source.select().subquery(source.alias) if source else None
+        self._source = source
         dims = [self._dimension(d) for d in query.dimensions]
         threshold = _Threshold(query) if any(a.top_box for a in query.aggregates) else None
         value_cols: list[ColumnElement[Any]] = [self._aggregate(a, query, threshold) for a in query.aggregates]
         day = self._day(query) if query.by_day else literal(None)
-        base = Customer if query.entity == "customer" else FR
+        base: Any = Customer if query.entity == "customer" else FR if self._rows is None else self._rows
         stmt = select(day, *dims, *value_cols).select_from(base)
         stmt = self._joins(stmt, query, threshold)
         stmt = stmt.where(*self._conditions(query))
@@ -55,6 +62,11 @@ class SqlEngine:
         if query.entity == "customer":
             return stmt  # customer metrics only take customer dimensions: no join
         needed = {_declared(n).join for n in (*query.dimensions, *(f for f, _ in query.filters))}
+        if self._rows is not None:
+            # Sources carry their own dimensions; customer attributes join on their customer_id.
+            if "customer" in needed:
+                stmt = stmt.outerjoin(Customer, Customer.id == self._rows.c.customer_id)
+            return stmt
         if "touchpoint" in needed:
             stmt = stmt.outerjoin(Touchpoint, Touchpoint.id == FR.touchpoint_id)
             stmt = stmt.outerjoin(JourneyStage, JourneyStage.id == Touchpoint.stage_id)
@@ -73,11 +85,13 @@ class SqlEngine:
 
     def _conditions(self, query: AggregateQuery) -> list[ColumnElement[bool]]:
         customer = query.entity == "customer"
-        time_column = Customer.created_at if customer else FR.collected_at
-        conds: list[ColumnElement[bool]] = [
-            (Customer.workspace_id if customer else FR.workspace_id) == query.workspace_id
-        ]
-        if query.field_types is not None and not customer:
+        time_column = self._time(query)
+        if self._rows is not None:
+            workspace = self._rows.c.workspace_id
+        else:
+            workspace = Customer.workspace_id if customer else FR.workspace_id
+        conds: list[ColumnElement[bool]] = [workspace == query.workspace_id]
+        if query.field_types is not None and query.entity == "feedback":
             conds.append(FR.field_type.in_(query.field_types))
         if query.answered_only:
             conds.append(self._column(query.value).is_not(None))
@@ -89,9 +103,19 @@ class SqlEngine:
         return conds
 
     def _dimension(self, name: str) -> ColumnElement[Any]:
-        return _declared(name).sql(self.dialect)
+        dimension = _declared(name)
+        if self._rows is not None and self._source is not None and dimension.customer_attribute is None:
+            return self._rows.c[self._source.dimensions[name]]
+        return dimension.sql(self.dialect)
+
+    def _time(self, query: AggregateQuery) -> Any:
+        if self._rows is not None and self._source is not None:
+            return self._rows.c[self._source.time]
+        return Customer.created_at if query.entity == "customer" else FR.collected_at
 
     def _column(self, name: str) -> ColumnElement[Any]:
+        if self._rows is not None and name in SOURCE_VALUES:
+            return self._rows.c[name]
         if name == "churned":
             return churn_sql(self.dialect)
         columns: dict[str, Any] = {
@@ -122,7 +146,7 @@ class SqlEngine:
         return func.coalesce(func.sum(term), 0).label(agg.name)
 
     def _day(self, query: AggregateQuery) -> ColumnElement[Any]:
-        column = Customer.created_at if query.entity == "customer" else FR.collected_at
+        column = self._time(query)
         if self.dialect == "postgresql":
             # Timestamps are timestamptz: take the UTC calendar day, whatever the session time zone.
             return func.date(func.timezone("UTC", column))
