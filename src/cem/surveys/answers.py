@@ -31,6 +31,7 @@ PHONE = re.compile(r"^\+?[0-9 ()./-]{6,20}$")
 URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 MAX_TEXT = 10_000
 REQUIRED_MESSAGE = "This question needs an answer."
+CONSENT_MESSAGE = "Please give your consent to continue."
 OTHER_SUFFIX = ".other"
 
 
@@ -80,8 +81,11 @@ def _multiple(question: Question, raw: Any) -> list[str]:
 
 
 def _ranking(question: Question, raw: Any) -> list[str]:
-    order = _multiple(question, raw)
-    if len(order) != len(question.choices):
+    try:
+        order = _multiple(question, raw)
+    except AnswerError:
+        raise AnswerError("Rank every option, each once.") from None
+    if len(order) != len(question.choices) or len(order) != len(raw if isinstance(raw, list) else [raw]):
         raise AnswerError("Rank every option, each once.")
     return order
 
@@ -153,7 +157,7 @@ def check_answer(question: Question, raw: Any) -> Any:
     """The normalised value of an answer (None when skipped), or AnswerError with a readable reason."""
     if raw in (None, "", [], {}) or (isinstance(raw, dict) and not any(v not in (None, "") for v in raw.values())):
         if question.required:
-            raise AnswerError(REQUIRED_MESSAGE)
+            raise AnswerError(CONSENT_MESSAGE if question.type == "consent" else REQUIRED_MESSAGE)
         return None
     kind = question.type
     if kind in SCORE_TYPES:
@@ -172,7 +176,7 @@ def check_answer(question: Question, raw: Any) -> Any:
         return _date(raw)
     value = _boolean(raw)  # consent, cta
     if kind == "consent" and question.required and not value:
-        raise AnswerError("Please give your consent to continue.")
+        raise AnswerError(CONSENT_MESSAGE)
     return value
 
 
