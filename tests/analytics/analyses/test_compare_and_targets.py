@@ -194,6 +194,7 @@ def test_targets_are_set_replaced_listed_and_removed(workspace: Workspace, admin
         ({"touchpoint_id": tp_id, "metric": "csat", "target": -5}, 422, "between 0 and 100"),
         ({"touchpoint_id": tp_id, "metric": "feedback_volume", "target": 5}, 422, "count"),
         ({"touchpoint_id": tp_id, "metric": "nope", "target": 5}, 404, "Unknown metric"),
+        ({"touchpoint_id": tp_id, "metric": "churn_rate", "target": 5}, 422, "not measured on feedback"),
         ({"touchpoint_id": tp_id, "metric": "csat", "target": "high"}, 422, "target"),
     ]
     for payload, status, needle in bad:

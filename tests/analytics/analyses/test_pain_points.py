@@ -123,3 +123,10 @@ def test_negativity_per_scale_texts_and_topics(workspace: Workspace, admin_api: 
     assert settle["top_pain_point"]["touchpoint_key"] == "adjuster"
     assert settle["n"] == 70 and settle["value"] == pytest.approx(100 * (20 - 30) / 70)
     assert stages["stages"][0]["top_pain_point"]["touchpoint_key"] == "form"  # the only touchpoint of its stage
+
+
+def test_journey_metrics_refuse_customer_metrics(workspace: Workspace, admin_api: TestClient) -> None:
+    journey_id = admin_api.post("/api/v1/journeys", json=JOURNEY).json()["id"]
+    r = admin_api.get(f"/api/v1/analyses/journeys/{journey_id}/metrics", params={"metric": "churn_rate"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]

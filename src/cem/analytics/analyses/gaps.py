@@ -61,7 +61,12 @@ def _read(session: Session, target: ExperienceTarget) -> TargetRead:
 
 def _check_target_value(metric: str, value: float) -> None:
     """A promise the metric can reach: NPS -100..100, shares 0..100."""
-    unit = metrics_service.resolve_metric(metric).unit
+    declared = metrics_service.resolve_metric(metric)
+    if declared.entity != "feedback":
+        raise InvalidInput(
+            f"{metric} is not measured on feedback at a touchpoint or stage, so it cannot have a target there."
+        )
+    unit = declared.unit
     bounds = {"points": (-100.0, 100.0), "%": (0.0, 100.0)}.get(unit)
     if metric == "feedback_volume":
         raise InvalidInput("feedback_volume is a count, not an experience: set targets on nps, csat, ces, ...")
