@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_security: Literal["none", "starttls", "ssl"] = "none"
     smtp_timeout_seconds: float = 30.0
+    # Parallel SMTP connections per sending job (large batches only); most relays accept a few.
+    smtp_connections: int = 4
     # Base URL written into survey links (emails, widget); default http://host:port.
     public_url: str = ""
 

@@ -26,7 +26,7 @@ from cem.surveys.distribution import audiences as audience_engine
 from cem.surveys.distribution import clock
 from cem.surveys.distribution import service as dist_service
 from cem.surveys.distribution.emails import EmailContent, render
-from cem.surveys.distribution.mailer import DeliveryError, OutgoingEmail, SmtpMailer
+from cem.surveys.distribution.mailer import OutgoingEmail, SmtpMailer
 from cem.surveys.distribution.models import Contact, ContactSkip, Distribution, Invitation, SurveyTrigger, Unsubscribe
 from cem.surveys.distribution.rules import History, decide
 from cem.surveys.models import Survey, SurveyResponse
@@ -36,7 +36,9 @@ Progress = Callable[[int, int, str], None]
 
 
 class Mailer(Protocol):
-    def send(self, mail: OutgoingEmail) -> None: ...
+    def send_many(self, mails: list[OutgoingEmail]) -> list[str | None]:
+        """Send each message; per message None (accepted) or the server's refusal."""
+        ...
 
     def __enter__(self) -> Mailer: ...
 
@@ -189,13 +191,8 @@ def deliver(
             batch = _claim_batch(db, where=where, now=now, job_id=job_id, contents=contents, result=result)
             if not batch:
                 break
-            outcomes: list[tuple[int, str | None]] = []
-            for invitation_id, mail in batch:
-                try:
-                    mailer.send(mail)
-                    outcomes.append((invitation_id, None))
-                except DeliveryError as exc:
-                    outcomes.append((invitation_id, str(exc)[:1000]))
+            errors = mailer.send_many([mail for _, mail in batch])
+            outcomes = [(invitation_id, error) for (invitation_id, _), error in zip(batch, errors, strict=True)]
             _record_outcomes(db, outcomes, now=now, result=result)
             if progress:
                 done = result.sent + result.failed + result.skipped
@@ -429,11 +426,10 @@ def remind(
                                 ),
                             )
                         )
-            for _inv, mail in batch:
-                try:
-                    mailer.send(mail)
+            for error in mailer.send_many([mail for _, mail in batch]):
+                if error is None:
                     sent += 1
-                except DeliveryError:
+                else:
                     failed += 1
     return {"reminded": sent, "failed": failed}
 
