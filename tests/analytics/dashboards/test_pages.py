@@ -82,8 +82,13 @@ def test_build_arrange_and_share_a_dashboard(app: object, program: Workspace, ap
     r = analyst.post(f"/dashboards/{did}/widgets/{ids[2]}/arrange", {"action": "up"})
     assert r.status_code == 303
     r = analyst.post(f"/dashboards/{did}/widgets/{ids[0]}/arrange", {"action": "wide"})
-    titles = re.findall(r"<h2>([^<]+)</h2>", analyst.get(f"/dashboards/{did}").text)
+    assert r.status_code == 303  # the ids survive arrangement: widgets are changed in place
+    page = analyst.get(f"/dashboards/{did}").text
+    titles = re.findall(r"<h2>([^<]+)</h2>", page)
     assert titles[:3] == ["NPS trend", "CSAT now", "NPS by source"]
+    assert re.findall(r'data-widget-id="(\d+)"', page) == [ids[0], ids[2], ids[1]]
+    r = analyst.post(f"/dashboards/{did}/widgets/{ids[0]}/arrange", {"action": "sideways"})
+    assert r.status_code == 422 and "Unknown action" in r.text
     stored = api("analyst").get("/api/v1/dashboards").json()
     assert stored == []  # private to the analyst's login session, not visible to another actor
     viewer = login(app, "viewer@acme.example")

@@ -14,6 +14,7 @@ from cem.analytics import buckets, stats
 from cem.analytics import service as metrics
 from cem.analytics.dashboards.models import Dashboard, DashboardWidget
 from cem.analytics.dashboards.schemas import (
+    MAX_WIDGETS,
     DashboardIn,
     DashboardOut,
     DashboardPatch,
@@ -35,6 +36,7 @@ HEADLINE_METRICS = ("nps", "csat", "ces")
 MOVER_DIMENSIONS = ("source_name", "touchpoint", "stage")
 TREND_BUCKETS = 12
 TOP_MOVERS = 10
+ARRANGE_ACTIONS = ("up", "down", "wide", "narrow", "remove")
 
 # -- visibility and ownership ---------------------------------------------------------------------
 
@@ -256,34 +258,43 @@ def delete_dashboard(session: Session, *, actor: Principal, dashboard_id: int) -
 
 
 def add_widget(session: Session, *, actor: Principal, dashboard_id: int, widget: WidgetIn) -> DashboardOut:
-    current = get_dashboard(session, actor=actor, dashboard_id=dashboard_id)
-    widgets = [WidgetIn(**w.model_dump(exclude={"id", "position"})) for w in current.widgets]
-    return update_dashboard(
-        session, actor=actor, dashboard_id=dashboard_id, patch=DashboardPatch(widgets=[*widgets, widget])
-    )
+    """Append one widget; the others keep their ids (links to #widget-<id> stay valid)."""
+    dashboard = _editable(session, actor, dashboard_id)
+    if len(dashboard.widgets) >= MAX_WIDGETS:
+        raise InvalidInput(f"A dashboard holds at most {MAX_WIDGETS} widgets; remove one first.")
+    validate_widget(widget, len(dashboard.widgets))
+    dashboard.widgets.append(_to_row(widget, len(dashboard.widgets)))
+    return _touched(session, actor, dashboard, "dashboard.widget_add")
 
 
 def arrange_widget(
     session: Session, *, actor: Principal, dashboard_id: int, widget_id: int, action: str
 ) -> DashboardOut:
-    """Move a widget up or down, make it wide or narrow, or remove it."""
-    current = get_dashboard(session, actor=actor, dashboard_id=dashboard_id)
-    ids = [w.id for w in current.widgets]
-    if widget_id not in ids:
+    """Move a widget up or down, make it wide or narrow, or remove it, in place."""
+    if action not in ARRANGE_ACTIONS:
+        raise InvalidInput(f"Unknown action {action!r}; use {', '.join(ARRANGE_ACTIONS)}.")
+    dashboard = _editable(session, actor, dashboard_id)
+    widgets = sorted(dashboard.widgets, key=lambda w: w.position)
+    index = next((i for i, w in enumerate(widgets) if w.id == widget_id), None)
+    if index is None:
         raise NotFound(f"Widget {widget_id} not found on dashboard {dashboard_id}.")
-    widgets = [WidgetIn(**w.model_dump(exclude={"id", "position"})) for w in current.widgets]
-    i = ids.index(widget_id)
-    if action == "up" and i > 0:
-        widgets[i - 1], widgets[i] = widgets[i], widgets[i - 1]
-    elif action == "down" and i < len(widgets) - 1:
-        widgets[i + 1], widgets[i] = widgets[i], widgets[i + 1]
+    target = {"up": index - 1, "down": index + 1}.get(action)
+    if target is not None and 0 <= target < len(widgets):
+        widgets[index], widgets[target] = widgets[target], widgets[index]
     elif action in ("wide", "narrow"):
-        widgets[i] = widgets[i].model_copy(update={"width": 2 if action == "wide" else 1})
+        widgets[index].width = 2 if action == "wide" else 1
     elif action == "remove":
-        del widgets[i]
-    elif action not in ("up", "down"):
-        raise InvalidInput(f"Unknown action {action!r}; use up, down, wide, narrow or remove.")
-    return update_dashboard(session, actor=actor, dashboard_id=dashboard_id, patch=DashboardPatch(widgets=widgets))
+        dashboard.widgets.remove(widgets.pop(index))
+    for position, widget in enumerate(widgets):
+        widget.position = position
+    return _touched(session, actor, dashboard, "dashboard.widget_" + action)
+
+
+def _touched(session: Session, actor: Principal, dashboard: Dashboard, action: str) -> DashboardOut:
+    dashboard.updated_at = utcnow()
+    session.flush()
+    audit.record(session, actor, action, entity_type="dashboard", entity_id=dashboard.id)
+    return _out(actor, dashboard)
 
 
 # -- widget data ----------------------------------------------------------------------------------
