@@ -98,3 +98,36 @@ def test_duckdb_engine_gives_the_same_figures(imported: CliRunner) -> None:
     assert json.loads(spark.output)["rows"] == sql["rows"]
     bad = imported.invoke(app, [*args, "--engine", "hive"])
     assert bad.exit_code == 2 and "Unknown engine 'hive'" in bad.output
+
+
+def _adjusted(promoters: int, detractors: int, n: int) -> tuple[float, float]:
+    p, d = (promoters + 0.75) / (n + 3), (detractors + 0.75) / (n + 3)
+    return p - d, (p + d - (p - d) ** 2) / (n + 3)
+
+
+def test_compare_to_previous_month_with_filter_gives_the_z_test(cli: CliRunner, tmp_path: Path) -> None:
+    # January: 10 promoters, 10 detractors; February: 16 promoters, 4 detractors; plus 7 from another source.
+    answers = [("app", "2026-01-15", s) for s in [10] * 10 + [0] * 10]
+    answers += [("app", "2026-02-15", s) for s in [10] * 16 + [0] * 4]
+    answers += [("web", "2026-02-15", 0)] * 7
+    data = tmp_path / "answers.ndjson"
+    lines = [
+        {"source_type": "csv", "source_name": source, "submission_id": f"r{i}", "field_id": "nps",
+         "field_type": "nps", "value": score, "collected_at": f"{day}T10:00:00Z"}
+        for i, (source, day, score) in enumerate(answers)
+    ]  # fmt: skip
+    data.write_text("\n".join(json.dumps(line) for line in lines) + "\n", encoding="utf-8")
+    result = cli.invoke(app, ["import", str(data), "--workspace", "acme"])
+    assert result.exit_code == 0, result.output
+    args = ["metrics", "nps", "--workspace", "acme", "--interval", "month", "--compare-to", "previous"]
+    out = cli.invoke(app, [*args, "--filter", "source=app", "--min-n", "5", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    january, february = json.loads(out.output)["rows"]
+    assert (january["bucket"], january["n"], january["value"]) == ("2026-01-01", 20, 0.0)
+    assert (february["n"], february["value"], february["change"]) == (20, 60.0, 60.0)
+    (x1, v1), (x0, v0) = _adjusted(16, 4, 20), _adjusted(10, 10, 20)
+    z = (x1 - x0) / math.sqrt(v1 + v0)
+    assert february["p_value"] == pytest.approx(math.erfc(abs(z) / math.sqrt(2)), abs=1e-12)
+    assert {"value", "lower", "upper", "n", "p_value"} <= february.keys()
+    every = cli.invoke(app, [*args, "--min-n", "5", "--format", "json"])
+    assert json.loads(every.output)["rows"][1]["n"] == 27  # without the filter the web answers count too
