@@ -6,10 +6,15 @@
   of these reviews, so the rows after them are also reported apart as an untouched hold-out.
 
 For each: the default model (no training on these labels), VADER (the floor; on Portuguese it shows what reading
-Portuguese as English would give), and a logistic regression trained on the same embeddings (5-fold cross-validation,
-its C chosen by an inner cross-validation). Then end-to-end enrichment throughput (language + sentiment) in texts/s.
+Portuguese as English would give), a logistic regression trained on the same embeddings (5-fold cross-validation,
+its C chosen by an inner cross-validation), and the workspace trainer `cem text train` uses (cem.text.training: fixed C,
+balanced classes, 5 folds, compared with the default on the same folds). Then enrichment throughput in texts/s:
+in memory (language + sentiment), and end to end through the database (the enrichment job's code: read the records,
+embed, language, sentiment, emotions, topics when present, write feedback_record + feedback_embedding) on a fresh SQLite
+database. Finally topic discovery time (TXT-B's benchmarks/text_topics.py, embeddings given: excludes embedding time).
 
 Usage: .venv/bin/python benchmarks/text_eval.py [--data ../shared/data] [--limit N] [--throughput-texts 500]
+       [--db-texts 500] [--topics-n 10000 100000]
 """
 
 from __future__ import annotations
@@ -66,6 +71,20 @@ def trained_cv(vectors: np.ndarray, truth: Sequence[str]) -> list[str]:
     return [str(p) for p in cross_val_predict(model, vectors, np.asarray(truth), cv=folds)]
 
 
+def workspace_trainer_cv(vectors: np.ndarray, truth: Sequence[str]) -> list[str]:
+    """Out-of-fold predictions of the trainer `cem text train` uses, on the same 5 stratified folds."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from cem.text.training import _fit
+
+    y = np.asarray(truth)
+    predicted = np.empty(len(y), dtype=object)
+    for train_rows, test_rows in StratifiedKFold(5, shuffle=True, random_state=0).split(vectors, y):
+        head = _fit(vectors[train_rows], y[train_rows].tolist())
+        predicted[test_rows] = [s.polarity for s in head.sentiments(vectors[test_rows])]
+    return [str(p) for p in predicted]
+
+
 def evaluate(name: str, texts: list[str], truth: list[str], holdout_from: int | None = None) -> None:
     """Print accuracy / macro-F1 of the default model, VADER and the CV-trained model on one data set."""
     started = time.perf_counter()
@@ -80,6 +99,7 @@ def evaluate(name: str, texts: list[str], truth: list[str], holdout_from: int | 
         ],
         "VADER (floor)": [s.polarity for s in VaderSentiment().analyze(texts)],
         "trained on labels, 5-fold CV": trained_cv(vectors, truth),
+        "workspace trainer (cem text train), 5-fold": workspace_trainer_cv(vectors, truth),
     }
     counts = {c: truth.count(c) for c in CLASSES}
     print(f"\n{name}: n={len(texts)} {counts}; embedding {len(texts) / seconds:.1f} texts/s")
@@ -108,11 +128,69 @@ def throughput(texts: list[str]) -> None:
     print(f"  languages {known}; mixed {mixed}")
 
 
+def end_to_end(texts: list[str]) -> None:
+    """The enrichment job's code path on a fresh SQLite database: texts/s including reads and writes."""
+    import tempfile
+
+    from cem.admin import service as admin_service
+    from cem.admin.principal import system_principal
+    from cem.config import Settings
+    from cem.db import migrate
+    from cem.db.session import Database
+    from cem.feedback import service as feedback_service
+    from cem.feedback.schemas import FeedbackIn
+    from cem.text import enrich
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(Settings(env="test", data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/bench.db"))
+        migrate.upgrade(db.engine)
+        with db.unit_of_work() as session:
+            ws = admin_service.ensure_workspace(session, slug="bench", name="Bench").id
+            records = [
+                FeedbackIn(
+                    source_type="review",
+                    source_name="bench",
+                    submission_id=str(i),
+                    field_id="comment",
+                    field_type="text",
+                    value=t,
+                )
+                for i, t in enumerate(texts)
+            ]
+            feedback_service.ingest_feedback(session, actor=system_principal(ws), records=records)
+        with db.unit_of_work(readonly=True) as session:
+            ids = enrich.record_ids_for_submissions(session, ws, [str(i) for i in range(len(texts))])
+        shared_embedder().embed(["warm up"])  # model load is once per worker process, not per text
+        started = time.perf_counter()
+        result = enrich.enrich_records(db, workspace_id=ws, record_ids=ids)
+        seconds = time.perf_counter() - started
+        db.dispose()
+    topics = "with topic assignment" if enrich.topics_available() else "no topic module"
+    print(
+        f"\nEnrichment end to end through SQLite ({topics}), {result.enriched} texts: "
+        f"{result.enriched / seconds:.1f} texts/s; languages {result.languages}"
+    )
+
+
+def topic_discovery(sizes: list[int]) -> None:
+    """TXT-B's discovery time (embeddings given, so embedding time is excluded)."""
+    try:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from text_topics import discovery_seconds
+    except ImportError:
+        print("\nTopic discovery: benchmarks/text_topics.py not available")
+        return
+    for n in sizes:
+        print(f"\nTopic discovery, {n} texts (embeddings given, excludes embedding time): {discovery_seconds(n)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--limit", type=int, default=0, help="Use only the first N texts of each set (0: all).")
     parser.add_argument("--throughput-texts", type=int, default=500)
+    parser.add_argument("--db-texts", type=int, default=500, help="Texts for the end-to-end run (0: skip).")
+    parser.add_argument("--topics-n", type=int, nargs="*", default=[10_000, 100_000], help="Topic discovery sizes.")
     args = parser.parse_args()
     air, olist = load_airline(args.data), load_olist(args.data)
     if args.limit:
@@ -121,6 +199,11 @@ def main() -> None:
     evaluate("Olist reviews (Portuguese)", *olist, holdout_from=TUNING_ROWS)
     n = args.throughput_texts // 2
     throughput(air[0][-n:] + olist[0][-n:])
+    if args.db_texts:
+        half = args.db_texts // 2
+        end_to_end(air[0][:half] + olist[0][:half])
+    print("\nEmotions: EXPERIMENTAL (example sentences on the same embeddings); no labelled emotion data to measure.")
+    topic_discovery(args.topics_n)
 
 
 if __name__ == "__main__":
