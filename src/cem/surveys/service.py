@@ -324,12 +324,16 @@ def _cached_version(session: Session, version_id: int) -> tuple[SurveyDefinition
 
     Keyed by id and creation time: ids of deleted rows can be reused (SQLite, tests), timestamps not.
     """
+    seen: dict[int, tuple[SurveyDefinition, int]] = session.info.setdefault("cem_survey_versions", {})
+    if version_id in seen:  # checked once per unit of work, not once per call
+        return seen[version_id]
     row = session.execute(select(SurveyVersion.created_at).where(SurveyVersion.id == version_id)).first()
     if row is None:
         raise NotFound(f"Survey version {version_id} does not exist.")
     key = (version_id, row[0])
     cached = _DEFINITIONS.get(key)
     if cached is not None:
+        seen[version_id] = cached
         return cached
     version = session.get(SurveyVersion, version_id)
     assert version is not None
@@ -337,6 +341,7 @@ def _cached_version(session: Session, version_id: int) -> tuple[SurveyDefinition
     if len(_DEFINITIONS) > 512:
         _DEFINITIONS.clear()
     _DEFINITIONS[key] = entry
+    seen[version_id] = entry
     return entry
 
 
