@@ -18,7 +18,11 @@ pytestmark = pytest.mark.browser
 
 
 def test_open_drill_down_and_rename_a_topic(
-    page: Page, shot: Callable[[str], Path], db: Database, workspace: Workspace, airline: Corpus  # noqa: F811
+    page: Page,
+    shot: Callable[[str], Path],
+    db: Database,
+    workspace: Workspace,
+    airline: Corpus,  # noqa: F811
 ) -> None:
     store_texts(db, workspace.id, airline.texts, sentiments=airline.sentiments, dates=airline.dates)
     with db.unit_of_work() as session:
