@@ -250,7 +250,8 @@ class _Refresher:
             manifest["source"] = source_of(self.session)
             report.rows = manifest["feedback"]["rows"]
             write_manifest(self.dir, manifest)
-            self._collect_garbage(manifest)
+            # Deleted rows (a privacy erasure among them) must not linger in an older generation's files.
+            self._collect_garbage(manifest, keep_previous=not (report.notes or self._customers_shrank(manifest)))
             return report
         finally:
             self.con.close()
@@ -373,9 +374,14 @@ class _Refresher:
         self.con.execute(f"COPY (SELECT * FROM export ORDER BY id) TO {target} (FORMAT parquet)")
         return rows
 
-    def _collect_garbage(self, manifest: dict[str, Any]) -> None:
-        """Delete files neither this manifest nor the previous one lists (a reader may still hold those)."""
-        keep = set(_listed(manifest)) | set(_listed(self.old or {}))
+    def _customers_shrank(self, manifest: dict[str, Any]) -> bool:
+        old = (self.old or {}).get("customers", {}).get("state", "0/")
+        return int(manifest["customers"]["state"].split("/")[0]) < int(old.split("/")[0])
+
+    def _collect_garbage(self, manifest: dict[str, Any], *, keep_previous: bool) -> None:
+        """Delete files this manifest does not list; normally the previous generation's stay, for readers
+        that may still be scanning them, but not after deletions."""
+        keep = set(_listed(manifest)) | (set(_listed(self.old or {})) if keep_previous else set())
         for path in [*self.dir.glob("feedback/*.parquet"), *self.dir.glob("*.parquet")]:
             if str(path.relative_to(self.dir)) not in keep:
                 path.unlink(missing_ok=True)
