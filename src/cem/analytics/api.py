@@ -7,7 +7,8 @@ from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 
-from cem.analytics import service
+from cem.analytics import dimensions, service
+from cem.analytics.metrics import METRICS
 from cem.analytics.schemas import Interval, MetricInfo, MetricQuery, MetricResult
 from cem.api.deps import DbSession, Reader
 
@@ -19,8 +20,8 @@ def get_metric(
     request: Request,
     session: DbSession,
     actor: Reader,
-    metric: str = Query(description="Metric slug, e.g. nps, csat, ces, ces_agree, rating_mean, feedback_volume."),
-    group_by: list[str] = Query(default=[], max_length=4, description="Repeatable; e.g. source_type, customer.plan."),
+    metric: str = Query(description=f"Metric slug: {', '.join(METRICS)}."),
+    group_by: list[str] = Query(default=[], max_length=4, description=f"Repeatable: {dimensions.names_help()}."),
     interval: Interval | None = None,
     filter: list[str] = Query(default=[], max_length=20, description="Repeatable FIELD=VALUE."),
     date_from: date | None = None,

@@ -12,7 +12,8 @@ import typer
 from pydantic import ValidationError
 
 from cem.admin import service as admin_service
-from cem.analytics import service
+from cem.analytics import dimensions, service
+from cem.analytics.metrics import METRICS
 from cem.analytics.schemas import MetricQuery, MetricResult, MetricRow
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 
@@ -22,8 +23,8 @@ FORMATS = ("table", "csv", "json")
 @app.command("metrics")
 @friendly_errors
 def metrics_command(
-    metric: str = typer.Argument(..., help="Metric slug: nps, csat, ces, ces_agree, rating_mean, feedback_volume."),
-    by: list[str] = typer.Option([], "--by", help="Group by (repeatable): source_type, customer.plan, ..."),
+    metric: str = typer.Argument(..., help=f"Metric slug: {', '.join(METRICS)}."),
+    by: list[str] = typer.Option([], "--by", help=f"Group by (repeatable): {dimensions.names_help()}."),
     interval: str = typer.Option(None, help="Time buckets: day, week, month or quarter."),
     filters: list[str] = typer.Option([], "--filter", help="FIELD=VALUE (repeatable)."),
     date_from: str = typer.Option(None, "--from", help="First day (YYYY-MM-DD)."),

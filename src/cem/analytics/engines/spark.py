@@ -27,6 +27,13 @@ def spark_session(master: str = "local[2]", *, app_name: str = "cem-metrics") ->
     except ImportError as exc:
         raise InvalidInput("The Spark engine needs pyspark: pip install 'cem[spark]' (Java 17 or later).") from exc
     builder: Any = SparkSession.builder
+    try:
+        return _configured(builder, master, app_name).getOrCreate()
+    except Exception as exc:  # py4j/JVM start-up failures carry no common type
+        raise InvalidInput(f"Spark could not start ({type(exc).__name__}: {exc}); it needs Java 17 or later.") from exc
+
+
+def _configured(builder: Any, master: str, app_name: str) -> Any:
     return (
         builder.master(master)
         .appName(app_name)
@@ -37,7 +44,6 @@ def spark_session(master: str = "local[2]", *, app_name: str = "cem-metrics") ->
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
         .config("spark.jars.ivy", "/nonexistent-no-downloads")
         .config("spark.sql.parquet.inferTimestampNTZ.enabled", "true")
-        .getOrCreate()
     )
 
 
