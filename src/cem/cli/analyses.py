@@ -140,6 +140,7 @@ def stages_command(
 @friendly_errors
 def funnel_command(
     journey_key: str = JourneyOpt,
+    segment: list[str] = typer.Option([], "--segment", help="customer.<attribute>=value (repeatable)."),
     date_from: str = FromOpt,
     date_to: str = ToOpt,
     workspace: str = WorkspaceOpt,
@@ -150,7 +151,12 @@ def funnel_command(
     result = _run(
         workspace,
         lambda s, ws: journey.funnel(
-            s, workspace_id=ws, journey_id=_journey_id(s, ws, journey_key), date_from=start, date_to=end
+            s,
+            workspace_id=ws,
+            journey_id=_journey_id(s, ws, journey_key),
+            date_from=start,
+            date_to=end,
+            segment=segment,
         ),
     )
     columns = ["key", "reached", "share", "continued", "drop_off_rate", "median_hours", "p75_hours"]

@@ -85,6 +85,13 @@ def test_cli_matches_the_api(cli: CliRunner, admin_api: TestClient) -> None:
     contact = funnel["stages"][0]
     assert (contact["reached"], contact["continued"], contact["drop_off"]) == (40, 30, 10)
     assert contact["median_hours"] == 2.0 and contact["p75_hours"] == 2.0
+    # One segment: odd customers are gold (20 of them; 15 of those below 30 were resolved).
+    gold = json.loads(run(cli, "funnel", "--journey", "support", "--segment", "customer.tier=gold", "--format", "json"))
+    assert (gold["customers"], gold["stages"][0]["reached"], gold["stages"][0]["continued"]) == (20, 20, 15)
+    params = {"segment": "customer.tier=gold"}
+    assert gold == admin_api.get(f"/api/v1/analyses/journeys/{journey_id}/funnel", params=params).json()
+    r = admin_api.get(f"/api/v1/analyses/journeys/{journey_id}/funnel", params={"segment": "touchpoint=phone"})
+    assert r.status_code == 422 and "customer attributes only" in r.json()["detail"]
 
     table = run(cli, "stages", "--journey", "support", "--min-n", "10")
     assert "CSAT (top-2-box) by stage of Support" in table

@@ -82,6 +82,7 @@ def journey_funnel(
     date_from: date | None = None,
     date_to: date | None = None,
     confidence: float = Confidence,
+    segment: list[str] = Query(default=[], max_length=10, description="Repeatable customer.<attribute>=value."),
 ) -> Funnel:
     """Customers reaching each stage, drop-off to the next (Wilson interval) and time between stages."""
     return journey.funnel(
@@ -91,6 +92,7 @@ def journey_funnel(
         date_from=date_from,
         date_to=date_to,
         confidence=confidence,
+        segment=segment,
     )
 
 

@@ -10,8 +10,8 @@ import numpy as np
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from cem.analytics import dimensions, stats
 from cem.analytics import service as metrics_service
-from cem.analytics import stats
 from cem.analytics.analyses.common import (
     SCORED_TYPES,
     day_after,
@@ -31,7 +31,8 @@ from cem.analytics.analyses.schemas import (
     TouchpointMetric,
 )
 from cem.analytics.schemas import MetricQuery, MetricResult
-from cem.customers.models import Event
+from cem.customers.models import Customer, Event
+from cem.errors import InvalidInput
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys import service as journey_service
 from cem.journeys.models import Touchpoint
@@ -142,8 +143,29 @@ def _scored(row: Any) -> dict[str, Any]:
 # -- funnel ---------------------------------------------------------------------------------------------
 
 
+def _segment_conditions(session: Session, segment: list[str]) -> list[Any]:
+    """`customer.<attribute>=value` (or `segment=value`) filters as conditions on the joined customer."""
+    dialect = session.get_bind().dialect.name
+    conditions = []
+    for i, (name, value) in enumerate(metrics_service.parse_filters(segment)):
+        declared = dimensions.get(name)
+        if declared is None or declared.customer_attribute is None:
+            raise InvalidInput(
+                f"A funnel counts customers, so it is segmented by customer attributes only "
+                f"(customer.<attribute>=value), not {name!r}.",
+                errors=[{"loc": ["query", "segment", i], "msg": f"not a customer attribute: {name!r}"}],
+            )
+        conditions.append(declared.sql(dialect) == value)
+    return conditions
+
+
 def _first_arrivals(
-    session: Session, workspace_id: int, stage_ids: list[int], date_from: date | None, date_to: date | None
+    session: Session,
+    workspace_id: int,
+    stage_ids: list[int],
+    date_from: date | None,
+    date_to: date | None,
+    segment: list[Any],
 ) -> dict[int, dict[int, datetime]]:
     """customer id -> stage id -> first time an event or a feedback record of theirs happened at the stage."""
     start, end = day_start(date_from), day_after(date_to)
@@ -163,6 +185,8 @@ def _first_arrivals(
             stmt = stmt.where(time_col >= start)
         if end is not None:
             stmt = stmt.where(time_col < end)
+        if segment:
+            stmt = stmt.join(Customer, Customer.id == customer_col).where(*segment)
         for customer_id, stage_id, first in session.execute(stmt):
             seen = arrivals[customer_id].get(stage_id)
             if seen is None or first < seen:
@@ -178,11 +202,14 @@ def funnel(
     date_from: date | None = None,
     date_to: date | None = None,
     confidence: float = stats.DEFAULT_CONFIDENCE,
+    segment: list[str] | None = None,
 ) -> Funnel:
-    """Customers reaching each stage, who of them went on to the next, the drop-off and the time it took."""
+    """Customers reaching each stage, who of them went on to the next, the drop-off and the time it took;
+    `segment` (customer.<attribute>=value, repeatable) narrows it to some customers, e.g. one onboarding flow."""
     journey = _journey(session, workspace_id, journey_id)
+    conditions = _segment_conditions(session, segment or [])
     stage_ids = [s.id for s in journey.stages]
-    arrivals = _first_arrivals(session, workspace_id, stage_ids, date_from, date_to) if stage_ids else {}
+    arrivals = _first_arrivals(session, workspace_id, stage_ids, date_from, date_to, conditions) if stage_ids else {}
     reached = {sid: {c for c, stages in arrivals.items() if sid in stages} for sid in stage_ids}
     first_reached = len(reached[stage_ids[0]]) if stage_ids else 0
     rows = []
