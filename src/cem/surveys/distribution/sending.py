@@ -79,7 +79,12 @@ def plan(db: Database, *, distribution_id: int, now: datetime | None = None) -> 
         audience = dist_service.get_audience(session, workspace_id=dist.workspace_id, audience_id=dist.audience_id or 0)
         rules = dist_service.rules_context(session, survey=survey, channel="email")
         verdicts = audience_engine.evaluate(
-            session, workspace_id=dist.workspace_id, flt=dist_service.stored_filter(audience), now=now, rules=rules
+            session,
+            workspace_id=dist.workspace_id,
+            flt=dist_service.stored_filter(audience),
+            now=now,
+            rules=rules,
+            explain=False,
         )
         invitations: list[dict[str, Any]] = []
         skips: list[dict[str, Any]] = []
