@@ -160,7 +160,13 @@ def end_to_end(texts: list[str]) -> None:
             feedback_service.ingest_feedback(session, actor=system_principal(ws), records=records)
         with db.unit_of_work(readonly=True) as session:
             ids = enrich.record_ids_for_submissions(session, ws, [str(i) for i in range(len(texts))])
-        shared_embedder().embed(["warm up"])  # model load is once per worker process, not per text
+        # Model load and the anchor/emotion centroids are once per worker process, not per text.
+        from cem.text.emotions import DEFAULT_EXAMPLES, shared_emotion_model
+        from cem.text.sentiment import shared_default_analyzer
+
+        shared_default_analyzer().centroids()
+        shared_emotion_model().centroids(DEFAULT_EXAMPLES)
+        detect_languages(["warm up"])
         started = time.perf_counter()
         result = enrich.enrich_records(db, workspace_id=ws, record_ids=ids)
         seconds = time.perf_counter() - started
