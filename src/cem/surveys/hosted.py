@@ -477,6 +477,7 @@ def _start(
         hidden=hidden,
         submission_id=nonce,
         now=now,
+        flush=False,
     )
     response.page_shown_at = _shown_at(_first(form, "t"), now)
     return response

@@ -473,12 +473,15 @@ def start_response(
     metadata: Mapping[str, Any] | None = None,
     submission_id: str | None = None,
     now: datetime | None = None,
+    flush: bool = True,
 ) -> SurveyResponse:
     """Open a response on the survey's current version (raises SurveyUnavailable when it takes no answers).
 
     `prefill` (question id -> value) preselects answers on the first page (e.g. the score clicked in
     an email); they are stored only when the respondent submits that page. `submission_id` defaults to
     a random id; the hosted page passes the first form's nonce so a double submit finds the same response.
+    With flush=False the INSERT waits for the next flush (the hosted page's first submit then writes one row,
+    not an INSERT and an UPDATE); response.id is None until then.
     """
     now = now or utcnow()
     _require_open(survey, now)
@@ -519,7 +522,8 @@ def start_response(
         updated_at=now,
     )
     session.add(response)
-    session.flush()
+    if flush:
+        session.flush()
     return response
 
 
@@ -690,7 +694,7 @@ def write_records(
         other = answers.get(question.id + answer_rules.OTHER_SUFFIX)
         for field_id, label, kind, field_value, meta in answer_rules.feedback_fields(defn, question, value, other):
             keep.add(field_id)
-            metadata = {**meta, "response_id": response.id, "survey_version": version, "channel": response.channel}
+            metadata = {**meta, "survey_version": version, "channel": response.channel}
             if seconds is not None:
                 metadata["seconds"] = seconds
             elif "seconds_per_question" in (response.meta or {}):
