@@ -144,16 +144,15 @@ def discover_stored(
                 bar.update(step)
                 done[0] += step
 
-        with db.unit_of_work() as session:
-            report = service.discover_workspace(
-                session,
-                workspace_id,
-                seed=seed,
-                min_topic_size=min_topic_size,
-                n_topics=n_topics,
-                progress=progress,
-                actor=system_principal(workspace_id),
-            )
+        report = service.discover_in_db(
+            db,
+            workspace_id,
+            seed=seed,
+            min_topic_size=min_topic_size,
+            n_topics=n_topics,
+            progress=progress,
+            actor=system_principal(workspace_id),
+        )
     echo(
         f"{report.topics} topics, {report.subtopics} subtopics from {report.texts} texts "
         f"({report.assigned} assigned, {report.kept_edited} edited topics kept, {report.suppressed} deleted themes "

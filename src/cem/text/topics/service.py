@@ -9,6 +9,7 @@ subtopic's key is "<topic key>/<slug>"), which is what metrics group by.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from cem.admin import audit
 from cem.admin.principal import Principal
 from cem.analytics.buckets import bucket_range, bucket_start
+from cem.db.session import Database
 from cem.errors import InvalidInput, NotFound
 from cem.feedback.models import FeedbackRecord
 from cem.jobs.models import Job
@@ -346,29 +348,50 @@ class DiscoveryReport:
         return dict(self.__dict__)
 
 
-def discover_workspace(
-    session: Session,
-    workspace_id: int,
-    *,
-    seed: int = 0,
-    min_topic_size: int = disc.DEFAULT_MIN_TOPIC_SIZE,
-    n_topics: int | None = None,
-    embed: Embed | None = None,
-    progress: Progress | None = None,
-    actor: Principal | None = None,
-) -> DiscoveryReport:
-    """(Re-)discover the workspace's topics from its texts and re-assign every text; user edits survive."""
-    import time
+@dataclass
+class Computed:
+    """A discovery computed outside any transaction, ready to be stored."""
 
-    report = progress or (lambda _s, _d: None)
-    clock = time.perf_counter()
+    ids: npt.NDArray[np.int64]
+    vectors: Vectors
+    found: disc.Discovery
+    embedded: int
+    seconds: dict[str, float]
+
+
+def read_texts(
+    session: Session, workspace_id: int, min_topic_size: int
+) -> tuple[list[tuple[int, str]], dict[int, Vectors]]:
+    """The workspace's texts and their stored embeddings (a read-only step)."""
     records = text_records(session, workspace_id)
     if len(records) < min_topic_size:
         raise InvalidInput(
             f"Topic discovery needs at least {min_topic_size} text feedback records; this workspace has {len(records)}."
         )
-    report("reading embeddings", 0.0)
-    vectors, embedded = vectors_for(session, records, embed)
+    return records, stored_vectors(session, [rid for rid, _ in records])
+
+
+def compute(
+    records: Sequence[tuple[int, str]],
+    stored: dict[int, Vectors],
+    *,
+    seed: int,
+    min_topic_size: int,
+    n_topics: int | None,
+    embed: Embed | None,
+    progress: Progress,
+) -> Computed:
+    """Embed texts that have no stored vector, then cluster and label (no database: may take minutes)."""
+    clock = time.perf_counter()
+    progress("embedding", 0.02)
+    missing = [n for n, (rid, _) in enumerate(records) if rid not in stored]
+    vectors = np.zeros((len(records), DIM), dtype=np.float32)
+    for n, (rid, _) in enumerate(records):
+        if rid in stored:
+            vectors[n] = stored[rid]
+    if missing:
+        vectors[missing] = (embed or default_embed)([records[n][1] for n in missing])
+    vectors = disc.normalise(vectors)
     seconds = {"embeddings": time.perf_counter() - clock}
     clock = time.perf_counter()
     found = disc.discover(
@@ -377,22 +400,36 @@ def discover_workspace(
         seed=seed,
         min_topic_size=min_topic_size,
         n_topics=n_topics,
-        progress=lambda stage, done: report(stage, 0.1 + 0.7 * done),
+        progress=lambda stage, done: progress(stage, 0.1 + 0.7 * done),
     )
     seconds["clustering"] = time.perf_counter() - clock
-    clock = time.perf_counter()
     ids = np.array([rid for rid, _ in records], dtype=np.int64)
-    kept, suppressed = _apply(session, workspace_id, found, ids, vectors)
-    report("assigning", 0.85)
+    return Computed(ids, vectors, found, len(missing), seconds)
+
+
+def store(
+    session: Session,
+    workspace_id: int,
+    computed: Computed,
+    *,
+    progress: Progress,
+    actor: Principal | None,
+    seed: int,
+) -> DiscoveryReport:
+    """Map the new clusters onto the old topics (edits kept), then re-assign every text (one short write)."""
+    clock = time.perf_counter()
+    ids, vectors = computed.ids, computed.vectors
+    kept, suppressed = _apply(session, workspace_id, computed.found, ids, vectors)
+    progress("assigning", 0.85)
     assigned = 0
     for start in range(0, len(ids), CHUNK):
         out = assign_topics(session, workspace_id, ids[start : start + CHUNK].tolist(), vectors[start : start + CHUNK])
         assigned += sum(1 for keys in out.values() if keys)
-    seconds["storing"] = time.perf_counter() - clock
+    seconds = {**computed.seconds, "storing": time.perf_counter() - clock}
     active = session.scalars(select(Topic).where(Topic.workspace_id == workspace_id, Topic.status == "active")).all()
     result = DiscoveryReport(
-        texts=len(records),
-        embedded=embedded,
+        texts=len(ids),
+        embedded=computed.embedded,
         topics=sum(1 for t in active if t.parent_id is None),
         subtopics=sum(1 for t in active if t.parent_id is not None),
         kept_edited=kept,
@@ -409,8 +446,55 @@ def discover_workspace(
             entity_id=workspace_id,
             details={"seed": seed, "topics": result.topics, "texts": result.texts},
         )
-    report("done", 1.0)
+    progress("done", 1.0)
     return result
+
+
+def discover_workspace(
+    session: Session,
+    workspace_id: int,
+    *,
+    seed: int = 0,
+    min_topic_size: int = disc.DEFAULT_MIN_TOPIC_SIZE,
+    n_topics: int | None = None,
+    embed: Embed | None = None,
+    progress: Progress | None = None,
+    actor: Principal | None = None,
+) -> DiscoveryReport:
+    """(Re-)discover topics in one session (small workspaces, tests); see discover_in_db for long runs."""
+    report = progress or (lambda _s, _d: None)
+    records, stored = read_texts(session, workspace_id, min_topic_size)
+    computed = compute(
+        records, stored, seed=seed, min_topic_size=min_topic_size, n_topics=n_topics, embed=embed, progress=report
+    )
+    return store(session, workspace_id, computed, progress=report, actor=actor, seed=seed)
+
+
+def discover_in_db(
+    db: Database,
+    workspace_id: int,
+    *,
+    seed: int = 0,
+    min_topic_size: int = disc.DEFAULT_MIN_TOPIC_SIZE,
+    n_topics: int | None = None,
+    embed: Embed | None = None,
+    progress: Progress | None = None,
+    actor: Principal | None = None,
+) -> DiscoveryReport:
+    """(Re-)discover topics: read, then embed and cluster outside any transaction, then one write.
+
+    On SQLite a write transaction holds the single write lock; embedding missing texts can take minutes, so only
+    the final mapping and assignment run inside one (records added meanwhile get topics from the enrichment job,
+    records deleted meanwhile are skipped).
+    """
+    report = progress or (lambda _s, _d: None)
+    with db.unit_of_work(readonly=True) as session:
+        records, stored = read_texts(session, workspace_id, min_topic_size)
+    computed = compute(
+        records, stored, seed=seed, min_topic_size=min_topic_size, n_topics=n_topics, embed=embed, progress=report
+    )
+    with db.unit_of_work() as session:
+        return store(session, workspace_id, computed, progress=report, actor=actor, seed=seed)
 
 
 def _old_owner(session: Session, model: Model, ids: npt.NDArray[np.int64], vectors: Vectors) -> dict[int, Topic]:

@@ -18,7 +18,7 @@ def discover_topics(
     n_topics: int | None = None,
     actor_label: str = "job",
 ) -> dict[str, Any]:
-    """Discover topics on the stored texts and re-assign them; one transaction, so readers see old or new."""
+    """Discover topics on the stored texts and re-assign them; the final write is one transaction (old or new)."""
     # End the job's own transaction first: on SQLite it would hold the single write lock the work below needs.
     ctx.session.rollback()
     workspace_id = ctx.workspace_id
@@ -28,14 +28,13 @@ def discover_topics(
     def progress(stage: str, done: float) -> None:
         ctx.progress(int(done * 100), 100, stage)
 
-    with ctx.db.unit_of_work() as session:
-        report = service.discover_workspace(
-            session,
-            workspace_id,
-            seed=seed,
-            min_topic_size=min_topic_size,
-            n_topics=n_topics,
-            progress=progress,
-            actor=system_principal(workspace_id, label=actor_label),
-        )
+    report = service.discover_in_db(
+        ctx.db,
+        workspace_id,
+        seed=seed,
+        min_topic_size=min_topic_size,
+        n_topics=n_topics,
+        progress=progress,
+        actor=system_principal(workspace_id, label=actor_label),
+    )
     return report.as_dict()
