@@ -126,8 +126,15 @@ def test_cli_matches_the_api(cli: CliRunner, admin_api: TestClient) -> None:
 
     saved = run(cli, "target", "csat", "90", "--stage", "resolve", "--journey", "support")
     assert "Target csat = 90 at stage resolve (support)" in saved
+    run(cli, "target", "csat", "50", "--touchpoint", "phone")  # nothing rated there
+    run(cli, "target", "csat", "30", "--touchpoint", "agent")
     gaps = json.loads(run(cli, "gaps", "--journey", "support", "--min-n", "10", "--format", "json"))["items"]
-    assert gaps[0]["status"] == "below" and gaps[0]["perceived"] == pytest.approx(100 * 20 / 30)
+    assert [(g["key"], g["status"]) for g in gaps] == [
+        ("resolve", "below"),
+        ("agent", "above"),
+        ("phone", "not_enough_data"),
+    ]
+    assert gaps[0]["perceived"] == pytest.approx(100 * 20 / 30) and gaps[0]["gap_upper"] < 0 < gaps[1]["gap_lower"]
 
 
 BAD_INPUT = [

@@ -26,6 +26,7 @@ from cem.journeys import service as journey_service
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
 
 _NORMAL = NormalDist()
+STATUS_ORDER = {"below": 0, "meets": 1, "above": 2, "not_enough_data": 3}
 
 
 def _place(session: Session, target: ExperienceTarget) -> tuple[str, str, str, str]:
@@ -175,7 +176,9 @@ def experience_gaps(
         row = metrics_service.compute(session, workspace_id=workspace_id, query=query).rows[0]
         p_value = one_sample_p(target.metric, row.value, row.lower, row.upper, row.n, target.target, confidence)
         gaps.append(_gap(target, row.value, row.lower, row.upper, row.n, p_value))
-    gaps.sort(key=lambda g: (g.gap is None, g.gap if g.gap is not None else 0.0))
+    # Broken promises first (the interval lies below the target), then kept, then exceeded, then unmeasured;
+    # by the size of the gap within each (gaps of different metrics share no unit, the status does).
+    gaps.sort(key=lambda g: (STATUS_ORDER[g.status], g.gap if g.gap is not None else 0.0))
     return GapResult(min_n=min_n, confidence=confidence, items=gaps)
 
 
