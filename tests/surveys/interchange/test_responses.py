@@ -238,3 +238,57 @@ def test_bad_response_file_types(db: Database, workspace: Workspace) -> None:
             with pytest.raises(BadRequest) as caught:
                 add_responses(session, workspace.principal(), survey, name, content)
             assert reason in caught.value.detail
+
+
+LAYOUT_PAIRS = [
+    (
+        "Single_Answer_Multiple_Choice_Questions",
+        "Single_Answer_MC_Questions.csv",
+        "Single_Answer_MC_Questions_Insights.csv",
+    ),
+    (
+        "Single_Answer_Matrix_Questions",
+        "Single_Answer_Matrix_Questions.csv",
+        "Single_Answer_Matrix_Questions_Insights.csv",
+    ),
+    (
+        "Multiple_Answer_Matrix_Questions",
+        "Multiple_Answer_Matrix_Questions.csv",
+        "Multiple_Answer_Matrix_Questions_Insights.csv",
+    ),
+    (
+        "Multiple_Answer_Multiple_Choices_Questions",
+        "Multiple_Answer_MC_Questions.csv",
+        "Multiple_Answer_MC_Questions_Insights.csv",
+    ),
+    ("No_Basis_for_Evaluation", "No_Basis_for_Evaluation_Legacy.csv", "No_Basis_for_Evaluation_Insights.csv"),
+    ("Side-by-Side_Questions", "SidebySide_Questions_Legacy.csv", "SidebySide_Questions_Insights.csv"),
+    ("Many_Different_Question_Types", "Sample_Survey.csv", "Sample_Survey_Insights.csv"),
+]
+
+
+def test_both_layouts_of_the_same_responses_give_the_same_answers(db: Database, workspace: Workspace) -> None:
+    """The legacy and the newer export of one survey's responses name columns differently (export tags vs
+    ImportIds): imported into two copies of the survey, every common response has identical answers."""
+    compared = 0
+    with db.unit_of_work() as session:
+        for folder, legacy, newer in LAYOUT_PAIRS:
+            definition = next((QUALTRICS / folder).glob("*.qsf"))
+            answers: list[dict[str, dict[str, object]]] = []
+            for export in (legacy, newer):
+                outcome = import_survey(
+                    session,
+                    workspace.principal(),
+                    filename=definition.name,
+                    content=definition.read_bytes(),
+                    responses=[(export, (QUALTRICS / folder / export).read_bytes())],
+                )
+                assert outcome.responses[0].errors == []
+                rows = session.scalars(select(SurveyResponse).where(SurveyResponse.survey_id == outcome.survey.id))
+                answers.append({r.submission_id: r.answers for r in rows})
+            common = set(answers[0]) & set(answers[1])
+            assert common, folder
+            for response_id in common:
+                assert answers[0][response_id] == answers[1][response_id], (folder, response_id)
+                compared += 1
+    assert compared >= 40

@@ -49,6 +49,7 @@ class QuestionCodes:
     columns: dict[str, str] = field(default_factory=dict)
     consent_value: str | None = None
     answers_importable: bool = True  # False when the source's answers cannot fit cem's question (e.g. sliders)
+    row_tags: dict[str, str] = field(default_factory=dict)  # legacy export column name -> source row key
 
 
 @dataclass
@@ -244,6 +245,7 @@ class _Converter:
             columns={code: column_ids.get(target, target) for code, target in q.column_codes.items()},
             consent_value=q.consent_value,
             answers_importable=q.answers_importable,
+            row_tags=q.row_tags,
         )
         return question
 

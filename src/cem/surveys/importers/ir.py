@@ -88,6 +88,7 @@ class IRQuestion:
     jumps: list[IRJump] = field(default_factory=list)
     source_ref: str = ""  # the id the source file uses (QID7, LimeSurvey qid/title, SurveyJS name)
     export_tag: str = ""  # Qualtrics DataExportTag: the column name prefix of legacy response exports
+    row_tags: dict[str, str] = field(default_factory=dict)  # Qualtrics ChoiceDataExportTags: column name -> row
     # How the source's response columns refer to choices/rows/columns -> cem ids (e.g. Qualtrics recode values).
     choice_codes: dict[str, str] = field(default_factory=dict)
     row_codes: dict[str, str] = field(default_factory=dict)

@@ -263,6 +263,9 @@ class QualtricsParser:
             self.ir.warn(loc, f"question type {qtype}/{selector} has no cem equivalent; the question is not imported")
             return None
         question.choice_codes = self._recodes(payload, question.choices)
+        tags = payload.get("ChoiceDataExportTags")
+        if isinstance(tags, dict):
+            question.row_tags = {str(tag): str(key) for key, tag in tags.items()}
         self._logic(question, payload, loc)
         for ignored, what in (
             ("Randomization", "choice randomisation"),

@@ -89,13 +89,26 @@ def _import_id(cell: str) -> str | None:
 
 class _Columns:
     def __init__(self, codes: Iterable[QuestionCodes]) -> None:
+        codes_list = list(codes)
         self.by_ref: dict[str, QuestionCodes] = {}
         self.by_tag: dict[str, QuestionCodes] = {}
-        for code in codes:
+        for code in codes_list:
             self.by_ref[code.source_ref] = code
             self.by_ref[code.source_ref.split("#")[0]] = code
             if code.export_tag:
                 self.by_tag[code.export_tag] = code
+        # Legacy exports name a row by its own export tag ("question_one"), which repeats across questions: the
+        # k-th column of a name belongs to the k-th question (in survey order) that has a row with that tag.
+        self.by_row_tag: dict[str, list[tuple[QuestionCodes, list[str]]]] = {}
+        for code in codes_list:
+            for raw_tag, row in code.row_tags.items():
+                # Older exports write "orange-ish" as "orange_ish".
+                for tag in dict.fromkeys([raw_tag, re.sub(r"[^\w: ]", "_", raw_tag)]):
+                    self.by_row_tag.setdefault(tag, []).append((code, [row]))
+                    for column in code.columns:
+                        self.by_row_tag.setdefault(f"{tag}_{column}", []).append((code, [row, column]))
+        self.seen: dict[str, int] = {}
+        self.first_group: dict[str, str] = {}
 
     def from_import_id(self, index: int, import_id: str) -> Column:
         if import_id in NEW_FIXED:
@@ -125,6 +138,24 @@ class _Columns:
                         return Column(index, None, [])
                     return Column(index, code, rest.split("_") if rest else [])
                 return Column(index, code, rest.lstrip("_").split("_") if rest else [])
+        tail: list[str] = []
+        # Side-by-side row tags: "statement_one: <column group>[_<column>][_TEXT]".
+        group_suffix = re.match(r"^(.+): ([A-Za-z0-9]+)((?:_\w+)*)$", name)
+        if group_suffix:
+            # The group is named by its number or an internal id: the first one seen for a tag is the first
+            # column group, the one cem keeps.
+            base, group, rest = group_suffix.groups()
+            first = self.first_group.setdefault(base, group)
+            tail = [p for p in rest.split("_") if p]
+            candidates = self.by_row_tag.get(base, []) if group == first and "TEXT" not in tail else []
+        else:
+            candidates = self.by_row_tag.get(name, [])
+        if candidates:
+            occurrence = self.seen.get(name, 0)
+            self.seen[name] = occurrence + 1
+            if occurrence < len(candidates):
+                code, parts = candidates[occurrence]
+                return Column(index, code, [*parts, *tail])
         return Column(index, None, [])
 
 
@@ -146,6 +177,9 @@ def _answers(columns: list[Column], row: list[str]) -> tuple[dict[str, Any], dic
 
 def _put(answers: dict[str, Any], code: QuestionCodes, parts: list[str], raw: str) -> None:
     qid, kind = code.question_id, code.type
+    if kind == "text" and parts in (["TEXT"], []):  # a text entry question's own column ("QID18-TEXT")
+        answers[qid] = raw
+        return
     if parts and parts[-1] == "TEXT":
         answers[qid + ".other"] = raw
         return
@@ -179,10 +213,18 @@ def _put(answers: dict[str, Any], code: QuestionCodes, parts: list[str], raw: st
         answers[qid] = raw
 
 
-def _finish_rankings(answers: dict[str, Any], codes: dict[str, QuestionCodes]) -> None:
+def _finish_lists(answers: dict[str, Any], codes: dict[str, QuestionCodes]) -> None:
+    """Rankings: choices by rank. Multiple choice: choices in the question's order (export columns may follow
+    choice groups or display order instead)."""
     for qid, value in list(answers.items()):
-        if qid in codes and codes[qid].type == "ranking" and value and isinstance(value[0], tuple):
+        code = codes.get(qid)
+        if code is None or not isinstance(value, list):
+            continue
+        if code.type == "ranking" and value and isinstance(value[0], tuple):
             answers[qid] = [choice for _, choice in sorted(value) if choice]
+        elif code.type == "multiple_choice":
+            order = {choice: n for n, choice in enumerate(dict.fromkeys(code.choices.values()))}
+            answers[qid] = sorted(dict.fromkeys(value), key=lambda c: order.get(c, len(order)))
 
 
 def _when(value: str) -> datetime | None:
@@ -227,7 +269,7 @@ def import_responses(
             continue
         result.rows += 1
         answers, fixed = _answers(columns, row)
-        _finish_rankings(answers, codes)
+        _finish_lists(answers, codes)
         response_id = fixed.get("responseId", "")
         if not response_id:
             result.errors.append({"line": line, "response_id": "", "errors": ["no ResponseID"]})
