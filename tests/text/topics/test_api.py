@@ -171,3 +171,34 @@ def test_label_correction_moves_a_record_into_a_topic(
     assert agent.get(f"/api/v1/feedback/{record_id}").json()["topics"] == [target["key"]]
     left = agent.get(f"/api/v1/text/topics/{source['id']}/verbatims", params={"limit": 200}).json()
     assert record_id not in [v["record_id"] for v in left["items"]]
+
+
+def test_editor_forms_merge_split_delete_and_rule_query(
+    app: object,
+    workspace: Workspace,
+    topics: list[dict],  # type: ignore[type-arg]
+) -> None:
+    agent = TestClient(app)  # type: ignore[arg-type]
+    csrf = login(agent, workspace.user_email("agent"))
+    parents = [t for t in topics if t["parent_id"] is None]
+    a, b, c = parents[0], parents[1], parents[2]
+    page = agent.get(f"/text/topics/{a['id']}")
+    assert f'<option value="{b["id"]}">' in page.text  # siblings offered for merging
+    r = agent.post(
+        f"/text/topics/{a['id']}/merge", data={"csrf_token": csrf, "source_id": str(b["id"])}, follow_redirects=False
+    )
+    assert r.status_code == 303
+    assert agent.get(f"/text/topics/{b['id']}").status_code == 404
+    r = agent.post(f"/text/topics/{c['id']}/split", data={"csrf_token": csrf, "k": "2"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/text/topics/")
+    r = agent.post(f"/text/topics/{a['id']}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/text"
+    assert a["label"] not in agent.get("/text").text
+    made = agent.post("/text/topics/rules", data={"csrf_token": csrf, "label": "Wifi", "query": "wifi"})
+    assert made.status_code == 200 and "wifi" in made.text  # followed to the new topic's page
+    rule_url = str(made.url)
+    bad = agent.post(rule_url + "/rule", data={"csrf_token": csrf, "query": "-wifi"})
+    assert bad.status_code == 422 and "at least one term" in bad.text
+    ok = agent.post(rule_url + "/rule", data={"csrf_token": csrf, "query": "wifi, internet"}, follow_redirects=False)
+    assert ok.status_code == 303
+    assert "wifi, internet" in agent.get(rule_url).text
