@@ -249,3 +249,63 @@ def test_qualtrics_skip_to_a_question_starts_its_page() -> None:
     rule = defn.question_map()["QID1"].jump_logic[0]
     assert rule.target == "end" and logic.evaluate(rule.condition, logic.Context(answers={"QID1": "c1"}))
     assert not logic.evaluate(rule.condition, logic.Context(answers={"QID1": "c2"}))
+
+
+def _qsf(questions: list[dict[str, Any]], flow: list[dict[str, Any]]) -> bytes:
+    """A minimal .qsf: one block holding `questions`, the given survey flow."""
+    block = {
+        "Type": "Default",
+        "ID": "BL_1",
+        "Description": "Block",
+        "BlockElements": [{"Type": "Question", "QuestionID": q["QuestionID"]} for q in questions],
+    }
+    elements = [
+        {"Element": "BL", "Payload": [block]},
+        {"Element": "FL", "Payload": {"Type": "Root", "Flow": flow}},
+        *({"Element": "SQ", "PrimaryAttribute": q["QuestionID"], "Payload": q} for q in questions),
+    ]
+    return json.dumps(
+        {"SurveyEntry": {"SurveyName": "Synthetic", "SurveyLanguage": "EN"}, "SurveyElements": elements}
+    ).encode()
+
+
+def test_qualtrics_translations_embedded_data_and_piping() -> None:
+    nps = {
+        "QuestionID": "QID1",
+        "QuestionType": "MC",
+        "Selector": "NPS",
+        "DataExportTag": "Q1",
+        "QuestionText": "How likely are you to recommend us, ${e://Field/first_name}?",
+        "Choices": {str(n): {"Display": str(n)} for n in range(11)},
+        "Language": {"FR": {"QuestionText": "Recommanderiez-vous ?"}, "DE": {"QuestionText": "Empfehlen?"}},
+    }
+    pick = {
+        "QuestionID": "QID2",
+        "QuestionType": "MC",
+        "Selector": "SAVR",
+        "SubSelector": "TX",
+        "DataExportTag": "Q2",
+        "QuestionText": "Why <b>${q://QID1/ChoiceGroup/SelectedChoices}</b>?",
+        "Choices": {"1": {"Display": "Price"}, "2": {"Display": "Other", "TextEntry": "true"}},
+        "ChoiceOrder": ["1", "2"],
+        "Language": {"FR": {"QuestionText": "Pourquoi ?", "Choices": {"1": {"Display": "Prix"}}}},
+        "Validation": {"Settings": {"ForceResponse": "ON"}},
+    }
+    flow = [
+        {"Type": "EmbeddedData", "FlowID": "FL_2", "EmbeddedData": [{"Field": "plan"}, {"Field": "first_name"}]},
+        {"Type": "Block", "ID": "BL_1", "FlowID": "FL_3"},
+        {"Type": "EndSurvey", "FlowID": "FL_4"},
+    ]
+    imported = read_definition("synthetic.qsf", _qsf([nps, pick], flow))
+    defn = imported.definition
+    assert set(defn.languages) == {"en", "fr", "de"}
+    questions = defn.question_map()
+    assert questions["QID1"].type == "nps" and questions["QID1"].headline["fr"] == "Recommanderiez-vous ?"
+    assert questions["QID1"].headline["en"] == "How likely are you to recommend us, {{hidden.first_name}}?"
+    assert [h.id for h in defn.hidden_fields] == ["plan", "first_name"]
+    why = questions["QID2"]
+    assert why.required and why.choices[0].label == {"en": "Price", "fr": "Prix"} and why.choices[1].other
+    # Piping of QID1 on its own page cannot be filled in (Qualtrics shows it blank too): kept as a marker, warned.
+    assert why.headline["en"] == "Why [QID1]?"
+    assert any("recall of 'QID1'" in w.message for w in imported.warnings)
+    assert any("EndSurvey" in w.message or "end of survey" in w.message for w in imported.warnings)
