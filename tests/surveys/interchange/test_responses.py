@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from cem.customers import service as customer_service
 from cem.db.session import Database
 from cem.errors import BadRequest
 from cem.feedback.models import FeedbackRecord
@@ -292,3 +294,36 @@ def test_both_layouts_of_the_same_responses_give_the_same_answers(db: Database, 
                 assert answers[0][response_id] == answers[1][response_id], (folder, response_id)
                 compared += 1
     assert compared >= 40
+
+
+def test_respondents_become_customers(db: Database, workspace: Workspace) -> None:
+    """Panel fields (ExternalDataReference, RecipientEmail) link the response and its records to a customer."""
+    base = QUALTRICS / "Single_Answer_Multiple_Choice_Questions"
+    rows = list(csv.reader((base / "Single_Answer_MC_Questions_Insights.csv").open(encoding="utf-8-sig")))
+    email, external = rows[0].index("RecipientEmail"), rows[0].index("ExternalDataReference")
+    rows[3][email] = "ana@example.com"
+    rows[4][external] = "cust-42"
+    rows[5][email] = "not-an-email"
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    with db.unit_of_work() as session:
+        outcome = import_survey(
+            session,
+            workspace.principal(),
+            filename="s.qsf",
+            content=(base / "Single_Answer_MC_Questions.qsf").read_bytes(),
+            responses=[("panel.csv", buffer.getvalue().encode())],
+        )
+        result = outcome.responses[0]
+        by_id = {
+            r.submission_id: r
+            for r in session.scalars(select(SurveyResponse).where(SurveyResponse.survey_id == outcome.survey.id))
+        }
+        ana = customer_service.find_customer_by_email(session, workspace_id=workspace.id, email="ana@example.com")
+        assert ana is not None and by_id[rows[3][0]].customer_id == ana.id
+        linked = session.scalars(select(FeedbackRecord.customer_id).where(FeedbackRecord.submission_id == rows[3][0]))
+        assert set(linked) == {ana.id}
+        assert by_id[rows[4][0]].customer_id is not None and by_id[rows[4][0]].customer_id != ana.id
+        assert by_id[rows[6][0]].customer_id is None
+    assert [e["line"] for e in result.errors] == [6] and "email" in result.errors[0]["errors"][0]
+    assert result.stored == 4

@@ -21,16 +21,36 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from cem.customers import service as customer_service
+from cem.customers.schemas import CustomerRef
 from cem.errors import BadRequest, CEMError
 from cem.surveys import service as survey_service
 from cem.surveys.importers.convert import QuestionCodes
 from cem.surveys.models import Survey
 
 NOT_SEEN = frozenset({"", "-99"})  # -99: "seen but not answered" in Qualtrics exports
-LEGACY_FIXED = {"V1": "responseId", "V8": "startDate", "V9": "endDate", "V10": "finished"}
-NEW_FIXED = {"responseId", "startDate", "endDate", "finished"}
+LEGACY_FIXED = {
+    "V1": "responseId",
+    "V3": "name",
+    "V4": "externalId",
+    "V5": "email",
+    "V8": "startDate",
+    "V9": "endDate",
+    "V10": "finished",
+}
+NEW_FIXED = {
+    "responseId": "responseId",
+    "startDate": "startDate",
+    "endDate": "endDate",
+    "finished": "finished",
+    "panel-ExternalDataReference": "externalId",
+    "panel-RecipientEmail": "email",
+    "panel-RecipientFirstName": "firstName",
+    "panel-RecipientLastName": "lastName",
+}
 
 
 @dataclass
@@ -112,7 +132,7 @@ class _Columns:
 
     def from_import_id(self, index: int, import_id: str) -> Column:
         if import_id in NEW_FIXED:
-            return Column(index, None, [], fixed=import_id)
+            return Column(index, None, [], fixed=NEW_FIXED[import_id])
         head, *parts = import_id.split("-")
         base, _, group = head.partition("#")
         code = self.by_ref.get(head) or self.by_ref.get(base)
@@ -227,6 +247,22 @@ def _finish_lists(answers: dict[str, Any], codes: dict[str, QuestionCodes]) -> N
             answers[qid] = sorted(dict.fromkeys(value), key=lambda c: order.get(c, len(order)))
 
 
+def _customer(session: Session, survey: Survey, fixed: dict[str, str]) -> int | None:
+    """The respondent as a cem customer (created when new) from the export's panel fields, if it has any."""
+    external_id, email = fixed.get("externalId") or None, fixed.get("email") or None
+    if not external_id and not email:
+        return None
+    name = fixed.get("name") or " ".join(p for p in (fixed.get("firstName"), fixed.get("lastName")) if p) or None
+    if name == "Anonymous":
+        name = None
+    try:
+        ref = CustomerRef(external_id=external_id, email=email, name=name)
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"respondent not usable as a customer ({reasons})") from None
+    return customer_service.resolve_customers(session, workspace_id=survey.workspace_id, refs=[ref])[0]
+
+
 def _when(value: str) -> datetime | None:
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y %H:%M", "%Y-%m-%d %H:%M"):
         try:
@@ -275,11 +311,17 @@ def import_responses(
             result.errors.append({"line": line, "response_id": "", "errors": ["no ResponseID"]})
             continue
         try:
+            customer_id = _customer(session, survey, fixed)
+        except ValueError as exc:
+            result.errors.append({"line": line, "response_id": response_id, "errors": [str(exc)]})
+            continue
+        try:
             with session.begin_nested():
                 survey_service.add_response(
                     session,
                     survey,
                     answers=answers,
+                    customer_id=customer_id,
                     submission_id=response_id,
                     channel="import",
                     started_at=_when(fixed.get("startDate", "")),
