@@ -49,6 +49,15 @@ class Inbox:
     """Messages the SMTP server accepted."""
 
     messages: list[tuple[list[str], Message]] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # recipients the server rejects (a bounce)
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
