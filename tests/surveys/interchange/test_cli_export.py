@@ -188,3 +188,32 @@ def test_cli_import_responses_later(cli: CliRunner, db: Database) -> None:
         ],
     )
     assert unknown.exit_code == 2 and "does not exist" in unknown.output
+
+
+def test_surveyjs_round_trip_keeps_display_logic() -> None:
+    path = DEFINITIONS / "limesurvey/ls205_group_relevance.lss"
+    first = read_definition(path.name, path.read_bytes()).definition
+    second = read_definition("export.json", json.dumps(to_surveyjs(first)).encode()).definition
+    before = {q.id: q.display_logic for _, _, q in first.questions()}
+    after = {q.id: q.display_logic for _, _, q in second.questions()}
+    assert sum(1 for v in before.values() if v is not None) >= 20
+    assert after == before
+    assert [p.display_logic for p in second.pages] == [p.display_logic for p in first.pages]
+
+
+def test_exports_do_not_turn_answers_into_formulas(db: Database, workspace: Workspace) -> None:
+    path = DEFINITIONS / "surveyjs/collecthor_text.json"
+    with db.unit_of_work() as session:
+        survey = import_survey(session, workspace.principal(), filename=path.name, content=path.read_bytes()).survey
+        survey_service.publish_survey(session, workspace.principal(), survey)
+        survey_service.add_response(session, survey, answers={"question1": '=HYPERLINK("http://x","y")'})
+        survey_service.add_response(session, survey, answers={"question1": "-3"})
+        defn = survey_service.working_definition(survey)
+        rows = list(csv.reader(io.StringIO(responses_csv(session, survey, defn))))
+        xlsx = responses_xlsx(session, survey, defn)
+    column = rows[0].index("question1")
+    assert sorted(r[column] for r in rows[2:]) == ['\'=HYPERLINK("http://x","y")', "-3"]
+    sheet = load_workbook(io.BytesIO(xlsx))["Responses"]
+    values = [c.value for c in sheet[chr(ord("A") + column)][2:]]
+    assert all(c.data_type != "f" for c in sheet[chr(ord("A") + column)])
+    assert '\'=HYPERLINK("http://x","y")' in values
