@@ -19,7 +19,9 @@ from tests.text.topics.conftest import Corpus, store_texts
 
 
 @pytest.fixture
-def topics(db: Database, workspace: Workspace, airline: Corpus) -> list[dict]:  # type: ignore[type-arg]
+def topics(db: Database, workspace: Workspace, airline: Corpus, monkeypatch: pytest.MonkeyPatch) -> list[dict]:  # type: ignore[type-arg]
+    # No stored embeddings in these tests: splits embed through the (replaced) model.
+    monkeypatch.setattr(service, "default_embed", airline.embed())
     store_texts(db, workspace.id, airline.texts, sentiments=airline.sentiments, dates=airline.dates)
     with db.unit_of_work() as session:
         service.discover_workspace(session, workspace.id, seed=0, min_topic_size=8, embed=airline.embed())
