@@ -15,8 +15,8 @@ from cem.sources.api import router as sources_router
 from cem.surveys.api import router as surveys_router
 from cem.surveys.distribution.api import router as distribution_router
 from cem.surveys.importers.api import router as survey_interchange_router
-from cem.text.topics.api import router as topics_router
 from cem.text.api import router as text_router
+from cem.text.topics.api import router as topics_router
 
 api_router = APIRouter(prefix="/api/v1")
 for router in (

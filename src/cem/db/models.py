@@ -10,8 +10,8 @@ from cem.jobs import models as job_models
 from cem.journeys import models as journey_models
 from cem.sources import models as source_models
 from cem.surveys import models as survey_models
-from cem.surveys.importers import models as survey_import_models
 from cem.surveys.distribution import models as distribution_models
+from cem.surveys.importers import models as survey_import_models
 from cem.text import models as text_models
 from cem.text.topics import models as topic_models
 
