@@ -52,18 +52,35 @@ def _sample(path: Path) -> list[dict[str, str]]:
 def airline(shared_data: Path) -> Corpus:
     rows = _sample(shared_data / AIRLINE)
     texts = [r["text"] for r in rows]
-    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
-    cached = CACHE / f"airline-e5-{digest}.npy"
-    if cached.is_file():
-        vectors = np.load(cached)
-    else:
-        from cem.text.embeddings import shared_embedder
-
-        vectors = shared_embedder().embed(texts)
-        CACHE.mkdir(parents=True, exist_ok=True)
-        np.save(cached, vectors)
+    vectors = _cached_vectors("airline", texts)
     dates = [datetime.strptime(r["tweet_created"][:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) for r in rows]
     return Corpus(texts, vectors, [r["negativereason"] for r in rows], [r["airline_sentiment"] for r in rows], dates)
+
+
+OLIST = "olist-ecommerce-subset/olist_order_reviews_dataset.csv"
+OLIST_REVIEWS = 400
+
+
+@pytest.fixture(scope="session")
+def olist(shared_data: Path) -> tuple[list[str], np.ndarray, list[int]]:
+    """The first Portuguese review comments, their e5 vectors (cached) and star ratings."""
+    with (shared_data / OLIST).open(encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if (r["review_comment_message"] or "").strip()][:OLIST_REVIEWS]
+    texts = [r["review_comment_message"] for r in rows]
+    return texts, _cached_vectors("olist", texts), [int(r["review_score"]) for r in rows]
+
+
+def _cached_vectors(name: str, texts: list[str]) -> np.ndarray:
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    cached = CACHE / f"{name}-e5-{digest}.npy"
+    if cached.is_file():
+        return np.load(cached)
+    from cem.text.embeddings import shared_embedder
+
+    vectors = shared_embedder().embed(texts)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.save(cached, vectors)
+    return vectors
 
 
 def store_texts(

@@ -119,3 +119,18 @@ def test_rule_queries_match_words_phrases_prefixes_and_exclusions() -> None:
     ]:
         with pytest.raises(InvalidInput, match=message):
             parse_rule(bad)
+
+
+def test_portuguese_reviews_get_portuguese_labels(olist: tuple[list[str], np.ndarray, list[int]]) -> None:
+    """Real Olist reviews: labels are distinctive Portuguese words (stop words out), never English fallbacks."""
+    from cem.text.topics.stopwords import PORTUGUESE_STOP_WORDS
+
+    texts, vectors, stars = olist
+    found = discover(texts, vectors, seed=0, min_topic_size=8)
+    assert len(found.topics) >= 4
+    words = {w for t in found.topics for c in [t, *t.children] for w in c.label.replace(",", " ").split()}
+    assert not words & PORTUGUESE_STOP_WORDS, words & PORTUGUESE_STOP_WORDS
+    assert words & {"entrega", "prazo", "chegou", "recebi", "produto"}, _labels(found)
+    # praise and complaints end up apart: some topic is mostly 4-5 stars, another mostly 1-2 stars
+    shares = [np.mean([stars[r] >= 4 for r in t.rows]) for t in found.topics]
+    assert max(shares) > 0.85 and min(shares) < 0.35, shares
