@@ -296,5 +296,11 @@ def test_sentiment_metrics_by_variant_and_customer_metrics_refused(
     mean = admin_api.get("/api/v1/analyses/compare", params={**base, "metric": "sentiment_mean"}).json()
     assert [(v["variant"], v["value"]) for v in mean["variants"]] == [("a", 0.0), ("b", 0.5)]
     assert mean["comparisons"][0]["test"] == "welch_t" and mean["comparisons"][0]["difference"] == 0.5
-    churn = admin_api.get("/api/v1/analyses/compare", params={**base, "metric": "churn_rate"})
-    assert churn.status_code == 422 and "not measured on feedback records" in churn.json()["detail"]
+    # Churn counts customers: nobody here carries a churn flag, and feedback metadata cannot split customers.
+    churn = admin_api.get("/api/v1/analyses/compare", params={**base, "metric": "churn_rate"}).json()
+    assert churn["variants"] == [] and churn["unassigned"] == 0
+    by_meta = {"metric": "churn_rate", "variant_source": "feedback", "variant_key": "cohort"}
+    r = admin_api.get("/api/v1/analyses/compare", params=by_meta)
+    assert r.status_code == 422 and "counts customers" in r.json()["detail"]
+    r = admin_api.get("/api/v1/analyses/compare", params={**base, "metric": "churn_rate", "filter": "touchpoint=x"})
+    assert r.status_code == 422 and "customer attributes only" in r.json()["detail"]

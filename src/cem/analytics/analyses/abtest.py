@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cem.analytics import dimensions, stats
 from cem.analytics import service as metrics_service
-from cem.analytics import stats
 from cem.analytics.analyses.common import (
     aggregate_values,
     apply_record_filters,
@@ -27,6 +28,7 @@ from cem.analytics.analyses.common import (
     variant_label,
 )
 from cem.analytics.analyses.schemas import CompareQuery, CompareResult, Comparison, VariantResult
+from cem.analytics.churn import churn_flag
 from cem.analytics.metrics import Metric, Options
 from cem.analytics.stats import Estimate
 from cem.customers.models import Customer, Event
@@ -44,7 +46,10 @@ def compare(session: Session, *, workspace_id: int, query: CompareQuery) -> Comp
     filters = metrics_service.parse_filters(query.filters)
     if query.date_from and query.date_to and query.date_from > query.date_to:
         raise InvalidInput("date_from is after date_to.")
-    rows = _records(session, workspace_id, metric, query, filters)
+    if metric.entity == "customer":
+        rows = _customer_rows(session, workspace_id, metric, query, filters)
+    else:
+        rows = _records(session, workspace_id, metric, query, filters)
     assign = _assigner(session, workspace_id, query, rows)
     needs_top_box = any(a.top_box for a in metric.aggregates)
     scales = seen_max_by_field(session, workspace_id=workspace_id, field_types=metric.field_types or FIELD_TYPES)
@@ -107,6 +112,41 @@ RECORD_COLUMNS: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True)
+class _CustomerRow:
+    """A customer as a row of a customer metric (e.g. churn): its value and the fields the split may read."""
+
+    customer_id: int
+    value: float | None
+    source_type: str = ""
+    source_name: str = ""
+    field_id: str = ""
+
+
+def _customer_rows(
+    session: Session, workspace_id: int, metric: Metric, query: CompareQuery, filters: tuple[tuple[str, str], ...]
+) -> list[Any]:
+    """Customers carrying the metric's value (churn flag), by creation date as the metric engine buckets them."""
+    if metric.value != "churned" or query.variant_source == "feedback":
+        raise InvalidInput(
+            f"{metric.slug} counts customers: split it by a customer attribute or an event property, "
+            "not by feedback metadata."
+        )
+    declared = [(dimensions.get(name), value) for name, value in filters]
+    if any(d is None or d.customer_attribute is None for d, _ in declared):
+        raise InvalidInput(f"{metric.slug} counts customers, so it is filtered by customer attributes only.")
+    dialect = session.get_bind().dialect.name
+    stmt = select(Customer.id, Customer.attributes).where(Customer.workspace_id == workspace_id)
+    stmt = stmt.where(*(d.sql(dialect) == value for d, value in declared if d is not None))
+    start, end = day_start(query.date_from), day_after(query.date_to)
+    if start is not None:
+        stmt = stmt.where(Customer.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(Customer.created_at < end)
+    rows = [_CustomerRow(cid, churn_flag(attributes)) for cid, attributes in session.execute(stmt)]
+    return [r for r in rows if r.value is not None] if metric.answered_only else rows
+
+
 def _text_columns(metric: Metric) -> list[str]:
     return sorted({a.column or metric.value for a in metric.aggregates if a.equals is not None})
 
@@ -117,8 +157,8 @@ def _records(
     readable = metric.entity == "feedback" and metric.value in RECORD_COLUMNS
     if not readable or any(c not in RECORD_COLUMNS for c in _text_columns(metric)):
         raise InvalidInput(
-            f"{metric.slug} is not measured on feedback records, so it cannot be split by variant here; "
-            "compare it with /api/v1/metrics grouped by a customer attribute instead."
+            f"{metric.slug} is not measured on feedback records or customers, so it cannot be split by variant "
+            "here; compare it with /api/v1/metrics grouped by a dimension instead."
         )
     value = RECORD_COLUMNS[metric.value]
     columns: list[Any] = [FR.customer_id, FR.source_type, FR.source_name, FR.field_id, value.label("value")]
