@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -92,3 +93,19 @@ def test_language_given_at_ingest_is_kept(workspace: Workspace, api: Callable[[s
     ingest(api("agent"), [text_record("x", "Great product", language="en-GB")])
     run_jobs(workspace.db)
     assert records_by_submission(workspace.db)["x"].language == "en-GB"
+
+
+def test_a_failing_topic_assignment_keeps_the_rest(
+    workspace: Workspace, api: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cem.text.topics.service as topics_service
+
+    def broken(*_args: object) -> dict[int, list[str]]:
+        raise RuntimeError("topic model broken")
+
+    monkeypatch.setattr(topics_service, "assign_topics", broken)
+    ingest(api("agent"), [text_record("t", "Thank you, the crew was wonderful!")])
+    run_jobs(workspace.db)
+    record = records_by_submission(workspace.db)["t"]
+    assert record.sentiment_label == "positive" and record.enriched_at is not None
+    assert jobs(workspace.db, "text.enrich_submissions")[0].status == "done"

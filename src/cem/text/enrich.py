@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +32,8 @@ from cem.text.models import FeedbackEmbedding, WorkspaceSentimentModel
 from cem.text.sentiment import Sentiment, shared_default_analyzer
 from cem.text.training import LinearHead
 from cem.text.vector_index import encode_vector
+
+log = logging.getLogger("cem.text")
 
 TEXT_FIELD_TYPES = ("text",)
 TOPICS_MODULE = "cem.text.topics.service"
@@ -114,7 +117,14 @@ def assign_topics(
     if not topics_available():
         return None
     assign: Callable[..., dict[int, list[str]]] = importlib.import_module(TOPICS_MODULE).assign_topics
-    return assign(session, workspace_id, record_ids, vectors)
+    # A savepoint: a failure in topic assignment must not lose the sentiment, emotions and embeddings of the batch
+    # (they are still written; the topics are assigned again on the next re-discovery or re-enrichment).
+    try:
+        with session.begin_nested():
+            return assign(session, workspace_id, record_ids, vectors)
+    except Exception:
+        log.exception("Topic assignment failed for %d records of workspace %d", len(record_ids), workspace_id)
+        return None
 
 
 def enrich_records(
