@@ -6,13 +6,17 @@ import csv
 import io
 import math
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from cem.analytics.dashboards.rollup import RollupEngine
+from cem.analytics.engines.sql import SqlEngine
+from cem.analytics.schemas import MetricQuery
+from cem.analytics.service import compute
 from cem.db.session import Database
 from tests.analytics.dashboards.seed import nps_values, records, store
 from tests.conftest import Workspace
@@ -230,3 +234,73 @@ def test_exports_csv_and_xlsx(program: Workspace, api: Callable[..., TestClient]
     assert float(rows[0]["value"]) == pytest.approx(10.0)  # (90 promoters - 70 detractors) / 200
     sheet = load_workbook(io.BytesIO(viewer.get(url, params={"format": "xlsx"}).content)).active
     assert sheet is not None and sheet["A2"].value == "web-survey" and sheet["E2"].value == 200
+
+
+def test_rollup_engine_answers_exactly_like_the_engine(db: Database, program: Workspace) -> None:
+    """The overview's one-wide-query engine gives the same rows as asking the engine each question."""
+    store(db, program, records("nps", nps_values(20, 10, 20), FEB, source="app"))
+    store(db, program, records("nps", nps_values(5, 1, 9), date(2026, 1, 20), source="app"))
+    queries = [
+        MetricQuery(metric="nps", interval="month", date_from=date(2025, 4, 1), date_to=MAR, compare_to="previous"),
+        MetricQuery(metric="nps", group_by=["source_name"], interval="month", date_from=date(2026, 3, 1), date_to=MAR,
+                    compare_to="previous", min_n=10),
+        MetricQuery(metric="nps", group_by=["stage", "source_name"], interval="week", date_from=date(2026, 1, 5),
+                    date_to=MAR),
+    ]  # fmt: skip
+    with db.unit_of_work(readonly=True) as session:
+        for query in queries:
+            wide = RollupEngine(
+                SqlEngine(session),
+                dimensions=("source_name", "touchpoint", "stage"),
+                start=datetime(2025, 3, 1, tzinfo=UTC),
+                end=datetime(2026, 3, 13, tzinfo=UTC),
+            )
+            direct = compute(session, workspace_id=program.id, query=query, engine=SqlEngine(session))
+            via = compute(session, workspace_id=program.id, query=query, engine=wide)
+            assert via.rows == direct.rows and wide.wide_queries == 1
+            assert any(r.n for r in via.rows)
+        outside = RollupEngine(
+            SqlEngine(session),
+            dimensions=("stage",),
+            start=datetime(2026, 3, 1, tzinfo=UTC),
+            end=datetime(2026, 3, 13, tzinfo=UTC),
+        )
+        compute(session, workspace_id=program.id, query=queries[1], engine=outside)  # source_name: not covered
+        assert outside.wide_queries == 0
+
+
+class CountingEngine:
+    """Stands in for the snapshot engine: the SQL engine's answers, counted."""
+
+    name = "duckdb"
+
+    def __init__(self, session: Any) -> None:
+        self.inner = SqlEngine(session)
+        self.calls = 0
+
+    def aggregate(self, query: Any) -> Any:
+        self.calls += 1
+        return self.inner.aggregate(query)
+
+
+def test_overview_scans_once_per_metric_and_is_cached_per_snapshot_generation(
+    db: Database, program: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cem.analytics.dashboards import service
+
+    with db.unit_of_work(readonly=True) as session:
+        generation = CountingEngine(session)
+        monkeypatch.setattr(service.metrics, "make_engine", lambda *_a, **_k: generation)
+        first = service.overview(session, workspace_id=program.id)
+        assert generation.calls == 3  # one wide query per headline metric answers all twelve questions
+        assert service.overview(session, workspace_id=program.id) is first and generation.calls == 3
+        newer = CountingEngine(session)  # a refreshed snapshot is a new engine: computed again
+        monkeypatch.setattr(service.metrics, "make_engine", lambda *_a, **_k: newer)
+        again = service.overview(session, workspace_id=program.id)
+        assert newer.calls == 3 and again is not first and again == first
+        live = CountingEngine(session)
+        live.name = "sql"  # the live store is never cached
+        monkeypatch.setattr(service.metrics, "make_engine", lambda *_a, **_k: live)
+        service.overview(session, workspace_id=program.id)
+        service.overview(session, workspace_id=program.id)
+        assert live.calls == 6

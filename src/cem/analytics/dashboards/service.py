@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -13,6 +13,7 @@ from cem.admin.principal import Principal
 from cem.analytics import buckets, stats
 from cem.analytics import service as metrics
 from cem.analytics.dashboards.models import Dashboard, DashboardWidget
+from cem.analytics.dashboards.rollup import RollupEngine
 from cem.analytics.dashboards.schemas import (
     MAX_WIDGETS,
     DashboardIn,
@@ -37,6 +38,8 @@ MOVER_DIMENSIONS = ("source_name", "touchpoint", "stage")
 TREND_BUCKETS = 12
 TOP_MOVERS = 10
 ARRANGE_ACTIONS = ("up", "down", "wide", "narrow", "remove")
+MAX_CACHED_OVERVIEWS = 64
+_OVERVIEWS: dict[tuple[object, ...], tuple[MetricEngine, Overview]] = {}
 
 # -- visibility and ownership ---------------------------------------------------------------------
 
@@ -359,10 +362,43 @@ def overview(
             movers=[],
             scanned=0,
         )
-    # One engine for the dozen queries below (on a large store: the cached DuckDB snapshot engine).
-    engine = metrics.make_engine(session, name="auto", workspace_id=workspace_id)
+    inner = metrics.make_engine(session, name="auto", workspace_id=workspace_id)
+    key = (workspace_id, interval, end, min_n, confidence)
+    cached = _OVERVIEWS.get(key)
+    if cached is not None and cached[0] is inner:
+        return cached[1]
+    result = _overview(
+        session, inner, workspace_id=workspace_id, interval=interval, end=end, min_n=min_n, confidence=confidence
+    )
+    if inner.name != "sql":
+        # A snapshot engine reads one snapshot generation (refreshed at most `max_staleness_seconds` apart, and
+        # then a new engine object): its overview cannot change until then, so it is computed once per generation.
+        # The SQL engine reads the live store and is never cached.
+        if len(_OVERVIEWS) >= MAX_CACHED_OVERVIEWS:
+            _OVERVIEWS.pop(next(iter(_OVERVIEWS)))
+        _OVERVIEWS[key] = (inner, result)
+    return result
+
+
+def _overview(
+    session: Session,
+    inner: MetricEngine,
+    *,
+    workspace_id: int,
+    interval: Interval,
+    end: date,
+    min_n: int,
+    confidence: float,
+) -> Overview:
     period_start = buckets.bucket_start(end, interval)
     first = buckets.shift(period_start, interval, -(TREND_BUCKETS - 1))
+    # The dozen questions below read one wide query per metric (on a large store: the DuckDB snapshot engine).
+    engine = RollupEngine(
+        inner,
+        dimensions=MOVER_DIMENSIONS,
+        start=_utc(buckets.shift(first, interval, -1)),  # the trend's first bucket is compared with the one before
+        end=_utc(end + timedelta(days=1)),
+    )
     tiles, trends = [], []
     for slug in HEADLINE_METRICS:
         query = MetricQuery(
@@ -398,6 +434,10 @@ def overview(
         movers=movers,
         scanned=scanned,
     )
+
+
+def _utc(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _empty_tile(slug: str) -> Tile:
