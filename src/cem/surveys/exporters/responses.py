@@ -1,8 +1,8 @@
 """Responses of a survey as a table (CSV or XLSX): one row per response, one column per answer field.
 
-Columns: response metadata, then per question its answer (matrix: one column per row "question.row"; choices as
-their labels in the default language, several joined with "; "; "other" text in "question.other"). The second
-header row of the XLSX/CSV holds the question texts so the file reads well in a spreadsheet.
+Columns: response metadata, hidden fields ("hidden.<id>"), then per question its answer (matrix: one column per
+row "question.row"; choices as their labels in the default language, several joined with "; "; "other" text in
+"question.other"). The second header row holds the question texts so the file reads well in a spreadsheet.
 """
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ def _cell(defn: SurveyDefinition, q: Question, part: str | None, answers: dict[s
 def response_table(session: Session, survey: Survey, defn: SurveyDefinition) -> Iterator[list[Any]]:
     """Header (ids), header (texts), then one row per response, oldest first."""
     columns = _columns(defn)
-    yield META_COLUMNS + [c[0] for c in columns]
-    yield [""] * len(META_COLUMNS) + [c[1] for c in columns]
+    hidden = [h.id for h in defn.hidden_fields]
+    yield META_COLUMNS + [f"hidden.{h}" for h in hidden] + [c[0] for c in columns]
+    yield [""] * (len(META_COLUMNS) + len(hidden)) + [c[1] for c in columns]
     stmt = select(SurveyResponse).where(SurveyResponse.survey_id == survey.id).order_by(SurveyResponse.id)
     for response in session.scalars(stmt.execution_options(yield_per=500)):
         meta = [
@@ -74,7 +75,12 @@ def response_table(session: Session, survey: Survey, defn: SurveyDefinition) -> 
             response.started_at.isoformat() if response.started_at else None,
             response.completed_at.isoformat() if response.completed_at else None,
         ]
-        yield meta + [_cell(defn, q, part, response.answers or {}) for _, _, q, part in columns]
+        values = response.hidden or {}
+        yield (
+            meta
+            + [values.get(h) for h in hidden]
+            + [_cell(defn, q, part, response.answers or {}) for _, _, q, part in columns]
+        )
 
 
 def _safe(value: Any) -> Any:
