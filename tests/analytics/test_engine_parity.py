@@ -51,6 +51,10 @@ QUERIES: list[dict[str, Any]] = [
     },
 ]
 
+# Spark runs a representative subset (every metric kind, join, filter, interval and comparison): each Spark
+# query costs about a second of scheduling, and the suite's time budget is shared.
+SPARK = (1, 2, 3, 4, 7, 9, 12, 13, 16, 17)
+
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[SparkSession]:
@@ -86,11 +90,13 @@ def test_every_engine_agrees(
         files = Snapshot(tmp_path / "snap").files()
         assert files is not None
         engines: list[MetricEngine] = [SqlEngine(session), DuckEngine.over(files), SparkEngine(spark, files)]
-        for raw in QUERIES:
+        for index, raw in enumerate(QUERIES):
             query = MetricQuery.model_validate(raw)
-            sql, duck, spark_rows = (
-                comparable(service.compute(session, workspace_id=ws_id, query=query, engine=e)) for e in engines
+            sql, duck, *spark_rows = (
+                comparable(service.compute(session, workspace_id=ws_id, query=query, engine=e))
+                for e in (engines if index in SPARK else engines[:2])
             )
             assert any(row["value"] is not None for row in sql), raw
             assert_same(sql, duck, ("duckdb", raw))
-            assert_same(sql, spark_rows, ("spark", raw))
+            if index in SPARK:
+                assert_same(sql, spark_rows[0], ("spark", raw))

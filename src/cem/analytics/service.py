@@ -81,13 +81,6 @@ def _large(session: Session, snapshot: Snapshot, min_rows: int) -> bool:
     return counted[1] >= min_rows
 
 
-def close_engine(engine: MetricEngine) -> None:
-    """Release what an engine holds for one command (a Spark session); cached DuckDB engines stay."""
-    spark = getattr(engine, "spark", None)
-    if spark is not None:
-        spark.stop()
-
-
 def fresh_files(session: Session, snapshot: Snapshot, max_staleness_seconds: float) -> SnapshotFiles:
     """The snapshot's files, refreshed first when missing or older than the allowed staleness."""
     age = snapshot.age_seconds()

@@ -46,11 +46,9 @@ def metrics_command(
     db = open_db()
     with db.unit_of_work(readonly=True) as session:
         ws = admin_service.get_workspace_by_slug(session, workspace)
+        # A Spark session lives as long as this command's process: started once, ended with it.
         runner = service.make_engine(session, name=engine, workspace_id=ws.id)
-        try:
-            result = service.compute(session, workspace_id=ws.id, query=query, engine=runner)
-        finally:
-            service.close_engine(runner)
+        result = service.compute(session, workspace_id=ws.id, query=query, engine=runner)
     echo({"json": _json, "csv": _csv, "table": _table}[fmt](result))
 
 
