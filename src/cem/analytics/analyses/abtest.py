@@ -52,7 +52,11 @@ def compare(session: Session, *, workspace_id: int, query: CompareQuery) -> Comp
         rows = _records(session, workspace_id, metric, query, filters)
     assign = _assigner(session, workspace_id, query, rows)
     needs_top_box = any(a.top_box for a in metric.aggregates)
-    scales = seen_max_by_field(session, workspace_id=workspace_id, field_types=metric.field_types or FIELD_TYPES)
+    scales = (
+        seen_max_by_field(session, workspace_id=workspace_id, field_types=metric.field_types or FIELD_TYPES)
+        if needs_top_box
+        else {}
+    )
     texts = _text_columns(metric)
     grouped: dict[str, list[Any]] = defaultdict(list)
     unassigned = 0
