@@ -130,3 +130,35 @@ def test_unsubscribe_resubscribe_and_refused_recipient(
     assert again.status_code == 200 and "Subscribed again" in again.text
     with db.unit_of_work(readonly=True) as session:
         assert list(session.scalars(select(Unsubscribe.customer_id))) == []
+
+
+def test_the_email_speaks_the_customer_language(
+    db: Database, workspace: Workspace, admin_api: TestClient, smtp: Inbox, run_jobs: Callable[[], int]
+) -> None:
+    from cem.surveys import service as survey_service
+    from tests.surveys.samples import sample_definition
+
+    with db.unit_of_work() as session:
+        survey = survey_service.create_survey(
+            session, workspace.principal(), name="Multi", definition=sample_definition()
+        )
+        survey_service.publish_survey(session, workspace.principal(), survey)
+        sid = survey.id
+    add_customers(
+        db,
+        workspace.id,
+        [
+            {"external_id": "de", "email": "de@example.com", "attributes": {"language": "de"}},
+            {"external_id": "ar", "email": "ar@example.com", "attributes": {"language": "ar"}},
+            {"external_id": "xx", "email": "xx@example.com", "attributes": {"language": "fi"}},
+        ],
+    )
+    audience = admin_api.post("/api/v1/audiences", json={"name": "All"}).json()
+    admin_api.post(f"/api/v1/surveys/{sid}/distributions", json={"audience_id": audience["id"]})
+    run_jobs()
+    _, german = links_in(smtp.to("de@example.com")[0])
+    _, arabic = links_in(smtp.to("ar@example.com")[0])
+    _, fallback = links_in(smtp.to("xx@example.com")[0])
+    assert "Wie wahrscheinlich?" in german and 'lang="de"' in german
+    assert 'dir="rtl"' in arabic and "ما مدى احتمال" in arabic
+    assert "How likely are you to recommend us?" in fallback

@@ -168,13 +168,33 @@ class DeliveryResult:
     remaining_due_at: datetime | None = None
 
 
-def _content(session: Session, dist: Distribution, cache: dict[int, EmailContent]) -> EmailContent:
-    if dist.id not in cache:
+ContentCache = dict[tuple[int, str | None], EmailContent]
+
+
+def _content(session: Session, dist: Distribution, language: str | None, cache: ContentCache) -> EmailContent:
+    """The email of a distribution in the customer's language (attribute `language`/`locale`) when the
+    survey has it, else in its default language; built once per distribution and language."""
+    key = (dist.id, language)
+    if key not in cache:
         survey = session.get_one(Survey, dist.survey_id)
         assert survey.current_version_id is not None
         defn = survey_service.version_definition(session, survey.current_version_id)
-        cache[dist.id] = EmailContent.for_definition(defn, survey_name=survey.name, subject=dist.subject)
-    return cache[dist.id]
+        lang = survey_service.pick_language(defn, None, language, None)
+        cache[key] = EmailContent.for_definition(defn, survey_name=survey.name, subject=dist.subject, lang=lang)
+    return cache[key]
+
+
+def _languages(session: Session, rows: list[Invitation]) -> dict[int, str | None]:
+    """Customer id -> preferred language, for one batch in one query."""
+    ids = {r.customer_id for r in rows if r.customer_id is not None}
+    if not ids:
+        return {}
+    found = session.execute(select(Customer.id, Customer.attributes).where(Customer.id.in_(ids)))
+    out: dict[int, str | None] = {}
+    for cid, attributes in found:
+        value = (attributes or {}).get("language") or (attributes or {}).get("locale")
+        out[cid] = str(value)[:16] if value else None
+    return out
 
 
 def deliver(
@@ -190,7 +210,7 @@ def deliver(
     """Send every due pending invitation matching `where`, in claimed batches over one SMTP connection."""
     now = now or clock.now()
     result = DeliveryResult()
-    contents: dict[int, EmailContent] = {}
+    contents: ContentCache = {}
     with mailer_factory() as mailer:
         while True:
             batch = _claim_batch(db, where=where, now=now, job_id=job_id, contents=contents, result=result)
@@ -215,7 +235,7 @@ def _claim_batch(
     where: ColumnElement[bool],
     now: datetime,
     job_id: int | None,
-    contents: dict[int, EmailContent],
+    contents: ContentCache,
     result: DeliveryResult,
 ) -> list[tuple[int, OutgoingEmail]]:
     with db.unit_of_work() as session:
@@ -230,6 +250,7 @@ def _claim_batch(
         if not rows:
             return []
         opted_out = _unsubscribed(session, rows)
+        languages = _languages(session, rows)
         claimed = _claim(
             session, [f"survey-mail:{r.id}:invite" for r in rows if r.customer_id not in opted_out], job_id
         )
@@ -250,7 +271,7 @@ def _claim_batch(
                 (
                     inv.id,
                     render(
-                        _content(session, dist, contents),
+                        _content(session, dist, languages.get(inv.customer_id or 0), contents),
                         to=inv.email or "",
                         link=link,
                         unsubscribe_link=unsubscribe_link,
@@ -389,7 +410,7 @@ def remind(
     """One reminder to everyone invited who has not completed the survey (and has not opted out)."""
     now = now or clock.now()
     sent = failed = 0
-    contents: dict[int, EmailContent] = {}
+    contents: ContentCache = {}
     with mailer_factory() as mailer:
         while True:
             with db.unit_of_work() as session:
@@ -411,6 +432,7 @@ def remind(
                 if not rows:
                     break
                 claimed = _claim(session, [f"survey-mail:{r.id}:reminder" for r in rows], job_id)
+                languages = _languages(session, rows)
                 batch: list[tuple[Invitation, OutgoingEmail]] = []
                 for inv in rows:
                     inv.reminders_sent = 1  # claimed or claimed before: either way, no second reminder
@@ -418,7 +440,7 @@ def remind(
                     if f"survey-mail:{inv.id}:reminder" in claimed:
                         dist = session.get_one(Distribution, inv.distribution_id)
                         link, unsubscribe_link = links(db, inv.token)
-                        content = _content(session, dist, contents)
+                        content = _content(session, dist, languages.get(inv.customer_id or 0), contents)
                         batch.append(
                             (
                                 inv,
