@@ -54,11 +54,6 @@ _KNOWN_KEYS = frozenset(
     }
 )
 _TEXT_INPUTS = {"email": "email", "number": "number", "tel": "phone", "url": "url"}
-_VISIBLE_IF = re.compile(
-    r"""^\s*\{(?P<ref>[A-Za-z_][\w.-]*)\}\s*(?P<op>=|==|!=|<>|>=|<=|>|<|contains|notcontains|anyof|allof|empty|notempty)
-        \s*(?P<value>.*?)\s*$""",
-    re.VERBOSE | re.IGNORECASE,
-)
 _OPS = {
     "=": "equals",
     "==": "equals",
@@ -317,25 +312,101 @@ class SurveyJSParser:
         if not expression:
             return None
         text = str(expression)
-        parts = re.split(r"\s+(and|or)\s+", text, flags=re.IGNORECASE)
-        terms, joins = parts[0::2], {p.lower() for p in parts[1::2]}
-        leaves: list[IRCondition] = []
-        for term in terms:
-            match = _VISIBLE_IF.match(term.strip().strip("()"))
-            if not match or len(joins) > 1:
-                self.ir.warn(where, f"condition {text!r} is not supported; dropped (always shown)")
-                return None
-            ref, op, value = match.group("ref"), _OPS[match.group("op").lower()], match.group("value")
-            parsed: Any = None
-            if op not in ("is_answered", "is_skipped"):
-                if value.startswith("["):
-                    parsed = [v.strip().strip("'\"") for v in value.strip("[]").split(",") if v.strip()]
-                else:
-                    parsed = value.strip("'\"")
-            leaves.append(IRCondition(ref=ref, operator=op, value=parsed))
-        if len(leaves) == 1:
-            return leaves[0]
-        return IRCondition(kind=joins.pop() if joins else "and", children=leaves)  # type: ignore[arg-type]
+        try:
+            return _Condition(text).parse()
+        except ValueError as exc:
+            self.ir.warn(where, f"condition {text!r} is not supported ({exc}); dropped (always shown)")
+            return None
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<ref>\{[A-Za-z_][\w.-]*\})|(?P<str>'[^']*'|"[^"]*")|(?P<num>-?\d+(?:\.\d+)?)|
+        (?P<op>==|!=|<>|>=|<=|[=<>()\[\],!])|(?P<word>[A-Za-z_]\w*))""",
+    re.VERBOSE,
+)
+
+
+class _Condition:
+    """SurveyJS expressions: {name} <op> value, empty/notempty, anyof/allof [..], and/or, parentheses."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            if not text[pos:].strip():
+                break
+            match = _TOKEN.match(text, pos)
+            if not match:
+                raise ValueError(f"cannot read {text[pos : pos + 20]!r}")
+            kind = match.lastgroup or ""
+            value = match.group(kind)
+            if kind == "word":
+                value = value.lower()
+            self.tokens.append((kind, value))
+            pos = match.end()
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise ValueError("unexpected end")
+        self.pos += 1
+        return token
+
+    def parse(self) -> IRCondition:
+        node = self.chain("or")
+        if self.peek() is not None:
+            raise ValueError(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
+        return node
+
+    def chain(self, word: str) -> IRCondition:
+        part = (lambda: self.chain("and")) if word == "or" else self.factor
+        items = [part()]
+        while self.peek() == ("word", word):
+            self.take()
+            items.append(part())
+        return items[0] if len(items) == 1 else IRCondition(kind=word, children=items)  # type: ignore[arg-type]
+
+    def factor(self) -> IRCondition:
+        if self.peek() == ("op", "("):
+            self.take()
+            node = self.chain("or")
+            if self.take() != ("op", ")"):
+                raise ValueError("missing ')'")
+            return node
+        kind, ref = self.take()
+        if kind != "ref":
+            raise ValueError(f"{ref!r} is not a question reference")
+        ref = ref[1:-1]
+        op_kind, op = self.take()
+        if op_kind == "word" and op in ("empty", "notempty"):
+            return IRCondition(ref=ref, operator="is_skipped" if op == "empty" else "is_answered")
+        operator = _OPS.get(op)
+        if operator is None:
+            raise ValueError(f"operator {op!r}")
+        return IRCondition(ref=ref, operator=operator, value=self.value())
+
+    def value(self) -> str | list[str]:
+        kind, raw = self.take()
+        if kind == "str":
+            return raw[1:-1]
+        if kind == "num":
+            return raw
+        if kind == "word" and raw in ("true", "false"):
+            return raw
+        if (kind, raw) == ("op", "["):
+            items: list[str] = []
+            while self.peek() != ("op", "]"):
+                item = self.value()
+                items.append(item if isinstance(item, str) else ",".join(item))
+                if self.peek() == ("op", ","):
+                    self.take()
+            self.take()
+            return items
+        raise ValueError(f"{raw!r} is not a value")
 
 
 def _num(value: Any) -> float:
