@@ -157,3 +157,15 @@ def test_lifecycle_is_enforced_on_the_page(client: TestClient, db: Database, wor
     r = post_page(stranger, "/s/cx", first.text.replace(hidden_inputs(first.text)["nonce"], "x" * 20), {"q_nps": "1"})
     assert r.status_code == 409
     assert stranger.get("/s/nope").status_code == 404
+
+
+def test_garbage_posts_get_a_readable_page_not_an_error(client: TestClient, db: Database, workspace: Workspace) -> None:
+    publish(db, workspace, sample_definition())
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    r = client.post("/s/cx", content=b"\xff\xfe", headers=headers)
+    assert r.status_code == 400 and "reload the page" in r.text
+    r = client.post("/s/cx", content="&".join(f"f{i}=1" for i in range(3000)).encode(), headers=headers)
+    assert r.status_code == 400
+    r = client.post("/s/cx", data={"page": "p1", "nonce": "short"})
+    assert r.status_code == 400
+    assert _count(db, SurveyResponse) == 0
