@@ -23,7 +23,8 @@ from cem.surveys.distribution import service as dist_service
 from cem.surveys.distribution.models import ContactSkip
 from cem.surveys.distribution.schemas import SurveyChannelSettingsIn
 from cem.surveys.models import SurveyResponse
-from tests.conftest import Workspace
+from tests.browser.conftest import log_in
+from tests.conftest import PASSWORD, Workspace
 
 pytestmark = pytest.mark.browser
 
@@ -147,3 +148,11 @@ def test_widget_shows_on_another_origin_and_stores_the_answer_for_the_customer(
     with db.unit_of_work(readonly=True) as session:
         reasons = list(session.scalars(select(ContactSkip.reason).where(ContactSkip.survey_id == survey_id)))
     assert reasons == ["recontact"]  # the server refused, even with the browser's memory wiped
+
+    # The distribution report shows the widget funnel and the skip.
+    log_in(page, workspace.user_email("analyst"), PASSWORD)
+    page.goto(f"/surveys/{survey_id}/distribution")
+    widget_row = page.get_by_test_id("funnel-widget")
+    expect(widget_row).to_contain_text("100.0%")
+    expect(page.get_by_test_id("skips")).to_contain_text("recontact rule")
+    shot("report")
