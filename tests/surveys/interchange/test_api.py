@@ -36,6 +36,8 @@ def test_import_then_export_everything(admin_api: TestClient) -> None:
     assert body["responses"][0]["stored"] == 5 and body["responses"][0]["layout"] == "qualtrics-legacy-2-header"
     survey_id = body["survey_id"]
 
+    # an imported survey is a valid draft: it can go live as it is
+    assert admin_api.post(f"/api/v1/surveys/{survey_id}/publish").status_code in (200, 201)
     model = admin_api.get(f"/api/v1/surveys/{survey_id}/export.surveyjs.json")
     assert model.status_code == 200 and model.headers["content-type"].startswith("application/json")
     assert sum(len(p["elements"]) for p in model.json()["pages"]) == 5

@@ -130,6 +130,12 @@ class _Exporter:
         ending = next(iter(self.defn.endings), None)
         if ending is not None and (ending.message or ending.headline):
             model["completedHtml"] = self.text(ending.message or ending.headline)
+        if self.defn.variables:
+            # SurveyJS keeps named values as calculated values; their initial value is the expression.
+            model["calculatedValues"] = [
+                {"name": v.id, "expression": repr(v.initial) if isinstance(v.initial, str) else str(v.initial)}
+                for v in self.defn.variables
+            ]
         model["showProgressBar"] = "top" if self.defn.settings.progress_bar else "off"
         return model
 
