@@ -352,7 +352,7 @@ def _widget_chart(result: MetricResult, widget: WidgetIn) -> dict[str, Any] | No
 def _widget_views(session: Session, principal: Principal, dashboard: DashboardOut) -> list[dict[str, Any]]:
     views = []
     for widget in dashboard.widgets:
-        view: dict[str, Any] = {"widget": widget, "result": None, "error": None, "chart": None}
+        view: dict[str, Any] = {"widget": widget, "result": None, "error": None, "chart": None, "thin": False}
         try:
             result = metrics.compute(session, workspace_id=principal.workspace_id, query=service.widget_query(widget))
         except CEMError as exc:  # e.g. a metric removed from the registry since the widget was saved
@@ -360,6 +360,7 @@ def _widget_views(session: Session, principal: Principal, dashboard: DashboardOu
         else:
             view["result"] = result
             view["chart"] = _widget_chart(result, widget)
+            view["thin"] = bool(result.rows) and all(r.status != "ok" for r in result.rows)
         views.append(view)
     return views
 

@@ -78,6 +78,7 @@ def test_build_arrange_and_share_a_dashboard(app: object, program: Workspace, ap
     assert add(analyst, did, title="CSAT now", metric="csat", chart="tile", date_from="2026-03-01") == 303
     page = analyst.get(f"/dashboards/{did}").text
     assert page.count('data-testid="widget"') == 3 and "84.0%" in page and "-20.0" in page
+    assert 'data-testid="widget-thin"' not in page
     ids = re.findall(r'data-widget-id="(\d+)"', page)
     r = analyst.post(f"/dashboards/{did}/widgets/{ids[2]}/arrange", {"action": "up"})
     assert r.status_code == 303
@@ -101,6 +102,9 @@ def test_build_arrange_and_share_a_dashboard(app: object, program: Workspace, ap
     assert "Monthly" in viewer.get("/dashboards").text
     r = analyst.post(f"/dashboards/{did}/widgets/{ids[1]}/arrange", {"action": "remove"})
     assert analyst.get(f"/dashboards/{did}").text.count('data-testid="widget"') == 2
+    # Ten CES answers: below the minimum n, the line has nothing to draw and says so.
+    assert add(analyst, did, metric="ces", chart="line", interval="month") == 303
+    assert 'data-testid="widget-thin"' in analyst.get(f"/dashboards/{did}").text
     assert analyst.post(f"/dashboards/{did}/delete").status_code == 303
     assert analyst.get(f"/dashboards/{did}").status_code == 404
 

@@ -93,7 +93,7 @@
       }},
       grid: {left: 64, right: 30, top: 20, bottom: 50},
       xAxis: {type: "value", name: "performance", nameLocation: "middle", nameGap: 28, scale: true},
-      yAxis: {type: "value", name: "importance (share of R²)", nameLocation: "middle", nameGap: 46, scale: true},
+      yAxis: {type: "value", name: "importance (Johnson weight)", nameLocation: "middle", nameGap: 46, scale: true},
       series: [{
         type: "scatter", symbolSize: 14,
         label: {show: true, position: "right", formatter: function (p) { return p.data.name; }},
