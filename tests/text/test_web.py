@@ -58,6 +58,13 @@ def test_label_correction_in_place(workspace: Workspace, api: Callable[[str], Te
     assert records_by_submission(workspace.db)["a"].sentiment_label == "neutral"
     r = client.post(f"/text/label/{record_id}", data=data, headers={"referer": "/text"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/text"
+    for referer, expected in (
+        ("http://testserver/text/search?q=a", "/text/search?q=a"),
+        ("//evil.example/x", "/text"),
+        ("https://evil.example/", "/text"),
+    ):
+        r = client.post(f"/text/label/{record_id}", data=data, headers={"referer": referer}, follow_redirects=False)
+        assert r.headers["location"] == expected
     r = client.post(f"/text/label/{record_id}", data={"sentiment_label": "neutral"})
     assert r.status_code == 403  # no CSRF token
 

@@ -110,8 +110,7 @@ def correct_label(
             raise
         record = found
     if not _is_htmx(request) and error is None:
-        back = request.headers.get("referer") or "/text"
-        return see_other(back if back.startswith(("/", str(request.base_url))) else "/text")
+        return see_other(_same_site_path(request))
     response = render(
         request,
         "text/_label_form.html",
@@ -123,6 +122,15 @@ def correct_label(
     )
     response.status_code = 200 if error is None else 400
     return response
+
+
+def _same_site_path(request: Request) -> str:
+    """Where the form was posted from, as a local path (never another site: "//evil.example" is not a path)."""
+    back = request.headers.get("referer") or ""
+    base = str(request.base_url)
+    if back.startswith(base):
+        back = "/" + back[len(base) :]
+    return back if back.startswith("/") and not back.startswith("//") else "/text"
 
 
 def _model_page(
