@@ -182,5 +182,6 @@ def train(workspace: str = typer.Option("default", help="Workspace slug.")) -> N
         report, _ = service.train_workspace_model(session, actor=system_principal(workspace_id))
     echo(service.training_message(report))
 
+
 # `cem text topics` and `cem text discover` (topic discovery) live in their own module; importing it registers them.
 from cem.cli import text_topics as _text_topics  # noqa: E402, F401

@@ -66,7 +66,10 @@ def upgrade() -> None:
             ["user_id"], ["app_user.id"], name=op.f("fk_label_correction_user_id_app_user"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
-            ["workspace_id"], ["workspace.id"], name=op.f("fk_label_correction_workspace_id_workspace"), ondelete="CASCADE"
+            ["workspace_id"],
+            ["workspace.id"],
+            name=op.f("fk_label_correction_workspace_id_workspace"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_label_correction")),
         sa.UniqueConstraint("record_id", name=op.f("uq_label_correction_record_id")),
@@ -94,9 +97,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workspace_sentiment_model")),
     )
-    op.create_index(
-        "ix_workspace_sentiment_model_ws", "workspace_sentiment_model", ["workspace_id", "created_at"]
-    )
+    op.create_index("ix_workspace_sentiment_model_ws", "workspace_sentiment_model", ["workspace_id", "created_at"])
 
 
 def downgrade() -> None:
