@@ -142,3 +142,16 @@ def test_dashboard_form_errors(app: object, workspace: Workspace) -> None:
     assert r.status_code == 404
     assert analyst.post("/dashboards", {"name": "x"}, csrf=False).status_code == 403
     assert login(app, "viewer@acme.example").post("/dashboards", {"name": "V"}).status_code == 403
+
+
+def test_erasing_the_author_keeps_the_shared_dashboard_without_their_name(
+    app: object, workspace: Workspace, api: Callable[..., TestClient]
+) -> None:
+    analyst = login(app, "analyst@acme.example")
+    did = create(analyst, "Team board", shared=True)
+    assert "analyst@acme.example" in login(app, "viewer@acme.example").get("/dashboards").text
+    r = api("admin").post("/api/v1/privacy/erase", json={"email": "analyst@acme.example", "confirm": True})
+    assert r.status_code == 200, r.text
+    board = api("viewer").get(f"/api/v1/dashboards/{did}").json()
+    assert board["name"] == "Team board" and board["created_by"] == "[erased user]"
+    assert "analyst@acme.example" not in login(app, "viewer@acme.example").get("/dashboards").text
