@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,3 +189,42 @@ def test_cli_export_parquet(cli: CliRunner, admin_api: TestClient, tmp_path: Pat
     blocker.write_text("x")
     bad = cli.invoke(app, ["export", "parquet", "--out", str(blocker)])
     assert bad.exit_code == 2 and "is a file" in bad.output and "Traceback" not in bad.output
+
+
+def test_periodic_task_refreshes_only_an_existing_snapshot(
+    admin_api: TestClient, db: Database, settings: Settings
+) -> None:
+    from cem.analytics.tasks import refresh_snapshot
+    from cem.jobs.registry import TaskContext
+
+    directory = AnalyticsSettings().resolved_snapshot_dir(settings)
+    shutil.rmtree(directory, ignore_errors=True)  # other tests' API and CLI calls leave one there
+    post(admin_api, [nps_record(i, 10) for i in range(4)])
+
+    def run_task() -> dict[str, Any]:
+        with db.unit_of_work() as session:
+            ctx = TaskContext(session=session, job_id=0, attempt=1, progress=lambda *_: None, db=db)
+            return refresh_snapshot(ctx)
+
+    try:
+        assert run_task() == {"refreshed": False}  # no snapshot: small installs need none
+        with db.unit_of_work(readonly=True) as session:
+            Snapshot(directory).refresh(session)
+        with db.unit_of_work() as session:
+            session.execute(delete(FeedbackRecord).where(FeedbackRecord.submission_id == "s0"))
+        result = run_task()
+        assert result["refreshed"] and result["mode"] == "full" and result["rows"] == 3
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_erasure_queues_a_snapshot_refresh(admin_api: TestClient, db: Database, workspace: Workspace) -> None:
+    from cem.jobs.models import Job
+    from cem.privacy.service import erase_person
+
+    post(admin_api, [nps_record(0, 9, customer={"external_id": "p1", "email": "gone@example.com"})])
+    with db.unit_of_work() as session:
+        erase_person(session, email="gone@example.com", workspace_id=workspace.id)
+    with db.unit_of_work(readonly=True) as session:
+        names = list(session.scalars(select(Job.name)))
+    assert "analytics.refresh_snapshot" in names

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cem.admin import audit, token_cache
 from cem.admin.models import AuditLog
 from cem.admin.principal import Principal
+from cem.analytics.tasks import refresh_after_erasure
 from cem.db.base import Base, utcnow
 from cem.errors import Conflict
 from cem.privacy import scrub
@@ -179,6 +180,7 @@ def erase_person(
     for name, entry in PERSONAL.items():
         _scrub_mentions(session, name, entry, subject, report)
     _audit_erasure(session, actor, workspace_id, report)
+    refresh_after_erasure(session)  # the analytics snapshot (Parquet) holds copies of the erased rows
     session.flush()
     # Bulk statements bypassed the identity map; make later reads in this unit see the database.
     session.expire_all()
