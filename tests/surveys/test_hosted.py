@@ -169,3 +169,23 @@ def test_garbage_posts_get_a_readable_page_not_an_error(client: TestClient, db: 
     r = client.post("/s/cx", data={"page": "p1", "nonce": "short"})
     assert r.status_code == 400
     assert _count(db, SurveyResponse) == 0
+
+
+def test_opened_at_is_noted_once(client: TestClient, db: Database, workspace: Workspace) -> None:
+    publish(db, workspace, sample_definition())
+    with db.unit_of_work() as session:
+        survey = service.get_survey_by_slug(session, "cx")
+        assert survey is not None
+        key = service.start_response(session, survey, channel="email").resume_key
+    client.get(f"/s/cx?r={key}")
+    with db.unit_of_work(readonly=True) as session:
+        first = session.scalars(select(SurveyResponse)).one().meta["opened_at"]
+    client.get(f"/s/cx?r={key}")
+    with db.unit_of_work(readonly=True) as session:
+        assert session.scalars(select(SurveyResponse)).one().meta["opened_at"] == first
+    fresh = TestClient(client.app)
+    r = post_page(fresh, "/s/cx", fresh.get("/s/cx").text, {"q_nps": "5"})
+    assert r.status_code == 303
+    with db.unit_of_work(readonly=True) as session:
+        metas = list(session.scalars(select(SurveyResponse.meta)))
+    assert all("opened_at" in m for m in metas) and len(metas) == 2

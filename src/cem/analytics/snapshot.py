@@ -8,11 +8,13 @@ snapshot directory:
     customers-*.parquet       customers: attributes as JSON text, and the churn flag (cem.analytics.churn)
     touchpoints-*.parquet     touchpoint keys with their stage and journey keys
 
-Refreshing is incremental: records whose `updated_at` is newer than the last export (less a look-back for
-transactions that committed late) are read; ones already in the snapshot unchanged are dropped, new ids are
-appended as a new part, and changed ones trigger a compaction (the parts rewritten without the old
-versions). If the store then holds a different number of records than the snapshot (records were deleted,
-for example by a privacy erasure), the snapshot is rebuilt from scratch, so erased data never lingers.
+Refreshing is incremental: records after the last export's (updated_at, id) watermark are read; ones
+already in the snapshot unchanged are dropped, new ids are appended as a new part, and changed ones trigger
+a compaction (the parts rewritten without the old versions). If the store then holds a different number of
+records than the snapshot (records were deleted, for example by a privacy erasure, or an insert committed
+late with an older stamp), the snapshot is rebuilt from scratch, so erased data never lingers. An update
+committed late with a stamp older than the watermark is the one change an incremental refresh can miss;
+`cem export parquet --full` rebuilds.
 Customers and touchpoints are small and rewritten whole whenever they changed. Readers only ever open the
 files the current manifest lists; a file is deleted one generation after it stopped being listed.
 """
@@ -27,13 +29,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import Select, String, func, select, type_coerce
+from sqlalchemy import Select, String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from cem.analytics.churn import churn_flag
@@ -75,7 +77,6 @@ TOUCHPOINT_COLUMNS = {
 }
 VERSION = 1
 BATCH = 100_000
-LOOK_BACK = timedelta(minutes=10)  # longer than any write transaction, so a late commit is still picked up
 MAX_PARTS = 16  # more parts than this are compacted into one
 
 
@@ -243,6 +244,7 @@ class _Refresher:
                 manifest = {"feedback": self._full()}
                 report = RefreshReport(mode="full", appended=manifest["feedback"]["rows"], notes=report.notes)
             manifest["feedback"]["updated_at"] = _iso(max_updated)
+            manifest["feedback"]["updated_id"] = self._last_id_at(max_updated)
             manifest["customers"] = self._customers()
             manifest["touchpoints"] = self._touchpoints()
             manifest["sources"] = {entity: self._source(source) for entity, source in SOURCES.items()}
@@ -275,7 +277,12 @@ class _Refresher:
         watermark = feedback.get("updated_at")
         stmt = self._feedback_select().order_by(FR.id)
         if watermark:
-            stmt = stmt.where(FR.updated_at > datetime.fromisoformat(watermark) - LOOK_BACK)
+            # Strictly after the (updated_at, id) watermark: rows sharing the last timestamp (one bulk batch
+            # stamps many) are not read again. Inserts committed late with an older stamp are caught by the
+            # row-count check (-> rebuild); see the module docstring for updates.
+            moment = datetime.fromisoformat(watermark)
+            last_id = int(feedback.get("updated_id") or 0)
+            stmt = stmt.where(or_(FR.updated_at > moment, and_(FR.updated_at == moment, FR.id > last_id)))
         self._load(stmt, FEEDBACK_COLUMNS, "changed")
         files = "[" + ", ".join(sql_string(str(self.dir / p)) for p in feedback["parts"]) + "]"
         self.con.execute(f"CREATE TEMP VIEW current AS SELECT id, updated_at FROM read_parquet({files})")
@@ -344,6 +351,11 @@ class _Refresher:
         return {"file": path, "state": state}
 
     # -- plumbing -------------------------------------------------------------------------------------------
+
+    def _last_id_at(self, moment: datetime | None) -> int:
+        if moment is None:
+            return 0
+        return int(self.session.scalar(select(func.max(FR.id)).where(FR.updated_at == moment)) or 0)
 
     def _new_part(self) -> str:
         stamp = self.now.strftime("%Y%m%dT%H%M%S")

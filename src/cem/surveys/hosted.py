@@ -478,6 +478,7 @@ def _start(
         submission_id=nonce,
         now=now,
         flush=False,
+        metadata={"opened_at": now.isoformat()},  # opened here: spares the next GET a write
     )
     response.page_shown_at = _shown_at(_first(form, "t"), now)
     return response
