@@ -18,7 +18,7 @@ from cem.api.deps import DbSession, Reader, Writer, require
 from cem.customers import service as customer_service
 from cem.errors import BadRequest
 from cem.surveys import service
-from cem.surveys.models import RESPONSE_STATUSES, Survey, SurveyResponse, SurveyVersion
+from cem.surveys.models import RESPONSE_STATUSES, Survey, SurveyResponse
 from cem.surveys.schemas import (
     AnswerView,
     DefinitionIn,
@@ -43,8 +43,7 @@ SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 def _version_number(session: Session, survey: Survey) -> int | None:
     if survey.current_version_id is None:
         return None
-    version = session.get(SurveyVersion, survey.current_version_id)
-    return version.number if version else None
+    return service.version_number(session, survey.current_version_id)
 
 
 def survey_read(session: Session, survey: Survey) -> SurveyRead:
@@ -154,11 +153,10 @@ def get_version(session: DbSession, actor: Reader, survey_id: int, number: int) 
 
 
 def response_read(session: Session, response: SurveyResponse) -> ResponseRead:
-    version = session.get(SurveyVersion, response.version_id)
     return ResponseRead(
         id=response.id,
         survey_id=response.survey_id,
-        version=version.number if version else 0,
+        version=service.version_number(session, response.version_id),
         customer_id=response.customer_id,
         submission_id=response.submission_id,
         language=response.language,

@@ -686,7 +686,7 @@ def write_records(
     answers = response.answers or {}
     records: list[FeedbackIn] = []
     keep: set[str] = set()
-    version = _version_number(session, response.version_id)
+    version = version_number(session, response.version_id)
     for question in questions:
         value = answers.get(question.id)
         if value is None:
@@ -735,7 +735,8 @@ def write_records(
     return len(rows)
 
 
-def _version_number(session: Session, version_id: int) -> int:
+def version_number(session: Session, version_id: int) -> int:
+    """The number (1, 2, ...) of a stored survey version."""
     return _cached_version(session, version_id)[1]
 
 
