@@ -247,6 +247,11 @@ def overview_part(n: int) -> None:
             f"/metrics nps by channel x month {metric_time * 1000:.0f} ms via {metric.json().get('engine')} "
             f"(target < 300 ms); login HTTP {r.status_code}"
         )
+        body = api.json()
+        tiles = ", ".join(f"{t['metric']} n={t['n']}" for t in body.get("tiles", []))
+        print(
+            f"  overview content: {tiles}; {len(body.get('trends', []))} trends, {len(body.get('movers', []))} movers"
+        )
         db.dispose()
 
 
