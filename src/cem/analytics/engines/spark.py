@@ -28,7 +28,9 @@ def spark_session(master: str = "local[2]", *, app_name: str = "cem-metrics") ->
         raise InvalidInput("The Spark engine needs pyspark: pip install 'cem[spark]' (Java 17 or later).") from exc
     builder: Any = SparkSession.builder
     try:
-        return _configured(builder, master, app_name).getOrCreate()
+        session = _configured(builder, master, app_name).getOrCreate()
+        session.sparkContext.setLogLevel("ERROR")  # metric output, not Spark's warnings, on the terminal
+        return session
     except Exception as exc:  # py4j/JVM start-up failures carry no common type
         raise InvalidInput(f"Spark could not start ({type(exc).__name__}: {exc}); it needs Java 17 or later.") from exc
 
