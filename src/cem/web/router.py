@@ -13,17 +13,17 @@ from cem.imports.web import router as imports_web
 from cem.journeys.web import router as journeys_web
 from cem.sources.web import router as sources_web
 from cem.surveys.distribution.web import router as distribution_web
+from cem.surveys.web import router as surveys_web
 from cem.text.web import router as text_web
 from cem.text.web_search import router as text_search_web
-from cem.surveys.web import router as surveys_web
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 web_router = APIRouter(include_in_schema=False)
 for router in (admin_web, customers_web, journeys_web, feedback_web, imports_web, sources_web, admin_pages):
     web_router.include_router(router)
+web_router.include_router(analytics_web)
 web_router.include_router(text_web)
 web_router.include_router(text_search_web)
-web_router.include_router(analytics_web)
-web_router.include_router(surveys_web)
 web_router.include_router(distribution_web)
+web_router.include_router(surveys_web)
