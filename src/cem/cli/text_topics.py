@@ -14,7 +14,7 @@ import typer
 
 from cem.cli.app import echo, fail, friendly_errors, open_db
 from cem.cli.text import _open_csv, text_app
-from cem.text.topics.discovery import DEFAULT_MIN_TOPIC_SIZE, clean_text, discover
+from cem.text.topics import DEFAULT_MIN_TOPIC_SIZE
 
 TOPIC_COLUMNS = ("topic", "subtopic")
 MAX_ROWS = 1_000_000
@@ -61,6 +61,8 @@ def topics_csv(
     filled = [n for n, t in enumerate(texts) if t]
     if len(filled) < min_topic_size:
         fail(f"Only {len(filled)} non-empty texts in column {column!r}: at least {min_topic_size} are needed.", 2)
+    from cem.text.topics.discovery import discover  # scikit-learn: loaded only by the commands that cluster
+
     vectors = _embed([texts[n] for n in filled])
     started = time.perf_counter()
     typer.echo(f"Clustering {len(filled)} texts...", err=True)
@@ -76,6 +78,7 @@ def topics_csv(
 
 def _embed(texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
     from cem.text.embeddings import shared_embedder
+    from cem.text.topics.discovery import clean_text
 
     # @handles and URLs say who was addressed, not what about: leave them out of the meaning too.
     cleaned = [clean_text(t).strip() or t for t in texts]

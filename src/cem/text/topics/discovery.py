@@ -23,12 +23,12 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.feature_extraction.text import CountVectorizer
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from cem.text.topics import DEFAULT_MIN_TOPIC_SIZE
 from cem.text.topics.stopwords import STOP_WORDS
 
 Vectors = npt.NDArray[np.float32]
 Progress = Callable[[str, float], None]  # (stage, fraction done of the whole discovery)
 
-DEFAULT_MIN_TOPIC_SIZE = 10
 MAX_TOPICS = 40
 MAX_SUBTOPICS = 5
 LABEL_TERMS = 3
