@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from cem.cli import app, text_topics
 from cem.config import Settings
 from cem.db.session import Database
+from cem.text.topics.discovery import clean_text
 from tests.text.topics.conftest import Corpus
 
 
@@ -29,7 +30,7 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 
 def _key(text: str) -> str:
-    return text_topics.clean_text(text).strip() or text
+    return clean_text(text).strip() or text
 
 
 def _run(*args: str) -> tuple[int, str]:
