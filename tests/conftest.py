@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from cem.admin import service as admin_service
 from cem.admin.principal import Principal, system_principal
 from cem.app import create_app
-from cem.config import Settings
+from cem.config import Settings, get_settings
 from cem.db.base import Base
 from cem.db.session import Database
 
@@ -163,3 +163,11 @@ def shared_data() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def fresh_settings() -> Iterator[None]:
+    """For CLI tests that point CEM_* variables elsewhere: settings are read again from the environment."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

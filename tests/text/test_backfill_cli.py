@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from cem.cli import app
-from cem.config import Settings
+from cem.config import Settings, get_settings
 from cem.feedback.models import FeedbackRecord
 from cem.text.models import FeedbackEmbedding
 from tests.conftest import Workspace
@@ -19,10 +19,11 @@ from tests.text.helpers import ingest, records_by_submission, store_vectors, tex
 
 
 @pytest.fixture(autouse=True)
-def _env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def _env(settings: Settings, monkeypatch: pytest.MonkeyPatch, fresh_settings: None) -> None:
     monkeypatch.setenv("CEM_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("CEM_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("CEM_ENV", "test")
+    get_settings.cache_clear()
 
 
 def _run(*args: str) -> tuple[int, str]:

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cem.cli import app, text_topics
-from cem.config import Settings
+from cem.config import Settings, get_settings
 from cem.db.session import Database
 from cem.text.topics.discovery import clean_text
 from tests.text.topics.conftest import Corpus
@@ -123,12 +123,16 @@ def test_real_model_end_to_end(tmp_path: Path) -> None:
     assert len(by_topic) == 3 and all(len(groups) == 1 for groups in by_topic.values()), by_topic
 
 
-def test_discover_command_on_stored_texts(tmp_path: Path, airline: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_discover_command_on_stored_texts(
+    tmp_path: Path, airline: Corpus, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
+) -> None:
     from cem.text.topics import service
     from tests.text.topics.conftest import store_texts
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("CEM_DATABASE_URL", url)
+    monkeypatch.setenv("CEM_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
     monkeypatch.setattr(service, "default_embed", airline.embed())
     db = Database(Settings(database_url=url, data_dir=tmp_path))
     from cem.db import migrate
