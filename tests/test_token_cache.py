@@ -77,4 +77,3 @@ def test_other_processes_revocations_apply_within_the_ttl(
         session.execute(update(ApiToken).where(ApiToken.token_hash == digest(secret)).values(revoked_at=utcnow()))
     time.sleep(0.25)
     assert client.get("/api/v1/me", headers=headers).status_code == 401
-

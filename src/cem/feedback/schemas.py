@@ -84,6 +84,8 @@ def typed_value(field_type: str, value: Any) -> TypedValue:
     text = str(value)
     if len(text) > 100_000:
         raise ValueError("text longer than 100,000 characters")
+    if "\x00" in text:  # PostgreSQL cannot store it and SQLite's text functions stop at it
+        raise ValueError("text must not contain NUL (\\u0000) characters")
     return TypedValue(text=text)
 
 

@@ -129,9 +129,11 @@ def ingest_each(session: Session, *, items: Sequence[tuple[Principal, FeedbackIn
 
 def enqueue_enrichment(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
     """Hook for text analytics: a later issue registers a task that enriches text records."""
+    if not any(r["value_text"] for r in rows):
+        return
     from cem.jobs.registry import registered_names
 
-    if "text.enrich_submissions" in registered_names() and any(r["value_text"] for r in rows):
+    if "text.enrich_submissions" in registered_names():
         from cem.jobs.queue import enqueue
 
         submissions = sorted({r["submission_id"] for r in rows if r["value_text"]})

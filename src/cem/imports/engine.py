@@ -24,7 +24,7 @@ from cem.imports.convert import FeedbackCsv, FeedbackNdjson, Pending, RowProblem
 from cem.imports.models import ImportRun
 from cem.imports.reader import FileInfo, iter_csv, iter_ndjson
 from cem.imports.schemas import AnyMapping, CustomersMapping, EventsMapping, FeedbackMapping
-from cem.imports.targets import STORES, Context, CustomersCsv, EventsCsv, RowErrorDict, row_error
+from cem.imports.targets import STORES, Context, CustomersCsv, EventsCsv, Prepared, RowErrorDict, row_error
 
 T = TypeVar("T")
 
@@ -193,16 +193,25 @@ def _execute(
     convert, ctx, store = _converter(plan, now), _context(plan, now), STORES[plan.target]
     counts = start or Counts()
     counts.total = max(counts.total, plan.info.estimated_rows)
-    skip, read = counts.processed, 0
-    converted = ((len(batch), *_convert(convert, batch)) for batch in _batches(_rows(plan.info), batch_rows))
-    for batch_len, items, errors in prefetch(converted):
-        read += batch_len
-        if read <= skip:  # committed by an earlier attempt: only rebuild the duplicate registry
-            ctx.seen.update((p.key, p.line) for p in items)
-            continue
+    skip = counts.processed
+
+    def prepared() -> Iterator[tuple[int, Prepared]]:
+        """(rows read so far, batch) for each batch not committed by an earlier attempt; reader thread."""
+        read = 0
+        for batch in _batches(_rows(plan.info), batch_rows):
+            items, errors = _convert(convert, batch)
+            read += len(batch)
+            if read <= skip:  # committed by an earlier attempt: only rebuild the duplicate registry
+                ctx.seen.update((p.key, p.line) for p in items)
+                continue
+            ready = store.prepare(db, items, ctx)
+            ready.errors = errors + ready.errors
+            yield read, ready
+
+    for read, ready in prefetch(prepared()):
         with db.unit_of_work() as session:
-            ok, more = store(session, items, ctx)
-            errors = sorted(errors + more, key=lambda e: e["line"])
+            ok, more = store.write(session, ready, ctx)
+            errors = sorted(ready.errors + more, key=lambda e: e["line"])
             counts.processed, counts.ok, counts.errors = read, counts.ok + ok, counts.errors + len(errors)
             counts.first_errors.extend(errors[: MAX_STORED_ERRORS - len(counts.first_errors)])
             if plan.run_id is not None:

@@ -15,6 +15,7 @@ from cem.admin.principal import Principal
 from cem.customers import bulk as customer_bulk
 from cem.customers import service as customer_service
 from cem.customers.schemas import EventIn
+from cem.db.session import Database
 from cem.feedback import bulk as feedback_bulk
 from cem.feedback import service as feedback_service
 from cem.imports.convert import Cache, Columns, Pending, RefReader, RowProblem, parse_datetime
@@ -150,17 +151,31 @@ def _check_refs(session: Session, items: list[Pending], ctx: Context, errors: li
 def _resolve_customers(
     session: Session, items: list[Pending], ctx: Context, errors: list[RowErrorDict], *, update: bool = False
 ) -> list[Pending]:
-    known = ctx.customer_ids
-    refs = [p.ref for p in items if p.ref is not None and (update or p.ref.key not in known)]
+    """Set each row's customer id from its reference (creating customers if the mapping says so)."""
+    refs = _unresolved(items, ctx, update)
     if refs:
-        if len(known) > MAX_CACHED_CUSTOMERS:
-            known.clear()
-        known.update(
+        _learn(
+            ctx,
             customer_bulk.resolve_refs(
                 session, workspace_id=ctx.workspace_id, refs=refs, create=ctx.create_customers, update_existing=update
-            )
+            ),
         )
-    ids = known
+    return _with_customer_ids(items, ctx, errors)
+
+
+def _unresolved(items: list[Pending], ctx: Context, update: bool) -> list[customer_bulk.BulkRef]:
+    known = ctx.customer_ids
+    return [p.ref for p in items if p.ref is not None and (update or p.ref.key not in known)]
+
+
+def _learn(ctx: Context, found: dict[tuple[str, str], int]) -> None:
+    if len(ctx.customer_ids) > MAX_CACHED_CUSTOMERS:
+        ctx.customer_ids.clear()
+    ctx.customer_ids.update(found)
+
+
+def _with_customer_ids(items: list[Pending], ctx: Context, errors: list[RowErrorDict]) -> list[Pending]:
+    ids = ctx.customer_ids
     good = []
     for p in items:
         if p.ref is not None:
@@ -178,10 +193,31 @@ def _remember(items: Sequence[Pending], ctx: Context) -> None:
         ctx.seen[p.key] = p.line
 
 
-def store_feedback(session: Session, items: list[Pending], ctx: Context) -> tuple[int, list[RowErrorDict]]:
-    """Upsert the records of every good row; returns (rows stored, row errors)."""
+@dataclass
+class Prepared:
+    """A batch made ready outside the transaction that writes it: what to write and the rows already rejected."""
+
+    payload: Any
+    ok: int = 0
+    errors: list[RowErrorDict] = field(default_factory=list)
+
+
+def prepare_feedback(db: Database, items: list[Pending], ctx: Context) -> Prepared:
+    """Check and resolve a batch and encode its records (runs in the import's reader thread).
+
+    Lookups read in a read-only unit; unknown customers are created in a short unit of their own, committed
+    before the batch's records (a customer is idempotent: a resumed import finds it again).
+    """
     errors: list[RowErrorDict] = []
-    good = _resolve_customers(session, _check_refs(session, items, ctx, errors), ctx, errors)
+    with db.unit_of_work(readonly=True) as session:
+        checked = _check_refs(session, items, ctx, errors)
+        refs = _unresolved(checked, ctx, update=False)
+        if refs:
+            _learn(ctx, customer_bulk.resolve_refs(session, workspace_id=ctx.workspace_id, refs=refs, create=False))
+    if ctx.create_customers and (refs := _unresolved(checked, ctx, update=False)):
+        with db.unit_of_work() as session:
+            _learn(ctx, customer_bulk.resolve_refs(session, workspace_id=ctx.workspace_id, refs=refs))
+    good = _with_customer_ids(checked, ctx, errors)
     records = []
     for p in good:
         tp_id = p.extra["touchpoint_id"]
@@ -189,10 +225,18 @@ def store_feedback(session: Session, items: list[Pending], ctx: Context) -> tupl
             record["customer_id"] = p.customer_id
             record["touchpoint_id"] = tp_id
             records.append(record)
-    feedback_bulk.upsert_records(session, rows=records, now=ctx.now)
-    feedback_service.enqueue_enrichment(session, workspace_id=ctx.workspace_id, rows=records)
     _remember(good, ctx)
-    return len(good), errors
+    encoded = feedback_bulk.encode_records(db.dialect, records, ctx.now)
+    with_text = [r for r in records if r["value_text"]]
+    return Prepared((encoded, with_text), len(good), errors)
+
+
+def write_feedback(session: Session, batch: Prepared, ctx: Context) -> tuple[int, list[RowErrorDict]]:
+    """Upsert a prepared batch's records and queue their text for enrichment; (rows stored, new errors)."""
+    encoded, with_text = batch.payload
+    feedback_bulk.write_encoded(session, encoded)
+    feedback_service.enqueue_enrichment(session, workspace_id=ctx.workspace_id, rows=with_text)
+    return batch.ok, []
 
 
 def store_customers(session: Session, items: list[Pending], ctx: Context) -> tuple[int, list[RowErrorDict]]:
@@ -215,5 +259,34 @@ def store_events(session: Session, items: list[Pending], ctx: Context) -> tuple[
     return len(good), errors
 
 
-Store = Callable[[Session, list[Pending], Context], tuple[int, list[RowErrorDict]]]
-STORES: dict[str, Store] = {"feedback": store_feedback, "customers": store_customers, "events": store_events}
+def _pass_through(_db: Database, items: list[Pending], _ctx: Context) -> Prepared:
+    return Prepared(items)
+
+
+def _in_transaction(
+    store: Callable[[Session, list[Pending], Context], tuple[int, list[RowErrorDict]]],
+) -> Callable[[Session, Prepared, Context], tuple[int, list[RowErrorDict]]]:
+    def write(session: Session, batch: Prepared, ctx: Context) -> tuple[int, list[RowErrorDict]]:
+        return store(session, batch.payload, ctx)
+
+    return write
+
+
+@dataclass(frozen=True)
+class Store:
+    """How a target stores a batch: `prepare` in the reader thread, `write` in the batch's unit of work
+    (returning rows stored and the errors it found).
+
+    Feedback does its checks, customer resolution and encoding in `prepare`, so they overlap with the
+    previous batch's write; customers and events (smaller volumes) do everything in `write`.
+    """
+
+    prepare: Callable[[Database, list[Pending], Context], Prepared]
+    write: Callable[[Session, Prepared, Context], tuple[int, list[RowErrorDict]]]
+
+
+STORES: dict[str, Store] = {
+    "feedback": Store(prepare_feedback, write_feedback),
+    "customers": Store(_pass_through, _in_transaction(store_customers)),
+    "events": Store(_pass_through, _in_transaction(store_events)),
+}

@@ -19,9 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse  # type: ignore[import-untyped]
-from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.feature_extraction.text import CountVectorizer
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from cem.text.topics import DEFAULT_MIN_TOPIC_SIZE
 from cem.text.topics.stopwords import STOP_WORDS
@@ -107,6 +104,11 @@ def auto_topic_count(n: int, min_topic_size: int) -> int:
 
 
 def _kmeans(vectors: Vectors, k: int, seed: int) -> npt.NDArray[np.intp]:
+    # scikit-learn is imported where it is used: this module is loaded by every process that registers
+    # tasks (imports, the API, the worker), and most of them never cluster (importing it costs ~0.6 s).
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
     if k <= 1 or len(vectors) <= k:
         return np.zeros(len(vectors), dtype=np.intp)
     if len(vectors) >= MINIBATCH_FROM:
@@ -154,6 +156,8 @@ def _renumber(labels: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
 
 def term_matrix(texts: Sequence[str]) -> tuple[sparse.csr_matrix, npt.NDArray[np.str_]]:
     """Document-term counts of words and two-word phrases, stop words (English and Portuguese) removed."""
+    from sklearn.feature_extraction.text import CountVectorizer  # lazily, as in _kmeans
+
     n = len(texts)
     vectorizer = CountVectorizer(
         token_pattern=TOKEN_PATTERN,
