@@ -220,8 +220,13 @@ def load_histories(
     now: datetime,
     period_days: int,
     customer_ids: list[int] | None = None,
+    other_surveys_only: bool = False,
 ) -> dict[int, History]:
-    """Per customer with any contact: the aggregate the rules need, in one GROUP BY."""
+    """Per customer with any contact: the aggregate the rules need, in one GROUP BY.
+
+    `other_surveys_only` leaves out the contacts of `survey_id` itself: a reminder follows up its own
+    invitation, which must neither count as "asked again" nor against the cooldown and maximum.
+    """
     period_start = now - timedelta(days=period_days)
     stmt = (
         select(
@@ -235,6 +240,8 @@ def load_histories(
     )
     if customer_ids is not None:
         stmt = stmt.where(Contact.customer_id.in_(customer_ids))
+    if other_surveys_only:
+        stmt = stmt.where(Contact.survey_id != survey_id)
     out: dict[int, History] = {}
     for cid, last_counted, last_this, in_period in session.execute(stmt):
         out[cid] = History(_aware(last_counted), _aware(last_this), int(in_period or 0))

@@ -68,7 +68,9 @@ def render(
     unsubscribe_link: str,
     greeting: str = "",
     reminder: bool = False,
+    subject: str = "",
 ) -> OutgoingEmail:
+    """One person's email; `subject` replaces the default ("Reminder: " + the invitation's subject)."""
     context = {
         "subject": content.subject,
         "title": content.title,
@@ -80,7 +82,7 @@ def render(
         "greeting": greeting,
         "reminder": reminder,
     }
-    subject = ("Reminder: " if reminder else "") + content.subject
+    subject = subject or ("Reminder: " if reminder else "") + content.subject
     return OutgoingEmail(
         to=to,
         subject=subject,

@@ -97,7 +97,13 @@ class Distribution(IdMixin, TimestampMixin, Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     # queued -> sending -> sent; reminders run afterwards
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    # Before migration 0012 a distribution had one reminder; still written (the first reminder's days) so
+    # code of that time reads a sensible value, and read when `reminders` is empty (see reminders.py).
     reminder_after_days: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # [{"after_days": 3.0, "subject": ""}, ...] in increasing order of days (reminders.validate)
+    reminders: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # {"<reminder number>": {"sent": n, "failed": n, "skipped": n, "deferred": n}}
+    reminder_counts: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)
     job_id: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -128,6 +134,7 @@ class Invitation(IdMixin, Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The last reminder (number) done for this invitation: sent, or skipped by a contact rule.
     reminders_sent: Mapped[int] = mapped_column(default=0)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     response_id: Mapped[int | None] = mapped_column(
@@ -167,6 +174,8 @@ class ContactSkip(IdMixin, Base):
     channel: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(String(300), default="")
+    # The reminder (number) that was skipped or deferred; None when the invitation itself was.
+    reminder: Mapped[int | None] = mapped_column(nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from cem.schemas import InputModel, Key, Name, ReadModel
+from cem.surveys.distribution import reminders
+from cem.surveys.distribution.models import Distribution
 
 AttributeOp = Literal[
     "equals", "not_equals", "contains", "greater_than", "less_than", "gte", "lte", "in", "is_set", "is_not_set"
@@ -216,10 +218,22 @@ class TriggerRead(ReadModel):
     active: bool
 
 
+class ReminderIn(InputModel):
+    """One reminder to the people who have not completed the survey (rules: `reminders.validate`)."""
+
+    after_days: float = Field(description="Days after the invitations were sent: more than 0, at most 90.")
+    subject: str = Field(default="", description='Subject of the reminder; default "Reminder: <subject>".')
+
+
 class DistributionIn(InputModel):
     audience_id: int
     name: Annotated[str, Field(max_length=200)] = ""
     subject: Annotated[str, Field(max_length=300)] = ""
+    reminders: list[ReminderIn] | None = Field(
+        default=None,
+        description="Up to 3 reminders, in increasing order of days, each sent once to non-responders.",
+    )
+    # The single reminder of earlier versions: the same as `reminders: [{"after_days": n}]`.
     reminder_after_days: float | None = Field(default=None, gt=0, le=90)
 
     @field_validator("subject")
@@ -230,6 +244,17 @@ class DistributionIn(InputModel):
         return value.strip()
 
 
+class ReminderRead(ReadModel):
+    number: int
+    after_days: float
+    subject: str
+    due_at: datetime | None  # once the invitations are sent
+    sent: int
+    failed: int  # refused by the SMTP server
+    skipped: int  # left out by a contact rule (see the skip log)
+    deferred: int  # postponed to the end of quiet hours
+
+
 class DistributionRead(ReadModel):
     id: int
     survey_id: int
@@ -238,10 +263,33 @@ class DistributionRead(ReadModel):
     name: str
     subject: str
     status: str
-    reminder_after_days: float | None
+    reminders: list[ReminderRead]
+    reminder_after_days: float | None  # the first reminder's days (as before several reminders existed)
     job_id: int | None
     created_at: datetime
     sent_at: datetime | None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, value: Any) -> Any:
+        """A distribution row: its reminder schedule (either stored shape) with each reminder's counters."""
+        if not isinstance(value, Distribution):
+            return value
+        steps = reminders.schedule(value)
+        return {
+            **{name: getattr(value, name) for name in cls.model_fields if name != "reminders"},
+            "reminder_after_days": steps[0].after_days if steps else None,
+            "reminders": [
+                {
+                    "number": s.number,
+                    "after_days": s.after_days,
+                    "subject": s.subject,
+                    "due_at": s.due_at(value.sent_at),
+                    **reminders.counts(value, s.number),
+                }
+                for s in steps
+            ],
+        }
 
 
 class ChannelFunnel(ReadModel):

@@ -1,9 +1,10 @@
 """Sending email invitations: plan (audience x rules -> invitations and skips), deliver, remind, trigger.
 
-Delivery is at most once per invitation and kind (invite, reminder): before a batch is handed to SMTP,
+Delivery is at most once per invitation and kind (invite, reminder n): before a batch is handed to SMTP,
 its idempotency keys (`job_effect`, "survey-mail:<invitation>:<kind>") are claimed and the invitations
 marked "sending" in one committed transaction. A job retried after a crash skips every claimed key, so a
-message is never sent twice; one interrupted mid-batch stays "sending" (reported, not resent).
+message is never sent twice; one interrupted mid-batch stays "sending" (reported, not resent). Reminders
+(see reminders.py) claim theirs the same way and follow the contact rules of the first send.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cem.jobs.models import JobEffect
 from cem.jobs.queue import enqueue
 from cem.surveys import service as survey_service
 from cem.surveys.distribution import audiences as audience_engine
-from cem.surveys.distribution import clock
+from cem.surveys.distribution import clock, reminders
 from cem.surveys.distribution import service as dist_service
 from cem.surveys.distribution.emails import EmailContent, render
 from cem.surveys.distribution.mailer import OutgoingEmail, SmtpMailer
@@ -288,7 +289,7 @@ def _unsubscribed(session: Session, rows: list[Invitation]) -> set[int | None]:
     return set(session.scalars(select(Unsubscribe.customer_id).where(Unsubscribe.customer_id.in_(ids))))
 
 
-def _skip(inv: Invitation, reason: str, detail: str, now: datetime) -> ContactSkip:
+def _skip(inv: Invitation, reason: str, detail: str, now: datetime, *, reminder: int | None = None) -> ContactSkip:
     return ContactSkip(
         workspace_id=inv.workspace_id,
         survey_id=inv.survey_id,
@@ -296,7 +297,8 @@ def _skip(inv: Invitation, reason: str, detail: str, now: datetime) -> ContactSk
         customer_id=inv.customer_id,
         channel=inv.channel,
         reason=reason,
-        detail=detail,
+        detail=detail[:300],
+        reminder=reminder,
         at=now,
     )
 
@@ -384,14 +386,15 @@ def run_distribution(
         elif dist.status == "sending":
             dist.status = "sent"
             dist.sent_at = now
-            if dist.reminder_after_days:
+            for step in reminders.schedule(dist):
                 enqueue(
                     session,
                     "surveys.distribution.remind",
                     workspace_id=dist.workspace_id,
-                    run_at=now + timedelta(days=dist.reminder_after_days),
-                    dedupe_key=f"survey-dist-remind:{dist.id}",
+                    run_at=now + timedelta(days=step.after_days),
+                    dedupe_key=reminders.job_key(dist.id, step.number),
                     distribution_id=dist.id,
+                    step=step.number,
                 )
     out: dict[str, Any] = {"sent": delivered.sent, "failed": delivered.failed, "skipped_at_send": delivered.skipped}
     if planned is not None:
@@ -399,66 +402,200 @@ def run_distribution(
     return out
 
 
+@dataclass
+class ReminderResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    deferred: int = 0
+    deferred_until: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"reminded": self.sent, "failed": self.failed, "skipped": self.skipped}
+        if self.deferred:
+            out.update(deferred=self.deferred, deferred_until=f"{self.deferred_until:%Y-%m-%dT%H:%M:%SZ}")
+        return out
+
+
 def remind(
     db: Database,
     *,
     distribution_id: int,
     mailer_factory: MailerFactory,
+    step: int = 1,
     job_id: int | None = None,
     now: datetime | None = None,
-) -> dict[str, int]:
-    """One reminder to everyone invited who has not completed the survey (and has not opted out)."""
+) -> dict[str, Any]:
+    """Reminder `step` to everyone invited who has not completed the survey, subject to the contact rules.
+
+    The rules are those of the first send (`rules.decide`), over the person's contacts with *other*
+    surveys (their own invitation is what the reminder follows up). A rule that blocks skips this reminder
+    for that person (logged); quiet hours defer it: the job runs again when the quiet window ends.
+    """
     now = now or clock.now()
-    sent = failed = 0
+    result = ReminderResult()
     contents: ContentCache = {}
+    with db.unit_of_work(readonly=True) as session:
+        dist = session.get(Distribution, distribution_id)
+        reminder = reminders.step(dist, step) if dist is not None else None
+        if dist is None or reminder is None:
+            return {"status": "no_such_reminder"}
+        survey = session.get_one(Survey, dist.survey_id)
+        rules = dist_service.rules_context(session, survey=survey, channel="email")
+    after_id = 0
     with mailer_factory() as mailer:
         while True:
             with db.unit_of_work() as session:
-                rows = list(
-                    session.scalars(
-                        select(Invitation)
-                        .outerjoin(SurveyResponse, SurveyResponse.id == Invitation.response_id)
-                        .where(
-                            Invitation.distribution_id == distribution_id,
-                            Invitation.status == "sent",
-                            Invitation.reminders_sent == 0,
-                            or_(SurveyResponse.id.is_(None), SurveyResponse.status != "completed"),
-                            ~Invitation.customer_id.in_(select(Unsubscribe.customer_id)),
-                        )
-                        .order_by(Invitation.id)
-                        .limit(BATCH)
-                    )
+                batch, after_id = _reminder_batch(
+                    db,
+                    session,
+                    dist,
+                    reminder,
+                    rules,
+                    after_id=after_id,
+                    now=now,
+                    job_id=job_id,
+                    result=result,
+                    contents=contents,
                 )
-                if not rows:
-                    break
-                claimed = _claim(session, [f"survey-mail:{r.id}:reminder" for r in rows], job_id)
-                languages = _languages(session, rows)
-                batch: list[tuple[Invitation, OutgoingEmail]] = []
-                for inv in rows:
-                    inv.reminders_sent = 1  # claimed or claimed before: either way, no second reminder
-                    inv.reminded_at = now
-                    if f"survey-mail:{inv.id}:reminder" in claimed:
-                        dist = session.get_one(Distribution, inv.distribution_id)
-                        link, unsubscribe_link = links(db, inv.token)
-                        content = _content(session, dist, languages.get(inv.customer_id or 0), contents)
-                        batch.append(
-                            (
-                                inv,
-                                render(
-                                    content,
-                                    to=inv.email or "",
-                                    link=link,
-                                    unsubscribe_link=unsubscribe_link,
-                                    reminder=True,
-                                ),
-                            )
-                        )
+            if after_id == 0:
+                break
+            if not batch:
+                continue
+            sent = failed = 0
             for error in mailer.send_many([mail for _, mail in batch]):
                 if error is None:
                     sent += 1
                 else:
                     failed += 1
-    return {"reminded": sent, "failed": failed}
+            with db.unit_of_work() as session:
+                locked = session.get_one(Distribution, distribution_id, with_for_update=True)
+                reminders.add_counts(locked, step, sent=sent, failed=failed)
+            result.sent += sent
+            result.failed += failed
+    if result.deferred_until is not None:
+        with db.unit_of_work() as session:
+            enqueue(
+                session,
+                "surveys.distribution.remind",
+                workspace_id=dist.workspace_id,
+                run_at=result.deferred_until,
+                dedupe_key=reminders.job_key(distribution_id, step, result.deferred_until),
+                distribution_id=distribution_id,
+                step=step,
+            )
+    return result.as_dict()
+
+
+def _reminder_batch(
+    db: Database,
+    session: Session,
+    dist: Distribution,
+    reminder: reminders.ReminderStep,
+    rules: audience_engine.RulesContext,
+    *,
+    after_id: int,
+    now: datetime,
+    job_id: int | None,
+    result: ReminderResult,
+    contents: ContentCache,
+) -> tuple[list[tuple[int, OutgoingEmail]], int]:
+    """Decide, log and claim one batch of non-responders; (emails to send, last invitation id or 0 at the end).
+
+    Sent, skipped and already-claimed invitations are marked done for this reminder (`reminders_sent`);
+    deferred ones stay due, so the batches walk by id instead of re-reading until nothing is left.
+    """
+    n = reminder.number
+    rows = list(
+        session.scalars(
+            select(Invitation)
+            .outerjoin(SurveyResponse, SurveyResponse.id == Invitation.response_id)
+            .where(
+                Invitation.distribution_id == dist.id,
+                Invitation.id > after_id,
+                Invitation.status == "sent",
+                Invitation.reminders_sent < n,
+                or_(SurveyResponse.id.is_(None), SurveyResponse.status != "completed"),
+            )
+            .order_by(Invitation.id)
+            .limit(BATCH)
+        )
+    )
+    if not rows:
+        return [], 0
+    customer_ids = [r.customer_id for r in rows if r.customer_id is not None]
+    histories = audience_engine.load_histories(
+        session,
+        workspace_id=dist.workspace_id,
+        survey_id=dist.survey_id,
+        now=now,
+        period_days=rules.rules.period_days,
+        customer_ids=customer_ids,
+        other_surveys_only=True,
+    )
+    opted_out = _unsubscribed(session, rows)
+    decisions = {
+        inv.id: decide(
+            now,
+            rules.rules,
+            rules.survey,
+            histories.get(inv.customer_id or 0, History()),
+            unsubscribed=inv.customer_id in opted_out,
+            needs_email=True,
+            has_email=bool(inv.email),
+        )
+        for inv in rows
+    }
+    claimed = _claim(session, [reminders.effect_key(i, n) for i, d in decisions.items() if d.allowed], job_id)
+    deferred = {i: d.retry_at for i, d in decisions.items() if d.reason == "quiet_hours" and d.retry_at is not None}
+    # A deferral is logged once per person and quiet window, even when the job is retried.
+    first_deferrals = _claim(session, [reminders.deferral_key(i, n, until) for i, until in deferred.items()], job_id)
+    languages = _languages(session, rows)
+    batch: list[tuple[int, OutgoingEmail]] = []
+    skipped: dict[str, int] = {}
+    logged_deferrals = 0
+    for inv in rows:
+        decision = decisions[inv.id]
+        if inv.id in deferred:
+            retry_at = deferred[inv.id]
+            result.deferred += 1
+            if result.deferred_until is None or retry_at < result.deferred_until:
+                result.deferred_until = retry_at
+            if reminders.deferral_key(inv.id, n, retry_at) in first_deferrals:
+                logged_deferrals += 1
+                session.add(_skip(inv, "quiet_hours", f"reminder {n} deferred {decision.detail}", now, reminder=n))
+            continue
+        inv.reminders_sent = n  # done for this reminder: sent now, sent by an earlier attempt, or skipped
+        if not decision.allowed:
+            reason = decision.reason or "unknown"
+            skipped[reason] = skipped.get(reason, 0) + 1
+            detail = f"reminder {n}" + (f": {decision.detail}" if decision.detail else "")
+            session.add(_skip(inv, reason, detail, now, reminder=n))
+            continue
+        if reminders.effect_key(inv.id, n) not in claimed:
+            continue  # claimed by an earlier attempt that did not finish: never resend
+        inv.reminded_at = now
+        link, unsubscribe_link = links(db, inv.token)
+        content = _content(session, dist, languages.get(inv.customer_id or 0), contents)
+        batch.append(
+            (
+                inv.id,
+                render(
+                    content,
+                    to=inv.email or "",
+                    link=link,
+                    unsubscribe_link=unsubscribe_link,
+                    reminder=True,
+                    subject=reminder.subject,
+                ),
+            )
+        )
+    if skipped or logged_deferrals:
+        locked = session.get_one(Distribution, dist.id, with_for_update=True)
+        reminders.add_counts(locked, n, skipped=sum(skipped.values()), deferred=logged_deferrals)
+        for reason, count in skipped.items():
+            result.skipped[reason] = result.skipped.get(reason, 0) + count
+    return batch, rows[-1].id
 
 
 # -- triggered surveys -----------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from cem.errors import Conflict, InvalidInput, NotFound
 from cem.jobs.queue import enqueue
 from cem.surveys import service as survey_service
 from cem.surveys.distribution import audiences as audience_engine
-from cem.surveys.distribution import clock
+from cem.surveys.distribution import clock, reminders
 from cem.surveys.distribution.models import (
     Audience,
     ContactSettings,
@@ -299,6 +299,7 @@ def create_distribution(
     session: Session, *, actor: Principal, survey_id: int, data: DistributionIn, smtp_configured: bool
 ) -> Distribution:
     """Queue an email distribution to a saved audience; a background job plans and sends it."""
+    schedule = reminder_schedule(data)  # a bad payload is refused before anything is looked up
     survey = get_survey(session, workspace_id=actor.workspace_id, survey_id=survey_id)
     audience = get_audience(session, workspace_id=actor.workspace_id, audience_id=data.audience_id)
     if not smtp_configured:
@@ -314,7 +315,8 @@ def create_distribution(
         name=data.name or f"{survey.name} → {audience.name}",
         subject=data.subject or chs.email_subject or "",
         status="queued",
-        reminder_after_days=data.reminder_after_days,
+        reminders=schedule,
+        reminder_after_days=schedule[0]["after_days"] if schedule else None,
     )
     session.add(distribution)
     session.flush()
@@ -335,6 +337,18 @@ def create_distribution(
         details={"survey_id": survey.id, "audience_id": audience.id},
     )
     return distribution
+
+
+def reminder_schedule(data: DistributionIn) -> list[dict[str, Any]]:
+    """The reminders to store: `reminders`, or the single `reminder_after_days` of earlier versions."""
+    if data.reminders is not None and data.reminder_after_days is not None:
+        raise InvalidInput(
+            "Give either reminders or reminder_after_days (the single reminder of earlier versions), not both.",
+            errors=[{"loc": ["reminder_after_days"], "msg": "not together with reminders"}],
+        )
+    if data.reminder_after_days is not None:
+        return reminders.validate([(data.reminder_after_days, "")])
+    return reminders.validate([(r.after_days, r.subject) for r in data.reminders or []])
 
 
 def list_distributions(session: Session, *, workspace_id: int, survey_id: int) -> list[Distribution]:
@@ -502,8 +516,11 @@ def is_unsubscribed(session: Session, *, workspace_id: int, customer_id: int) ->
 
 
 def skip_counts(session: Session, *, survey_id: int) -> dict[str, int]:
+    """People the survey's invitations skipped, by reason (reminder skips are counted per reminder)."""
     rows = session.execute(
-        select(ContactSkip.reason, func.count()).where(ContactSkip.survey_id == survey_id).group_by(ContactSkip.reason)
+        select(ContactSkip.reason, func.count())
+        .where(ContactSkip.survey_id == survey_id, ContactSkip.reminder.is_(None))
+        .group_by(ContactSkip.reason)
     )
     return {reason: int(n) for reason, n in sorted(rows, key=lambda r: -r[1])}
 

@@ -28,11 +28,16 @@ def send_distribution(ctx: TaskContext, distribution_id: int) -> dict[str, Any]:
 
 
 @task("surveys.distribution.remind", lease_seconds=3600)
-def remind_distribution(ctx: TaskContext, distribution_id: int) -> dict[str, Any]:
-    """Remind everyone of the distribution who has not completed the survey."""
+def remind_distribution(ctx: TaskContext, distribution_id: int, step: int = 1) -> dict[str, Any]:
+    """Send reminder `step` to everyone of the distribution who has not completed the survey (jobs queued
+    before several reminders existed carry no `step`: they are reminder 1)."""
     _release(ctx)
     return sending.remind(
-        ctx.db, distribution_id=distribution_id, mailer_factory=sending.smtp_factory(ctx.db), job_id=ctx.job_id
+        ctx.db,
+        distribution_id=distribution_id,
+        step=step,
+        mailer_factory=sending.smtp_factory(ctx.db),
+        job_id=ctx.job_id,
     )
 
 

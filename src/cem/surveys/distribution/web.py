@@ -7,6 +7,7 @@ Forms post and redirect (work without JavaScript); an error re-renders the page 
 from __future__ import annotations
 
 import json
+from itertools import zip_longest
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -20,6 +21,7 @@ from cem.errors import CEMError, NotFound
 from cem.surveys import service as survey_service
 from cem.surveys.distribution import report as report_service
 from cem.surveys.distribution import service
+from cem.surveys.distribution.reminders import MAX_REMINDERS
 from cem.surveys.distribution.rules import REASON_LABELS
 from cem.surveys.distribution.schemas import (
     AudienceFilter,
@@ -28,6 +30,7 @@ from cem.surveys.distribution.schemas import (
     ContactSettingsIn,
     DistributionIn,
     PreviewIn,
+    ReminderIn,
     SurveyChannelSettingsIn,
     TriggerIn,
 )
@@ -38,6 +41,7 @@ from cem.web.templating import templates
 router = APIRouter()
 PageSurveys = Annotated[Principal, Depends(page_permission(Permission.surveys))]
 Text = Annotated[str, Form(max_length=20000)]
+TextList = Annotated[list[str] | None, Form(max_length=20)]
 
 EXAMPLE_FILTERS = json.dumps(
     {
@@ -273,6 +277,7 @@ def _survey_page(request: Request, principal: Principal, survey_id: int, **extra
         "audiences": audiences,
         "smtp_configured": bool(settings.smtp_host),
         "snippet": snippet,
+        "max_reminders": MAX_REMINDERS,
         "reason_labels": REASON_LABELS,
         "error": None,
         **extra,
@@ -299,6 +304,23 @@ def _survey_form(request: Request, principal: Principal, survey_id: int, action:
     return see_other(f"/surveys/{survey_id}/distribution")
 
 
+def _reminder_rows(days: list[str], subjects: list[str]) -> list[ReminderIn]:
+    """The form's reminder rows (days, subject); blank rows are left out."""
+    out: list[ReminderIn] = []
+    for number, (raw_days, raw_subject) in enumerate(zip_longest(days, subjects, fillvalue=""), start=1):
+        raw_days, raw_subject = raw_days.strip(), raw_subject.strip()
+        if not raw_days and not raw_subject:
+            continue
+        if not raw_days:
+            raise ValueError(f"Reminder {number}: enter after how many days to send it (or clear its subject).")
+        try:
+            after_days = float(raw_days.replace(",", "."))
+        except ValueError:
+            raise ValueError(f"Reminder {number}: {raw_days!r} is not a number of days.") from None
+        out.append(ReminderIn(after_days=after_days, subject=raw_subject))
+    return out
+
+
 @router.post("/surveys/{survey_id}/distribution/send")
 def survey_send(
     request: Request,
@@ -306,7 +328,8 @@ def survey_send(
     survey_id: int,
     audience_id: Text = "",
     subject: Text = "",
-    reminder_after_days: Text = "",
+    reminder_days: TextList = None,
+    reminder_subject: TextList = None,
 ) -> Response:
     configured = bool(get_settings(request).smtp_host)
 
@@ -314,7 +337,9 @@ def survey_send(
         if not audience_id.isdigit():
             raise ValueError("Choose an audience to send to.")
         data = DistributionIn(
-            audience_id=int(audience_id), subject=subject, reminder_after_days=blank_to_none(reminder_after_days)
+            audience_id=int(audience_id),
+            subject=subject,
+            reminders=_reminder_rows(reminder_days or [], reminder_subject or []),
         )
         service.create_distribution(
             session, actor=principal, survey_id=survey_id, data=data, smtp_configured=configured
