@@ -33,5 +33,6 @@ PAGES.update(
         ("GET", "/text/model"): R,
         ("POST", "/text/model/train"): W,
         ("POST", "/text/model/pii"): A,
+        ("POST", "/text/model/emotions"): A,  # the form of PUT /api/v1/text/settings/emotions, same role
     }
 )

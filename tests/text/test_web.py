@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 from fastapi.testclient import TestClient
 
+from cem.text.emotions import EMOTIONS
 from tests.conftest import Workspace
 from tests.test_roles_matrix import login
 from tests.text.helpers import ingest, records_by_submission, run_jobs, store_vectors, text_record
@@ -95,3 +96,64 @@ def test_model_page_trains_and_saves_pii_settings(workspace: Workspace, api: Cal
     r = client.post("/text/model/pii", data={"csrf_token": csrf, "enabled": "on", "kinds": ["names"]})
     assert r.status_code == 400 and "Unknown PII kind" in r.text
     assert api("admin").get("/api/v1/text/settings/pii").json()["kinds"] == ["email", "phone"]
+
+
+def _emotions(api: Callable[[str], TestClient]) -> dict[str, list[str]]:
+    body = api("viewer").get("/api/v1/text/settings/emotions").json()
+    return dict(body["examples"])
+
+
+def _emotion_form(examples: dict[str, list[str]], **changes: str) -> dict[str, str]:
+    return {**{name: "\n".join(sentences) for name, sentences in examples.items() if name in EMOTIONS}, **changes}
+
+
+def test_admin_edits_emotion_examples_in_the_form(workspace: Workspace, api: Callable[[str], TestClient]) -> None:
+    api("admin").put("/api/v1/text/settings/emotions", json={"examples": {"none": ["The bus left at nine."]}})
+    before = _emotions(api)
+    client, csrf = _browser(workspace, "admin")
+    page = client.get("/text/model")
+    assert 'data-testid="emotions-form"' in page.text and "experimental" in page.text
+    assert "I am furious, this is unacceptable!" in page.text  # the current sentences fill the boxes
+    joy = "Brilliant, the crew were lovely!\r\n\r\n  Que maravilha, adorei a viagem.  \r\n"
+    r = client.post("/text/model/emotions", data={"csrf_token": csrf, **_emotion_form(before, joy=joy)})
+    assert r.status_code == 200 and 'data-testid="model-message"' in r.text and "saved" in r.text
+    after = _emotions(api)
+    assert after["joy"] == ["Brilliant, the crew were lovely!", "Que maravilha, adorei a viagem."]
+    assert {k: v for k, v in after.items() if k != "joy"} == {k: v for k, v in before.items() if k != "joy"}
+    assert after["none"] == ["The bus left at nine."]  # not on the form: kept
+    r = client.post("/text/model/emotions", data={"csrf_token": csrf, "anger": "Outrageous, I am livid."})
+    assert r.status_code == 200 and _emotions(api)["anger"] == ["Outrageous, I am livid."]
+    assert _emotions(api)["joy"] == after["joy"]  # emotions missing from the post keep their sentences
+
+
+def test_bad_emotion_examples_show_the_error_and_change_nothing(
+    workspace: Workspace, api: Callable[[str], TestClient]
+) -> None:
+    before = _emotions(api)
+    client, csrf = _browser(workspace, "admin")
+    for changes, message in (
+        ({"fear": "  \n \n", "joy": "Typed but not saved"}, "Give 1-50 example sentences for &#39;fear&#39;, got 0"),
+        ({"surprise": "Wow!\n" + "x" * 301}, "at most 300 characters"),
+        ({"disgust": "\n".join(f"Gross {i}" for i in range(51))}, "got 51"),
+        ({"sadness": "x" * 40_000}, "longer than"),
+    ):
+        r = client.post("/text/model/emotions", data={"csrf_token": csrf, **_emotion_form(before, **changes)})
+        assert r.status_code == 400, changes
+        assert 'data-testid="model-error"' in r.text and message in r.text, (changes, r.text[:2000])
+        assert _emotions(api) == before
+        if "joy" in changes:
+            assert "Typed but not saved" in r.text  # what was typed is shown again, to correct it
+
+
+def test_only_admins_edit_emotion_examples(workspace: Workspace, api: Callable[[str], TestClient]) -> None:
+    before = _emotions(api)
+    for role in ("viewer", "analyst"):
+        client, csrf = _browser(workspace, role)
+        page = client.get("/text/model")
+        assert page.status_code == 200 and 'data-testid="emotions-form"' not in page.text
+        assert 'data-testid="emotion-examples"' in page.text and "experimental" in page.text
+        r = client.post("/text/model/emotions", data={"csrf_token": csrf, "joy": "Yay"})
+        assert r.status_code == 403, role  # like PUT /api/v1/text/settings/emotions: admins only
+    admin, _ = _browser(workspace, "admin")
+    assert admin.post("/text/model/emotions", data={"joy": "Yay"}).status_code == 403  # no CSRF token
+    assert _emotions(api) == before

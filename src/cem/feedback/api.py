@@ -16,7 +16,7 @@ from cem.feedback import service
 from cem.feedback.group_commit import GroupCommit
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, FeedbackRead, IngestResult
 from cem.schemas import Page
-from cem.text.redaction import export_masker, mask_reads
+from cem.text.redaction import export_masker, hidden_spans, mask_reads
 
 router = APIRouter(tags=["feedback"])
 
@@ -48,7 +48,10 @@ def search_feedback(
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> Page[FeedbackRead]:
-    rows, nxt = service.search(session, workspace_id=actor.workspace_id, flt=filters, cursor=cursor, limit=limit)
+    hidden = hidden_spans(session, actor)  # `q` matches only text the caller sees (masked personal data is not)
+    rows, nxt = service.search(
+        session, workspace_id=actor.workspace_id, flt=filters, cursor=cursor, limit=limit, hidden=hidden
+    )
     items = mask_reads(session, actor, [FeedbackRead.model_validate(r) for r in rows])
     return Page(items=items, next_cursor=nxt)
 
@@ -63,7 +66,8 @@ def export_feedback(request: Request, actor: Exporter, filters: Filters) -> Stre
         writer.writerow(service.EXPORT_COLUMNS)
         with db.unit_of_work(readonly=True) as session:
             mask = export_masker(session, actor, service.EXPORT_COLUMNS)  # personal data in text, unless pii:read
-            for row in service.export_rows(session, workspace_id=actor.workspace_id, flt=filters):
+            hidden = hidden_spans(session, actor)  # ... which `q` must not match either
+            for row in service.export_rows(session, workspace_id=actor.workspace_id, flt=filters, hidden=hidden):
                 writer.writerow(mask(row))
                 if buffer.tell() > 64_000:
                     yield buffer.getvalue()

@@ -16,7 +16,7 @@ from cem.customers.models import Customer
 from cem.db.base import utcnow
 from cem.errors import NotFound
 from cem.feedback import bulk as feedback_bulk
-from cem.feedback.fulltext import text_match
+from cem.feedback.fulltext import SpanFinder, has_words, hide_spans, matching_ids, text_match
 from cem.feedback.models import FeedbackRecord
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, IngestResult, typed_value
 from cem.journeys import service as journey_service
@@ -183,17 +183,55 @@ def _filtered(session: Session, workspace_id: int, flt: FeedbackFilter) -> Selec
     return stmt
 
 
-def search(
-    session: Session, *, workspace_id: int, flt: FeedbackFilter, cursor: str | None, limit: int
-) -> tuple[list[FeedbackRecord], str | None]:
-    """Newest first, keyset-paginated on (collected_at, id) so deep pages stay fast."""
+# Full-text search for callers who see some text masked (roles without pii:read, see cem.text.redaction): the index
+# matches the stored text, so a viewer searching "jane.doe@example.com", "jane" or "0958" would learn that a record
+# holds that email or phone although it shows "[EMAIL]" / "[PHONE]". Rejecting queries that look like personal data
+# is not enough (a partial token such as a name or the last digits of a number does not look like any), so instead
+# a candidate the index found is kept only if the query still matches its text with the hidden parts taken out,
+# judged by the same engine (fulltext.matching_ids). Which records match then depends only on what the caller can
+# see; records whose text hides nothing keep the index's verdict unchecked. Pages fill up by reading on in batches.
+VISIBLE_BATCH = 500
+
+
+def _visible(session: Session, q: str, candidates: Sequence[tuple[int, str | None]], hidden: SpanFinder) -> set[int]:
+    """The ids among full-text candidates whose match does not rest on text the caller may not see."""
+    keep: set[int] = set()
+    check: dict[int, str] = {}
+    for record_id, value in candidates:
+        spans = hidden(value or "")
+        if spans:
+            check[record_id] = hide_spans(session, value or "", spans)
+        else:
+            keep.add(record_id)  # the caller sees this text whole: the index's match stands
+    return keep | matching_ids(session, q, check)
+
+
+def _after(stmt: Select[Any], at: datetime, last_id: int) -> Select[Any]:
     fr = FeedbackRecord
-    stmt = _filtered(session, workspace_id, flt)
+    return stmt.where(or_(fr.collected_at < at, and_(fr.collected_at == at, fr.id < last_id)))
+
+
+def search(
+    session: Session,
+    *,
+    workspace_id: int,
+    flt: FeedbackFilter,
+    cursor: str | None,
+    limit: int,
+    hidden: SpanFinder | None = None,
+) -> tuple[list[FeedbackRecord], str | None]:
+    """Newest first, keyset-paginated on (collected_at, id) so deep pages stay fast.
+
+    `hidden` (cem.text.redaction.hidden_spans) is what the caller may not see: `q` then matches visible text only.
+    """
+    fr = FeedbackRecord
+    stmt = _filtered(session, workspace_id, flt).order_by(fr.collected_at.desc(), fr.id.desc())
     after = decode_cursor(cursor)
-    if after:
-        at, last_id = datetime.fromisoformat(str(after[0])), int(after[1])
-        stmt = stmt.where(or_(fr.collected_at < at, and_(fr.collected_at == at, fr.id < last_id)))
-    rows = list(session.scalars(stmt.order_by(fr.collected_at.desc(), fr.id.desc()).limit(limit + 1)))
+    position = (datetime.fromisoformat(str(after[0])), int(after[1])) if after else None
+    if hidden is not None and has_words(flt.q):
+        rows = _visible_rows(session, stmt, str(flt.q), hidden, position, limit + 1)
+    else:
+        rows = list(session.scalars((_after(stmt, *position) if position else stmt).limit(limit + 1)))
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
@@ -201,7 +239,43 @@ def search(
     return rows[:limit], next_cursor
 
 
-def count(session: Session, *, workspace_id: int, flt: FeedbackFilter) -> int:
+def _visible_rows(
+    session: Session,
+    stmt: Select[Any],
+    q: str,
+    hidden: SpanFinder,
+    position: tuple[datetime, int] | None,
+    want: int,
+) -> list[FeedbackRecord]:
+    """Up to `want` records of the ordered statement, from `position` on, that match `q` in visible text."""
+    rows: list[FeedbackRecord] = []
+    while len(rows) < want:
+        batch = list(session.scalars((_after(stmt, *position) if position else stmt).limit(VISIBLE_BATCH)))
+        keep = _visible(session, q, [(r.id, r.value_text) for r in batch], hidden)
+        rows.extend(r for r in batch if r.id in keep)
+        if len(batch) < VISIBLE_BATCH:
+            break
+        position = (batch[-1].collected_at, batch[-1].id)
+    return rows[:want]
+
+
+def _visible_ids(session: Session, workspace_id: int, flt: FeedbackFilter, hidden: SpanFinder) -> Iterator[int]:
+    """Every id passing the filters whose `q` match lies in text the caller can see, walked by id in batches."""
+    fr = FeedbackRecord
+    stmt = _filtered(session, workspace_id, flt).with_only_columns(fr.id, fr.value_text).order_by(fr.id)
+    last_id = 0
+    while True:
+        batch = [(int(i), t) for i, t in session.execute(stmt.where(fr.id > last_id).limit(VISIBLE_BATCH))]
+        keep = _visible(session, str(flt.q), batch, hidden)
+        yield from (record_id for record_id, _ in batch if record_id in keep)
+        if len(batch) < VISIBLE_BATCH:
+            return
+        last_id = batch[-1][0]
+
+
+def count(session: Session, *, workspace_id: int, flt: FeedbackFilter, hidden: SpanFinder | None = None) -> int:
+    if hidden is not None and has_words(flt.q):
+        return sum(1 for _ in _visible_ids(session, workspace_id, flt, hidden))
     sub = _filtered(session, workspace_id, flt).with_only_columns(FeedbackRecord.id).subquery()
     return int(session.scalar(select(func.count()).select_from(sub)) or 0)
 
@@ -225,11 +299,18 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_rows(session: Session, *, workspace_id: int, flt: FeedbackFilter, batch: int = 2000) -> Iterator[list[Any]]:
+def export_rows(
+    session: Session,
+    *,
+    workspace_id: int,
+    flt: FeedbackFilter,
+    batch: int = 2000,
+    hidden: SpanFinder | None = None,
+) -> Iterator[list[Any]]:
     """Every filtered record as a CSV row, streamed in keyset batches (constant memory)."""
     cursor: str | None = None
     while True:
-        records, cursor = search(session, workspace_id=workspace_id, flt=flt, cursor=cursor, limit=batch)
+        records, cursor = search(session, workspace_id=workspace_id, flt=flt, cursor=cursor, limit=batch, hidden=hidden)
         ids = {r.customer_id for r in records if r.customer_id}
         customers = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))} if ids else {}
         for r in records:
@@ -290,5 +371,15 @@ def source_names(session: Session, *, workspace_id: int) -> list[str]:
 
 
 def filtered_ids(session: Session, *, workspace_id: int, flt: FeedbackFilter) -> Select[tuple[int]]:
-    """The ids of records passing the explorer's filters (semantic search restricts its candidates to them)."""
+    """The ids of records passing the explorer's filters."""
     return _filtered(session, workspace_id, flt).with_only_columns(FeedbackRecord.id)
+
+
+def filtered_id_set(
+    session: Session, *, workspace_id: int, flt: FeedbackFilter, hidden: SpanFinder | None = None
+) -> set[int]:
+    """The ids of records passing the explorer's filters, `q` matching visible text only when `hidden` is given
+    (semantic search and similar feedback restrict their candidates to them)."""
+    if hidden is not None and has_words(flt.q):
+        return set(_visible_ids(session, workspace_id, flt, hidden))
+    return set(session.scalars(filtered_ids(session, workspace_id=workspace_id, flt=flt)))

@@ -18,10 +18,11 @@ from cem.api.deps import get_db
 from cem.customers import service as customer_service
 from cem.errors import CEMError
 from cem.feedback import service
+from cem.feedback.fulltext import SpanFinder
 from cem.feedback.models import SOURCE_TYPES
 from cem.feedback.schemas import FeedbackFilter
 from cem.journeys import service as journey_service
-from cem.text.redaction import text_view
+from cem.text.redaction import hidden_spans, text_view
 from cem.web.deps import PageReader, render
 from cem.web.forms import validation_message
 
@@ -103,7 +104,8 @@ def explorer(request: Request, principal: PageReader) -> Response:
     cursor = request.query_params.get("cursor") or None
     with get_db(request).unit_of_work(readonly=True) as session:
         options = _filter_options(session, principal.workspace_id)
-        results = _results(session, principal.workspace_id, parsed, cursor)
+        # `q` matches only text this principal sees: masked personal data is not searchable for it either.
+        results = _results(session, principal.workspace_id, parsed, cursor, hidden_spans(session, principal))
         shown_text = text_view(session, principal)  # masks personal data for roles without pii:read
     errors = parsed.errors + results.pop("errors")
     next_cursor = results.pop("next_cursor")
@@ -134,20 +136,22 @@ def _filter_options(session: Session, ws: int) -> dict[str, Any]:
     }
 
 
-def _results(session: Session, ws: int, parsed: ParsedFilters, cursor: str | None) -> dict[str, Any]:
+def _results(
+    session: Session, ws: int, parsed: ParsedFilters, cursor: str | None, hidden: SpanFinder | None
+) -> dict[str, Any]:
     """One page of records, the total, customer names for links; nothing when the filters are invalid."""
     out: dict[str, Any] = {"records": [], "total": 0, "names": {}, "next_cursor": None, "errors": []}
     if parsed.flt is None:
         return out
     try:
         rows, out["next_cursor"] = service.search(
-            session, workspace_id=ws, flt=parsed.flt, cursor=cursor, limit=PAGE_SIZE
+            session, workspace_id=ws, flt=parsed.flt, cursor=cursor, limit=PAGE_SIZE, hidden=hidden
         )
     except CEMError as exc:  # a tampered cursor
         out["errors"].append(exc.detail)
         return out
     out["records"] = rows
-    out["total"] = service.count(session, workspace_id=ws, flt=parsed.flt)
+    out["total"] = service.count(session, workspace_id=ws, flt=parsed.flt, hidden=hidden)
     ids = {r.customer_id for r in rows if r.customer_id}
     out["names"] = customer_service.customer_names(session, workspace_id=ws, ids=ids)
     return out

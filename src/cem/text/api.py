@@ -11,7 +11,7 @@ from cem.feedback.schemas import FeedbackFilter, FeedbackRead
 from cem.text import service
 from cem.text import settings as text_settings
 from cem.text.embeddings import MODEL_NAME
-from cem.text.redaction import masker_for
+from cem.text.redaction import hidden_spans, masker_for
 from cem.text.schemas import (
     CorrectionRead,
     EmotionExamples,
@@ -47,7 +47,14 @@ def search(
     """Records closest in meaning to `q` (e.g. "complaints about refunds"), within the other explorer filters."""
     query = filters.q or ""
     flt = filters.model_copy(update={"q": None})
-    found = service.semantic_search(session, workspace_id=actor.workspace_id, query=query, flt=flt, limit=limit)
+    found = service.semantic_search(
+        session,
+        workspace_id=actor.workspace_id,
+        query=query,
+        flt=flt,
+        limit=limit,
+        hidden=hidden_spans(session, actor),
+    )
     return _results(session, actor, found)
 
 
@@ -59,7 +66,14 @@ def similar(
     filters: Filters,
     limit: int = Query(default=10, ge=1, le=200),
 ) -> SearchResults:
-    found = service.similar(session, workspace_id=actor.workspace_id, record_id=record_id, flt=filters, limit=limit)
+    found = service.similar(
+        session,
+        workspace_id=actor.workspace_id,
+        record_id=record_id,
+        flt=filters,  # its full-text `q` matches only text the caller sees
+        limit=limit,
+        hidden=hidden_spans(session, actor),
+    )
     return _results(session, actor, found)
 
 

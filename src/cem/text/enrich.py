@@ -29,6 +29,7 @@ from cem.text.embeddings import MODEL_NAME, Embedder, shared_embedder
 from cem.text.emotions import shared_emotion_model
 from cem.text.language import detect_languages
 from cem.text.models import FeedbackEmbedding, WorkspaceSentimentModel
+from cem.text.pii import redact
 from cem.text.sentiment import Sentiment, shared_default_analyzer
 from cem.text.training import LinearHead
 from cem.text.vector_index import encode_vector
@@ -40,9 +41,25 @@ TOPICS_MODULE = "cem.text.topics.service"
 Progress = Callable[[int], None]
 
 
+def embedded_text(text: str) -> str:
+    """What is embedded and classified: the text with every kind of personal data masked ("[EMAIL]", "[PHONE]"...).
+
+    Whatever the workspace shows to whom: an embedding of the original would let semantic search and similar feedback
+    rank a record holding "jane.doe@example.com" first for that query, telling a role that sees it masked that the
+    record contains it. Meaning (sentiment, emotions, topics) does not depend on which address or number it was.
+    """
+    return redact(text)
+
+
+def _digest(embedded: str) -> str:
+    return hashlib.sha256(embedded.encode("utf-8")).hexdigest()
+
+
 def text_hash(text: str) -> str:
-    """What an embedding was computed from: a changed text has a different hash and is enriched again."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """What an embedding was computed from (the masked text): a changed text has a different hash and is enriched
+    again. Embeddings stored before masking was introduced no longer match for texts holding personal data, so
+    `cem text backfill` re-embeds exactly those."""
+    return _digest(embedded_text(text))
 
 
 @dataclass
@@ -59,6 +76,7 @@ class EnrichResult:
 class _Pending:
     record_id: int
     text: str
+    embedded: str  # embedded_text(text)
     language: str | None
     digest: str
 
@@ -75,10 +93,11 @@ def _load(session: Session, workspace_id: int, record_ids: Sequence[int], force:
     for record_id, text, language, enriched_at, stored_hash, model in rows:
         if not text or not text.strip():
             continue
-        digest = text_hash(text)
+        embedded = embedded_text(text)
+        digest = _digest(embedded)
         fresh = enriched_at is not None and stored_hash == digest and model == MODEL_NAME
         if force or not fresh:
-            pending.append(_Pending(record_id, text, language, digest))
+            pending.append(_Pending(record_id, text, embedded, language, digest))
     return pending
 
 
@@ -144,10 +163,11 @@ def enrich_records(
     result = EnrichResult(skipped=len(record_ids) - len(pending))
     if not pending:
         return result
-    texts = [p.text for p in pending]
+    texts = [p.embedded for p in pending]
     vectors = (embedder or shared_embedder()).embed(texts, progress=progress)
     unknown = [i for i, p in enumerate(pending) if not p.language]
-    detected = dict(zip(unknown, detect_languages([texts[i] for i in unknown]), strict=True)) if unknown else {}
+    originals = [pending[i].text for i in unknown]  # languages are detected on the original wording
+    detected = dict(zip(unknown, detect_languages(originals), strict=True)) if unknown else {}
     found = sentiments(texts, vectors, head)
     emotions = shared_emotion_model().detect(vectors, examples)
     with db.unit_of_work() as session:

@@ -43,6 +43,9 @@ _REFERENCE_BEFORE = re.compile(
     r"version|versão|versao|build|no\.|n[º°])|#)\W{0,3}$",
     re.IGNORECASE,
 )
+# Every kind needs one of these (an email "@", an IPv6 address ":", the others digits): texts without any, most
+# feedback, are done with one scan instead of nine patterns.
+_MAYBE_PII = re.compile(r"[\d@:]")
 # Card issuer prefixes (Visa, Mastercard, Amex, Diners, Discover, JCB, Elo, Hipercard): other Luhn-valid digit runs,
 # such as order or tracking numbers, are left alone.
 _CARD_PREFIX = re.compile(r"^(?:4|5[1-5]|2[2-7]|3[047]|35|36|38|6011|65|64[4-9]|62|636368|438935|504175|451416|606282)")
@@ -167,6 +170,8 @@ def check_kinds(kinds: Collection[str]) -> None:
 def find_pii(text: str, kinds: Collection[str] = KINDS) -> list[PiiMatch]:
     """All non-overlapping personal data in text, in order; stronger kinds (email, IBAN, card) win overlaps."""
     check_kinds(kinds)
+    if not _MAYBE_PII.search(text):
+        return []
     taken: list[PiiMatch] = []
     # KINDS is ordered by how specific each validator is, so an email's digits never become a phone number.
     for kind in KINDS:

@@ -2,7 +2,7 @@
 
 Roles holding `pii:read` (admin) see text as stored; everyone else sees "[EMAIL]", "[PHONE]", ... wherever the
 workspace's redaction is on (the default) for the kinds it selects. Used by the feedback API and explorer, the customer
-360, the CSV export and semantic search.
+360, the CSV export and semantic search; hidden_spans() also restricts what their full-text filter `q` may match.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
 from cem.text import settings as text_settings
-from cem.text.pii import redact
+from cem.text.pii import find_pii, redact
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,6 +32,10 @@ class Masker:
             return value
         return redact(value, self.kinds)
 
+    def spans(self, value: str) -> list[tuple[int, int]]:
+        """Where the masked personal data lies in a text: (start, end) offsets, end exclusive."""
+        return [(m.start, m.end) for m in find_pii(value, self.kinds)] if value else []
+
     def model(self, item: M, field: str = "value_text") -> M:
         """A copy of a pydantic read model with its text field masked."""
         return item.model_copy(update={field: self.text(getattr(item, field))})
@@ -45,6 +49,16 @@ def masker_for(session: Session, principal: Principal) -> Masker | None:
     if not config.enabled or not config.kinds:
         return None
     return Masker(config.kinds)
+
+
+def hidden_spans(session: Session, principal: Principal) -> Callable[[str], list[tuple[int, int]]] | None:
+    """What this caller may not see in a text, for full-text search (None when it sees every text whole).
+
+    The feedback search drops records whose words match only inside these spans, so searching for an email, a phone
+    number or a piece of one ("jane", "0958") never tells a role without pii:read that a record contains it.
+    """
+    masker = masker_for(session, principal)
+    return masker.spans if masker is not None else None
 
 
 def mask_reads(session: Session, principal: Principal, items: list[M], field: str = "value_text") -> list[M]:

@@ -15,6 +15,7 @@ from cem.admin.principal import Principal
 from cem.db.base import utcnow
 from cem.errors import BadRequest, Conflict, InvalidInput
 from cem.feedback import service as feedback_service
+from cem.feedback.fulltext import SpanFinder
 from cem.feedback.models import FeedbackRecord
 from cem.feedback.schemas import FeedbackFilter
 from cem.jobs.queue import enqueue
@@ -40,11 +41,14 @@ def _has_filters(flt: FeedbackFilter) -> bool:
     return any(value is not None for value in flt.model_dump().values())
 
 
-def _candidates(session: Session, workspace_id: int, flt: FeedbackFilter) -> set[int] | None:
-    """Record ids passing the explorer's filters, or None when no filter is set (search everything)."""
+def _candidates(session: Session, workspace_id: int, flt: FeedbackFilter, hidden: SpanFinder | None) -> set[int] | None:
+    """Record ids passing the explorer's filters, or None when no filter is set (search everything).
+
+    A full-text `q` among the filters matches only text the caller sees (`hidden`: cem.text.redaction.hidden_spans).
+    """
     if not _has_filters(flt):
         return None
-    return set(session.scalars(feedback_service.filtered_ids(session, workspace_id=workspace_id, flt=flt)))
+    return feedback_service.filtered_id_set(session, workspace_id=workspace_id, flt=flt, hidden=hidden)
 
 
 def _records(session: Session, hits: Sequence[Hit]) -> list[Found]:
@@ -65,8 +69,13 @@ def semantic_search(
     flt: FeedbackFilter,
     limit: int,
     index: VectorIndex | None = None,
+    hidden: SpanFinder | None = None,
 ) -> list[Found]:
-    """Records whose meaning is closest to `query` ("complaints about refunds"), within the explorer's filters."""
+    """Records whose meaning is closest to `query` ("complaints about refunds"), within the explorer's filters.
+
+    Stored embeddings are computed from text with personal data masked (see enrich.embedded_text), so the ranking
+    never reveals an email or phone number to a caller who sees it masked.
+    """
     query = query.strip()
     if not query:
         raise InvalidInput("Give a search query (q).")
@@ -79,7 +88,7 @@ def semantic_search(
         model=MODEL_NAME,
         query=vector,
         limit=limit,
-        among=_candidates(session, workspace_id, flt),
+        among=_candidates(session, workspace_id, flt, hidden),
     )
     return _records(session, hits)
 
@@ -92,6 +101,7 @@ def similar(
     flt: FeedbackFilter,
     limit: int,
     index: VectorIndex | None = None,
+    hidden: SpanFinder | None = None,
 ) -> list[Found]:
     """The records most similar to one record (by its stored embedding), within the explorer's filters."""
     feedback_service.get_record(session, workspace_id=workspace_id, record_id=record_id)
@@ -104,7 +114,7 @@ def similar(
         model=MODEL_NAME,
         query=decode_vector(stored.vector, stored.dim),
         limit=limit,
-        among=_candidates(session, workspace_id, flt),
+        among=_candidates(session, workspace_id, flt, hidden),
         exclude=(record_id,),
     )
     return _records(session, hits)

@@ -1,5 +1,5 @@
 """Text pages of TXT-A: semantic search (full page and htmx partial), similar feedback, label correction in place,
-and the workspace's sentiment model (corrections, training button, PII redaction and emotion settings).
+and the workspace's sentiment model (corrections, training button, PII redaction and emotion example forms).
 
 Partials (_search_results.html, _label_form.html) are also included by the text explorer and topic pages.
 """
@@ -20,9 +20,9 @@ from cem.feedback.schemas import FeedbackFilter
 from cem.feedback.web import parse_filters
 from cem.text import service
 from cem.text import settings as text_settings
-from cem.text.emotions import EMOTIONS
+from cem.text.emotions import EMOTIONS, MAX_EXAMPLE_CHARS, MAX_EXAMPLES
 from cem.text.pii import KINDS
-from cem.text.redaction import text_view
+from cem.text.redaction import hidden_spans, text_view
 from cem.text.sentiment import LABELS
 from cem.web.deps import PageAdmin, PageReader, PageWriter, render
 from cem.web.forms import see_other
@@ -30,6 +30,8 @@ from cem.web.forms import see_other
 router = APIRouter()
 
 SEARCH_LIMIT = 20
+# One emotion's textarea: MAX_EXAMPLES sentences of MAX_EXAMPLE_CHARS, with line breaks and some slack for blank lines.
+MAX_EXAMPLES_FIELD = 2 * MAX_EXAMPLES * (MAX_EXAMPLE_CHARS + 2)
 Short = Annotated[str, Form(max_length=200)]
 
 
@@ -51,16 +53,22 @@ def _search(request: Request, principal: Principal) -> dict[str, Any]:
     if not q and not similar_to:
         return out
     with get_db(request).unit_of_work(readonly=True) as session:
+        hidden = hidden_spans(session, principal)
         try:
             if similar_to:
                 if not similar_to.isdigit():
                     raise InvalidInput("similar_to must be a record id.")
                 found = service.similar(
-                    session, workspace_id=principal.workspace_id, record_id=int(similar_to), flt=flt, limit=SEARCH_LIMIT
+                    session,
+                    workspace_id=principal.workspace_id,
+                    record_id=int(similar_to),
+                    flt=flt,
+                    limit=SEARCH_LIMIT,
+                    hidden=hidden,
                 )
             else:
                 found = service.semantic_search(
-                    session, workspace_id=principal.workspace_id, query=q, flt=flt, limit=SEARCH_LIMIT
+                    session, workspace_id=principal.workspace_id, query=q, flt=flt, limit=SEARCH_LIMIT, hidden=hidden
                 )
         except CEMError as exc:
             out["error"] = exc.detail
@@ -134,8 +142,15 @@ def _same_site_path(request: Request) -> str:
 
 
 def _model_page(
-    request: Request, principal: Principal, *, message: str | None = None, error: str | None = None, status: int = 200
+    request: Request,
+    principal: Principal,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    draft: dict[str, str] | None = None,
 ) -> Response:
+    """The model page; `draft` refills the emotion form with what was typed when saving it failed."""
     with get_db(request).unit_of_work(readonly=True) as session:
         context = {
             "corrections": service.corrections(session, workspace_id=principal.workspace_id, limit=50),
@@ -151,6 +166,9 @@ def _model_page(
         **context,
         kinds=KINDS,
         emotions=EMOTIONS,
+        draft=draft,
+        max_examples=MAX_EXAMPLES,
+        max_example_chars=MAX_EXAMPLE_CHARS,
         can_train=principal.can(Permission.write),
         can_admin=principal.can(Permission.admin),
         message=message,
@@ -188,3 +206,31 @@ async def pii_settings(request: Request, principal: PageAdmin) -> Response:
         detail = exc.detail if isinstance(exc, CEMError) else str(exc)
         return _model_page(request, principal, error=detail, status=400)
     return _model_page(request, principal, message="PII redaction settings saved.")
+
+
+@router.post("/text/model/emotions")
+async def emotion_examples(request: Request, principal: PageAdmin) -> Response:
+    """Replace the example sentences of the emotions (one per line in each emotion's box); admins only, as the API.
+
+    An emotion missing from the post keeps its sentences, and so does the "none" class (not on the form); any mistake
+    saves nothing and shows the page again with the message and what was typed.
+    """
+    form = await request.form()
+    draft: dict[str, str] = {}
+    for name in EMOTIONS:
+        value = form.get(name)
+        if isinstance(value, str):
+            draft[name] = value
+    too_long = [name for name, value in draft.items() if len(value) > MAX_EXAMPLES_FIELD]
+    if too_long:
+        error = f"Examples for {', '.join(repr(n) for n in too_long)} are longer than {MAX_EXAMPLES_FIELD} characters."
+        return _model_page(request, principal, error=error, status=400, draft=draft)
+    try:
+        with get_db(request).unit_of_work() as session:
+            examples = text_settings.emotion_examples(session, principal.workspace_id)
+            changed = {name: value.splitlines() for name, value in draft.items()}
+            text_settings.set_emotion_examples(session, principal, {**examples, **changed})
+    except CEMError as exc:  # validate_examples: nothing was stored
+        return _model_page(request, principal, error=exc.detail, status=400, draft=draft)
+    message = "Emotion examples saved; feedback enriched from now on is read with them."
+    return _model_page(request, principal, message=message)
