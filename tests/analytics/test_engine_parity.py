@@ -1,5 +1,5 @@
-"""The same metric queries on every engine (SQL on SQLite/PostgreSQL, DuckDB and Spark over the Parquet
-snapshot) give identical counts and values equal to 1e-9."""
+"""The same metric queries on every engine (SQL on SQLite/PostgreSQL, DuckDB attached to that store, DuckDB and
+Spark over the Parquet snapshot) give identical counts and values equal to 1e-9."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pyspark.sql import SparkSession
 
 from cem.analytics import service
+from cem.analytics.engines import attached
 from cem.analytics.engines.base import MetricEngine
 from cem.analytics.engines.duck import DuckEngine
 from cem.analytics.engines.spark import SparkEngine, spark_session
@@ -89,14 +90,17 @@ def test_every_engine_agrees(
         assert report.mode == "full" and report.rows == 1800
         files = Snapshot(tmp_path / "snap").files()
         assert files is not None
-        engines: list[MetricEngine] = [SqlEngine(session), DuckEngine.over(files), SparkEngine(spark, files)]
+        store_url = session.get_bind().engine.url.render_as_string(hide_password=False)
+        live = DuckEngine(attached.connect(store_url))
+        engines: list[MetricEngine] = [SqlEngine(session), live, DuckEngine.over(files), SparkEngine(spark, files)]
         for index, raw in enumerate(QUERIES):
             query = MetricQuery.model_validate(raw)
-            sql, duck, *spark_rows = (
+            sql, duck_live, duck, *spark_rows = (
                 comparable(service.compute(session, workspace_id=ws_id, query=query, engine=e))
-                for e in (engines if index in SPARK else engines[:2])
+                for e in (engines if index in SPARK else engines[:3])
             )
             assert any(row["value"] is not None for row in sql), raw
-            assert_same(sql, duck, ("duckdb", raw))
+            assert_same(sql, duck_live, ("duckdb attached to the store", raw))
+            assert_same(sql, duck, ("duckdb over the snapshot", raw))
             if index in SPARK:
                 assert_same(sql, spark_rows[0], ("spark", raw))

@@ -120,7 +120,7 @@ def _workspace_id(db: Database) -> int:
         return int(session.scalars(select(Customer.workspace_id)).first() or 0)
 
 
-def test_duckdb_engine_refreshes_when_stale(
+def test_duckdb_reads_the_live_store_and_the_spark_snapshot_refreshes_when_stale(
     admin_api: TestClient, db: Database, workspace: Workspace, settings: Settings, tmp_path: Path
 ) -> None:
     post(admin_api, [nps_record(i, 10) for i in range(5)])
@@ -128,18 +128,23 @@ def test_duckdb_engine_refreshes_when_stale(
     eager = AnalyticsSettings(snapshot_dir=tmp_path / "s", max_staleness_seconds=0)
     query = MetricQuery(metric="feedback_volume")
 
-    def volume(analytics: AnalyticsSettings) -> float | None:
+    def volume() -> float | None:
         with db.unit_of_work(readonly=True) as session:
-            engine = service.make_engine(
-                session, name="duckdb", workspace_id=workspace.id, settings=settings, analytics=analytics
-            )
+            engine = service.make_engine(session, name="duckdb", workspace_id=workspace.id, settings=settings)
             assert engine.name == "duckdb"
             return service.compute(session, workspace_id=workspace.id, query=query, engine=engine).rows[0].value
 
-    assert volume(lazy) == 5  # no snapshot yet: made on first use
+    def snapshot_rows(analytics: AnalyticsSettings) -> int:
+        with db.unit_of_work(readonly=True) as session:
+            service.fresh_files(session, Snapshot(tmp_path / "s"), analytics.max_staleness_seconds)
+        return Snapshot(tmp_path / "s").rows()
+
+    assert volume() == 5
+    assert snapshot_rows(lazy) == 5  # no snapshot yet: made on first use
     post(admin_api, [nps_record(i, 10) for i in range(5, 8)])
-    assert volume(lazy) == 5  # within the allowed staleness: the snapshot as it was
-    assert volume(eager) == 8  # too old: refreshed (incrementally) first
+    assert volume() == 8  # DuckDB attached to the store sees every commit at once
+    assert snapshot_rows(lazy) == 5  # within the allowed staleness: the snapshot as it was
+    assert snapshot_rows(eager) == 8  # too old: refreshed (incrementally) first
 
 
 def test_auto_engine_picks_by_snapshot_size(db: Database, workspace: Workspace, settings: Settings) -> None:

@@ -30,7 +30,10 @@ def get_metric(
     min_n: int = Query(default=30, ge=0, le=1_000_000, description="Below this n a value is 'not enough data'."),
     confidence: float = Query(default=0.95, gt=0.5, lt=1),
     engine: Literal["auto", "sql", "duckdb"] = Query(
-        default="auto", description="auto: SQL on small stores, DuckDB over the Parquet snapshot on large ones."
+        default="auto",
+        description=(
+            "auto: SQL on small stores, DuckDB attached to the store on large ones; spark reads the Parquet snapshot."
+        ),
     ),
 ) -> MetricResult:
     """Rows per bucket x segment; with compare_to=previous each carries change, p-value and BH-adjusted q-value."""

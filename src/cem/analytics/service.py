@@ -39,27 +39,25 @@ def make_engine(
     settings: Settings | None = None,
     analytics: AnalyticsSettings | None = None,
 ) -> MetricEngine:
-    """An engine by name: `sql` (the store), `duckdb` or `spark` (the Parquet snapshot), or `auto`.
-
-    The snapshot is refreshed first when it is older than the maximum staleness (or missing).
-    """
+    """An engine by name: `sql` (SQL in the store), `duckdb` (DuckDB attached to the store), `spark` (the
+    Parquet snapshot, refreshed first when older than the maximum staleness), or `auto`."""
     analytics = analytics or AnalyticsSettings()
     if name not in ENGINES:
         raise InvalidInput(f"Unknown engine {name!r}; engines are {', '.join(ENGINES)}.")
-    snapshot = Snapshot(analytics.resolved_snapshot_dir(settings or get_settings()))
     if name == "auto":
         name = analytics.engine
         if name == "auto":
-            name = "duckdb" if _large(session, snapshot, analytics.auto_min_rows) else "sql"
+            name = "duckdb" if _large(session, analytics.auto_min_rows) else "sql"
     if name == "sql":
         return SqlEngine(session)
-    files = fresh_files(session, snapshot, analytics.max_staleness_seconds)
     if name == "duckdb":
-        from cem.analytics.engines.duck import cached
+        from cem.analytics.engines import attached
 
-        return cached(files)
+        return attached.cached(session.get_bind().engine.url.render_as_string(hide_password=False))
     from cem.analytics.engines.spark import SparkEngine, spark_session
 
+    snapshot = Snapshot(analytics.resolved_snapshot_dir(settings or get_settings()))
+    files = fresh_files(session, snapshot, analytics.max_staleness_seconds)
     return SparkEngine(spark_session(analytics.spark_master), files)
 
 
@@ -67,11 +65,8 @@ _STORE_SIZE: dict[str, tuple[float, int]] = {}  # database URL -> (when counted,
 _SIZE_TTL = 60.0
 
 
-def _large(session: Session, snapshot: Snapshot, min_rows: int) -> bool:
-    """Whether the store is big enough for the snapshot engine: the snapshot says so, or (before the first
-    export) a count of the store, remembered for a minute so dashboards don't count on every request."""
-    if snapshot.is_of(session):
-        return snapshot.rows() >= min_rows
+def _large(session: Session, min_rows: int) -> bool:
+    """Whether the store holds enough records for DuckDB to beat SQL; counted at most once a minute."""
     key = str(session.get_bind().engine.url)
     now = clock.monotonic()
     counted = _STORE_SIZE.get(key)

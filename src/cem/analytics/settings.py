@@ -15,14 +15,14 @@ class AnalyticsSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CEM_ANALYTICS_", env_file=".env", extra="ignore")
 
-    # auto: the SQL engine on the operational store (always current) until the store holds `auto_min_rows`
-    # feedback records; then DuckDB over the snapshot, at most `max_staleness_seconds` behind. Measured: NPS by
-    # channel x month takes ~230 ms through SQL on 50,000 SQLite records, ~10 ms through DuckDB.
+    # auto: SQL in the operational store until it holds `auto_min_rows` feedback records, then DuckDB attached
+    # to the store (both always current). Measured: NPS by channel x month takes ~230 ms through SQL on 50,000
+    # SQLite records; DuckDB reading the same SQLite file answers it in a fraction of that.
     engine: Literal["auto", "sql", "duckdb"] = "auto"
     auto_min_rows: int = 20_000
-    # Where `cem export parquet` and the DuckDB engine keep the snapshot; default <data_dir>/analytics.
+    # Where `cem export parquet` and the Spark engine keep the snapshot; default <data_dir>/analytics.
     snapshot_dir: Path | None = None
-    # A DuckDB query on a snapshot older than this refreshes it (incrementally) first.
+    # A Spark query on a snapshot older than this refreshes it (incrementally) first.
     max_staleness_seconds: float = 60.0
     spark_master: str = "local[2]"
 

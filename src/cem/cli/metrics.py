@@ -35,7 +35,10 @@ def metrics_command(
     workspace: str = typer.Option("default", help="Workspace slug."),
     engine: str = typer.Option(
         "sql",
-        help="sql (the operational store), duckdb or spark (the Parquet snapshot, refreshed when stale), or auto.",
+        help=(
+            "sql (SQL in the operational store), duckdb (DuckDB attached to the store), "
+            "spark (the Parquet snapshot, refreshed when stale), or auto."
+        ),
     ),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
 ) -> None:

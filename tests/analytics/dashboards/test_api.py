@@ -270,12 +270,12 @@ def test_rollup_engine_answers_exactly_like_the_engine(db: Database, program: Wo
 
 
 class CountingEngine:
-    """Stands in for the snapshot engine: the SQL engine's answers, counted."""
+    """Stands in for the DuckDB engine: the SQL engine's answers, counted."""
 
     name = "duckdb"
 
     def __init__(self, session: Any) -> None:
-        self.inner = SqlEngine(session)
+        self.inner = SqlEngine(session) if session is not None else None
         self.calls = 0
 
     def aggregate(self, query: Any) -> Any:
@@ -283,24 +283,35 @@ class CountingEngine:
         return self.inner.aggregate(query)
 
 
-def test_overview_scans_once_per_metric_and_is_cached_per_snapshot_generation(
+def test_overview_scans_once_per_metric_and_is_cached_until_the_store_changes(
     db: Database, program: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from cem.analytics.dashboards import service
 
-    with db.unit_of_work(readonly=True) as session:
-        generation = CountingEngine(session)
-        monkeypatch.setattr(service.metrics, "make_engine", lambda *_a, **_k: generation)
-        first = service.overview(session, workspace_id=program.id)
-        assert generation.calls == 3  # one wide query per headline metric answers all twelve questions
-        assert service.overview(session, workspace_id=program.id) is first and generation.calls == 3
-        newer = CountingEngine(session)  # a refreshed snapshot is a new engine: computed again
-        monkeypatch.setattr(service.metrics, "make_engine", lambda *_a, **_k: newer)
-        again = service.overview(session, workspace_id=program.id)
-        assert newer.calls == 3 and again is not first and again == first
-        live = CountingEngine(session)
-        live.name = "sql"  # the live store is never cached
-        monkeypatch.setattr(service.metrics, "make_engine", lambda *_a, **_k: live)
-        service.overview(session, workspace_id=program.id)
-        service.overview(session, workspace_id=program.id)
-        assert live.calls == 6
+    def overview(engine: CountingEngine) -> Any:
+        monkeypatch.setattr(service.metrics, "make_engine", lambda *_a, **_k: engine)
+        with db.unit_of_work(readonly=True) as session:
+            engine.inner = SqlEngine(session)
+            return service.overview(session, workspace_id=program.id)
+
+    duck = CountingEngine(None)
+    first = overview(duck)
+    assert duck.calls == 3  # one wide query per headline metric answers all twelve questions
+    assert overview(duck) is first and duck.calls == 3
+    record = {"source_type": "api", "source_name": "late", "submission_id": "late-1", "field_id": "nps"}
+    record["collected_at"] = "2026-03-05T10:00:00Z"  # inside the period shown, so the cache key stays the same
+    response = program.client.post(
+        "/api/v1/feedback", json=record | {"field_type": "nps", "value": 0}, headers=program.headers()
+    )
+    assert response.status_code in (200, 201), response.text
+    changed = overview(duck)  # a new record: computed again
+    assert duck.calls == 6 and changed is not first
+    assert overview(duck) is changed and duck.calls == 6
+    now = service.clock.monotonic()
+    monkeypatch.setattr(service.clock, "monotonic", lambda: now + service.OVERVIEW_TTL_SECONDS)
+    assert overview(duck) == changed and duck.calls == 9  # an in-place update shows within the TTL
+    live = CountingEngine(None)
+    live.name = "sql"  # small stores (the SQL engine) are never cached
+    overview(live)
+    overview(live)
+    assert live.calls == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -39,7 +40,8 @@ TREND_BUCKETS = 12
 TOP_MOVERS = 10
 ARRANGE_ACTIONS = ("up", "down", "wide", "narrow", "remove")
 MAX_CACHED_OVERVIEWS = 64
-_OVERVIEWS: dict[tuple[object, ...], tuple[MetricEngine, Overview]] = {}
+OVERVIEW_TTL_SECONDS = 60.0
+_OVERVIEWS: dict[tuple[object, ...], tuple[tuple[object, ...], Overview]] = {}
 
 # -- visibility and ownership ---------------------------------------------------------------------
 
@@ -364,20 +366,28 @@ def overview(
         )
     inner = metrics.make_engine(session, name="auto", workspace_id=workspace_id)
     key = (workspace_id, interval, end, min_n, confidence)
+    version = _store_version(session) if inner.name != "sql" else None
     cached = _OVERVIEWS.get(key)
-    if cached is not None and cached[0] is inner:
+    if version is not None and cached is not None and cached[0] == version:
         return cached[1]
     result = _overview(
         session, inner, workspace_id=workspace_id, interval=interval, end=end, min_n=min_n, confidence=confidence
     )
-    if inner.name != "sql":
-        # A snapshot engine reads one snapshot generation (refreshed at most `max_staleness_seconds` apart, and
-        # then a new engine object): its overview cannot change until then, so it is computed once per generation.
-        # The SQL engine reads the live store and is never cached.
+    if version is not None:  # small stores (the SQL engine) answer fast enough every time
         if len(_OVERVIEWS) >= MAX_CACHED_OVERVIEWS:
             _OVERVIEWS.pop(next(iter(_OVERVIEWS)))
-        _OVERVIEWS[key] = (inner, result)
+        _OVERVIEWS[key] = (version, result)
     return result
+
+
+def _store_version(session: Session) -> tuple[object, ...]:
+    """Changes when records are added or removed, and at least every OVERVIEW_TTL_SECONDS.
+
+    Count and last id are cheap on any store (an index scan, a b-tree edge); an in-place update (a corrected
+    label, enrichment filling sentiment) changes neither, so a cached overview also expires with the clock.
+    """
+    count, last_id = session.execute(select(func.count(), func.max(FeedbackRecord.id))).one()
+    return (str(session.get_bind().engine.url), count, last_id, int(clock.monotonic() // OVERVIEW_TTL_SECONDS))
 
 
 def _overview(

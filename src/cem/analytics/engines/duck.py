@@ -1,13 +1,13 @@
-"""The embedded DuckDB engine: the metric declarations, aggregated by DuckDB over the Parquet snapshot.
+"""The embedded DuckDB engine: the metric declarations, aggregated by DuckDB.
 
-The SQL comes from cem.analytics.engines.flat (shared with Spark); the snapshot from cem.analytics.snapshot.
-An engine holds one DuckDB connection with views over one snapshot generation; each query runs on its own
-cursor, so one engine serves concurrent requests.
+The SQL comes from cem.analytics.engines.flat (shared with Spark). It runs over views named `feedback`,
+`customers`, `touchpoints` (and the row sources), made either over the operational store attached read-only
+(cem.analytics.engines.attached: what `--engine duckdb` and the dashboards use) or over the Parquet snapshot's
+files (cem.analytics.snapshot: benchmarks, and checks that both give the same numbers). Each query runs on its
+own cursor, so one engine serves concurrent requests.
 """
 
 from __future__ import annotations
-
-import threading
 
 import duckdb
 
@@ -42,19 +42,3 @@ class DuckEngine:
         finally:
             cursor.close()
         return flat.to_rows(query, sql.n_dims, raw)
-
-
-_CACHE: dict[tuple[str, str], DuckEngine] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def cached(files: SnapshotFiles) -> DuckEngine:
-    """One engine per snapshot generation per process (views and Parquet metadata stay warm)."""
-    key = (files.feedback[0] if files.feedback else "", files.generation)
-    with _CACHE_LOCK:
-        engine = _CACHE.get(key)
-        if engine is None:
-            for old in list(_CACHE):
-                _CACHE.pop(old).con.close()
-            engine = _CACHE[key] = DuckEngine.over(files)
-        return engine
