@@ -38,6 +38,7 @@ import numpy as np
 from sqlalchemy import Select, String, and_, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from cem.analytics import duck_connection
 from cem.analytics.churn import churn_flag
 from cem.analytics.sources import SOURCES, Source
 from cem.customers.models import Customer
@@ -224,7 +225,7 @@ class _Refresher:
         self.snap, self.session, self.old, self.now = snap, session, manifest, now
         self.dir = snap.directory
         self.dialect = session.get_bind().dialect.name
-        self.con = duckdb.connect()
+        self.con = duck_connection.connect()
 
     def run(self, *, full: bool) -> RefreshReport:
         try:
@@ -369,7 +370,10 @@ class _Refresher:
         """Stream the statement's rows into a DuckDB temp table, a batch of numpy columns at a time."""
         cols = ", ".join(f"{name} {kind}" for name, kind in columns.items())
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({cols})")
-        casts = ", ".join(f"CAST({name} AS {kind})" for name, kind in columns.items())
+        # Each column arrives as a typed array plus a null mask (see _columns).
+        casts = ", ".join(
+            f"CASE WHEN {name}{NULL_SUFFIX} THEN NULL ELSE CAST({name} AS {kind}) END" for name, kind in columns.items()
+        )
         total = 0
         # Core rows, not ORM ones: the export reads every record, and the ORM layer doubled its time.
         result = self.session.connection().execute(stmt.execution_options(yield_per=BATCH))
@@ -411,21 +415,33 @@ def _customer_row(row: Any) -> tuple[Any, ...]:
     return (*row[:4], json.dumps(attributes, ensure_ascii=False), churn_flag(attributes))
 
 
+NULL_SUFFIX = "__is_null"
+# Typed numpy arrays per DuckDB type, with the stand-in a NULL gets before its mask hides it. DuckDB scans typed
+# arrays at memory speed; object arrays of ints or datetimes took it ~14 s per 100,000 values (DuckDB 1.5.5), and
+# failed outright when a column started with NULLs.
+_TYPED: dict[str, tuple[Any, Any]] = {
+    "BIGINT": (np.int64, 0),
+    "DOUBLE": (np.float64, 0.0),
+    "TIMESTAMP": ("datetime64[us]", datetime(1970, 1, 1)),
+}
+
+
 def _columns(rows: Sequence[Any], columns: dict[str, str]) -> dict[str, Any]:
-    """Row tuples to one object array per column (NULLs stay None; DuckDB casts each to its type)."""
-    if not rows:
-        return {name: np.array([], dtype=object) for name in columns}
-    transposed = list(zip(*rows, strict=True))
+    """Row tuples to one typed array and one null mask per column."""
+    transposed = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     out: dict[str, Any] = {}
-    for name, values in zip(columns, transposed, strict=True):
-        array = np.empty(len(values), dtype=object)
-        array[:] = [_naive(v) if isinstance(v, datetime) else v for v in values] if _has_datetimes(values) else values
-        out[name] = array
+    for (name, kind), values in zip(columns.items(), transposed, strict=True):
+        nulls = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+        dtype, stand_in = _TYPED.get(kind, (object, ""))
+        if kind == "VARCHAR" or isinstance(next((v for v in values if v is not None), None), str):
+            # Text (timestamps too, when the store's SQL formatted them): DuckDB casts it after the scan.
+            dtype, stand_in = object, "1970-01-01 00:00:00" if kind == "TIMESTAMP" else ""
+            values = tuple(v if isinstance(v, str) or v is None else str(v) for v in values)
+        elif kind == "TIMESTAMP":
+            values = tuple(_naive(v) for v in values)
+        out[name] = np.array([stand_in if v is None else v for v in values], dtype=dtype)
+        out[name + NULL_SUFFIX] = nulls
     return out
-
-
-def _has_datetimes(values: Sequence[Any]) -> bool:
-    return any(isinstance(v, datetime) for v in values[:1]) or any(isinstance(v, datetime) for v in values[-1:])
 
 
 def _timestamp_text(column: Any, dialect: str) -> Any:

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.sql.util import find_tables
 
-from cem.analytics import churn
+from cem.analytics import churn, duck_connection
 from cem.analytics.engines.duck import DuckEngine
 from cem.analytics.snapshot import CUSTOMER_COLUMNS, FEEDBACK_COLUMNS, TOUCHPOINT_COLUMNS, sql_string
 from cem.analytics.sources import SOURCES
@@ -51,7 +51,7 @@ def connect(database_url: str, *, threads: int | None = None) -> duckdb.DuckDBPy
     dialect = url.get_backend_name()
     if dialect not in EXTENSIONS:
         raise InvalidInput(f"The DuckDB engine reads SQLite or PostgreSQL stores, not {dialect}.")
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    con = duck_connection.connect()
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     con.execute("SET TimeZone = 'UTC'")  # PostgreSQL's timestamptz become UTC wall times, as in SQLite

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import duckdb
 
+from cem.analytics import duck_connection
 from cem.analytics.engines import flat
 from cem.analytics.engines.base import AggregateQuery, AggregateRow
 from cem.analytics.snapshot import SnapshotFiles, create_views
@@ -27,7 +28,7 @@ class DuckEngine:
     @classmethod
     def over(cls, files: SnapshotFiles, *, threads: int | None = None) -> DuckEngine:
         """An engine on a fresh in-memory connection with views over the snapshot's files."""
-        con = duckdb.connect()
+        con = duck_connection.connect()
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         create_views(con, files)
