@@ -154,17 +154,8 @@ def engines_part(n: int, spark: bool) -> None:
         files = generate_snapshot(Path(tmp) / "snap", n)
         print(f"generated {n:,} records as Parquet in {time.perf_counter() - start:.1f} s")
 
-        engine = DuckEngine.over(files)
-        cem_time, rows = timed(lambda: cem_rows(engine), 3)
-        con = duckdb.connect()
-        sql = HAND_WRITTEN.format(table=f"read_parquet({sql_string(files.feedback[0])})", z=repr(z_value(0.95)))
-        hand_time, hand = timed(lambda: con.execute(sql).fetchall(), 3)
-        diff = compare(rows, hand)
-        print(
-            f"NPS by channel x month ({len(hand)} cells): cem DuckDB engine {cem_time * 1000:.0f} ms, "
-            f"hand-written DuckDB SQL {hand_time * 1000:.0f} ms, ratio {cem_time / hand_time:.2f}x "
-            f"(target <= 1.5x); max |difference| {diff:.2e}"
-        )
+        table = f"read_parquet({sql_string(files.feedback[0])})"
+        rows = engine_vs_hand("over the Parquet snapshot", DuckEngine.over(files), duckdb.connect(), table)
         if spark:
             spark_part(files, rows)
 
@@ -267,20 +258,26 @@ def store_engine_part(database_url: str, n: int) -> None:
     from cem.analytics.engines import attached
 
     engine = DuckEngine(attached.connect(database_url))
-    cem_time, rows = timed(lambda: cem_rows(engine), 3)
     con = duckdb.connect()
     con.execute(f"LOAD {sql_string(str(attached.extension_file('sqlite_scanner', 'duckdb_extension_sqlite_scanner')))}")
     path = database_url.removeprefix("sqlite:///")
     con.execute(f"ATTACH {sql_string(path)} AS store (TYPE sqlite, READ_ONLY)")
-    sql = HAND_WRITTEN.format(table="store.main.feedback_record", z=repr(z_value(0.95)))
+    engine_vs_hand(f"over the SQLite store itself ({n:,} records)", engine, con, "store.main.feedback_record")
+    engine.con.close()
+
+
+def engine_vs_hand(where: str, engine: MetricEngine, con: duckdb.DuckDBPyConnection, table: str) -> list[MetricRow]:
+    """Times the cem engine and the hand-written SQL over `table` (warm, median of 3), prints both and the ratio."""
+    cem_time, rows = timed(lambda: cem_rows(engine), 3)
+    sql = HAND_WRITTEN.format(table=table, z=repr(z_value(0.95)))
     hand_time, hand = timed(lambda: con.execute(sql).fetchall(), 3)
     diff = compare(rows, hand)
     print(
-        f"NPS by channel x month over the SQLite store itself ({n:,} records, {len(hand)} cells): cem DuckDB engine "
-        f"{cem_time * 1000:.0f} ms, hand-written DuckDB SQL {hand_time * 1000:.0f} ms, ratio "
-        f"{cem_time / hand_time:.2f}x (target <= 1.5x); max |difference| {diff:.2e}"
+        f"NPS by channel x month {where}, {len(hand)} cells: cem DuckDB engine {cem_time * 1000:.0f} ms, "
+        f"hand-written DuckDB SQL {hand_time * 1000:.0f} ms, ratio {cem_time / hand_time:.2f}x (target <= 1.5x); "
+        f"max |difference| {diff:.2e}"
     )
-    engine.con.close()
+    return rows
 
 
 def _system(workspace_id: int) -> Any:
