@@ -1,5 +1,5 @@
 """Seeded data for the engine tests: feedback over four months with touchpoints, customers with plans,
-segments and churn flags, and sentiment on the text answers (as text analytics would fill it)."""
+segments and churn flags, sentiment on the text answers and topics (as text analytics would fill them)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from cem.customers.models import Customer
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
 from cem.surveys.distribution.models import Invitation
 from cem.surveys.models import Survey, SurveyResponse, SurveyVersion
+from cem.text.topics.models import RecordTopic, Topic
 
 RANGES = {"nps": (0, 10), "ces": (1, 7), "rating": (1, 5)}
 JOURNEY = {
@@ -149,3 +150,46 @@ def _invitation(
         sent_at=at - timedelta(hours=1),
         response_id=response.id if response else None,
     )
+
+
+# Level-1 topic -> its subtopics' slugs; "refund" is a rule topic (no subtopics), "old" a deleted tombstone.
+TOPICS = {"delivery": ("late", "damaged"), "price": ("expensive",), "app": (), "refund": (), "old": ("gone",)}
+
+
+def add_topics(db: Database, workspace_id: int, seed: int = 7) -> None:
+    """Topics with subtopics, assigned as cem.text.topics would (a subtopic with its parent), written directly.
+
+    About half the records carry a discovered topic (and often one of its subtopics), some a rule topic too, so a
+    record can have two; the tombstone keeps record_topic rows that every engine must ignore."""
+    rng = random.Random(seed)
+    with db.unit_of_work() as session:
+        ids: dict[str, int] = {}
+        for key, slugs in TOPICS.items():
+            status = "deleted" if key == "old" else "active"
+            kind = "rule" if key == "refund" else "discovered"
+            parent = Topic(workspace_id=workspace_id, key=key, label=key.title(), kind=kind, status=status)
+            session.add(parent)
+            session.flush()
+            ids[key] = parent.id
+            for slug in slugs:
+                sub = Topic(workspace_id=workspace_id, key=f"{key}/{slug}", label=slug, parent_id=parent.id)
+                sub.status = status
+                session.add(sub)
+                session.flush()
+                ids[sub.key] = sub.id
+        records = list(session.scalars(select(FeedbackRecord.id).order_by(FeedbackRecord.id)))
+        rows: list[dict[str, Any]] = []
+        mirror: list[dict[str, Any]] = []
+        for record_id in records:
+            keys: list[str] = []
+            if rng.random() < 0.5:
+                topic = rng.choice(["delivery", "price", "app", "old"])
+                keys.append(topic)
+                if TOPICS[topic] and rng.random() < 0.6:
+                    keys.append(f"{topic}/{rng.choice(TOPICS[topic])}")
+            if rng.random() < 0.15:
+                keys.append("refund")
+            rows.extend({"record_id": record_id, "topic_id": ids[k], "score": 0.9} for k in keys)
+            mirror.append({"id": record_id, "topics": [k for k in keys if not k.startswith("old")]})
+        session.execute(insert(RecordTopic), rows)
+        session.execute(update(FeedbackRecord), mirror)

@@ -7,21 +7,30 @@ and Spark SQL). Adding a dimension is one `register(Dimension(...))` call.
 
 Customer attributes are open-ended: `customer.<attribute>` groups by any attribute, and `segment` is the
 customer attribute named `segment` (cem has no segment table; a segment is whatever the import put there).
+
+Topics (from text analytics) are the two multi-valued dimensions: `topic` (level-1 topic key) and `subtopic`
+(a subtopic's key, `<topic key>/<slug>`). They come from one relation, `record_topics()` (record id, topic,
+subtopic: record_topic joined to its active topics, tombstones excluded), which the snapshot exports as a file
+and DuckDB reads as a view of the same name over the live store. Engines join it only when a query groups or
+filters by a topic dimension, so other queries never see more rows. A record with several topics counts once
+in each of them (grouped), a record without one is grouped under null, and a filter keeps the records having
+that topic (with `topic=K` and group by subtopic: K's subtopics).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, case, cast, func
+from sqlalchemy import ColumnElement, Select, String, Subquery, and_, case, cast, func, select
 
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
+from cem.text.topics.models import RecordTopic, Topic
 
-Join = Literal["touchpoint", "customer"]
+Join = Literal["touchpoint", "customer", "topic"]
 CUSTOMER_PREFIX = "customer."
 
 
@@ -35,6 +44,8 @@ class Dimension:
     flat: str
     join: Join | None = None
     customer_attribute: str | None = None  # set for customer attributes: the attribute's name
+    # A record may have several values (topics): it counts once in each, so cells must never be summed over it.
+    multi_valued: bool = False
 
 
 DIMENSIONS: dict[str, Dimension] = {}
@@ -66,6 +77,80 @@ for _names, _label, _sql, _flat in (
 register(Dimension("touchpoint", "Touchpoint", lambda _d: Touchpoint.key, "t.touchpoint", join="touchpoint"))
 register(Dimension("stage", "Journey stage", lambda _d: JourneyStage.key, "t.stage", join="touchpoint"))
 register(Dimension("journey", "Journey", lambda _d: Journey.key, "t.journey", join="touchpoint"))
+
+
+# -- topics: a join on record_topics, never a scan of the JSON feedback_record.topics --------------------------
+
+TOPIC_DIMENSIONS = ("topic", "subtopic")
+RECORD_TOPIC_COLUMNS = {"record_id": "BIGINT", "topic": "VARCHAR", "subtopic": "VARCHAR"}
+TOPIC_ALIAS = "rt"
+
+
+def record_topics() -> Select[Any]:
+    """(record_id, topic, subtopic): one row per active level-1 topic of a record, with the record's active
+    subtopic under it (NULL when it has none there). Assignment writes a subtopic's parent along with it
+    (cem.text.topics), so every subtopic row has its topic row; deleted, merged and split topics are left out."""
+    subtopics = (
+        select(RecordTopic.record_id, Topic.key.label("subtopic"), Topic.parent_id)
+        .join(Topic, Topic.id == RecordTopic.topic_id)
+        .where(Topic.parent_id.is_not(None), Topic.status == "active")
+        .subquery("subtopics")
+    )
+    on = and_(subtopics.c.record_id == RecordTopic.record_id, subtopics.c.parent_id == Topic.id)
+    return (
+        select(RecordTopic.record_id, Topic.key.label("topic"), subtopics.c.subtopic)
+        .join(Topic, Topic.id == RecordTopic.topic_id)
+        .outerjoin(subtopics, on)
+        .where(Topic.parent_id.is_(None), Topic.status == "active")
+    )
+
+
+def topic_rows(names: Collection[str]) -> Subquery:
+    """What a query grouping/filtering by these dimensions joins on record_id (aliased `rt`): distinct
+    (record, topic) pairs for `topic` alone, (record, subtopic) pairs for `subtopic` alone, both for both."""
+    used = set(names) & set(TOPIC_DIMENSIONS)
+    if used == set(TOPIC_DIMENSIONS):
+        return record_topics().subquery(TOPIC_ALIAS)
+    rows = record_topics().subquery("record_topics")
+    if used == {"topic"}:
+        return select(rows.c.record_id, rows.c.topic).distinct().subquery(TOPIC_ALIAS)
+    return select(rows.c.record_id, rows.c.subtopic).where(rows.c.subtopic.is_not(None)).subquery(TOPIC_ALIAS)
+
+
+def topic_rows_flat(names: Collection[str]) -> str:
+    """The same relation over the snapshot's `record_topics` table (DuckDB and Spark SQL)."""
+    used = set(names) & set(TOPIC_DIMENSIONS)
+    if used == set(TOPIC_DIMENSIONS):
+        return "record_topics"
+    if used == {"topic"}:
+        return "(SELECT DISTINCT record_id, topic FROM record_topics)"
+    return "(SELECT record_id, subtopic FROM record_topics WHERE subtopic IS NOT NULL)"
+
+
+def _topic_column(name: str) -> Callable[[str], Any]:
+    # The column of the relation alone; engines address the relation they joined (topic_rows) instead.
+    return lambda _dialect: topic_rows({name}).c[name]
+
+
+TOPIC_HELP = (
+    "topic (a level-1 topic key) and subtopic (a subtopic key, <topic>/<slug>) come from text analytics: a record "
+    "with several topics counts once in each, so topic rows can add up to more than the total; records without "
+    "one are grouped under null."
+)
+for _name, _label in (
+    ("topic", "Topic (level 1; a record with several topics counts once in each)"),
+    ("subtopic", "Subtopic (a record with several subtopics counts once in each)"),
+):
+    register(Dimension(_name, _label, _topic_column(_name), f"{TOPIC_ALIAS}.{_name}", join="topic", multi_valued=True))
+
+
+def record_condition(dimension: Dimension, value: str, dialect: str) -> ColumnElement[bool]:
+    """`dimension = value` for one feedback record, as a condition on FR (joined to touchpoint/customer as the
+    dimension says); for a topic dimension: the record has that topic (a semi-join, never more rows)."""
+    if dimension.join == "topic":
+        rows = topic_rows({dimension.name})
+        return FR.id.in_(select(rows.c.record_id).where(rows.c[dimension.name] == value))
+    return dimension.sql(dialect) == value
 
 
 def valid_attribute(name: str) -> bool:

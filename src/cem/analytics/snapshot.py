@@ -7,6 +7,7 @@ snapshot directory:
     feedback/part-*.parquet   feedback records (one row per record, never two versions of one id)
     customers-*.parquet       customers: attributes as JSON text, and the churn flag (cem.analytics.churn)
     touchpoints-*.parquet     touchpoint keys with their stage and journey keys
+    record_topics-*.parquet   record id, topic key, subtopic key (cem.analytics.dimensions.record_topics)
 
 Refreshing is incremental: records after the last export's (updated_at, id) watermark are read; ones
 already in the snapshot unchanged are dropped, new ids are appended as a new part, and changed ones trigger
@@ -15,7 +16,8 @@ records than the snapshot (records were deleted, for example by a privacy erasur
 late with an older stamp), the snapshot is rebuilt from scratch, so erased data never lingers. An update
 committed late with a stamp older than the watermark is the one change an incremental refresh can miss;
 `cem export parquet --full` rebuilds.
-Customers and touchpoints are small and rewritten whole whenever they changed. Readers only ever open the
+Customers, touchpoints, record topics and the row sources are rewritten whole whenever they changed (record
+topics: any topic edit, or record_topic rows added, removed or moved). Readers only ever open the
 files the current manifest lists; a file is deleted one generation after it stopped being listed.
 """
 
@@ -35,15 +37,17 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import Select, String, and_, func, or_, select, type_coerce
+from sqlalchemy import Select, String, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from cem.analytics import duck_connection
 from cem.analytics.churn import churn_flag
+from cem.analytics.dimensions import RECORD_TOPIC_COLUMNS, record_topics
 from cem.analytics.sources import SOURCES, Source
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
+from cem.text.topics.models import RecordTopic, Topic
 
 FEEDBACK_COLUMNS = {
     "id": "BIGINT",
@@ -90,6 +94,7 @@ class SnapshotFiles:
     touchpoints: str
     generation: str = ""
     sources: tuple[tuple[str, str], ...] = ()  # (table, file) of survey responses and invitations
+    record_topics: str = ""  # empty: a snapshot written before topics were exported (read as no topics)
 
 
 @dataclass
@@ -182,16 +187,19 @@ def files_of(directory: Path, manifest: dict[str, Any]) -> SnapshotFiles:
             for entity, entry in manifest.get("sources", {}).items()
             if entity in SOURCES
         ),
+        record_topics=str(directory / manifest["record_topics"]["file"]) if "record_topics" in manifest else "",
     )
 
 
 def create_views(con: duckdb.DuckDBPyConnection, files: SnapshotFiles) -> None:
-    """`feedback`, `customers` and `touchpoints` views over the snapshot's files in a DuckDB connection."""
+    """`feedback`, `customers`, `touchpoints`, `record_topics` and the sources' views over the snapshot's files."""
     # Views take no parameters: the paths (ours, from the manifest) go in as quoted literals.
     parts = ", ".join(sql_string(p) for p in files.feedback)
     con.execute(f"CREATE OR REPLACE VIEW feedback AS SELECT * FROM read_parquet([{parts}])")
     con.execute(f"CREATE OR REPLACE VIEW customers AS SELECT * FROM read_parquet({sql_string(files.customers)})")
     con.execute(f"CREATE OR REPLACE VIEW touchpoints AS SELECT * FROM read_parquet({sql_string(files.touchpoints)})")
+    topics = f"SELECT * FROM read_parquet({sql_string(files.record_topics)})" if files.record_topics else None
+    con.execute(f"CREATE OR REPLACE VIEW record_topics AS {topics or empty_table_sql(RECORD_TOPIC_COLUMNS)}")
     exported = dict(files.sources)
     for source in SOURCES.values():
         # A snapshot written without a source (an older one, or a benchmark's) reads it as empty.
@@ -248,6 +256,7 @@ class _Refresher:
             manifest["feedback"]["updated_id"] = self._last_id_at(max_updated)
             manifest["customers"] = self._customers()
             manifest["touchpoints"] = self._touchpoints()
+            manifest["record_topics"] = self._record_topics()
             manifest["sources"] = {entity: self._source(source) for entity, source in SOURCES.items()}
             manifest["exported_at"] = self.now.isoformat()
             manifest["source"] = source_of(self.session)
@@ -342,6 +351,24 @@ class _Refresher:
         self._copy(stmt, TOUCHPOINT_COLUMNS, path)
         return {"file": path, "state": state}
 
+    def _record_topics(self) -> dict[str, Any]:
+        # record_topic has no timestamps: a fingerprint of its rows (count, id sums, a mixed sum) notices rows
+        # added, removed or moved between topics; topic edits move the topics' updated_at (and statuses their
+        # active count).
+        mixed = (RecordTopic.record_id * 1_000_003 + RecordTopic.topic_id) % 2_147_483_647
+        rows = self.session.execute(
+            select(func.count(), func.sum(RecordTopic.record_id), func.sum(RecordTopic.topic_id), func.sum(mixed))
+        ).one()
+        active = func.count(case((Topic.status == "active", 1)))
+        topics = self.session.execute(select(func.count(), active, func.max(Topic.updated_at))).one()
+        state = "/".join(str(v or 0) for v in rows) + f";{topics[0]}/{topics[1]}/{_iso(topics[2])}"
+        old = (self.old or {}).get("record_topics")
+        if old and old.get("state") == state and (self.dir / old["file"]).exists():
+            return dict(old)
+        path = f"record_topics-{uuid.uuid4().hex[:12]}.parquet"
+        self._copy(record_topics(), RECORD_TOPIC_COLUMNS, path, order="record_id, topic, subtopic")
+        return {"file": path, "state": state}
+
     def _source(self, source: Source) -> dict[str, Any]:
         state = source.state(self.session)
         old = (self.old or {}).get("sources", {}).get(source.entity)
@@ -384,10 +411,10 @@ class _Refresher:
             total += len(rows)
         return total
 
-    def _copy(self, stmt: Any, columns: dict[str, str], path: str, transform: Any = None) -> int:
+    def _copy(self, stmt: Any, columns: dict[str, str], path: str, transform: Any = None, order: str = "id") -> int:
         rows = self._load(stmt, columns, "export", transform)
         target = sql_string(str(self.dir / path))
-        self.con.execute(f"COPY (SELECT * FROM export ORDER BY id) TO {target} (FORMAT parquet)")
+        self.con.execute(f"COPY (SELECT * FROM export ORDER BY {order}) TO {target} (FORMAT parquet)")
         return rows
 
     def _customers_shrank(self, manifest: dict[str, Any]) -> bool:
@@ -407,6 +434,8 @@ def _listed(manifest: dict[str, Any]) -> list[str]:
     if not manifest:
         return []
     sources = [entry["file"] for entry in manifest.get("sources", {}).values()]
+    if "record_topics" in manifest:
+        sources.append(manifest["record_topics"]["file"])
     return [*manifest["feedback"]["parts"], manifest["customers"]["file"], manifest["touchpoints"]["file"], *sources]
 
 

@@ -129,7 +129,8 @@ def apply_record_filters(stmt: Select[Any], filters: Iterable[tuple[str, str]], 
         stmt = stmt.outerjoin(Journey, Journey.id == JourneyStage.journey_id)
     if "customer" in joins:
         stmt = stmt.outerjoin(Customer, Customer.id == FR.customer_id)
-    return stmt.where(*(d.sql(dialect) == value for d, value in declared if d is not None))
+    # Topic filters are semi-joins (the record has that topic): a record with several topics stays one row.
+    return stmt.where(*(dimensions.record_condition(d, value, dialect) for d, value in declared if d is not None))
 
 
 def variant_label(value: object) -> str | None:

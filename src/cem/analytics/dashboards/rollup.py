@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime
 
+from cem.analytics import dimensions
 from cem.analytics.engines.base import AggregateQuery, AggregateRow, MetricEngine
 
 
@@ -32,6 +33,8 @@ class RollupEngine:
             query.by_day
             and not query.filters
             and set(query.dimensions) <= set(self.dimensions)
+            # A record counts once in each of its topics: summing over a topic dimension would count it again.
+            and not any(d not in query.dimensions and _multi_valued(d) for d in self.dimensions)
             and query.start is not None
             and query.start >= self.start
             and query.end is not None
@@ -56,6 +59,11 @@ class RollupEngine:
             wide = self._cache[key] = self.inner.aggregate(wide_query)
             self.wide_queries += 1
         return _narrow(wide, query, [self.dimensions.index(d) for d in query.dimensions])
+
+
+def _multi_valued(name: str) -> bool:
+    dimension = dimensions.get(name)
+    return dimension is not None and dimension.multi_valued
 
 
 def _narrow(wide: list[AggregateRow], query: AggregateQuery, keep: list[int]) -> list[AggregateRow]:

@@ -4,8 +4,8 @@ DuckDB's scanner extensions read the store's tables directly, so metric queries 
 with no export step, and still aggregate column-wise in DuckDB (1,000,000 SQLite records scanned in ~0.1 s).
 The extensions come from PyPI packages (duckdb-extension-sqlite-scanner / -postgres-scanner, pinned to the
 DuckDB version) and are loaded from their files: DuckDB's own INSTALL would download them, and cem runs
-offline. Views named like the Parquet snapshot's (`feedback`, `customers`, `touchpoints` and the row sources)
-present the same columns and types, so the one flat SQL of cem.analytics.engines.flat runs unchanged.
+offline. Views named like the Parquet snapshot's (`feedback`, `customers`, `touchpoints`, `record_topics` and the
+row sources) present the same columns and types, so the one flat SQL of cem.analytics.engines.flat runs unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.sql.util import find_tables
 
-from cem.analytics import churn, duck_connection
+from cem.analytics import churn, dimensions, duck_connection
 from cem.analytics.engines.duck import DuckEngine
 from cem.analytics.snapshot import CUSTOMER_COLUMNS, FEEDBACK_COLUMNS, TOUCHPOINT_COLUMNS, sql_string
 from cem.analytics.sources import SOURCES
@@ -87,10 +87,12 @@ def create_views(con: duckdb.DuckDBPyConnection, schema: str) -> None:
         f"JOIN {schema}.journey j ON j.id = s.journey_id"
     )
     _view(con, "touchpoints", TOUCHPOINT_COLUMNS, touchpoints)
-    for source in SOURCES.values():
-        select = source.select()
+    # The same SELECTs the snapshot exports: record topics and the row sources.
+    selects = [("record_topics", dimensions.RECORD_TOPIC_COLUMNS, dimensions.record_topics())]
+    selects += [(source.table, source.columns, source.select()) for source in SOURCES.values()]
+    for name, columns, select in selects:
         _table_views(con, schema, (t.name for t in find_tables(select)))
-        _view(con, source.table, source.columns, _compiled(select))
+        _view(con, name, columns, _compiled(select))
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str], body: str) -> None:

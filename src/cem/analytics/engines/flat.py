@@ -1,7 +1,8 @@
 """One SQL text for the columnar engines (DuckDB and Spark SQL) from a metric's declared aggregates.
 
 Both engines read the same Parquet snapshot (cem.analytics.snapshot): `feedback` (f), `touchpoints` (t,
-with their stage and journey keys) and `customers` (c, attributes as JSON text plus the churn flag). The SQL
+with their stage and journey keys), `customers` (c, attributes as JSON text plus the churn flag) and
+`record_topics` (rt, joined only when a query groups or filters by topic or subtopic). The SQL
 is the same for both except how a JSON attribute is read, so a metric is never written twice: the metric
 declares aggregates, this module turns them into SQL once, and each engine only runs it.
 """
@@ -96,6 +97,10 @@ def _joins(query: AggregateQuery) -> str:
         sql += " LEFT JOIN touchpoints t ON t.id = f.touchpoint_id"
     if "customer" in needed or query.value == "churned":
         sql += " LEFT JOIN customers c ON c.id = f.customer_id"
+    if "topic" in needed:
+        names = [*query.dimensions, *(f for f, _ in query.filters)]
+        rows = dimensions.topic_rows_flat(names)
+        sql += f" LEFT JOIN {rows} {dimensions.TOPIC_ALIAS} ON {dimensions.TOPIC_ALIAS}.record_id = f.id"
     return sql
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from cem.analytics.dimensions import RECORD_TOPIC_COLUMNS
 from cem.analytics.engines import flat
 from cem.analytics.engines.base import AggregateQuery, AggregateRow
 from cem.analytics.snapshot import SnapshotFiles, empty_table_sql
@@ -59,6 +60,11 @@ class SparkEngine:
         spark.read.parquet(*files.feedback).createOrReplaceTempView("feedback")
         spark.read.parquet(files.customers).createOrReplaceTempView("customers")
         spark.read.parquet(files.touchpoints).createOrReplaceTempView("touchpoints")
+        if files.record_topics:
+            spark.read.parquet(files.record_topics).createOrReplaceTempView("record_topics")
+        else:  # a snapshot written before topics were exported: no record has one
+            empty = empty_table_sql(RECORD_TOPIC_COLUMNS).replace("VARCHAR", "STRING")
+            spark.sql(empty).createOrReplaceTempView("record_topics")
         exported = dict(files.sources)
         for source in SOURCES.values():
             if source.table in exported:

@@ -29,6 +29,7 @@ class SqlEngine:
         self.dialect = session.get_bind().dialect.name
         self._rows: Any = None  # the source subquery of the query being built (responses, invitations)
         self._source: Source | None = None
+        self._topics: Any = None  # the topic relation the query being built joins (dimensions.topic_rows)
 
     def aggregate(self, query: AggregateQuery) -> list[AggregateRow]:
         """One row per non-empty (day, segment) cell."""
@@ -45,6 +46,9 @@ class SqlEngine:
         source = SOURCES.get(query.entity)
         self._rows = source.select().subquery(source.alias) if source else None
         self._source = source
+        names = [*query.dimensions, *(f for f, _ in query.filters)]
+        joined = any(_declared(n).join == "topic" for n in names)
+        self._topics = dimensions.topic_rows(names) if joined and query.entity == "feedback" else None
         dims = [self._dimension(d) for d in query.dimensions]
         threshold = _Threshold(query) if any(a.top_box for a in query.aggregates) else None
         value_cols: list[ColumnElement[Any]] = [self._aggregate(a, query, threshold) for a in query.aggregates]
@@ -73,6 +77,9 @@ class SqlEngine:
             stmt = stmt.outerjoin(Journey, Journey.id == JourneyStage.journey_id)
         if "customer" in needed or query.value == "churned":
             stmt = stmt.outerjoin(Customer, Customer.id == FR.customer_id)
+        if "topic" in needed and self._topics is not None:
+            # One row per (record, topic): only queries grouping or filtering by a topic ever get here.
+            stmt = stmt.outerjoin(self._topics, self._topics.c.record_id == FR.id)
         if threshold is not None:
             scales = threshold.scales
             on = and_(
@@ -106,6 +113,8 @@ class SqlEngine:
         dimension = _declared(name)
         if self._rows is not None and self._source is not None and dimension.customer_attribute is None:
             return self._rows.c[self._source.dimensions[name]]
+        if dimension.join == "topic" and self._topics is not None:
+            return self._topics.c[dimension.name]
         return dimension.sql(self.dialect)
 
     def _time(self, query: AggregateQuery) -> Any:
