@@ -3,9 +3,17 @@
 Starts cem on loopback with the embedded SQLite default, publishes a two-page survey through the API, then
 1. renders GET /s/<slug> for fresh visitors (pages/s, p50/p95/p99);
 2. has N respondents answer it with plain form posts, no JavaScript: page 1 (creates the response) then
-   page 2 (completes it), each a full check + feedback-record upsert; reports page submits/s and latency
-   (target >= 300 page submits/s, p95 < 150 ms on 2 cores, the load generator sharing them).
+   page 2 (completes it), each a full check + feedback-record upsert; reports page submits/s, latency and the
+   server's CPU per submit (target >= 300 page submits/s, p95 < 100 ms on 2 cores, the load generator
+   sharing them).
 Afterwards it checks the store: every respondent completed once, 4 feedback records each.
+
+Measured with the defaults on the shared 2-core machine (other test runs going on, load average ~4), old and
+new code back to back, 3 rounds each: one transaction per submit 178-183 submits/s, p50 85-87 ms, p95 115-121
+ms, p99 175-178 ms, 4.75-4.97 ms server CPU per submit; with the group commit (concurrent submits share a
+transaction, cem.surveys.hosted.PageSubmits) 422-449 submits/s, p50 32-35 ms, p95 54-59 ms, p99 65-78 ms,
+2.0-2.1 ms server CPU per submit (about 0.5 ms of which is FastAPI's route matching). Renders: 360-440 ->
+520-550 pages/s.
 
 Usage: .venv/bin/python -m benchmarks.surveys_hosted [--n 2000] [--concurrency 16]
 """
@@ -206,8 +214,8 @@ def bench_hosted(inst: Instance, respondents: int, concurrency: int) -> dict[str
     submit_rate, submit_p95 = run.report(f"page submits ({respondents} respondents x 2 pages)", "submits")
     print(f"  server CPU {cpu_ms:.2f} ms per page submit (user + system; independent of other load)")
     rate_ok = "OK" if submit_rate >= 300 else "MISSED"
-    p95_ok = "OK" if submit_p95 < 150 else "MISSED"
-    print(f"  targets: >= 300 page submits/s {rate_ok}; p95 < 150 ms {p95_ok}")
+    p95_ok = "OK" if submit_p95 < 100 else "MISSED"
+    print(f"  targets: >= 300 page submits/s {rate_ok}; p95 < 100 ms {p95_ok}")
     return {
         "render_per_s": render_rate,
         "render_p95_ms": render_p95,

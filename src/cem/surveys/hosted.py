@@ -3,6 +3,8 @@
 Flow (post/redirect/get): GET renders the respondent's current page; POST checks and stores that page,
 then redirects back to GET /s/<slug>?r=<resume key>, which now shows the next page or the ending.
 Invalid answers re-render the page with per-question errors and the typed values; nothing is stored.
+Concurrent POSTs share write transactions (a group commit, see PageSubmits); each is answered only after
+the COMMIT that holds its page.
 
 Query parameters of GET /s/<slug> (documented for email and widget links):
     r=<resume key>          resume that response (also kept in a cookie per survey)
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +33,7 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -38,6 +42,7 @@ from cem.api.deps import get_db
 from cem.db.base import utcnow
 from cem.db.session import Database
 from cem.errors import Conflict
+from cem.feedback.group_commit import GroupCommitQueue, Pending
 from cem.surveys import answers as answer_rules
 from cem.surveys import logic, service
 from cem.surveys.definition import Ending, Page, Question, SurveyDefinition, is_rtl, text
@@ -47,6 +52,7 @@ from cem.web.templating import templates
 router = APIRouter()
 
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+SAFE_COOKIE_VALUE = re.compile(r"^[A-Za-z0-9_-]+$")
 COOKIE_PREFIX = "cem_r_"
 COOKIE_MAX_AGE = 30 * 24 * 3600
 FETCH_HEADER = "x-survey-fetch"
@@ -283,26 +289,51 @@ def _cookie_name(survey_id: int) -> str:
     return f"{COOKIE_PREFIX}{survey_id}"
 
 
-def _to_current(request: Request, survey: Survey, resume_key: str) -> Response:
-    url = f"/s/{survey.slug}?r={quote(resume_key)}"
+def _set_resume_cookie(response: Response, slug: str, survey_id: int, resume_key: str) -> None:
+    """What Response.set_cookie writes (HttpOnly, SameSite=lax, scoped to the page), without building a
+    SimpleCookie per response: the slug and the key are URL-safe by construction, so nothing needs quoting."""
+    if not (SAFE_COOKIE_VALUE.match(resume_key) and SAFE_COOKIE_VALUE.match(slug)):
+        response.set_cookie(
+            _cookie_name(survey_id),
+            resume_key,
+            max_age=COOKIE_MAX_AGE,
+            path=f"/s/{slug}",
+            httponly=True,
+            samesite="lax",
+        )
+        return
+    response.raw_headers.append(
+        (
+            b"set-cookie",
+            f"{_cookie_name(survey_id)}={resume_key}; HttpOnly; Max-Age={COOKIE_MAX_AGE}; "
+            f"Path=/s/{slug}; SameSite=lax".encode("latin-1"),
+        )
+    )
+
+
+def _to_current(request: Request, slug: str, survey_id: int, resume_key: str) -> Response:
+    url = f"/s/{slug}?r={quote(resume_key)}"
     response: Response
     if _is_fetch(request):
         response = Response(status_code=204, headers={"X-Survey-Location": url})
     else:
         response = RedirectResponse(url, status_code=303)
-    response.set_cookie(
-        _cookie_name(survey.id),
-        resume_key,
-        max_age=COOKIE_MAX_AGE,
-        path=f"/s/{survey.slug}",
-        httponly=True,
-        samesite="lax",
-    )
+    _set_resume_cookie(response, slug, survey_id, resume_key)
     return response
 
 
+# session.info keys of what a transaction looked up once for all its page submits (see _prefetch)
+BY_SLUG = "cem_hosted_by_slug"
+BY_KEY = "cem_hosted_by_resume_key"
+BY_NONCE = "cem_hosted_by_nonce"
+
+
 def _find_response(session: Session, survey: Survey, key: str | None) -> SurveyResponse | None:
-    response = service.get_response_by_key(session, key) if key else None
+    known: dict[str, SurveyResponse | None] | None = session.info.get(BY_KEY)
+    if known is not None and key in known:
+        response = known[key]
+    else:
+        response = service.get_response_by_key(session, key) if key else None
     return response if response is not None and response.survey_id == survey.id else None
 
 
@@ -316,13 +347,14 @@ def _context(session: Session, response: SurveyResponse) -> logic.Context:
 
 @dataclass
 class Outcome:
-    """What a handler decided inside its transaction, rendered after it (so rollbacks stay clean)."""
+    """What a handler decided inside its transaction, rendered after it. Plain values only, no ORM objects:
+    an outcome outlives its session (and a shared transaction that was rolled back, see PageSubmits)."""
 
     view: PageView | None = None
     status: int = 200
     redirect: str | None = None  # external ending redirect
     resume_key: str | None = None  # PRG to the current page
-    survey: Survey | None = None
+    survey_id: int | None = None  # names the resume cookie
     mark_opened: int | None = None
 
 
@@ -359,7 +391,7 @@ def _show(db: Database, slug: str, query: dict[str, str], cookies: dict[str, str
         view.nonce = response.page_nonce
         view.resume_key = response.resume_key
         view.can_go_back = defn.settings.allow_back and bool(response.page_history)
-        return Outcome(view=view, mark_opened=opened, survey=survey)
+        return Outcome(view=view, mark_opened=opened, survey_id=survey.id)
 
 
 def _prefill_from_query(page: Page, query: dict[str, str]) -> dict[str, Any]:
@@ -422,30 +454,37 @@ def respond_page(request: Request, slug: str) -> Response:
         return RedirectResponse(outcome.redirect, status_code=303)
     assert outcome.view is not None
     response = _render(request, outcome.view, outcome.status)
-    if outcome.survey is not None and outcome.view.resume_key and query.get("r"):
+    if outcome.survey_id is not None and outcome.view.resume_key and query.get("r"):
         # An email link resumes here: remember it so the plain link works later too.
-        response.set_cookie(
-            _cookie_name(outcome.survey.id),
-            outcome.view.resume_key,
-            max_age=COOKIE_MAX_AGE,
-            path=f"/s/{slug}",
-            httponly=True,
-            samesite="lax",
-        )
+        _set_resume_cookie(response, slug, outcome.survey_id, outcome.view.resume_key)
     response.headers["cache-control"] = "no-store"
     return response
 
 
 # --------------------------------------------------------------------------------------------------
 # POST
+#
+# Page submits go through a group commit (PageSubmits, on the feedback API's machinery): concurrent submits of
+# different respondents share one write transaction and each request is answered after the COMMIT holding its
+# page. The batch shares BEGIN/COMMIT (SQLite's single write lock), the survey, version and response look-ups
+# (one query each for the whole batch), one flush of all responses, one feedback upsert statement, one text
+# enrichment job per workspace and one completed-count update per survey (service.SharedWrites). Invalid
+# answers are no error: they are checked before anything is written, and a response created for an invalid
+# first page is dropped before it was ever flushed. A page that raises fails its batch: the transaction is
+# rolled back and each page of it is stored alone, so it gets its own error with nothing of it stored, and
+# the others succeed.
+
+# A bound on how long one batch holds the write lock (a page is well under a millisecond of work in a batch).
+MAX_PAGE_BATCH = 32
 
 
 class _Invalid(Exception):
-    """Raised inside the unit of work to roll back a response created for an invalid first page."""
+    """Raised to drop the response created for an invalid first page (rolled back, or never flushed)."""
 
-    def __init__(self, outcome: Outcome) -> None:
+    def __init__(self, outcome: Outcome, response: SurveyResponse) -> None:
         super().__init__("invalid answers")
         self.outcome = outcome
+        self.response = response
 
 
 def _first(form: dict[str, list[str]], name: str) -> str:
@@ -459,6 +498,33 @@ def _shown_at(raw: str, now: datetime) -> datetime:
     except (ValueError, OverflowError, OSError):
         return now
     return shown if now - timedelta(hours=1) <= shown <= now else now
+
+
+# Statements built once (making them costs more than running them): by nonce (a first page's response), and
+# a batch's look-ups by resume key and by nonce.
+_BY_NONCE = select(SurveyResponse).where(
+    SurveyResponse.survey_id == bindparam("survey_id"), SurveyResponse.submission_id == bindparam("nonce")
+)
+_BY_KEYS = select(SurveyResponse).where(SurveyResponse.resume_key.in_(bindparam("keys", expanding=True)))
+_BY_NONCES = select(SurveyResponse).where(
+    SurveyResponse.survey_id == bindparam("survey_id"),
+    SurveyResponse.submission_id.in_(bindparam("nonces", expanding=True)),
+)
+
+
+def _by_nonce(session: Session, survey_id: int, nonce: str) -> SurveyResponse | None:
+    known: dict[tuple[int, str], SurveyResponse | None] | None = session.info.get(BY_NONCE)
+    if known is not None and (survey_id, nonce) in known:
+        return known[survey_id, nonce]
+    return session.scalar(_BY_NONCE, {"survey_id": survey_id, "nonce": nonce})
+
+
+def _survey_by_slug(session: Session, slug: str) -> Survey | None:
+    """The survey of a hosted page, looked up once per transaction (page submits of a batch share it)."""
+    surveys: dict[str, Survey | None] = session.info.setdefault(BY_SLUG, {})
+    if slug not in surveys:
+        surveys[slug] = service.get_survey_by_slug(session, slug)
+    return surveys[slug]
 
 
 def _start(
@@ -484,36 +550,44 @@ def _start(
     return response
 
 
-def _submit(
-    db: Database, slug: str, form: dict[str, list[str]], cookies: dict[str, str], accept: str | None
-) -> Outcome:
+@dataclass(frozen=True)
+class PageSubmit:
+    """One posted page form, as the handler read it from the request."""
+
+    slug: str
+    form: dict[str, list[str]]
+    cookies: dict[str, str]
+    accept: str | None = None
+
+
+def _submit(session: Session, post: PageSubmit) -> Outcome:
+    """Check and store one posted page in the caller's transaction; raises _Invalid to drop a new response."""
     now = utcnow()
-    with db.unit_of_work() as session:
-        survey = service.get_survey_by_slug(session, slug)
-        if survey is None or survey.current_version_id is None:
-            return Outcome(view=_message_view(None, "There is no survey at this address."), status=404)
-        response = _find_response(session, survey, _first(form, "r") or cookies.get(_cookie_name(survey.id)))
-        nonce = _first(form, "nonce")
-        created = False
-        if response is None:
-            if not NONCE_PATTERN.match(nonce):
-                return Outcome(view=_message_view(survey, "This form has expired; please reload the page."), status=400)
-            response = session.scalar(
-                select(SurveyResponse).where(
-                    SurveyResponse.survey_id == survey.id, SurveyResponse.submission_id == nonce
-                )
-            )
-            if response is not None:  # the same first page again (double click): already stored
-                return Outcome(resume_key=response.resume_key, survey=survey)
-            reason = service.availability(survey, now)
-            if reason:
-                return Outcome(view=_message_view(survey, reason), status=409)
-            response = _start(session, survey, form, nonce, accept, now)
-            created = True
-        if _first(form, "action") == "back":
-            service.go_back(session, response, now=now)
-            return Outcome(resume_key=response.resume_key, survey=survey)
-        return _submit_page(session, survey, response, form, nonce, created, now)
+    form = post.form
+    survey = _survey_by_slug(session, post.slug)
+    if survey is None or survey.current_version_id is None:
+        return Outcome(view=_message_view(None, "There is no survey at this address."), status=404)
+    response = _find_response(session, survey, _first(form, "r") or post.cookies.get(_cookie_name(survey.id)))
+    nonce = _first(form, "nonce")
+    created = False
+    if response is None:
+        if not NONCE_PATTERN.match(nonce):
+            return Outcome(view=_message_view(survey, "This form has expired; please reload the page."), status=400)
+        response = _by_nonce(session, survey.id, nonce)
+        if response is not None:  # the same first page again (double click): already stored
+            return Outcome(resume_key=response.resume_key, survey_id=survey.id)
+        reason = service.availability(survey, now)
+        if reason:
+            return Outcome(view=_message_view(survey, reason), status=409)
+        response = _start(session, survey, form, nonce, post.accept, now)
+        created = True
+        by_nonce: dict[tuple[int, str], SurveyResponse | None] | None = session.info.get(BY_NONCE)
+        if by_nonce is not None:  # a double click in the same batch finds it (nothing is flushed before the end)
+            by_nonce[survey.id, nonce] = response
+    if _first(form, "action") == "back":
+        service.go_back(session, response, now=now)
+        return Outcome(resume_key=response.resume_key, survey_id=survey.id)
+    return _submit_page(session, survey, response, form, nonce, created, now)
 
 
 def _submit_page(
@@ -529,7 +603,7 @@ def _submit_page(
     page = service.current_page(defn, response)
     page_id = _first(form, "page")
     if response.status == "completed" or page is None or (page.id != page_id and nonce not in response.used_nonces):
-        return Outcome(resume_key=response.resume_key, survey=survey)  # stale form: show where they are
+        return Outcome(resume_key=response.resume_key, survey_id=survey.id)  # stale form: show where they are
     ctx = _context(session, response)
     raw = answer_rules.parse_form(logic.visible_questions(page, ctx), form)
     try:
@@ -537,17 +611,109 @@ def _submit_page(
     except service.SurveyUnavailable as exc:
         return Outcome(view=_message_view(survey, exc.detail), status=409)
     except Conflict:
-        return Outcome(resume_key=response.resume_key, survey=survey)
+        return Outcome(resume_key=response.resume_key, survey_id=survey.id)
     if not result.errors:
-        return Outcome(resume_key=response.resume_key, survey=survey)
+        return Outcome(resume_key=response.resume_key, survey_id=survey.id)
     view = page_view(survey, defn, page, ctx, response.language, values=raw, errors=result.errors)
     view.nonce = nonce if created else response.page_nonce
     view.resume_key = "" if created else response.resume_key
     view.can_go_back = defn.settings.allow_back and bool(response.page_history)
     if created:
         view.carry = {k: v[0] for k, v in form.items() if k in ("lang", "t", "channel") or k.startswith("h_")}
-        raise _Invalid(Outcome(view=view, status=422))
+        raise _Invalid(Outcome(view=view, status=422), response)
     return Outcome(view=view, status=422)
+
+
+@dataclass(eq=False)
+class _PendingPage(Pending[Outcome]):
+    post: PageSubmit
+
+
+class PageSubmits(GroupCommitQueue[_PendingPage, Outcome]):
+    """Stores concurrent page submits in shared transactions (see the comment at the top of this section)."""
+
+    def __init__(self, db: Database, *, max_batch: int = MAX_PAGE_BATCH) -> None:
+        super().__init__(max_batch=max_batch)
+        self._db = db
+
+    def submit(self, post: PageSubmit) -> Outcome:
+        """Store one page; returns once it is committed (or raises its own error, having stored nothing)."""
+        return self._run(_PendingPage(post=post))
+
+    def _store_together(self, items: Sequence[_PendingPage]) -> None:
+        shared = service.SharedWrites()
+        with self._db.unit_of_work() as session:
+            _prefetch(session, [item.post for item in items])
+            session.info[service.SHARED_WRITES] = shared
+            results: list[Outcome] = []
+            with session.no_autoflush:  # one flush at the end; the look-ups above found what pages need
+                for item in items:
+                    try:
+                        results.append(_submit(session, item.post))
+                    except _Invalid as invalid:
+                        _forget(session, invalid.response)
+                        results.append(invalid.outcome)
+            shared.write(session)
+        for item, result in zip(items, results, strict=True):  # only once all of them are committed
+            item.result = result
+
+    def _store_alone(self, item: _PendingPage) -> Outcome:
+        try:
+            with self._db.unit_of_work() as session:
+                return _submit(session, item.post)
+        except _Invalid as invalid:
+            return invalid.outcome
+
+
+def _forget(session: Session, response: SurveyResponse) -> None:
+    """Drop the response created for an invalid first page from a batch that has not flushed it."""
+    if not inspect(response).pending:
+        raise RuntimeError("an invalid first page's response was flushed; the batch is stored page by page")
+    session.expunge(response)
+    by_nonce: dict[tuple[int, str], SurveyResponse | None] = session.info.get(BY_NONCE, {})
+    by_nonce.pop((response.survey_id, response.submission_id), None)
+
+
+def _prefetch(session: Session, posts: list[PageSubmit]) -> None:
+    """Look up the surveys and the existing responses of a batch's pages in one query each."""
+    keys: set[str] = set()
+    nonces: dict[int, set[str]] = {}
+    for post in posts:
+        survey = _survey_by_slug(session, post.slug)
+        if survey is None:
+            continue
+        key = _first(post.form, "r") or post.cookies.get(_cookie_name(survey.id))
+        nonce = _first(post.form, "nonce")
+        if key and len(key) <= 64:
+            keys.add(key)
+        if NONCE_PATTERN.match(nonce):  # needed by first pages, and by pages whose key finds nothing
+            nonces.setdefault(survey.id, set()).add(nonce)
+    by_key: dict[str, SurveyResponse | None] = dict.fromkeys(keys)
+    if keys:
+        for response in session.scalars(_BY_KEYS, {"keys": sorted(keys)}):
+            by_key[response.resume_key] = response
+    by_nonce: dict[tuple[int, str], SurveyResponse | None] = {}
+    for survey_id, wanted in nonces.items():
+        by_nonce.update(((survey_id, nonce), None) for nonce in wanted)
+        for response in session.scalars(_BY_NONCES, {"survey_id": survey_id, "nonces": sorted(wanted)}):
+            by_nonce[survey_id, response.submission_id] = response
+    session.info[BY_KEY] = by_key
+    session.info[BY_NONCE] = by_nonce
+
+
+_SUBMITS_LOCK = threading.Lock()
+
+
+def page_submits(request: Request) -> PageSubmits:
+    """The app's page-submit group commit, made on first use (one per app and database)."""
+    state = request.app.state
+    submits: PageSubmits | None = getattr(state, "survey_page_submits", None)
+    if submits is None:
+        with _SUBMITS_LOCK:
+            submits = getattr(state, "survey_page_submits", None)
+            if submits is None:
+                submits = state.survey_page_submits = PageSubmits(get_db(request))
+    return submits
 
 
 async def read_form(request: Request) -> dict[str, list[str]]:
@@ -566,18 +732,15 @@ async def read_form(request: Request) -> dict[str, list[str]]:
 @router.post("/s/{slug}")
 async def respond_submit(request: Request, slug: str) -> Response:
     """Store one page (or go back one); invalid answers come back with their errors and typed values."""
-    form = await read_form(request)
-    db = get_db(request)
-    args = (db, slug, form, dict(request.cookies), request.headers.get("accept-language"))
+    post = PageSubmit(slug, await read_form(request), dict(request.cookies), request.headers.get("accept-language"))
+    submits = page_submits(request)
     try:
-        outcome = await run_in_threadpool(_submit, *args)
-    except _Invalid as invalid:
-        outcome = invalid.outcome
+        outcome = await run_in_threadpool(submits.submit, post)
     except IntegrityError:
         # Two first-page submits with the same nonce raced (PostgreSQL); the other one stored it.
-        outcome = await run_in_threadpool(_submit, *args)
-    if outcome.resume_key and outcome.survey is not None:
-        return _to_current(request, outcome.survey, outcome.resume_key)
+        outcome = await run_in_threadpool(submits.submit, post)
+    if outcome.resume_key and outcome.survey_id is not None:
+        return _to_current(request, slug, outcome.survey_id, outcome.resume_key)
     assert outcome.view is not None
     return _render(request, outcome.view, outcome.status)
 

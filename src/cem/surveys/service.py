@@ -13,7 +13,9 @@ Functions other domains call (all take an open Session; the caller's unit of wor
     start_response(session, survey, *, channel, customer_id=None, language=None, accept_language=None,
                    hidden=None, invitation_id=None, prefill=None, metadata=None, now=None) -> SurveyResponse
     submit_page(session, response, *, page_id, answers, nonce=None, now=None) -> PageResult
-        answers in the engine shape (see cem.surveys.definition); invalid -> PageResult.errors, nothing stored
+        answers in the engine shape (see cem.surveys.definition); invalid -> PageResult.errors, nothing stored;
+        with a SharedWrites in session.info (the hosted page's group commit) its records, enrichment job and
+        completed count are written once for all pages of the transaction
     add_response(session, survey, *, answers, submission_id=None, channel="import", ...) -> SurveyResponse
         a whole response at once (imports, API): checks every answer, stores it completed, idempotent on
         (survey, submission_id)
@@ -28,13 +30,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -290,9 +293,27 @@ def get_survey(session: Session, *, workspace_id: int, survey_id: int) -> Survey
     return survey
 
 
+# Built once: on the hosted page's hot path, making the statement (and its cache key) cost more than running it.
+_SURVEY_BY_SLUG = (
+    select(Survey, SurveyVersion.created_at)
+    .outerjoin(SurveyVersion, SurveyVersion.id == Survey.current_version_id)
+    .options(defer(Survey.definition))
+    .where(Survey.slug == bindparam("slug"))
+)
+
+
 def get_survey_by_slug(session: Session, slug: str) -> Survey | None:
-    """For the hosted page: the working copy (a large JSON) is loaded only if something reads it."""
-    return session.scalar(select(Survey).options(defer(Survey.definition)).where(Survey.slug == slug))
+    """For the hosted page: the working copy (a large JSON) is loaded only if something reads it. The same query
+    reads the current version's creation time, which confirms its cached definition (see _cached_version)."""
+    row = session.execute(_SURVEY_BY_SLUG, {"slug": slug}).first()
+    if row is None:
+        return None
+    survey, created_at = row
+    if survey.current_version_id is not None and created_at is not None:
+        cached = _DEFINITIONS.get((survey.current_version_id, created_at))
+        if cached is not None:
+            session.info.setdefault(SEEN_VERSIONS, {})[survey.current_version_id] = cached
+    return survey
 
 
 def list_surveys(session: Session, *, workspace_id: int) -> list[Survey]:
@@ -317,6 +338,8 @@ def get_version(session: Session, survey: Survey, number: int) -> SurveyVersion:
 
 
 _DEFINITIONS: dict[tuple[int, datetime], tuple[SurveyDefinition, int]] = {}
+SEEN_VERSIONS = "cem_survey_versions"  # session.info: version id -> cache entry confirmed in this transaction
+_VERSION_CREATED = select(SurveyVersion.created_at).where(SurveyVersion.id == bindparam("id"))  # built once
 
 
 def _cached_version(session: Session, version_id: int) -> tuple[SurveyDefinition, int]:
@@ -324,10 +347,10 @@ def _cached_version(session: Session, version_id: int) -> tuple[SurveyDefinition
 
     Keyed by id and creation time: ids of deleted rows can be reused (SQLite, tests), timestamps not.
     """
-    seen: dict[int, tuple[SurveyDefinition, int]] = session.info.setdefault("cem_survey_versions", {})
+    seen: dict[int, tuple[SurveyDefinition, int]] = session.info.setdefault(SEEN_VERSIONS, {})
     if version_id in seen:  # checked once per unit of work, not once per call
         return seen[version_id]
-    row = session.execute(select(SurveyVersion.created_at).where(SurveyVersion.id == version_id)).first()
+    row = session.execute(_VERSION_CREATED, {"id": version_id}).first()
     if row is None:
         raise NotFound(f"Survey version {version_id} does not exist.")
     key = (version_id, row[0])
@@ -554,10 +577,13 @@ def _prefill(defn: SurveyDefinition, prefill: Mapping[str, Any]) -> dict[str, An
     return kept
 
 
+_RESPONSE_BY_KEY = select(SurveyResponse).where(SurveyResponse.resume_key == bindparam("key"))  # built once
+
+
 def get_response_by_key(session: Session, resume_key: str) -> SurveyResponse | None:
     if not resume_key or len(resume_key) > 64:
         return None
-    return session.scalar(select(SurveyResponse).where(SurveyResponse.resume_key == resume_key))
+    return session.scalar(_RESPONSE_BY_KEY, {"key": resume_key})
 
 
 def get_response(session: Session, *, workspace_id: int, response_id: int) -> SurveyResponse:
@@ -621,7 +647,8 @@ def submit_page(
     response.updated_at = now
     if target.finished:
         _complete(session, survey, response, target.ending_id, now)
-    session.flush()
+    if SHARED_WRITES not in session.info:  # a group commit flushes all its pages at once
+        session.flush()
     return PageResult(next_page_id=target.page_id, ending_id=target.ending_id, completed=target.finished)
 
 
@@ -716,7 +743,10 @@ def write_records(
                 )
             )
     stale = [f for q in questions for f in answer_rules.all_field_ids(q) if f not in keep] if remove_stale else []
+    shared: SharedWrites | None = session.info.get(SHARED_WRITES)
     if stale:
+        if shared is not None:
+            shared.write_rows(session)  # records collected before this delete are written before it
         session.execute(
             delete(FeedbackRecord).where(
                 FeedbackRecord.workspace_id == survey.workspace_id,
@@ -729,10 +759,62 @@ def write_records(
     if not records:
         return 0
     rows = feedback_service.record_rows(session, workspace_id=survey.workspace_id, records=records, now=now)
+    if shared is not None:
+        shared.add_rows(rows)
+        return len(rows)
     # Straight to the one bulk upsert: a response's field ids are unique, and nobody needs created/updated counts.
     feedback_bulk.upsert_records(session, rows=rows, now=now)
     feedback_service.enqueue_enrichment(session, workspace_id=survey.workspace_id, rows=rows)
     return len(rows)
+
+
+SHARED_WRITES = "cem_survey_shared_writes"
+
+
+@dataclass
+class SharedWrites:
+    """Writes that page submits sharing one transaction make once for all, not once per page.
+
+    The hosted page's group commit (cem.surveys.hosted.PageSubmits) puts one in `session.info[SHARED_WRITES]`
+    and calls `write` before its COMMIT. Meanwhile submit_page collects into it instead of writing, and does
+    not flush (the group flushes once): the pages' feedback records (one upsert statement; a later row of the
+    same identity wins), the text enrichment job (one per workspace, naming every submission) and the
+    completed counts of surveys without a response limit (one UPDATE per survey; a limited survey still
+    counts each completion at once, since its auto-close needs the exact count).
+    """
+
+    rows: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)  # feedback identity -> row
+    completions: Counter[int] = field(default_factory=Counter)  # survey id -> completed responses
+
+    def add_rows(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            key = (row["workspace_id"], row["source_type"], row["source_name"], row["submission_id"], row["field_id"])
+            self.rows.pop(key, None)  # re-inserted: the statement then writes rows in submit order
+            self.rows[key] = row
+
+    def write_rows(self, session: Session) -> None:
+        """Upsert the collected feedback records now (also before a delete that may concern them)."""
+        if not self.rows:
+            return
+        rows = list(self.rows.values())
+        self.rows.clear()
+        feedback_bulk.upsert_records(session, rows=rows, now=utcnow())
+        by_workspace: dict[int, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_workspace.setdefault(row["workspace_id"], []).append(row)
+        for workspace_id, own in by_workspace.items():
+            feedback_service.enqueue_enrichment(session, workspace_id=workspace_id, rows=own)
+
+    def write(self, session: Session) -> None:
+        self.write_rows(session)
+        for survey_id, count in sorted(self.completions.items()):
+            session.execute(
+                update(Survey)
+                .where(Survey.id == survey_id)
+                .values(completed_count=Survey.completed_count + count)
+                .execution_options(synchronize_session=False)
+            )
+        self.completions.clear()
 
 
 def version_number(session: Session, version_id: int) -> int:
@@ -744,6 +826,10 @@ def _complete(session: Session, survey: Survey, response: SurveyResponse, ending
     response.status = "completed"
     response.completed_at = now
     response.ending_id = ending_id
+    shared: SharedWrites | None = session.info.get(SHARED_WRITES)
+    if shared is not None and not survey.close_after_responses:  # nothing reads the count before the commit
+        shared.completions[survey.id] += 1
+        return
     # Atomic increment: concurrent completions must not lose counts (the auto-close depends on it).
     count = session.execute(
         update(Survey)
