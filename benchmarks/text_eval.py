@@ -12,9 +12,10 @@ balanced classes, 5 folds, compared with the default on the same folds). Then en
 in memory (language + sentiment), and end to end through the database (the enrichment job's code: read the records,
 embed, language, sentiment, emotions, topics when present, write feedback_record + feedback_embedding) on a fresh SQLite
 database. Finally topic discovery time (TXT-B's benchmarks/text_topics.py, embeddings given: excludes embedding time).
+Throughput is also given in CPU ms per text: the machine is often shared, and wall time then says little.
 
 Usage: .venv/bin/python benchmarks/text_eval.py [--data ../shared/data] [--limit N] [--throughput-texts 500]
-       [--db-texts 500] [--topics-n 10000 100000]
+       [--db-texts 500] [--topics-n 10000 100000] [--repeat N] [--skip-accuracy]
 """
 
 from __future__ import annotations
@@ -87,9 +88,9 @@ def workspace_trainer_cv(vectors: np.ndarray, truth: Sequence[str]) -> list[str]
 
 def evaluate(name: str, texts: list[str], truth: list[str], holdout_from: int | None = None) -> None:
     """Print accuracy / macro-F1 of the default model, VADER and the CV-trained model on one data set."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     vectors = shared_embedder().embed(texts)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     default = EmbeddingSentiment()
     p = default.probabilities(vectors)
     predictions = {
@@ -102,7 +103,10 @@ def evaluate(name: str, texts: list[str], truth: list[str], holdout_from: int | 
         "workspace trainer (cem text train), 5-fold": workspace_trainer_cv(vectors, truth),
     }
     counts = {c: truth.count(c) for c in CLASSES}
-    print(f"\n{name}: n={len(texts)} {counts}; embedding {len(texts) / seconds:.1f} texts/s")
+    print(
+        f"\n{name}: n={len(texts)} {counts}; embedding {len(texts) / seconds:.1f} texts/s, "
+        f"{1000 * cpu / len(texts):.1f} CPU ms per text"
+    )
     for label, predicted in predictions.items():
         accuracy, f1 = scores(truth, predicted)
         line = f"  {label:42s} accuracy {accuracy:.3f}  macro-F1 {f1:.3f}"
@@ -126,7 +130,7 @@ def throughput(texts: list[str]) -> None:
     known = {lang: named.count(lang) for lang in sorted(set(named))}
     print(
         f"\nEnrichment (language + sentiment), {len(texts)} texts: {len(texts) / seconds:.1f} texts/s wall; "
-        f"{len(texts) / cpu:.1f} texts per CPU s"
+        f"{len(texts) / cpu:.1f} texts per CPU s ({1000 * cpu / len(texts):.1f} CPU ms per text)"
     )
     print(f"  languages {known}; mixed {mixed}")
 
@@ -178,7 +182,8 @@ def end_to_end(texts: list[str]) -> None:
     # CPU seconds too: on a busy machine wall time says little; n / (cpu / cores) is what idle cores would give.
     print(
         f"\nEnrichment end to end through SQLite ({topics}), {result.enriched} texts: "
-        f"{result.enriched / seconds:.1f} texts/s wall; {cpu:.1f} CPU s ({result.enriched / cpu:.1f} texts per CPU s); "
+        f"{result.enriched / seconds:.1f} texts/s wall; {cpu:.1f} CPU s ({result.enriched / cpu:.1f} texts per CPU s, "
+        f"{1000 * cpu / result.enriched:.1f} CPU ms per text); "
         f"languages {result.languages}"
     )
 
@@ -202,17 +207,20 @@ def main() -> None:
     parser.add_argument("--throughput-texts", type=int, default=500)
     parser.add_argument("--db-texts", type=int, default=500, help="Texts for the end-to-end run (0: skip).")
     parser.add_argument("--topics-n", type=int, nargs="*", default=[10_000, 100_000], help="Topic discovery sizes.")
+    parser.add_argument("--repeat", type=int, default=1, help="Run the throughput measurements N times (busy machine).")
+    parser.add_argument("--skip-accuracy", action="store_true", help="Only the throughput and topic measurements.")
     args = parser.parse_args()
     air, olist = load_airline(args.data), load_olist(args.data)
     if args.limit:
         air, olist = (air[0][: args.limit], air[1][: args.limit]), (olist[0][: args.limit], olist[1][: args.limit])
-    evaluate("Airline tweets (English)", *air)
-    evaluate("Olist reviews (Portuguese)", *olist, holdout_from=TUNING_ROWS)
-    n = args.throughput_texts // 2
-    throughput(air[0][-n:] + olist[0][-n:])
-    if args.db_texts:
-        half = args.db_texts // 2
-        end_to_end(air[0][:half] + olist[0][:half])
+    if not args.skip_accuracy:
+        evaluate("Airline tweets (English)", *air)
+        evaluate("Olist reviews (Portuguese)", *olist, holdout_from=TUNING_ROWS)
+    n, half = args.throughput_texts // 2, args.db_texts // 2
+    for _ in range(args.repeat):
+        throughput(air[0][-n:] + olist[0][-n:])
+        if args.db_texts:
+            end_to_end(air[0][:half] + olist[0][:half])
     print("\nEmotions: EXPERIMENTAL (example sentences on the same embeddings); no labelled emotion data to measure.")
     topic_discovery(args.topics_n)
 

@@ -14,6 +14,7 @@ from cem.text.sentiment import (
     Sentiment,
     analyze_texts,
     clauses,
+    contrast_parts,
     from_probabilities,
     get_analyzer,
     head_probabilities,
@@ -113,6 +114,12 @@ def test_praise_and_complaint_in_one_text_is_mixed(default: EmbeddingSentiment) 
     results = default.analyze(texts)
     assert [r.label for r in results] == ["mixed", "mixed", "positive", "negative"]
     assert results[0].polarity in {"negative", "positive"}
+    # Clauses embedded in the same pass as the texts (enrichment) give the labels of a separate clause pass.
+    seen: list[int] = []
+    vectors, part_vectors = default.embed(texts, progress=seen.append)
+    assert sum(seen) == len(texts)  # progress counts the texts, not the clauses riding along
+    assert len(part_vectors) == len(contrast_parts(texts)) == 4  # "Nothing but problems": one clause of 2+ words
+    assert default.from_vectors(texts, vectors, part_vectors) == default.from_vectors(texts, vectors) == results
 
 
 def test_clauses_split_at_contrast_only() -> None:

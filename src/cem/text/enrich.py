@@ -25,7 +25,7 @@ from cem.db.base import utcnow
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
 from cem.text import settings as text_settings
-from cem.text.embeddings import MODEL_NAME, Embedder, shared_embedder
+from cem.text.embeddings import MODEL_NAME, Embedder, Vectors, shared_embedder
 from cem.text.emotions import shared_emotion_model
 from cem.text.language import detect_languages
 from cem.text.models import FeedbackEmbedding, WorkspaceSentimentModel
@@ -116,11 +116,13 @@ def workspace_head(session: Session, workspace_id: int) -> LinearHead | None:
     return LinearHead.from_json(row.classes, row.weights) if row is not None else None
 
 
-def sentiments(texts: Sequence[str], vectors: npt.NDArray[Any], head: LinearHead | None) -> list[Sentiment]:
+def sentiments(
+    texts: Sequence[str], vectors: npt.NDArray[Any], head: LinearHead | None, part_vectors: Vectors | None = None
+) -> list[Sentiment]:
     """The workspace's own model when it has one, else the default (multilingual) model."""
     if head is not None:
         return head.sentiments(vectors)
-    return shared_default_analyzer().from_vectors(texts, vectors)
+    return shared_default_analyzer().from_vectors(texts, vectors, part_vectors)
 
 
 def topics_available() -> bool:
@@ -164,11 +166,14 @@ def enrich_records(
     if not pending:
         return result
     texts = [p.embedded for p in pending]
-    vectors = (embedder or shared_embedder()).embed(texts, progress=progress)
+    if head is None and embedder is None:  # the default model: its clauses are embedded in the same pass
+        vectors, part_vectors = shared_default_analyzer().embed(texts, progress=progress)
+    else:
+        vectors, part_vectors = (embedder or shared_embedder()).embed(texts, progress=progress), None
     unknown = [i for i, p in enumerate(pending) if not p.language]
     originals = [pending[i].text for i in unknown]  # languages are detected on the original wording
     detected = dict(zip(unknown, detect_languages(originals), strict=True)) if unknown else {}
-    found = sentiments(texts, vectors, head)
+    found = sentiments(texts, vectors, head, part_vectors)
     emotions = shared_emotion_model().detect(vectors, examples)
     with db.unit_of_work() as session:
         current = _current_hashes(session, [p.record_id for p in pending])

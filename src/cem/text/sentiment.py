@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cem.text.anchors import ANCHORS
-from cem.text.embeddings import Embedder, shared_embedder
+from cem.text.embeddings import Embedder, Vectors, shared_embedder
 from cem.text.language import detect_languages
 
 LABELS: tuple[str, ...] = ("negative", "neutral", "positive", "mixed")
@@ -121,6 +121,11 @@ def clauses(text: str) -> list[str]:
     return [part for part in parts if len(part.split()) >= 2]
 
 
+def contrast_parts(texts: Sequence[str]) -> list[tuple[int, str]]:
+    """(text index, clause) for every text with two or more contrasting clauses, in text order."""
+    return [(index, part) for index, text in enumerate(texts) if len(parts := clauses(text)) >= 2 for part in parts]
+
+
 class EmbeddingSentiment:
     """Default analyzer: e5 embeddings, a shipped 3-class head and example-sentence anchors; multilingual, untrained."""
 
@@ -158,29 +163,46 @@ class EmbeddingSentiment:
         """Embed and classify texts in batches."""
         if not texts:
             return []
-        return self.from_vectors(texts, self.embedder.embed(texts, progress=progress))
+        return self.from_vectors(texts, *self.embed(texts, progress=progress))
 
-    def from_vectors(self, texts: Sequence[str], vectors: npt.NDArray[Any]) -> list[Sentiment]:
-        """Classify texts whose embeddings are already computed (enrichment reuses the stored vectors)."""
+    def embed(self, texts: Sequence[str], *, progress: Progress | None = None) -> tuple[Vectors, Vectors]:
+        """Vectors of the texts, and of their contrasting clauses (contrast_parts order), in one engine pass.
+
+        One pass rather than a second call for the clauses: the engine's batches and cores stay full (measured: the
+        clause pass cost ~10% of enrichment time as a separate call, about half that inside the main one).
+        """
+        parts = [part for _, part in contrast_parts(texts)]
+        both = self.embedder.embed([*texts, *parts], progress=progress, count_first=len(texts))
+        return both[: len(texts)], both[len(texts) :]
+
+    def from_vectors(
+        self, texts: Sequence[str], vectors: npt.NDArray[Any], part_vectors: npt.NDArray[Any] | None = None
+    ) -> list[Sentiment]:
+        """Classify texts whose embeddings are already computed (enrichment reuses the stored vectors).
+
+        part_vectors: the vectors of contrast_parts(texts) when the caller embedded them along with the texts;
+        otherwise the clauses that can still change a label are embedded here.
+        """
         if not texts:
             return []
         results = [from_probabilities(*map(float, row)) for row in self.probabilities(vectors)]
-        for index in self._mixed(texts):
+        # Texts already mixed as a whole need no clause pass (it could only make them mixed).
+        undecided = {i for i, result in enumerate(results) if result.label != "mixed"}
+        parts = contrast_parts(texts)
+        if part_vectors is None:
+            parts = [(index, part) for index, part in parts if index in undecided]
+            part_vectors = self.embedder.embed([part for _, part in parts])
+        for index in self._mixed([index for index, _ in parts], part_vectors) & undecided:
             results[index] = Sentiment("mixed", results[index].score, results[index].polarity)
         return results
 
-    def _mixed(self, texts: Sequence[str]) -> set[int]:
-        """Indexes of texts where one contrasting clause is clearly positive and another clearly negative."""
-        split: list[tuple[int, str]] = []
-        for index, text in enumerate(texts):
-            parts = clauses(text)
-            if len(parts) >= 2:
-                split.extend((index, part) for part in parts)
-        if not split:
+    def _mixed(self, owners: Sequence[int], part_vectors: npt.NDArray[Any]) -> set[int]:
+        """The owners (text indexes) having one clause clearly positive and another clearly negative."""
+        if not owners:
             return set()
-        p = self.probabilities(self.embedder.embed([part for _, part in split]))
-        negative = {i for (i, _), row in zip(split, p, strict=True) if row[0] >= CLAUSE_STRONG}
-        positive = {i for (i, _), row in zip(split, p, strict=True) if row[2] >= CLAUSE_STRONG}
+        p = self.probabilities(part_vectors)
+        negative = {i for i, row in zip(owners, p, strict=True) if row[0] >= CLAUSE_STRONG}
+        positive = {i for i, row in zip(owners, p, strict=True) if row[2] >= CLAUSE_STRONG}
         return negative & positive
 
 
