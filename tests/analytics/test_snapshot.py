@@ -117,7 +117,7 @@ def test_customer_changes_reach_the_snapshot(admin_api: TestClient, db: Database
 
 def _workspace_id(db: Database) -> int:
     with db.unit_of_work(readonly=True) as session:
-        return int(session.scalars(select(Customer.workspace_id)).first() or 0)
+        return int(session.scalars(select(FeedbackRecord.workspace_id)).first() or 0)
 
 
 def test_duckdb_reads_the_live_store_and_the_spark_snapshot_refreshes_when_stale(
@@ -233,3 +233,55 @@ def test_erasure_queues_a_snapshot_refresh(admin_api: TestClient, db: Database, 
     with db.unit_of_work(readonly=True) as session:
         names = list(session.scalars(select(Job.name)))
     assert "analytics.refresh_snapshot" in names
+
+
+def test_sentiment_from_enrichment_and_corrections_reaches_the_snapshot(
+    admin_api: TestClient, db: Database, tmp_path: Path
+) -> None:
+    """Enrichment and label corrections move updated_at: an incremental refresh carries the new sentiment."""
+    from cem.text.enrich import enrich_records
+
+    texts = ["The crew was wonderful and the seats were comfortable.", "Lost my bag and nobody answered the phone."]
+    post(
+        admin_api,
+        [
+            {
+                "source_type": "review",
+                "source_name": "app",
+                "submission_id": f"t{i}",
+                "field_id": "body",
+                "field_type": "text",
+                "value": text,
+            }
+            for i, text in enumerate(texts)
+        ],
+    )
+    snap = Snapshot(tmp_path / "snap")
+
+    def labels() -> dict[int, str | None]:
+        files = snap.files()
+        assert files is not None
+        rows = (
+            duckdb.connect()
+            .execute("SELECT id, sentiment_label FROM read_parquet(?)", [list(files.feedback)])
+            .fetchall()
+        )
+        return {int(r[0]): r[1] for r in rows}
+
+    with db.unit_of_work(readonly=True) as session:
+        snap.refresh(session)
+        ids = sorted(session.scalars(select(FeedbackRecord.id)))
+    assert set(labels().values()) == {None}  # not enriched yet
+    enrich_records(db, workspace_id=_workspace_id(db), record_ids=ids)
+    with db.unit_of_work(readonly=True) as session:
+        report = snap.refresh(session)
+    assert (report.mode, report.updated) == ("incremental", 2)
+    assert labels() == {ids[0]: "positive", ids[1]: "negative"}
+
+    r = admin_api.put(f"/api/v1/feedback/{ids[0]}/label", json={"sentiment_label": "mixed"})
+    assert r.status_code == 200, r.text
+    with db.unit_of_work(readonly=True) as session:
+        report = snap.refresh(session)
+    assert (report.mode, report.updated) == ("incremental", 1)
+    assert labels() == {ids[0]: "mixed", ids[1]: "negative"}
+

@@ -195,6 +195,8 @@ def enrich_records(
                 "sentiment_score": found[i].score,
                 "emotions": emotions[i],
                 "enriched_at": now,
+                # The analytics snapshot refreshes by updated_at: a new sentiment must reach it like any edit.
+                "updated_at": now,
             }
             if topics is not None:
                 row["topics"] = topics.get(p.record_id, [])

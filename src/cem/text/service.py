@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cem.admin import audit
@@ -141,6 +141,7 @@ def correct_label(
     if sentiment_label is not None:
         row.sentiment_label = sentiment_label
         record.sentiment_label = sentiment_label
+        record.updated_at = utcnow()  # the analytics snapshot refreshes by updated_at
     if topic is not None:
         row.topic = topic.strip() or None
         # An existing topic (by key or label) moves the record into it for good; other names stay as typed.
@@ -316,12 +317,12 @@ def rescore_batch(session: Session, *, workspace_id: int, after_id: int, batch: 
     if keep:
         vectors = np.stack([decode_vector(r[1], r[2]) for r in keep])
         found = enrich.sentiments([r[3] or "" for r in keep], vectors, head)
-        from sqlalchemy import update
+        now = utcnow()
 
         session.execute(
             update(FeedbackRecord),
             [
-                {"id": r[0], "sentiment_label": s.label, "sentiment_score": s.score}
+                {"id": r[0], "sentiment_label": s.label, "sentiment_score": s.score, "updated_at": now}
                 for r, s in zip(keep, found, strict=True)
             ],
         )
