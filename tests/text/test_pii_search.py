@@ -215,9 +215,18 @@ def test_hidden_chunks_never_become_new_tokens_or_bridge_a_phrase(workspace: Wor
         assert fulltext.matching_ids(session, "   ", texts) == {1, 2}
 
 
-def test_sqlite_checker_uses_the_index_tokenizer(workspace: Workspace) -> None:
+def test_checker_uses_the_index_tokenizer(workspace: Workspace) -> None:
+    """The visible-text checker tokenizes like the store's full-text index, on either database."""
     with workspace.db.unit_of_work(readonly=True) as session:
-        if session.get_bind().dialect.name != "sqlite":
-            pytest.skip("SQLite FTS5 only")
-        sql = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'feedback_fts'"))
-    assert f"tokenize='{fulltext.SQLITE_TOKENIZE}'" in str(sql)
+        if session.get_bind().dialect.name == "sqlite":
+            sql = session.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'feedback_fts'"))
+            assert f"tokenize='{fulltext.SQLITE_TOKENIZE}'" in str(sql)
+        else:
+            index = str(
+                session.scalar(
+                    text(
+                        "SELECT string_agg(indexdef, ' ') FROM pg_indexes WHERE tablename = 'feedback_record' AND indexdef LIKE '%to_tsvector%'"
+                    )
+                )
+            )
+            assert "to_tsvector('simple'::regconfig, cem_fts_text(value_text))" in index
