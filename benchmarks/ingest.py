@@ -180,23 +180,28 @@ def write_bulk_files(folder: Path, rows: int) -> tuple[Path, Path]:
     return csv_path, ndjson_path
 
 
-def bench_bulk(inst: Instance, rows: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        csv_path, ndjson_path = write_bulk_files(Path(tmp), rows)
-        mapping = Path(tmp) / "mapping.json"
-        mapping.write_text(json.dumps(BULK_MAPPING))
-        for label, path, extra in (
-            ("CSV", csv_path, ["--mapping-file", str(mapping)]),
-            ("NDJSON", ndjson_path, []),
-        ):
-            started = time.perf_counter()
-            inst.cem("import", str(path), "--workspace", inst.workspace, *extra)
-            elapsed = time.perf_counter() - started
-            rate = rows / elapsed
-            print(
-                f"bulk import {label}  {rows:,} rows in {elapsed:.1f} s: {rate:,.0f} rows/s "
-                f"({'OK' if rate >= 50_000 else 'MISSED'} vs 50,000)"
-            )
+def bench_bulk(folder: Path, rows: int) -> None:
+    """Each format into a fresh store (the figure against the target), then NDJSON again into the store that
+    already holds the CSV's rows (bigger indexes: the slower, steady-state case)."""
+    csv_path, ndjson_path = write_bulk_files(folder, rows)
+    mapping = folder / "mapping.json"
+    mapping.write_text(json.dumps(BULK_MAPPING))
+    csv_store, ndjson_store = Instance(data_dir=folder / "bulk-csv"), Instance(data_dir=folder / "bulk-ndjson")
+    for store in (csv_store, ndjson_store):
+        store.prepare()
+    for label, store, path, extra in (
+        ("CSV, fresh store", csv_store, csv_path, ["--mapping-file", str(mapping)]),
+        ("NDJSON, fresh store", ndjson_store, ndjson_path, []),
+        (f"NDJSON, store already holding {rows:,} rows", csv_store, ndjson_path, []),
+    ):
+        started = time.perf_counter()
+        store.cem("import", str(path), "--workspace", store.workspace, *extra)
+        elapsed = time.perf_counter() - started
+        rate = rows / elapsed
+        print(
+            f"bulk import {label}  {rows:,} rows in {elapsed:.1f} s (CLI start included): {rate:,.0f} rows/s "
+            f"({'OK' if rate >= 50_000 else 'MISSED'} vs 50,000)"
+        )
 
 
 BULK_MAPPING: dict[str, object] = {
@@ -226,7 +231,7 @@ def main() -> None:
         finally:
             inst.stop()
         if args.bulk_rows:
-            bench_bulk(inst, args.bulk_rows)
+            bench_bulk(Path(tmp), args.bulk_rows)
     if args.jobs:
         from benchmarks import jobs
 

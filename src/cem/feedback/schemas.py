@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from cem.customers.schemas import CustomerRef
 from cem.schemas import ExternalId, InputModel, Key, LongText, Name, ReadModel
@@ -18,6 +18,9 @@ SCORE_RANGES: dict[str, tuple[float, float]] = {
     "ces": (1, 7),
     "rating": (0, 10),
 }
+
+
+TYPED = "typed_value"  # the validation-context key under which FeedbackIn leaves its TypedValue
 
 
 class FeedbackIn(InputModel):
@@ -38,12 +41,18 @@ class FeedbackIn(InputModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _value_matches_type(self) -> FeedbackIn:
-        typed_value(self.field_type, self.value)
+    def _value_matches_type(self, info: ValidationInfo) -> FeedbackIn:
+        typed = typed_value(self.field_type, self.value)
+        # A caller validating with context={} gets the split value back, instead of splitting it a second time
+        # (bulk NDJSON import: once per row counts).
+        if isinstance(info.context, dict):
+            info.context[TYPED] = typed
         return self
 
 
-class TypedValue(InputModel):
+class TypedValue(NamedTuple):
+    """A value split into feedback_record's typed columns (a plain tuple: built once or twice per ingested row)."""
+
     number: float | None = None
     text: str | None = None
     boolean: bool | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError, validate_email
 
 from cem.customers.bulk import BulkRef
-from cem.feedback.schemas import SCORE_RANGES, FeedbackIn, typed_value
+from cem.feedback.schemas import SCORE_RANGES, TYPED, FeedbackIn, TypedValue, typed_value
 from cem.imports.schemas import CustomerMap, CustomersMapping, FeedbackMapping
 
 MAX_ID = 200
@@ -255,14 +255,15 @@ class FeedbackNdjson:
         self.now = now
 
     def __call__(self, line: int, raw: bytes) -> Pending:
+        context: dict[str, TypedValue] = {}
         try:
-            rec = FeedbackIn.model_validate_json(raw)
+            rec = FeedbackIn.model_validate_json(raw, context=context)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
             reason = "malformed JSON" if err["type"] == "json_invalid" else err["msg"]
             raise RowProblem(where, reason, raw.decode(errors="replace").strip()) from None
-        number, text, flag, day = _typed(rec)
+        number, text, flag, day = context[TYPED]  # split once, by the validation
         record = {
             "workspace_id": self.workspace_id,
             "source_type": rec.source_type,
@@ -289,8 +290,3 @@ class FeedbackNdjson:
             email = str(c.email).lower() if c.email else None
             pending.ref = BulkRef(c.external_id, email, c.name, dict(c.attributes))
         return pending
-
-
-def _typed(rec: FeedbackIn) -> tuple[float | None, str | None, bool | None, Any]:
-    value = typed_value(rec.field_type, rec.value)  # already checked by FeedbackIn; this only splits it
-    return value.number, value.text, value.boolean, value.day
