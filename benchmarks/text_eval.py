@@ -67,7 +67,15 @@ def trained_cv(vectors: np.ndarray, truth: Sequence[str]) -> list[str]:
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    model = LogisticRegressionCV(Cs=[0.3, 1, 3, 10, 30], l1_ratios=(0.0,), class_weight="balanced", max_iter=3000)
+    # scoring and attributes spelled out: sklearn 1.9 warns that both defaults will change.
+    model = LogisticRegressionCV(
+        Cs=[0.3, 1, 3, 10, 30],
+        l1_ratios=(0.0,),
+        class_weight="balanced",
+        max_iter=3000,
+        scoring="accuracy",
+        use_legacy_attributes=False,
+    )
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
     return [str(p) for p in cross_val_predict(model, vectors, np.asarray(truth), cv=folds)]
 
