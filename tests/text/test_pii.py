@@ -20,9 +20,9 @@ from cem.text.pii import find_pii, iban_valid, luhn_valid, redact
         ),
         ("Call me on (555) 123-4567 or 555-987-6543 tomorrow.", "Call me on [PHONE] or [PHONE] tomorrow."),
         ("Me liga no (11) 98765-4321 ou +55 21 3456-7890.", "Me liga no [PHONE] ou [PHONE]."),
-        ("Meu celular é 98765-4321, falar com Ana.", "Meu celular é [PHONE], falar com Ana."),
+        ("Meu celular é 98765-4321, falar com Ana.", "Meu celular é [PHONE], falar com [NAME]."),
         ("UK office: +44 20 7946 0958.", "UK office: [PHONE]."),
-        ("Toll free 1-800-555-0199, ask for Sam", "Toll free [PHONE], ask for Sam"),
+        ("Toll free 1-800-555-0199, ask for Sam", "Toll free [PHONE], ask for [NAME]"),
         ("I was charged twice on 4111 1111 1111 1111!", "I was charged twice on [CARD]!"),
         ("cartão 5555-5555-5555-4444 foi cobrado duas vezes", "cartão [CARD] foi cobrado duas vezes"),
         ("Refund to DE89 3704 0044 0532 0130 00 please.", "Refund to [IBAN] please."),
@@ -57,6 +57,38 @@ def test_masks_personal_data(text: str, expected: str) -> None:
 def test_leaves_look_alikes_untouched(text: str) -> None:
     assert find_pii(text) == []
     assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I spoke with John Smith and he hung up on me.", "I spoke with [NAME] and he hung up on me."),
+        ("My name is Sarah O'Connor, booking 4471.", "My name is [NAME], booking 4471."),
+        ("Mr. Brown at the gate was great", "Mr. [NAME] at the gate was great"),
+        ("the agent Maria Was rude", "the agent [NAME] Was rude"),  # the name ends before a capitalised verb
+        ("Falei com a atendente Juliana Ferreira ontem.", "Falei com a atendente [NAME] ontem."),
+        ("Meu nome é Ana de Souza e quero meu dinheiro", "Meu nome é [NAME] e quero meu dinheiro"),
+        ("Fui atendida por Carlos, muito educado.", "Fui atendida por [NAME], muito educado."),
+        ("Sr. João Pedro da Silva não recebeu", "Sr. [NAME] não recebeu"),
+    ],
+)
+def test_masks_names_a_text_introduces(text: str, expected: str) -> None:
+    assert redact(text) == expected
+    assert redact(text, kinds={"email", "phone"}) == text  # names only when the kind is on
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I spoke with Customer Service twice and nobody helped",  # a department, not a person
+        "The agent was rude and the flight was late",  # no name after the cue
+        "Flew with Delta to Boston, great crew",  # capitalised words without a person cue
+        "meu nome é joão",  # written in lower case: not found (a rule, not a model)
+        "Thanks to Maria for her help",  # no cue: a known limit of the rule
+    ],
+)
+def test_leaves_names_without_a_cue(text: str) -> None:
+    assert [m for m in find_pii(text) if m.kind == "name"] == []
 
 
 def test_kinds_can_be_selected() -> None:

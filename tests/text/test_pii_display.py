@@ -113,7 +113,7 @@ def test_workspace_configures_redaction(api: Callable[[str], TestClient]) -> Non
     admin = api("admin")
     assert admin.get("/api/v1/text/settings/pii").json() == {
         "enabled": True,
-        "kinds": ["email", "iban", "card", "ip", "phone"],
+        "kinds": ["email", "iban", "card", "ip", "phone", "name"],
     }
     r = admin.put("/api/v1/text/settings/pii", json={"enabled": True, "kinds": ["email"]})
     assert r.status_code == 200 and r.json()["kinds"] == ["email"]
@@ -126,7 +126,7 @@ def test_workspace_configures_redaction(api: Callable[[str], TestClient]) -> Non
 def test_bad_redaction_settings_are_rejected(api: Callable[[str], TestClient]) -> None:
     admin = api("admin")
     before = admin.get("/api/v1/text/settings/pii").json()
-    for body in ({"enabled": True, "kinds": ["name"]}, {"enabled": "maybe"}, {"kinds": "email"}):
+    for body in ({"enabled": True, "kinds": ["ssn"]}, {"enabled": "maybe"}, {"kinds": "email"}):
         r = admin.put("/api/v1/text/settings/pii", json=body)
         assert r.status_code == 422, r.text
         assert r.json()["errors"]

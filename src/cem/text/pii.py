@@ -1,7 +1,13 @@
-"""Find and mask personal data in free text: emails, phone numbers, card numbers, IBANs and IP addresses.
+"""Find and mask personal data in free text: emails, phone numbers, card numbers, IBANs, IP addresses and names.
 
 Every candidate is validated (Luhn for cards, ISO 7064 mod 97 for IBANs, octet ranges for IPs, digit counts and
 separators for phones) so that order numbers, dates, prices and versions stay readable.
+
+Person names are found by rule, not by a model: no named-entity model for both English and Portuguese ships in a
+package installable here (spaCy's pipelines are not on PyPI; GLiNER and the like download weights at run time). A name
+is one to three capitalised words that the text introduces as a person's: after a title (Mr, Mrs, Dr, Sr., Sra., Dona)
+or a phrase such as "my name is", "spoke with", "agent", "meu nome é", "falei com", "atendente". Names written
+without such a cue ("Thanks to Maria for her help") are not found.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
-KINDS: tuple[str, ...] = ("email", "iban", "card", "ip", "phone")
+KINDS: tuple[str, ...] = ("email", "iban", "card", "ip", "phone", "name")
 
 # Lengths of IBANs per country (ISO 13616 registry, the countries our users are likely to quote).
 IBAN_LENGTHS: dict[str, int] = {
@@ -43,8 +49,25 @@ _REFERENCE_BEFORE = re.compile(
     r"version|versão|versao|build|no\.|n[º°])|#)\W{0,3}$",
     re.IGNORECASE,
 )
-# Every kind needs one of these (an email "@", an IPv6 address ":", the others digits): texts without any, most
-# feedback, are done with one scan instead of nine patterns.
+# A cue that introduces a person (case-insensitive), then the name: capitalised words, with Portuguese/Spanish/Dutch
+# particles between them ("Ana de Souza"). Titles need a capital and may end in a dot.
+_NAME_WORD = "[A-ZÀ-ÖØ-Þ](?:[a-zà-öø-ÿ]|['\u2019-][A-ZÀ-ÖØ-Þa-zà-öø-ÿ])+"  # Ana, O'Connor, Jean-Luc
+_NAME = re.compile(
+    r"(?:\b(?:Mr|Mrs|Ms|Miss|Dr|Dra|Sr|Sra|Srta|Dona|Mme|Mlle)\.?[ ]+"
+    r"|\b(?i:my name is|my name's|spoke (?:with|to)|talked (?:with|to)|chatted with|agent|representative|attendant|"
+    r"employee named|ask for|asked for|"
+    r"meu nome é|me chamo|falei com|falar com|conversei com|fui atendid[oa] por|atendente|vendedor[a]?|"
+    r"funcionári[oa]|mi nombre es|hablé con)[ ]+(?:(?i:the |o |a |la |el )?))"
+    rf"({_NAME_WORD}(?:[ ]+(?:(?:da|de|do|dos|das|del|van|von|di)[ ]+)?{_NAME_WORD}){{0,2}})"
+)
+# Capitalised words a cue may be followed by that are not names ("spoke with Customer Service", "agent Was rude").
+_NOT_NAMES = frozenset(
+    "The A An I It This That Customer Service Support Team Manager Supervisor Someone Somebody Nobody Everyone "
+    "Was Is Were Are Did Does Had Has Who And But Then Today Yesterday Monday Tuesday Wednesday Thursday Friday "
+    "Saturday Sunday Ninguém Alguém Atendimento Suporte Equipe Gerente Que Foi Era Hoje Ontem".split()
+)
+# Every kind but names needs one of these (an email "@", an IPv6 address ":", the others digits): texts without
+# any, most feedback, are done with one scan instead of nine patterns.
 _MAYBE_PII = re.compile(r"[\d@:]")
 # Card issuer prefixes (Visa, Mastercard, Amex, Diners, Discover, JCB, Elo, Hipercard): other Luhn-valid digit runs,
 # such as order or tracking numbers, are left alone.
@@ -143,6 +166,17 @@ def _ips(text: str) -> Iterator[PiiMatch]:
         yield PiiMatch("ip", m.start(), m.end(), value)
 
 
+def _names(text: str) -> Iterator[PiiMatch]:
+    for m in _NAME.finditer(text):
+        words = [(w.group(), w.start(), w.end()) for w in re.finditer(r"\S+", m.group(1))]
+        while words and words[-1][0] in _NOT_NAMES:  # "Maria Was rude": the name ends before "Was"
+            words.pop()
+        if not words or words[0][0] in _NOT_NAMES:
+            continue
+        start, end = m.start(1), m.start(1) + words[-1][2]
+        yield PiiMatch("name", start, end, text[start:end])
+
+
 def _phones(text: str) -> Iterator[PiiMatch]:
     for pattern in _PHONE_PATTERNS:
         for m in pattern.finditer(text):
@@ -157,6 +191,7 @@ _FINDERS: dict[str, Callable[[str], Iterator[PiiMatch]]] = {
     "card": _cards,
     "ip": _ips,
     "phone": _phones,
+    "name": _names,
 }
 
 
@@ -170,7 +205,7 @@ def check_kinds(kinds: Collection[str]) -> None:
 def find_pii(text: str, kinds: Collection[str] = KINDS) -> list[PiiMatch]:
     """All non-overlapping personal data in text, in order; stronger kinds (email, IBAN, card) win overlaps."""
     check_kinds(kinds)
-    if not _MAYBE_PII.search(text):
+    if not _MAYBE_PII.search(text) and ("name" not in kinds or not _NAME.search(text)):
         return []
     taken: list[PiiMatch] = []
     # KINDS is ordered by how specific each validator is, so an email's digits never become a phone number.

@@ -11,8 +11,8 @@ from cem.feedback.schemas import FeedbackRead
 from cem.schemas import InputModel, ReadModel
 
 SentimentLabel = Literal["negative", "neutral", "positive", "mixed"]
-PiiKind = Literal["email", "iban", "card", "ip", "phone"]
-ALL_KINDS: tuple[PiiKind, ...] = ("email", "iban", "card", "ip", "phone")
+PiiKind = Literal["email", "iban", "card", "ip", "phone", "name"]
+ALL_KINDS: tuple[PiiKind, ...] = ("email", "iban", "card", "ip", "phone", "name")
 
 
 class SearchHit(BaseModel):
