@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
-from cem.surveys.models import SurveyResponse
+from cem.surveys.models import Survey, SurveyResponse
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, Workspace
 from tests.surveys.hosted_helpers import publish
@@ -124,3 +124,44 @@ def test_builder_with_live_preview(page: Page, db: Database, workspace: Workspac
     ).to_be_visible()
     expect(page.get_by_text("v2 ·")).to_be_visible()
     shot("builder")
+
+
+def test_builder_any_condition_group_decides_on_the_hosted_page(
+    page: Page, no_js_page: Page, db: Database, workspace: Workspace, shot: Callable[[str], Path]
+) -> None:
+    """The email question's single condition (nps < 5) becomes ANY of two rows via the spare row, without JSON."""
+    survey_id = publish(db, workspace, sample_definition())
+    log_in(page, workspace.user_email("analyst"), PASSWORD)
+    page.goto(f"/surveys/{survey_id}")
+    card = page.locator("#q-email")
+    card.locator("summary").click()
+    expect(card.locator("input[name=display_0_ref]")).to_have_value("nps")
+    card.locator("select[name=display_match]").select_option("any")
+    card.locator("select[name=display_1_source]").select_option("hidden")
+    card.locator("input[name=display_1_ref]").fill("plan")
+    card.locator("select[name=display_1_operator]").select_option("equals")
+    card.locator("input[name=display_1_value]").fill("pro")
+    shot("rows")
+    card.get_by_role("button", name="Save question").click()
+    expect(page.locator("#q-email input[name=display_2_ref]")).to_have_count(1)  # reloaded: a new spare row
+    expect(page.locator("#q-email select[name=display_match]")).to_have_value("any")
+    expect(page.locator("#q-email input[name=display_1_ref]")).to_have_value("plan")
+    page.locator("#page-p1 details.qcard").first.locator("summary").click()
+    expect(page.locator("#page-p1").get_by_test_id("calculation")).to_have_count(2)
+    shot("page-logic")
+    with db.unit_of_work(readonly=True) as session:
+        survey = session.get(Survey, survey_id)
+        assert survey is not None
+        email = survey.definition["pages"][1]["questions"][1]
+    assert email["display_logic"]["combinator"] == "or" and len(email["display_logic"]["conditions"]) == 2
+    # A passive (7) on the pro plan sees the email question; on the basic plan (no JavaScript) not.
+    page.goto("/s/cx?plan=pro")
+    page.get_by_label("7", exact=True).check()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_label("Email for a call back")).to_be_visible()
+    nojs = no_js_page
+    nojs.goto("/s/cx?plan=basic")
+    nojs.get_by_label("7", exact=True).check()
+    nojs.get_by_role("button", name="Next").click()
+    expect(nojs.get_by_label("Price")).to_be_visible()
+    expect(nojs.get_by_label("Email for a call back")).to_have_count(0)

@@ -6,17 +6,36 @@ survey only accepts a valid definition and gets a new version). Bad input raises
 
 Choice lists are edited as text, one choice per line: `id | label` (`| other` marks the free-text
 choice); a line without `|` gets an id made from its label. Other languages: `id | label` lines too.
+
+Conditions are edited as rows (`<prefix>_<n>_source/_ref/_operator/_value`) joined by `<prefix>_match`
+(all = and, any = or): one row saves as a plain condition, several as a group, none as no condition.
+The form shows empty spare rows, so one more row can be added per save without JavaScript. A group
+inside a group (from the JSON editor or an import) is not shown as rows: it stays as it is unless cleared.
+The single row of older forms (`<prefix>_ref`, ...) is still read as the first row.
+
+Page calculations: existing ones are removed by index (`calc_remove`), one is added per save
+(`calc_variable`, `calc_op`, `calc_source` value|question|hidden|attribute|variable, `calc_operand`,
+and an optional condition row `calc_when_*`).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
-from cem.surveys.definition import OPERATORS, QUESTION_TYPES, UNARY_OPERATORS
+from cem.surveys.definition import (
+    OPERATORS,
+    QUESTION_TYPES,
+    UNARY_OPERATORS,
+    Calculation,
+    Condition,
+    ConditionGroup,
+    ConditionNode,
+)
 
 Form = Mapping[str, list[str]]
 SOURCES = ("question", "hidden", "attribute", "variable")
@@ -36,6 +55,18 @@ TYPE_LABELS = {
     "consent": "Consent",
     "cta": "Call to action",
 }
+MATCHES = {"all": "and", "any": "or", "and": "and", "or": "or"}
+CALC_OPS: tuple[str, ...] = get_args(Calculation.model_fields["op"].annotation)
+CALC_OP_LABELS = {
+    "set": "set to",
+    "add": "add",
+    "subtract": "subtract",
+    "multiply": "multiply by",
+    "divide": "divide by",
+    "append": "append text",
+}
+TEXT_CALC_OPS = ("set", "append")
+NUMBER_CALC_OPS = tuple(op for op in CALC_OPS if op != "append")
 DEFAULT_HEADLINES = {
     "nps": "How likely are you to recommend us to a friend or colleague?",
     "csat": "How satisfied are you with us?",
@@ -154,7 +185,10 @@ def _value(raw: str) -> Any:
 def condition_from(form: Form, prefix: str) -> dict[str, Any] | None:
     """One condition row (`<prefix>_source/_ref/_operator/_value`), or None when left empty."""
     ref = one(form, f"{prefix}_ref")
+    raw = one(form, f"{prefix}_value")
     if not ref:
+        if raw:
+            raise BuilderError(f"The condition compared with {raw!r} needs the id of what it tests.")
         return None
     source = one(form, f"{prefix}_source", "question")
     operator = one(form, f"{prefix}_operator", "equals")
@@ -163,7 +197,6 @@ def condition_from(form: Form, prefix: str) -> dict[str, Any] | None:
     if operator not in OPERATORS:
         raise BuilderError(f"Unknown operator {operator!r}.")
     condition: dict[str, Any] = {"source": source, "ref": ref, "operator": operator}
-    raw = one(form, f"{prefix}_value")
     if operator not in UNARY_OPERATORS:
         if raw == "":
             raise BuilderError(f"The condition on {ref!r} needs a value to compare with.")
@@ -171,28 +204,152 @@ def condition_from(form: Form, prefix: str) -> dict[str, Any] | None:
     return condition
 
 
+def condition_rows(form: Form, prefix: str) -> list[str]:
+    """Prefixes of the condition rows posted for an editor: the older single row first, then `<prefix>_<n>`."""
+    pattern = re.compile(rf"^{re.escape(prefix)}_(\d+)_ref$")
+    numbered = sorted({int(m.group(1)) for key in form if (m := pattern.match(key))})
+    rows = [prefix] if f"{prefix}_ref" in form else []
+    return rows + [f"{prefix}_{n}" for n in numbered]
+
+
+def has_condition_editor(form: Form, prefix: str) -> bool:
+    """Whether the posted form carries the condition editor `prefix` (else the condition is not touched)."""
+    return f"{prefix}_match" in form or bool(condition_rows(form, prefix))
+
+
+def conditions_from(form: Form, prefix: str, label: str) -> dict[str, Any] | None:
+    """A condition editor: its rows joined by `<prefix>_match` (all|any). One filled row is a plain
+    condition, several make a group, none is None. Errors name the editor and the row."""
+    match = one(form, f"{prefix}_match", "all").lower()
+    if match not in MATCHES:
+        raise BuilderError(f"{label}: match {match!r} must be all or any.")
+    conditions: list[dict[str, Any]] = []
+    for number, row in enumerate(condition_rows(form, prefix), start=1):
+        try:
+            condition = condition_from(form, row)
+        except BuilderError as exc:
+            raise BuilderError(f"{label}, row {number}: {exc}") from None
+        if condition is not None:
+            conditions.append(condition)
+    if not conditions:
+        return None
+    if len(conditions) == 1:
+        return conditions[0]
+    return {"combinator": MATCHES[match], "conditions": conditions}
+
+
+def is_nested(node: Any) -> bool:
+    """A group holding a group (a definition dict): the form cannot show it as rows."""
+    if not isinstance(node, Mapping) or "conditions" not in node:
+        return False
+    return any(isinstance(child, Mapping) and "conditions" in child for child in node.get("conditions") or [])
+
+
+def condition_editor(node: ConditionNode | None) -> tuple[str, list[Condition], bool]:
+    """How the form shows a condition: (match all|any, its rows, nested). A nested group has no rows."""
+    if node is None:
+        return "all", [], False
+    if isinstance(node, Condition):
+        return "all", [node], False
+    match = "any" if node.combinator == "or" else "all"
+    if any(isinstance(child, ConditionGroup) for child in node.conditions):
+        return match, [], True
+    return match, [child for child in node.conditions if isinstance(child, Condition)], False
+
+
 def _logic(form: Form, item: dict[str, Any]) -> None:
-    """Display logic (one row, or kept when it is a group edited as JSON) and jump rules (remove/add)."""
+    """Display logic (rows joined by all/any; a nested group is kept unless cleared) and jump rules
+    (remove by index, add one whose condition is rows too)."""
+    current = item.get("display_logic")
     if _flag(form, "display_clear"):
         item.pop("display_logic", None)
-    elif "display_ref" in form:
-        current = item.get("display_logic")
-        if current is None or "ref" in current:  # a simple condition: the form owns it
-            condition = condition_from(form, "display")
-            if condition is None:
-                item.pop("display_logic", None)
-            else:
-                item["display_logic"] = condition
+    elif has_condition_editor(form, "display") and not is_nested(current):
+        condition = conditions_from(form, "display", "Display logic")
+        if condition is None:
+            item.pop("display_logic", None)
+        else:
+            item["display_logic"] = condition
     rules = list(item.get("jump_logic", []))
     removed = {int(v) for v in form.get("jump_remove", []) if v.isdigit()}
     rules = [rule for index, rule in enumerate(rules) if index not in removed]
-    condition = condition_from(form, "jump")
+    condition = conditions_from(form, "jump", "New jump rule")
     target = one(form, "jump_target")
     if condition is not None:
         if not target:
             raise BuilderError("Choose where the new jump rule goes.")
         rules.append({"condition": condition, "target": target})
     item["jump_logic"] = rules
+
+
+def _check_reference(defn: dict[str, Any], source: str, ref: str, label: str) -> None:
+    if source == "variable" and ref not in {v.get("id") for v in defn.get("variables", [])}:
+        raise BuilderError(f"{label}: unknown variable {ref!r}.")
+    if source == "hidden" and ref not in {h.get("id") for h in defn.get("hidden_fields", [])}:
+        raise BuilderError(f"{label}: unknown hidden field {ref!r}.")
+    if source == "question":
+        questions = {q.get("id") for p in defn.get("pages", []) for q in p.get("questions", [])}
+        if ref.partition(".")[0] not in questions:
+            raise BuilderError(f"{label}: unknown question {ref!r}.")
+
+
+def calculation_from(form: Form, defn: dict[str, Any]) -> dict[str, Any] | None:
+    """The new calculation row of a page form (None when no variable is chosen and nothing typed)."""
+    label = "New calculation"
+    variable = one(form, "calc_variable")
+    source = one(form, "calc_source", "value")
+    raw = one(form, "calc_operand")
+    if not variable:
+        if raw or one(form, "calc_when_ref"):
+            raise BuilderError(f"{label}: choose the variable it changes.")
+        return None
+    kinds = {v.get("id"): v.get("type", "number") for v in defn.get("variables", [])}
+    if variable not in kinds:
+        raise BuilderError(f"{label}: unknown variable {variable!r}; add it under Settings, Variables first.")
+    op = one(form, "calc_op", "set")
+    if op not in CALC_OPS:
+        raise BuilderError(f"{label}: unknown operation {op!r}.")
+    kind = kinds[variable]
+    allowed = TEXT_CALC_OPS if kind == "text" else NUMBER_CALC_OPS
+    if op not in allowed:
+        raise BuilderError(f"{label}: {variable!r} is a {kind} variable; use {', '.join(allowed)}.")
+    operand: dict[str, Any]
+    if source == "value":
+        if kind == "text":
+            operand = {"value": raw}
+        else:
+            try:
+                number = float(raw)
+            except ValueError:
+                raise BuilderError(f"{label}: a number is expected for {variable!r}, not {raw!r}.") from None
+            if not math.isfinite(number):
+                raise BuilderError(f"{label}: a number is expected for {variable!r}, not {raw!r}.")
+            if op == "divide" and number == 0:
+                raise BuilderError(f"{label}: {variable!r} cannot be divided by 0.")
+            operand = {"value": int(number) if number.is_integer() else number}
+    elif source in SOURCES:
+        if not raw:
+            raise BuilderError(f"{label}: give the id of the {source} to use.")
+        _check_reference(defn, source, raw, label)
+        operand = {"source": source, "ref": raw}
+    else:
+        raise BuilderError(f"{label}: unknown operand {source!r}.")
+    calculation: dict[str, Any] = {"variable": variable, "op": op, "operand": operand}
+    when = conditions_from(form, "calc_when", f"{label}, condition")
+    if when is not None:
+        calculation["when"] = when
+    return calculation
+
+
+def _calculations(form: Form, defn: dict[str, Any], page: dict[str, Any]) -> None:
+    """Remove the checked calculations (by index), then add the new row's one at the end."""
+    if "calc_variable" not in form and "calc_remove" not in form:
+        return
+    removed = {int(v) for v in form.get("calc_remove", []) if v.isdigit()}
+    calculations = [c for index, c in enumerate(page.get("calculations") or []) if index not in removed]
+    new = calculation_from(form, defn)
+    if new is not None:
+        calculations.append(new)
+    page["calculations"] = calculations
 
 
 # --------------------------------------------------------------------------------------------------
@@ -346,6 +503,7 @@ def edit_page(defn: dict[str, Any], page_id: str, form: Form) -> dict[str, Any]:
     page = new["pages"][find_page(new, page_id)]
     page["title"] = _local(form, "title", new, page.get("title"))
     _logic(form, page)
+    _calculations(form, new, page)
     return new
 
 

@@ -1,7 +1,8 @@
 """HTML pages of surveys: the public hosted page (cem.surveys.hosted) and the builder for the CX team.
 
-The builder is forms per question, page and ending (plain POST + redirect, works without JavaScript),
-a JSON editor for everything else (calculations, nested condition groups), a live preview of the
+The builder is forms per question, page and ending (plain POST + redirect, works without JavaScript):
+display and jump conditions as rows joined by all/any, page calculations; a JSON editor for everything
+else (e.g. groups nested inside groups, shown read-only in the forms), a live preview of the
 working copy in an iframe (reloaded after every save), lifecycle buttons and the response viewer.
 Every edit goes through service.update_survey: on a live survey it must be valid and makes a version.
 """
@@ -82,6 +83,8 @@ def _editor(request: Request, principal: Principal, survey_id: int, **extra: Any
         "question_types": [(t, builder.TYPE_LABELS[t]) for t in QUESTION_TYPES],
         "operators": OPERATORS,
         "sources": builder.SOURCES,
+        "condition_editor": builder.condition_editor,
+        "calc_ops": [(op, builder.CALC_OP_LABELS.get(op, op)) for op in builder.CALC_OPS],
         "targets": [p.id for p in defn.pages] + [e.id for e in defn.endings],
         "can_edit": principal.can(Permission.surveys),
         "error": None,
