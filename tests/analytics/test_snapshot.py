@@ -284,4 +284,3 @@ def test_sentiment_from_enrichment_and_corrections_reaches_the_snapshot(
         report = snap.refresh(session)
     assert (report.mode, report.updated) == ("incremental", 1)
     assert labels() == {ids[0]: "mixed", ids[1]: "negative"}
-

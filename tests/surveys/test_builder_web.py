@@ -204,24 +204,29 @@ def _spare(prefix: str) -> dict[str, str]:
     return _row(prefix, "question", "", "equals")
 
 
+def _save(client: TestClient, url: str, csrf: str, fields: dict[str, str]) -> None:
+    """Post a builder form's save action; it must succeed."""
+    r = client.post(url, data={"csrf_token": csrf, "action": "save", **fields})
+    assert r.status_code == 200, r.text
+
+
 def test_display_logic_rows_joined_by_all_or_any(app: FastAPI, workspace: Workspace, db: Database) -> None:
     client = TestClient(app)
     csrf = login(client, workspace.user_email("analyst"))
     sid = _create(client, csrf, _logic_definition(), "rows")
     base = f"/surveys/{sid}"
     # ALL of two rows on a question: saved as an "and" group, the spare row ignored.
-    r = client.post(
+    _save(
+        client,
         f"{base}/questions/why",
-        data={
-            "csrf_token": csrf,
-            "action": "save",
+        csrf,
+        {
             "display_match": "all",
             **_row("display_0", "question", "nps", "less_than", "7"),
             **_row("display_1", "hidden", "plan", "equals", "pro"),
             **_spare("display_2"),
         },
     )
-    assert r.status_code == 200, r.text
     why = _definition(db, sid)["pages"][1]["questions"][0]
     assert why["display_logic"] == {
         "combinator": "and",
@@ -243,11 +248,11 @@ def test_display_logic_rows_joined_by_all_or_any(app: FastAPI, workspace: Worksp
     assert "nested-condition" not in card
 
     # ANY on a page: an "or" group; a unary operator needs no value.
-    r = client.post(
+    _save(
+        client,
         f"{base}/pages/p2",
-        data={
-            "csrf_token": csrf,
-            "action": "save",
+        csrf,
+        {
             "title_en": "More",
             "display_match": "any",
             **_row("display_0", "question", "nps", "greater_or_equal", "9"),
@@ -255,7 +260,6 @@ def test_display_logic_rows_joined_by_all_or_any(app: FastAPI, workspace: Worksp
             **_spare("display_2"),
         },
     )
-    assert r.status_code == 200, r.text
     page = _definition(db, sid)["pages"][1]
     assert page["display_logic"] == {
         "combinator": "or",
@@ -273,18 +277,17 @@ def test_display_logic_rows_joined_by_all_or_any(app: FastAPI, workspace: Worksp
     assert 'name="display_0_ref" value="nps"' in card and 'name="display_1_ref" value="name"' in card
 
     # Edited as rows: row 2 cleared, a third row added, switched to ALL; then down to one row: a plain condition.
-    r = client.post(
+    _save(
+        client,
         f"{base}/pages/p2",
-        data={
-            "csrf_token": csrf,
-            "action": "save",
+        csrf,
+        {
             "display_match": "all",
             **_row("display_0", "question", "nps", "greater_or_equal", "9"),
             **_row("display_1", "question", "", "is_answered"),
             **_row("display_2", "hidden", "plan", "includes_any", "pro, business"),
         },
     )
-    assert r.status_code == 200, r.text
     assert _definition(db, sid)["pages"][1]["display_logic"] == {
         "combinator": "and",
         "conditions": [
@@ -294,18 +297,17 @@ def test_display_logic_rows_joined_by_all_or_any(app: FastAPI, workspace: Worksp
     }
     card = _section(client.get(base).text, "page-p2")
     assert 'name="display_1_value" value="pro, business"' in card
-    r = client.post(
+    _save(
+        client,
         f"{base}/pages/p2",
-        data={
-            "csrf_token": csrf,
-            "action": "save",
+        csrf,
+        {
             "display_match": "any",
             **_row("display_0", "question", "nps", "greater_or_equal", "9"),
             **_spare("display_1"),
             **_spare("display_2"),
         },
     )
-    assert r.status_code == 200, r.text
     assert _definition(db, sid)["pages"][1]["display_logic"] == {
         "source": "question",
         "ref": "nps",
@@ -313,11 +315,11 @@ def test_display_logic_rows_joined_by_all_or_any(app: FastAPI, workspace: Worksp
         "value": 9,
     }
     # All rows emptied: no display logic; a new jump rule with ANY of two rows.
-    r = client.post(
+    _save(
+        client,
         f"{base}/pages/p2",
-        data={
-            "csrf_token": csrf,
-            "action": "save",
+        csrf,
+        {
             "display_match": "all",
             **_spare("display_0"),
             "jump_match": "any",
@@ -326,7 +328,6 @@ def test_display_logic_rows_joined_by_all_or_any(app: FastAPI, workspace: Worksp
             "jump_target": "end",
         },
     )
-    assert r.status_code == 200, r.text
     page = _definition(db, sid)["pages"][1]
     assert page["display_logic"] is None
     assert page["jump_logic"] == [
