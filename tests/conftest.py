@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
 
 from cem.admin import service as admin_service
 from cem.admin.principal import Principal, system_principal
@@ -170,4 +171,14 @@ def fresh_settings() -> Iterator[None]:
     """For CLI tests that point CEM_* variables elsewhere: settings are read again from the environment."""
     get_settings.cache_clear()
     yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, workspace: Workspace) -> Iterator[CliRunner]:
+    """A runner whose `cem` commands open the test database, with the test workspace in it."""
+    monkeypatch.setenv("CEM_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CEM_DATABASE_URL", settings.resolved_database_url)
+    get_settings.cache_clear()
+    yield CliRunner()
     get_settings.cache_clear()

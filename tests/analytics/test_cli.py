@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cem.cli import app
-from cem.config import Settings, get_settings
-from tests.conftest import Workspace
 
 Z95 = 1.959963984540054
 # 18 promoters (9-10), 12 passives (7-8), 10 detractors (0-6): n = 40.
 SCORES = [10] * 10 + [9] * 8 + [8] * 7 + [7] * 5 + [6] * 4 + [3] * 3 + [0] * 3
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, workspace: Workspace) -> Iterator[CliRunner]:
-    monkeypatch.setenv("CEM_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CEM_DATABASE_URL", settings.resolved_database_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select
 from typer.testing import CliRunner
@@ -21,7 +19,7 @@ from cem.analytics.schemas import MetricQuery
 from cem.analytics.settings import AnalyticsSettings
 from cem.analytics.snapshot import Snapshot
 from cem.cli import app
-from cem.config import Settings, get_settings
+from cem.config import Settings
 from cem.customers.models import Customer
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
@@ -167,15 +165,6 @@ def test_api_duckdb_engine_matches_sql(admin_api: TestClient) -> None:
     assert sql["rows"] == duck["rows"] and sql["rows"][0]["n"] == 40
     bad = admin_api.get("/api/v1/metrics", params={**params, "engine": "hive"})
     assert bad.status_code == 422 and bad.json()["error"]
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, workspace: Workspace) -> Iterator[CliRunner]:
-    monkeypatch.setenv("CEM_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CEM_DATABASE_URL", settings.resolved_database_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_cli_export_parquet(cli: CliRunner, admin_api: TestClient, tmp_path: Path) -> None:

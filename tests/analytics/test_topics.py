@@ -4,7 +4,6 @@ without one under null, a filter keeps the records having the topic, and queries
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,6 @@ from cem.analytics.metrics import METRICS
 from cem.analytics.schemas import MetricQuery
 from cem.analytics.snapshot import Snapshot
 from cem.cli import app
-from cem.config import Settings, get_settings
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
 from cem.text.topics.models import RecordTopic, Topic
@@ -194,15 +192,6 @@ def test_api_cli_and_compare_accept_topics(
     compare = {"metric": "sentiment_negative", "variant_source": "feedback", "variant_key": "cohort", "min_n": 0}
     body = admin_api.get("/api/v1/analyses/compare", params={**compare, "filter": "topic=delivery"}).json()
     assert [(v["variant"], v["n"], v["value"]) for v in body["variants"]] == [("a", 1, 100.0), ("b", 1, 0.0)]
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, workspace: Workspace) -> Iterator[CliRunner]:
-    monkeypatch.setenv("CEM_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CEM_DATABASE_URL", settings.resolved_database_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_snapshot_rewrites_record_topics_when_assignments_change(

@@ -9,19 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cem.cli import app
-from cem.config import Settings, get_settings
 from cem.db.session import Database
-from tests.conftest import Workspace
 from tests.imports.conftest import feedback_count, records
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, workspace: Workspace) -> CliRunner:
-    monkeypatch.setenv("CEM_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CEM_DATABASE_URL", settings.resolved_database_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_cli_import_summary_errors_csv_and_saved_mapping(cli: CliRunner, tmp_path: Path, db: Database) -> None:

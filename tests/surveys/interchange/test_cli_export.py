@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from cem.cli import app
-from cem.config import Settings, get_settings
 from cem.db.session import Database
 from cem.surveys import service as survey_service
 from cem.surveys.exporters.responses import responses_csv, responses_xlsx
@@ -24,15 +22,6 @@ from tests.conftest import Workspace
 
 DEFINITIONS = Path("/work/shared/data/survey-definitions")
 MC = DEFINITIONS / "qualtrics/Single_Answer_Multiple_Choice_Questions"
-
-
-@pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, workspace: Workspace) -> Iterator[CliRunner]:
-    monkeypatch.setenv("CEM_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("CEM_DATABASE_URL", settings.resolved_database_url)
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_cli_import_text_and_json_then_export(cli: CliRunner, db: Database, tmp_path: Path) -> None:
