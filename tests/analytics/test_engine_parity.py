@@ -101,7 +101,7 @@ def test_every_engine_agrees(
         files = Snapshot(tmp_path / "snap").files()
         assert files is not None
         store_url = session.get_bind().engine.url.render_as_string(hide_password=False)
-        live = DuckEngine(attached.connect(store_url))
+        live = attached.cached(store_url)
         engines: list[MetricEngine] = [SqlEngine(session), live, DuckEngine.over(files), SparkEngine(spark, files)]
         for index, raw in enumerate(QUERIES):
             query = MetricQuery.model_validate(raw)

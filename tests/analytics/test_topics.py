@@ -110,7 +110,7 @@ def engines(session: Session, tmp_path: Path) -> list[MetricEngine]:
     files = snap.files()
     assert files is not None
     url = session.get_bind().engine.url.render_as_string(hide_password=False)
-    return [SqlEngine(session), DuckEngine(attached.connect(url)), DuckEngine.over(files)]
+    return [SqlEngine(session), attached.cached(url), DuckEngine.over(files)]
 
 
 def test_a_record_counts_in_each_of_its_topics(texts: None, db: Database, workspace: Workspace, tmp_path: Path) -> None:

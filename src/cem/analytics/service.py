@@ -39,8 +39,9 @@ def make_engine(
     settings: Settings | None = None,
     analytics: AnalyticsSettings | None = None,
 ) -> MetricEngine:
-    """An engine by name: `sql` (SQL in the store), `duckdb` (DuckDB attached to the store), `spark` (the
-    Parquet snapshot, refreshed first when older than the maximum staleness), or `auto`."""
+    """An engine by name: `sql` (SQL in the store), `duckdb` (DuckDB attached to the store; a SQLite store in a
+    reader process of its own), `spark` (the Parquet snapshot, refreshed first when older than the maximum
+    staleness), or `auto`."""
     analytics = analytics or AnalyticsSettings()
     if name not in ENGINES:
         raise InvalidInput(f"Unknown engine {name!r}; engines are {', '.join(ENGINES)}.")

@@ -2,7 +2,8 @@
 
 The SQL comes from cem.analytics.engines.flat (shared with Spark). It runs over views named `feedback`,
 `customers`, `touchpoints` (and the row sources), made either over the operational store attached read-only
-(cem.analytics.engines.attached: what `--engine duckdb` and the dashboards use) or over the Parquet snapshot's
+(cem.analytics.engines.attached: what `--engine duckdb` and the dashboards use; a SQLite store is attached in a
+reader process of its own, which runs the same flat SQL) or over the Parquet snapshot's
 files (cem.analytics.snapshot: benchmarks, and checks that both give the same numbers). Each query runs on its
 own cursor, so one engine serves concurrent requests.
 """
