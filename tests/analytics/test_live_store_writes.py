@@ -13,6 +13,7 @@ goes on committing into the deleted WAL inode.)
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sqlite3
 import subprocess
@@ -26,6 +27,7 @@ import pytest
 
 from cem.admin import service as admin_service
 from cem.admin.principal import system_principal
+from cem.analytics.engines import attached
 from cem.analytics.settings import AnalyticsSettings
 from cem.config import Settings
 from cem.db import migrate
@@ -216,3 +218,33 @@ def test_acknowledged_writes_survive_duckdb_reading_the_store(store: Store) -> N
     assert store.count(MARKER) == WRITES, "acknowledged records are missing from the file after a graceful stop"
     store.start()
     assert store.count(MARKER) == WRITES, "acknowledged records are missing after a restart"
+
+
+def test_no_sqlite_store_is_attached_inside_a_process_that_writes_to_it(tmp_path: Path) -> None:
+    """The rule by design: this (test) process writes to stores, so attaching one in it is refused, and the
+    engine cem hands out for a SQLite store reads it from another process, which sees this process's commits."""
+    path = tmp_path / "store.db"
+    url = f"sqlite:///{path}"
+    db = Database(Settings(env="test", data_dir=tmp_path, database_url=url))
+    migrate.upgrade(db.engine)
+    with pytest.raises(RuntimeError, match="reader process"):
+        attached.connect(url)
+    engine = attached.cached(url)
+    assert isinstance(engine, attached.StoreReader)
+    with db.unit_of_work() as session:
+        ws = admin_service.ensure_workspace(session, slug="w", name="W")
+        workspace_id = ws.id
+    assert engine.fetch("SELECT count(*) FROM feedback WHERE workspace_id = ?", [workspace_id]) == [(0,)]
+    stamp = "2025-01-01 00:00:00.000000"
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO feedback_record (workspace_id, source_type, source_name, submission_id, field_id,"
+            " field_label, field_type, value_number, collected_at, metadata, created_at, updated_at)"
+            " VALUES (?, 'survey', 's', 'x', 'score', '', 'nps', 9, ?, '{}', ?, ?)",
+            (workspace_id, stamp, stamp, stamp),
+        )
+    assert engine.fetch("SELECT count(*) FROM feedback WHERE workspace_id = ?", [workspace_id]) == [(1,)]
+    reader_pids = {p.pid for p in multiprocessing.active_children()}
+    assert reader_pids and os.getpid() not in reader_pids
+    attached.forget(url)
+    db.dispose()
