@@ -112,7 +112,7 @@ class Store:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + 120  # generous: a loaded CI machine starts slowly
         while time.monotonic() < deadline:
             assert self.server.poll() is None, "the server exited on start"
             try:
@@ -121,13 +121,20 @@ class Store:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        pytest.fail("the server did not start within 45 s")
+        pytest.fail("the server did not start within 120 s")
 
     def stop(self) -> None:
         """A graceful stop (SIGTERM, as a service manager sends)."""
         if self.server is not None:
             self.server.terminate()
             self.server.wait(timeout=30)
+            self.server = None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers run."""
+        if self.server is not None:
+            self.server.kill()
+            self.server.wait()
             self.server = None
 
     def count(self, source_name: str) -> int:
@@ -145,9 +152,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     created = Store(tmp_path)
     created.prepare()
     yield created
-    if created.server is not None:
-        created.server.kill()
-        created.server.wait()
+    created.kill()
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -179,6 +184,22 @@ def _deleted_wal_descriptors(pid: int) -> list[str]:
             if "-wal" in target and target.endswith("(deleted)"):
                 found.append(f"{proc}: {target}")
     return found
+
+
+def _running(pid: int) -> bool:
+    """Alive, not merely a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _assert_all_exit(pids: list[int]) -> None:
+    """Every process of the stopped server is gone (no reader process left holding the store open)."""
+    deadline = time.monotonic() + 15
+    while (alive := [pid for pid in pids if _running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alive == [], "a process of the stopped server is still running"
 
 
 def test_acknowledged_writes_survive_duckdb_reading_the_store(store: Store) -> None:
@@ -214,10 +235,27 @@ def test_acknowledged_writes_survive_duckdb_reading_the_store(store: Store) -> N
     assert store.count(MARKER) == WRITES, "acknowledged records are invisible to another process"
     assert _deleted_wal_descriptors(store.server.pid) == []
 
+    server_and_reader = _process_tree(store.server.pid)
     store.stop()
     assert store.count(MARKER) == WRITES, "acknowledged records are missing from the file after a graceful stop"
+    _assert_all_exit(server_and_reader)
     store.start()
     assert store.count(MARKER) == WRITES, "acknowledged records are missing after a restart"
+
+    # DuckDB still reads the current store, and its reader process dies with a server killed outright.
+    again = httpx.get(
+        f"{store.url}/api/v1/metrics",
+        params={"metric": "nps", "group_by": "channel"},
+        headers=store.headers,
+        timeout=60,
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["engine"] == "duckdb"
+    assert sum(row["n"] for row in again.json()["rows"]) == RECORDS + WRITES
+    server_and_reader = _process_tree(store.server.pid)
+    assert len(server_and_reader) > 1, "the DuckDB reader should run in a process of its own"
+    store.kill()
+    _assert_all_exit(server_and_reader)
 
 
 def test_no_sqlite_store_is_attached_inside_a_process_that_writes_to_it(tmp_path: Path) -> None:

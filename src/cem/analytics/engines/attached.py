@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -156,6 +157,8 @@ def _start_reader() -> None:
     """Runs first in the reader process: allow attaching SQLite here, and exit when the parent is gone."""
     global _IN_READER_PROCESS
     _IN_READER_PROCESS = True
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when the reader stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, name="cem-reader-watch", daemon=True).start()
 
 
