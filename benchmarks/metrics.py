@@ -275,9 +275,10 @@ def store_engine_part(database_url: str, n: int) -> None:
 
 def _hand_written_on_sqlite(path: str, sql: str) -> tuple[float, list[tuple[Any, ...]]]:
     """In a separate process: the hand-written SQL over the SQLite file attached with DuckDB, warm median of 3."""
+    from cem.analytics.duck_connection import connect
     from cem.analytics.engines.attached import extension_file
 
-    con = duckdb.connect()
+    con = connect()  # no progress bar on the benchmark's terminal
     con.execute(f"LOAD {sql_string(str(extension_file('sqlite_scanner', 'duckdb_extension_sqlite_scanner')))}")
     con.execute(f"ATTACH {sql_string(path)} AS store (TYPE sqlite, READ_ONLY)")
     return timed(lambda: con.execute(sql).fetchall(), 3)
