@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Annotated
@@ -12,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from cem.api.body import read_items, validate_items
 from cem.api.deps import DbSession, Exporter, Reader, Writer, get_settings
+from cem.exports_safety import csv_writer
 from cem.feedback import service
 from cem.feedback.group_commit import GroupCommit
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, FeedbackRead, IngestResult
@@ -62,7 +62,7 @@ def export_feedback(request: Request, actor: Exporter, filters: Filters) -> Stre
 
     def generate() -> Iterator[str]:
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
+        writer = csv_writer(buffer)
         writer.writerow(service.EXPORT_COLUMNS)
         with db.unit_of_work(readonly=True) as session:
             mask = export_masker(session, actor, service.EXPORT_COLUMNS)  # personal data in text, unless pii:read

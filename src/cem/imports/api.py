@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ from fastapi.responses import Response
 
 from cem.api.deps import DbSession, Importer, Reader, get_settings
 from cem.errors import BadRequest
+from cem.exports_safety import csv_writer
 from cem.imports import service
 from cem.imports.schemas import MappingIn, MappingRead, MappingUpdate, RunRead
 
@@ -76,7 +76,7 @@ def get_import(session: DbSession, actor: Reader, run_id: int) -> RunRead:
 def import_errors_csv(session: DbSession, actor: Reader, run_id: int) -> Response:
     run = service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(["line", "column", "reason", "value"])
     writer.writerows([e.get("line"), e.get("column"), e.get("reason"), e.get("value", "")] for e in run.errors or [])
     headers = {"content-disposition": f'attachment; filename="import-{run.id}-errors.csv"'}
