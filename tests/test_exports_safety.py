@@ -6,6 +6,7 @@ and must write them with a leading quote, while genuine numbers stay numbers; XL
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
 from collections.abc import Callable, Iterable
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+import cem
 from cem.cli import app
 from cem.db.session import Database
 from cem.exports_safety import FORMULA_TRIGGERS, SafeDictWriter, csv_writer, neutralise
@@ -183,3 +185,25 @@ def test_metrics_csv_from_the_cli(cli: CliRunner, payload_sources: Workspace) ->
     rows = csv_rows(result.stdout)
     assert_no_live_cell(rows)
     assert sorted(row[0] for row in rows[1:]) == sorted(quoted(p) for p in NAME_PAYLOADS)
+
+
+def test_no_writer_bypasses_the_guard() -> None:
+    """`csv.writer` / `csv.DictWriter` are built only inside cem/exports_safety.py; XLSX writers import the guard."""
+    src = Path(cem.__file__).resolve().parent
+    raw_writers, unguarded_xlsx = [], []
+    for path in sorted(src.rglob("*.py")):
+        rel = path.relative_to(src).as_posix()
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("writer", "DictWriter")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "csv"
+                and rel != "exports_safety.py"
+            ):
+                raw_writers.append(f"{rel}:{node.lineno}")
+        if "from openpyxl import Workbook" in text and "neutralise_row" not in text:
+            unguarded_xlsx.append(rel)
+    assert not raw_writers, f"use cem.exports_safety.csv_writer / SafeDictWriter instead: {raw_writers}"
+    assert not unguarded_xlsx, f"XLSX writers must append rows through neutralise_row: {unguarded_xlsx}"
