@@ -13,7 +13,7 @@ from cem.admin.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.exports_safety import SafeCsvWriter, csv_writer
 from cem.imports.engine import Counts
-from cem.imports.runner import LocalImport, run_local
+from cem.imports.runner import LocalImport, recover_interrupted, run_local
 
 SHOWN_ERRORS = 20
 
@@ -100,6 +100,7 @@ def import_file(
         delimiter=delimiter,
     )
     db = open_db()
+    recover_interrupted(db)
     with db.unit_of_work(readonly=True) as session:
         ws = admin_service.get_workspace_by_slug(session, workspace)
         actor = system_principal(ws.id, label="cli")
