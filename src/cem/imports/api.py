@@ -72,9 +72,7 @@ def get_import(session: DbSession, actor: Reader, run_id: int) -> RunRead:
     return RunRead.model_validate(service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id))
 
 
-@router.post(
-    "/imports/{run_id}/resume", response_model=RunRead, status_code=202, summary="Continue an interrupted run"
-)
+@router.post("/imports/{run_id}/resume", response_model=RunRead, status_code=202, summary="Continue an interrupted run")
 def resume_import(session: DbSession, actor: Importer, run_id: int) -> RunRead:
     """202 with the run queued again; it continues after its last committed batch. 409 unless interrupted."""
     return RunRead.model_validate(service.resume_run(session, actor=actor, run_id=run_id))
