@@ -18,6 +18,7 @@ from cem.config import Settings, get_settings
 from cem.db import migrate
 from cem.db.session import Database
 from cem.feedback.group_commit import GroupCommit
+from cem.imports.runner import recover_interrupted
 from cem.jobs.worker import Worker
 from cem.web.router import STATIC_DIR, web_router
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         thread = None
+        recover_interrupted(database)  # before this process starts importing anything
         if worker is not None:
             database.after_commit_hooks.append(worker.wake.set)
             thread = worker.start_thread()

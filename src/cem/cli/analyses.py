@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from cem.analytics.analyses import abtest, drivers, gaps, journey
 from cem.analytics.analyses.schemas import CompareQuery, DriverQuery, TargetIn
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.errors import NotFound
+from cem.exports_safety import csv_writer
 from cem.journeys import service as journey_service
 
 analyze_app = typer.Typer(
@@ -80,7 +80,7 @@ def _render(fmt: str, result: BaseModel, rows: Sequence[dict[str, Any]], columns
         return
     if fmt == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv_writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
             writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Any, TextIO
@@ -12,8 +11,9 @@ import typer
 from cem.admin import service as admin_service
 from cem.admin.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.exports_safety import SafeCsvWriter, csv_writer
 from cem.imports.engine import Counts
-from cem.imports.runner import LocalImport, run_local
+from cem.imports.runner import LocalImport, recover_interrupted, run_local
 
 SHOWN_ERRORS = 20
 
@@ -38,7 +38,7 @@ class ErrorReport:
     def __init__(self, path: Path | None) -> None:
         self.first: list[dict[str, Any]] = []
         self.handle: TextIO | None = path.open("w", newline="", encoding="utf-8") if path else None
-        self.writer = csv.writer(self.handle) if self.handle else None
+        self.writer: SafeCsvWriter | None = csv_writer(self.handle) if self.handle else None
         if self.writer:
             self.writer.writerow(["line", "column", "reason", "value"])
 
@@ -100,6 +100,7 @@ def import_file(
         delimiter=delimiter,
     )
     db = open_db()
+    recover_interrupted(db)
     with db.unit_of_work(readonly=True) as session:
         ws = admin_service.get_workspace_by_slug(session, workspace)
         actor = system_principal(ws.id, label="cli")

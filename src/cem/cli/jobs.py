@@ -9,6 +9,7 @@ import typer
 
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.config import get_settings
+from cem.imports.runner import recover_interrupted
 from cem.jobs import service as job_service
 from cem.jobs.models import Job
 from cem.jobs.worker import Worker
@@ -29,6 +30,8 @@ def worker(
         fail("--concurrency and --batch-size must be at least 1.", 2)
     settings = get_settings()
     db = open_db(settings)
+    for run_id in recover_interrupted(db):  # a restarted worker: imports its dead predecessor left running
+        echo(f"Import run {run_id} was interrupted (its process stopped); resume it from the imports page or API.")
     if once:
         one = Worker(db, batch_size=batch_size)
         one.sync_schedules()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import date
@@ -16,6 +15,7 @@ from cem.analytics import dimensions, service
 from cem.analytics.metrics import METRICS
 from cem.analytics.schemas import MetricQuery, MetricResult, MetricRow
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.exports_safety import csv_writer
 
 FORMATS = ("table", "csv", "json")
 
@@ -104,7 +104,7 @@ def _json(result: MetricResult) -> str:
 
 def _csv(result: MetricResult) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer, lineterminator="\n")
     cols = _columns(result)
     writer.writerow(cols)
     for row in result.rows:

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.exports_safety import SafeDictWriter
 from cem.text.sentiment import ANALYZERS, DEFAULT_ANALYZER, Sentiment, analyze_texts, get_analyzer
 
 text_app = typer.Typer(help="Text analytics, offline: sentiment of free-text columns.", no_args_is_help=True)
@@ -99,7 +100,7 @@ def _write(
             tmp.open("w", encoding="utf-8", newline="") as out,
             typer.progressbar(length=total, label="Sentiment") as bar,
         ):
-            writer = csv.DictWriter(out, fieldnames=fields + [c for c in OUT_COLUMNS if c not in fields])
+            writer = SafeDictWriter(out, fieldnames=fields + [c for c in OUT_COLUMNS if c not in fields])
             writer.writeheader()
             for chunk in _chunks(reader):
                 texts = [row.get(column) or "" for row in chunk]

@@ -14,6 +14,7 @@ import typer
 
 from cem.cli.app import echo, fail, friendly_errors, open_db
 from cem.cli.text import _open_csv, text_app
+from cem.exports_safety import SafeDictWriter
 from cem.text.topics import DEFAULT_MIN_TOPIC_SIZE
 
 TOPIC_COLUMNS = ("topic", "subtopic")
@@ -90,7 +91,7 @@ def _write(output: Path, rows: list[dict[str, Any]], fields: list[str], labels: 
     tmp = output.with_name(f".{output.name}.partial")
     try:
         with tmp.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=fields + [c for c in TOPIC_COLUMNS if c not in fields])
+            writer = SafeDictWriter(out, fieldnames=fields + [c for c in TOPIC_COLUMNS if c not in fields])
             writer.writeheader()
             for n, row in enumerate(rows):
                 topic, subtopic = labels.get(n, ("", ""))

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import io
+import itertools
+import logging
 from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
+from cem.admin.principal import Principal
 from cem.api.body import read_items, validate_items
 from cem.api.deps import DbSession, Exporter, Reader, Writer, get_settings
+from cem.db.session import Database
+from cem.exports_safety import csv_writer
 from cem.feedback import service
 from cem.feedback.group_commit import GroupCommit
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, FeedbackRead, IngestResult
@@ -19,6 +23,7 @@ from cem.schemas import Page
 from cem.text.redaction import export_masker, hidden_spans, mask_reads
 
 router = APIRouter(tags=["feedback"])
+log = logging.getLogger("cem.api")
 
 Filters = Annotated[FeedbackFilter, Depends()]
 
@@ -58,25 +63,54 @@ def search_feedback(
 
 @router.get("/feedback/export.csv", summary="Export the filtered feedback as CSV")
 def export_feedback(request: Request, actor: Exporter, filters: Filters) -> StreamingResponse:
-    db = request.app.state.db
-
-    def generate() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(service.EXPORT_COLUMNS)
-        with db.unit_of_work(readonly=True) as session:
-            mask = export_masker(session, actor, service.EXPORT_COLUMNS)  # personal data in text, unless pii:read
-            hidden = hidden_spans(session, actor)  # ... which `q` must not match either
-            for row in service.export_rows(session, workspace_id=actor.workspace_id, flt=filters, hidden=hidden):
-                writer.writerow(mask(row))
-                if buffer.tell() > 64_000:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
-        yield buffer.getvalue()
-
+    """Streamed in constant memory. Every parameter is checked, and the first rows read, before the status
+    line is sent, so a bad filter is an error response, never an HTTP 200 with a cut-off file; a failure after
+    that ends the file with an error line and aborts the connection (see `_fail_visibly`)."""
+    chunks = _export_chunks(request.app.state.db, actor, filters)
+    first = next(chunks)  # runs the filtered query now, while an error can still become a proper response
     headers = {"content-disposition": 'attachment; filename="feedback.csv"'}
-    return StreamingResponse(generate(), media_type="text/csv; charset=utf-8", headers=headers)
+    return StreamingResponse(
+        _fail_visibly(itertools.chain([first], chunks)), media_type="text/csv; charset=utf-8", headers=headers
+    )
+
+
+EXPORT_CHUNK_CHARS = 64_000
+
+
+def _export_chunks(db: Database, actor: Principal, filters: FeedbackFilter) -> Iterator[str]:
+    """The CSV in chunks of about EXPORT_CHUNK_CHARS; the first holds the header and the first rows."""
+    buffer = io.StringIO()
+    writer = csv_writer(buffer)
+    writer.writerow(service.EXPORT_COLUMNS)
+    with db.unit_of_work(readonly=True) as session:
+        mask = export_masker(session, actor, service.EXPORT_COLUMNS)  # personal data in text, unless pii:read
+        hidden = hidden_spans(session, actor)  # ... which `q` must not match either
+        for row in service.export_rows(session, workspace_id=actor.workspace_id, flt=filters, hidden=hidden):
+            writer.writerow(mask(row))
+            if buffer.tell() > EXPORT_CHUNK_CHARS:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
+
+
+EXPORT_FAILED_LINE = "# EXPORT FAILED: this file is incomplete ({reason}); download it again.\r\n"
+
+
+def _fail_visibly(chunks: Iterator[str]) -> Iterator[str]:
+    """A failure once the 200 and some rows are sent must not look like a complete file.
+
+    The status line cannot be taken back, so: a last line saying the file is incomplete (for whoever opens it),
+    then the exception goes on to the server, which drops the connection without the final empty chunk of the
+    chunked body. That is what HTTP clients notice: curl exits 18, browsers mark the download failed, requests
+    and httpx raise an incomplete-read error.
+    """
+    try:
+        yield from chunks
+    except Exception as exc:
+        log.exception("feedback export failed after the response had started")
+        yield EXPORT_FAILED_LINE.format(reason=type(exc).__name__)
+        raise
 
 
 @router.get("/feedback/{record_id}", response_model=FeedbackRead, summary="Get one feedback record")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import Field, ValidationInfo, model_validator
 
@@ -19,6 +19,9 @@ SCORE_RANGES: dict[str, tuple[float, float]] = {
     "rating": (0, 10),
 }
 
+
+# A filter's row id: the database's ids are signed 64-bit, so anything larger names nothing and is refused up front.
+FilterId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 TYPED = "typed_value"  # the validation-context key under which FeedbackIn leaves its TypedValue
 
@@ -145,9 +148,9 @@ class FeedbackFilter(InputModel):
     source_name: str | None = None
     field_type: FieldType | None = None
     field_id: str | None = None
-    touchpoint_id: int | None = None
-    stage_id: int | None = None
-    customer_id: int | None = None
+    touchpoint_id: FilterId | None = None
+    stage_id: FilterId | None = None
+    customer_id: FilterId | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
     score_min: float | None = None

@@ -327,13 +327,21 @@ def export_rows(
                 r.field_id,
                 r.field_label,
                 r.field_type,
-                display_value(r),
+                export_value(r),
                 r.language or "",
                 r.sentiment_label or "",
                 "" if r.sentiment_score is None else r.sentiment_score,
             ]
         if cursor is None:
             return
+
+
+def export_value(record: FeedbackRecord) -> str | int | float:
+    """The value for an export: numbers stay numbers (the export's formula guard escapes only text)."""
+    n = record.value_number
+    if n is not None:
+        return int(n) if n == int(n) else n
+    return display_value(record)
 
 
 def display_value(record: FeedbackRecord) -> str:

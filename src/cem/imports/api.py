@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from typing import Annotated, Any
@@ -12,6 +11,7 @@ from fastapi.responses import Response
 
 from cem.api.deps import DbSession, Importer, Reader, get_settings
 from cem.errors import BadRequest
+from cem.exports_safety import csv_writer
 from cem.imports import service
 from cem.imports.schemas import MappingIn, MappingRead, MappingUpdate, RunRead
 
@@ -72,11 +72,17 @@ def get_import(session: DbSession, actor: Reader, run_id: int) -> RunRead:
     return RunRead.model_validate(service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id))
 
 
+@router.post("/imports/{run_id}/resume", response_model=RunRead, status_code=202, summary="Continue an interrupted run")
+def resume_import(session: DbSession, actor: Importer, run_id: int) -> RunRead:
+    """202 with the run queued again; it continues after its last committed batch. 409 unless interrupted."""
+    return RunRead.model_validate(service.resume_run(session, actor=actor, run_id=run_id))
+
+
 @router.get("/imports/{run_id}/errors.csv", summary="The run's row errors as CSV (line, column, reason, value)")
 def import_errors_csv(session: DbSession, actor: Reader, run_id: int) -> Response:
     run = service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
     writer.writerow(["line", "column", "reason", "value"])
     writer.writerows([e.get("line"), e.get("column"), e.get("reason"), e.get("value", "")] for e in run.errors or [])
     headers = {"content-disposition": f'attachment; filename="import-{run.id}-errors.csv"'}

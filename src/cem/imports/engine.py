@@ -22,7 +22,7 @@ from cem.db.base import utcnow
 from cem.db.session import Database
 from cem.imports.convert import FeedbackCsv, FeedbackNdjson, Pending, RowProblem
 from cem.imports.models import ImportRun
-from cem.imports.reader import FileInfo, iter_csv, iter_ndjson
+from cem.imports.reader import FileInfo, MalformedRow, iter_csv, iter_ndjson
 from cem.imports.schemas import AnyMapping, CustomersMapping, EventsMapping, FeedbackMapping
 from cem.imports.targets import STORES, Context, CustomersCsv, EventsCsv, Prepared, RowErrorDict, row_error
 
@@ -96,6 +96,9 @@ def _convert(
     items: list[Pending] = []
     errors: list[RowErrorDict] = []
     for line, raw in batch:
+        if isinstance(raw, MalformedRow):
+            errors.append(row_error(line, "", raw.reason, raw.value))
+            continue
         try:
             items.append(convert(line, raw))
         except RowProblem as exc:

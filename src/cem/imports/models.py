@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
@@ -33,7 +34,7 @@ class ImportRun(IdMixin, TimestampMixin, Base):
     # Where the uploaded file waits for the background job; removed once the run ends.
     stored_path: Mapped[str] = mapped_column(String(1000), default="")
     mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|interrupted|done|failed
     total_rows: Mapped[int] = mapped_column(default=0)
     processed_rows: Mapped[int] = mapped_column(default=0)
     ok_rows: Mapped[int] = mapped_column(default=0)
@@ -41,4 +42,11 @@ class ImportRun(IdMixin, TimestampMixin, Base):
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     message: Mapped[str] = mapped_column(String(2000), default="")
     created_by: Mapped[str] = mapped_column(String(200), default="")
+    # "host:pid" of the process importing it while running: lets a restarted process see that it died.
+    owner: Mapped[str] = mapped_column(String(200), default="", server_default="")
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def resumable(self) -> bool:
+        """Interrupted, and its upload is still on the server: a new job can continue it."""
+        return self.status == "interrupted" and bool(self.stored_path) and Path(self.stored_path).is_file()

@@ -19,6 +19,7 @@ DELIMITERS = (",", ";", "\t", "|")
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 CHUNK = 1 << 20
+NOT_FILE_ENCODINGS = frozenset({"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"})
 # Text fields may be up to 100,000 characters; longer cells become a row error, not a csv.Error.
 csv.field_size_limit(16 * 1024 * 1024)
 
@@ -74,10 +75,19 @@ def _codec(encoding: str | None) -> str:
     if not encoding:
         return "utf-8-sig"  # UTF-8 with or without a byte order mark
     try:
-        name = codecs.lookup(encoding).name
+        info = codecs.lookup(encoding)
     except LookupError:
         raise ImportFileError(f"Unknown encoding {encoding!r}; try utf-8, latin-1 or cp1252.") from None
-    return "utf-8-sig" if name == "utf-8" else name
+    # Python also registers bytes-to-bytes and str-to-str codecs (zlib_codec, bz2, base64, hex, rot13): reading a
+    # file "in" one of them is no text at all, and zlib inflated a 1 MB upload into 2.1 GB of memory.
+    # CPython marks the real character encodings with `_is_text_encoding`; a few of those still are no file
+    # encoding (domain-name and escape codecs, and "undefined", which fails on any byte).
+    if not getattr(info, "_is_text_encoding", True) or info.name in NOT_FILE_ENCODINGS:
+        raise ImportFileError(
+            f"{encoding!r} is not a character encoding for files ({info.name}); "
+            "use the file's text encoding, e.g. utf-8, latin-1 or cp1252."
+        )
+    return "utf-8-sig" if info.name == "utf-8" else info.name
 
 
 def _scan(path: Path, codec: str, *, given: bool) -> int:
@@ -169,19 +179,84 @@ def check_columns(info: FileInfo, columns: list[str]) -> None:
     )
 
 
-def iter_csv(info: FileInfo) -> Iterator[tuple[int, list[str]]]:
-    """(physical line where the record starts, cells) for every non-blank data row."""
+@dataclass
+class MalformedRow:
+    """A record the CSV parser merged out of several lines: reported as a row error, never stored."""
+
+    reason: str
+    value: str
+
+
+class _LineTap:
+    """The file's lines as csv.reader pulls them, keeping those of the record being read (and one peeked)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines = lines
+        self.record: list[str] = []
+        self.peeked: str | None = None
+
+    def __iter__(self) -> _LineTap:
+        return self
+
+    def __next__(self) -> str:
+        if self.peeked is not None:
+            line, self.peeked = self.peeked, None
+        else:
+            line = next(self.lines)
+        self.record.append(line)
+        return line
+
+    def at_end(self) -> bool:
+        """Whether the file has no more lines (a peeked line is handed to the reader next)."""
+        if self.peeked is None:
+            try:
+                self.peeked = next(self.lines)
+            except StopIteration:
+                return True
+        return False
+
+
+def iter_csv(info: FileInfo) -> Iterator[tuple[int, list[str] | MalformedRow]]:
+    """(physical line where the record starts, cells) for every non-blank data row.
+
+    A quote left open swallows the following lines into one cell, up to the next quote or the end of the
+    file, and Python's lenient csv reader says nothing. So a record spanning several lines, and the last one,
+    is parsed again strictly: if that fails, its lines come back as one MalformedRow (a row error with its
+    line), and the rows before and after it import as usual.
+    """
     with info.path.open(encoding=info.encoding, newline="") as fh:
-        reader = csv.reader(fh, delimiter=info.delimiter)
+        tap = _LineTap(iter(fh))
+        reader = csv.reader(tap, delimiter=info.delimiter)
         next(reader)
         line = reader.line_num
         try:
             for row in reader:
+                spans_lines = reader.line_num - line > 1
+                if spans_lines or tap.at_end():
+                    problem = _open_quote(tap.record, info.delimiter, line + 1, reader.line_num)
+                    if problem is not None:
+                        yield line + 1, problem
+                        row = []
                 if row:
                     yield line + 1, row
+                tap.record.clear()
                 line = reader.line_num
         except csv.Error as exc:
             raise ImportFileError(f"The CSV is malformed near line {line + 1}: {exc}.") from None
+
+
+def _open_quote(lines: list[str], delimiter: str, first: int, last: int) -> MalformedRow | None:
+    """A MalformedRow when the record's lines are not valid CSV under the strict rules (an unclosed quote)."""
+    try:
+        list(csv.reader(lines, delimiter=delimiter, strict=True))
+    except csv.Error:
+        where = f"line {first} was" if first == last else f"lines {first}-{last} were"
+        return MalformedRow(
+            f"A quoted value opened on line {first} is not closed where it should be, so {where} read as one "
+            "row and not imported; close the quote (or double a quote inside a value) and import again.",
+            "".join(lines)[:200],
+        )
+    return None
 
 
 def iter_ndjson(info: FileInfo) -> Iterator[tuple[int, bytes]]:

@@ -75,6 +75,7 @@ def run_local(
             total_rows=info.estimated_rows,
             status="running",
         )
+        run.owner = service.this_process()
         run_id = run.id
     if on_start:
         on_start(info.estimated_rows, note)
@@ -113,7 +114,7 @@ def run_stored(
         run = session.get(ImportRun, run_id)
         if run is None or run.status in ("done", "failed"):
             return {"skipped": True}
-        run.status, run.message = "running", ""
+        run.status, run.message, run.owner = "running", "", service.this_process()
         actor = system_principal(run.workspace_id, label=f"import by {run.created_by}"[:200], actor_type="system")
         path, target, raw_mapping, start = Path(run.stored_path), run.target, run.mapping, service.counts_of(run)
     try:
@@ -147,5 +148,14 @@ def _retrying(db: Database, run_id: int, exc: Exception) -> None:
     with db.unit_of_work() as session:
         run = session.get(ImportRun, run_id)
         if run is not None:
-            run.status = "queued"
+            run.status, run.owner = "queued", ""
             run.message = f"Stopped by an error, will retry: {exc}"[:2000]
+
+
+def recover_interrupted(db: Database) -> list[int]:
+    """At the start of a server, worker or `cem import`: runs whose importing process died become interrupted."""
+    with db.unit_of_work() as session:
+        ids = service.mark_interrupted(session)
+    if ids:
+        log.warning("import runs %s were interrupted (their process stopped); they can be resumed", ids)
+    return ids

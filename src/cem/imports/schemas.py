@@ -216,6 +216,10 @@ class RunRead(ReadModel):
     created_at: datetime
     finished_at: datetime | None
     errors: list[RowError] = Field(default_factory=list, description="the first row errors (at most 100 here)")
+    resumable: bool = Field(
+        default=False,
+        description="interrupted (its process died) and its upload is kept: POST /imports/{id}/resume continues it",
+    )
 
     @field_validator("errors", mode="before")
     @classmethod

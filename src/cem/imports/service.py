@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
 import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +32,7 @@ from cem.imports.schemas import (
     parse_mapping,
     parse_target,
 )
+from cem.jobs.models import Job
 from cem.jobs.queue import enqueue
 
 # -- saved mappings ------------------------------------------------------------------------------
@@ -310,6 +313,7 @@ def finish_run(session: Session, *, run_id: int, counts: engine.Counts | None, m
         run.processed_rows, run.ok_rows, run.error_rows = counts.processed, counts.ok, counts.errors
         run.errors = list(counts.first_errors)
     run.status = "failed" if failed else "done"
+    run.owner = ""
     run.message = message[:2000]
     run.finished_at = utcnow()
 
@@ -379,4 +383,89 @@ def start_import(
     except Exception:
         path.unlink(missing_ok=True)
         raise
+    return run
+
+
+# -- interrupted runs ----------------------------------------------------------------------------
+
+
+def this_process() -> str:
+    """The owner mark of a run this process imports: "host:pid"."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _process_gone(owner: str, *, host: str, own_pid: int) -> bool:
+    """Whether the process an owner mark names has stopped.
+
+    Only this host's processes can be checked: a run owned on another host is left to that host's restart.
+    This process's own pid counts as stopped, because this is called at start-up, before this process imports
+    anything: a run carrying our pid was left by an earlier process that had the same pid (usual in containers).
+    """
+    owner_host, _, pid = owner.rpartition(":")
+    if owner_host != host or not pid.isdigit():
+        return False
+    if int(pid) == own_pid:
+        return True
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
+
+
+def _run_jobs(session: Session, run: ImportRun) -> list[Job]:
+    """The run's `imports.run` jobs, newest first."""
+    stmt = select(Job).where(Job.name == "imports.run", Job.workspace_id == run.workspace_id).order_by(Job.id.desc())
+    return [job for job in session.scalars(stmt) if (job.args or {}).get("run_id") == run.id]
+
+
+def mark_interrupted(session: Session) -> list[int]:
+    """Mark "running" runs whose importing process has died as interrupted; returns their ids.
+
+    Called when a server, a `cem worker` or a `cem import` starts. The dead process's job is closed too:
+    left alone it would be claimed again only when its lease runs out (an hour), possibly next to a resume.
+    """
+    host, own_pid = socket.gethostname(), os.getpid()
+    running = session.scalars(select(ImportRun).where(ImportRun.status == "running"))
+    stale = [run for run in running if _process_gone(run.owner, host=host, own_pid=own_pid)]
+    for run in stale:
+        run.status, run.owner = "interrupted", ""
+        how = (
+            "Resume continues after the last stored batch."
+            if run.resumable
+            else "Run `cem import` with the same file again: rows already stored are updated, not duplicated."
+        )
+        run.message = f"Interrupted after {run.processed_rows} rows: the process importing it stopped. {how}"
+        for job in _run_jobs(session, run):
+            if job.status == "running":
+                job.status, job.locked_until, job.finished_at = "dead", None, utcnow()
+                job.last_error = f"Import run {run.id} was interrupted (its worker stopped); resume the run instead."
+    return [run.id for run in stale]
+
+
+def resume_run(session: Session, *, actor: Principal, run_id: int) -> ImportRun:
+    """Queue an interrupted run again; its job continues after the last committed batch (upserts make a
+    re-read row harmless anyway)."""
+    run = get_run(session, workspace_id=actor.workspace_id, run_id=run_id)
+    if run.status != "interrupted":
+        raise Conflict(f"Import run {run_id} is {run.status}; only an interrupted run can be resumed.")
+    if not run.resumable:
+        raise Conflict(
+            f"Import run {run_id} has no stored upload to continue from (it was started by `cem import`, or its "
+            "file was removed): import the same file again; rows already stored are updated, not duplicated."
+        )
+    previous = next(iter(_run_jobs(session, run)), None)
+    options = previous.args if previous is not None else {}
+    enqueue(
+        session,
+        "imports.run",
+        workspace_id=run.workspace_id,
+        run_id=run.id,
+        encoding=options.get("encoding"),
+        delimiter=options.get("delimiter"),
+    )
+    run.status, run.message = "queued", f"Resumed: continues after row {run.processed_rows}."
+    audit.record(session, actor, "import.resume", entity_type="import_run", entity_id=run.id)
     return run

@@ -104,7 +104,15 @@ def upload(
 def run_page(request: Request, principal: PageReader, run_id: int) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         run = service.get_run(session, workspace_id=principal.workspace_id, run_id=run_id)
-    return render(request, "imports/run.html", principal, run=run)
+    return render(request, "imports/run.html", principal, run=run, can_import=principal.can(Permission.imports))
+
+
+@router.post("/imports/{run_id}/resume")
+def resume(request: Request, principal: PageImporter, run_id: int) -> Response:
+    """Queue an interrupted run again, then show its page (which polls until it ends)."""
+    with get_db(request).unit_of_work() as session:
+        service.resume_run(session, actor=principal, run_id=run_id)
+    return RedirectResponse(f"/imports/{run_id}", status_code=303)
 
 
 @router.get("/imports/{run_id}/status")
@@ -112,4 +120,4 @@ def run_status(request: Request, principal: PageReader, run_id: int) -> Response
     """The status fragment the run page polls (it stops polling once the run has ended)."""
     with get_db(request).unit_of_work(readonly=True) as session:
         run = service.get_run(session, workspace_id=principal.workspace_id, run_id=run_id)
-    return render(request, "imports/_status.html", principal, run=run)
+    return render(request, "imports/_status.html", principal, run=run, can_import=principal.can(Permission.imports))

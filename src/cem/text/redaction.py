@@ -89,7 +89,8 @@ def export_masker(session: Session, principal: Principal, columns: Sequence[str]
     value_at = columns.index("value")
 
     def mask(row: list[Any]) -> list[Any]:
-        row[value_at] = masker.text(row[value_at])
+        if isinstance(row[value_at], str):  # numbers (scores) hold no personal data
+            row[value_at] = masker.text(row[value_at])
         return row
 
     return mask

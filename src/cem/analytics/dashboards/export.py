@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass, field
 from typing import Literal
@@ -13,6 +12,7 @@ from openpyxl.styles import Font
 from cem.analytics.dashboards.schemas import Overview
 from cem.analytics.schemas import MetricResult
 from cem.errors import InvalidInput
+from cem.exports_safety import csv_writer, neutralise_row
 
 Cell = str | int | float | bool | None
 ExportFormat = Literal["csv", "xlsx"]
@@ -77,9 +77,9 @@ def overview_table(data: Overview, which: str) -> Table:
 
 def to_csv(table: Table) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     writer.writerow(table.columns)
-    writer.writerows(["" if c is None else c for c in row] for row in table.rows)
+    writer.writerows(table.rows)
     return out.getvalue().encode("utf-8")
 
 
@@ -89,11 +89,11 @@ def to_xlsx(table: Table) -> bytes:
     sheet = book.active
     assert sheet is not None  # a new workbook always has one sheet
     sheet.title = table.name[:31]  # Excel's limit on sheet names
-    sheet.append(table.columns)
+    sheet.append(neutralise_row(table.columns))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in table.rows:
-        sheet.append(row)
+        sheet.append(neutralise_row(row))
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)

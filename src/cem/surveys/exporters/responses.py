@@ -7,7 +7,6 @@ row "question.row"; choices as their labels in the default language, several joi
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cem.exports_safety import csv_writer, neutralise_row
 from cem.surveys.definition import Question, SurveyDefinition, text
 from cem.surveys.models import Survey, SurveyResponse
 
@@ -83,26 +83,10 @@ def response_table(session: Session, survey: Survey, defn: SurveyDefinition) -> 
         )
 
 
-def _safe(value: Any) -> Any:
-    """Spreadsheet formula injection: a text starting with = + - @ is written as text, not run as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
-        return "'" + value
-    return value
-
-
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
 def responses_csv(session: Session, survey: Survey, defn: SurveyDefinition) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for row in response_table(session, survey, defn):
-        writer.writerow(["" if v is None else _safe(v) for v in row])
+    writer = csv_writer(buffer)
+    writer.writerows(response_table(session, survey, defn))
     return buffer.getvalue()
 
 
@@ -110,7 +94,7 @@ def responses_xlsx(session: Session, survey: Survey, defn: SurveyDefinition) -> 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title="Responses")
     for row in response_table(session, survey, defn):
-        sheet.append([_safe(v) for v in row])
+        sheet.append(neutralise_row(row))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
