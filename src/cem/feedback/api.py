@@ -10,15 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from cem.api.body import read_items, validate_items
+from cem.api.body import StrictJsonRoute, read_items, validate_items
 from cem.api.deps import DbSession, Exporter, Reader, Writer, get_settings
 from cem.feedback import service
 from cem.feedback.group_commit import GroupCommit
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, FeedbackRead, IngestResult
-from cem.schemas import Page
+from cem.schemas import Id, Page
 from cem.text.redaction import export_masker, hidden_spans, mask_reads
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(tags=["feedback"], route_class=StrictJsonRoute)
 
 Filters = Annotated[FeedbackFilter, Depends()]
 
@@ -80,7 +80,7 @@ def export_feedback(request: Request, actor: Exporter, filters: Filters) -> Stre
 
 
 @router.get("/feedback/{record_id}", response_model=FeedbackRead, summary="Get one feedback record")
-def get_feedback(session: DbSession, actor: Reader, record_id: int) -> FeedbackRead:
+def get_feedback(session: DbSession, actor: Reader, record_id: Id) -> FeedbackRead:
     record = FeedbackRead.model_validate(
         service.get_record(session, workspace_id=actor.workspace_id, record_id=record_id)
     )

@@ -10,12 +10,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Importer, Reader, get_settings
 from cem.errors import BadRequest
 from cem.imports import service
 from cem.imports.schemas import MappingIn, MappingRead, MappingUpdate, RunRead
+from cem.schemas import Id
 
-router = APIRouter(tags=["imports"])
+router = APIRouter(tags=["imports"], route_class=StrictJsonRoute)
 
 
 def parse_mapping_json(text: str | None) -> dict[str, Any] | None:
@@ -39,7 +41,7 @@ def create_import(
     file: Annotated[UploadFile, File(description="CSV, or NDJSON (.ndjson/.jsonl) of feedback records")],
     target: Annotated[str, Form()] = "feedback",
     mapping: Annotated[str | None, Form(description="mapping as JSON; empty for the default")] = None,
-    mapping_id: Annotated[int | None, Form()] = None,
+    mapping_id: Annotated[Id | None, Form()] = None,
     save_mapping_as: Annotated[str | None, Form(max_length=200)] = None,
     encoding: Annotated[str | None, Form(max_length=40)] = None,
     delimiter: Annotated[str | None, Form(max_length=10)] = None,
@@ -68,12 +70,12 @@ def list_imports(session: DbSession, actor: Reader) -> list[RunRead]:
 
 
 @router.get("/imports/{run_id}", response_model=RunRead, summary="Status, counts and first errors of a run")
-def get_import(session: DbSession, actor: Reader, run_id: int) -> RunRead:
+def get_import(session: DbSession, actor: Reader, run_id: Id) -> RunRead:
     return RunRead.model_validate(service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id))
 
 
 @router.get("/imports/{run_id}/errors.csv", summary="The run's row errors as CSV (line, column, reason, value)")
-def import_errors_csv(session: DbSession, actor: Reader, run_id: int) -> Response:
+def import_errors_csv(session: DbSession, actor: Reader, run_id: Id) -> Response:
     run = service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -97,20 +99,20 @@ def create_mapping(session: DbSession, actor: Importer, mapping_in: MappingIn) -
 
 
 @router.get("/import-mappings/{mapping_id}", response_model=MappingRead, summary="Get a saved mapping")
-def get_mapping(session: DbSession, actor: Reader, mapping_id: int) -> MappingRead:
+def get_mapping(session: DbSession, actor: Reader, mapping_id: Id) -> MappingRead:
     return MappingRead.model_validate(
         service.get_mapping(session, workspace_id=actor.workspace_id, mapping_id=mapping_id)
     )
 
 
 @router.patch("/import-mappings/{mapping_id}", response_model=MappingRead, summary="Rename or change a mapping")
-def update_mapping(session: DbSession, actor: Importer, mapping_id: int, update: MappingUpdate) -> MappingRead:
+def update_mapping(session: DbSession, actor: Importer, mapping_id: Id, update: MappingUpdate) -> MappingRead:
     return MappingRead.model_validate(
         service.update_mapping(session, actor=actor, mapping_id=mapping_id, update=update)
     )
 
 
 @router.delete("/import-mappings/{mapping_id}", status_code=204, summary="Delete a saved mapping")
-def delete_mapping(session: DbSession, actor: Importer, mapping_id: int) -> Response:
+def delete_mapping(session: DbSession, actor: Importer, mapping_id: Id) -> Response:
     service.delete_mapping(session, actor=actor, mapping_id=mapping_id)
     return Response(status_code=204)

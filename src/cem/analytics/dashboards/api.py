@@ -13,9 +13,11 @@ from cem.admin.principal import Principal
 from cem.analytics.dashboards import export, service, views
 from cem.analytics.dashboards.schemas import DashboardIn, DashboardOut, DashboardPatch, DashboardSummary, Overview
 from cem.analytics.schemas import Interval, MetricResult
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, require
+from cem.schemas import Id
 
-router = APIRouter(tags=["dashboards"])
+router = APIRouter(tags=["dashboards"], route_class=StrictJsonRoute)
 
 DashboardManager = Annotated[Principal, Depends(require(Permission.dashboards))]
 MinN = Annotated[int, Query(ge=0, le=1_000_000, description="Below this n a value is 'not enough data'.")]
@@ -57,7 +59,7 @@ def export_journey(
     actor: Reader,
     table: str = Query(description="stages, touchpoints, funnel, pain_points or gaps"),
     format: export.ExportFormat = "csv",
-    journey_id: int | None = None,
+    journey_id: Id | None = None,
     metric: str | None = Query(default=None, max_length=64),
     date_from: date | None = None,
     date_to: date | None = None,
@@ -118,20 +120,20 @@ def create_dashboard(session: DbSession, actor: DashboardManager, body: Dashboar
 
 
 @router.get("/dashboards/{dashboard_id}", response_model=DashboardOut, summary="A dashboard with its widgets")
-def get_dashboard(session: DbSession, actor: Reader, dashboard_id: int) -> DashboardOut:
+def get_dashboard(session: DbSession, actor: Reader, dashboard_id: Id) -> DashboardOut:
     return service.get_dashboard(session, actor=actor, dashboard_id=dashboard_id)
 
 
 @router.patch("/dashboards/{dashboard_id}", response_model=DashboardOut, summary="Rename, share, arrange widgets")
 def update_dashboard(
-    session: DbSession, actor: DashboardManager, dashboard_id: int, body: DashboardPatch
+    session: DbSession, actor: DashboardManager, dashboard_id: Id, body: DashboardPatch
 ) -> DashboardOut:
     """`widgets` replaces the whole list, in the order given (move, resize, add and remove in one call)."""
     return service.update_dashboard(session, actor=actor, dashboard_id=dashboard_id, patch=body)
 
 
 @router.delete("/dashboards/{dashboard_id}", summary="Delete a dashboard")
-def delete_dashboard(session: DbSession, actor: DashboardManager, dashboard_id: int) -> dict[str, bool]:
+def delete_dashboard(session: DbSession, actor: DashboardManager, dashboard_id: Id) -> dict[str, bool]:
     service.delete_dashboard(session, actor=actor, dashboard_id=dashboard_id)
     return {"deleted": True}
 
@@ -141,13 +143,13 @@ def delete_dashboard(session: DbSession, actor: DashboardManager, dashboard_id: 
     response_model=MetricResult,
     summary="The numbers behind one widget",
 )
-def widget_data(session: DbSession, actor: Reader, dashboard_id: int, widget_id: int) -> MetricResult:
+def widget_data(session: DbSession, actor: Reader, dashboard_id: Id, widget_id: Id) -> MetricResult:
     return service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
 
 
 @router.get("/dashboards/{dashboard_id}/widgets/{widget_id}/export", summary="One widget's table as CSV or XLSX")
 def export_widget(
-    session: DbSession, actor: Reader, dashboard_id: int, widget_id: int, format: export.ExportFormat = "csv"
+    session: DbSession, actor: Reader, dashboard_id: Id, widget_id: Id, format: export.ExportFormat = "csv"
 ) -> Response:
     result = service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
     table = export.metric_table(result, name=f"dashboard-{dashboard_id}-widget-{widget_id}")

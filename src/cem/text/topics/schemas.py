@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from cem.schemas import InputModel, Name, ReadModel
+from cem.schemas import Id, InputModel, Name, ReadModel, Seed
 
 
 class TopicRead(ReadModel):
@@ -52,12 +52,12 @@ class TopicRename(InputModel):
 
 
 class TopicMerge(InputModel):
-    source_ids: list[int] = Field(min_length=1, max_length=50, description="topics folded into this one")
+    source_ids: list[Id] = Field(min_length=1, max_length=50, description="topics folded into this one")
 
 
 class TopicSplit(InputModel):
     k: int = Field(ge=2, le=10, description="how many topics to make of this one")
-    seed: int = 0
+    seed: Seed = 0
 
 
 class RuleTopicIn(InputModel):
@@ -70,7 +70,7 @@ class RuleUpdate(InputModel):
 
 
 class DiscoverIn(InputModel):
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    seed: Seed = 0
     min_topic_size: int = Field(default=10, ge=2, le=10_000)
     n_topics: int | None = Field(default=None, ge=1, le=200)
 
