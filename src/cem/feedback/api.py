@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from cem.api.body import StrictJsonRoute, read_items, validate_items
 from cem.api.deps import DbSession, Exporter, Reader, Writer, get_settings
+from cem.api.files import CSV, file_responses
 from cem.feedback import service
 from cem.feedback.group_commit import GroupCommit
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, FeedbackRead, IngestResult
@@ -56,7 +57,12 @@ def search_feedback(
     return Page(items=items, next_cursor=nxt)
 
 
-@router.get("/feedback/export.csv", summary="Export the filtered feedback as CSV")
+@router.get(
+    "/feedback/export.csv",
+    summary="Export the filtered feedback as CSV",
+    response_class=Response,
+    responses=file_responses(CSV),
+)
 def export_feedback(request: Request, actor: Exporter, filters: Filters) -> StreamingResponse:
     db = request.app.state.db
 

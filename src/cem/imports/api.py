@@ -12,9 +12,11 @@ from fastapi.responses import Response
 
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Importer, Reader, get_settings
+from cem.api.files import CSV, file_responses
 from cem.errors import BadRequest
 from cem.imports import service
 from cem.imports.schemas import MappingIn, MappingRead, MappingUpdate, RunRead
+from cem.json_input import parse_json
 from cem.schemas import Id
 
 router = APIRouter(tags=["imports"], route_class=StrictJsonRoute)
@@ -25,7 +27,7 @@ def parse_mapping_json(text: str | None) -> dict[str, Any] | None:
     if text is None or not text.strip():
         return None
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"The mapping is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
     if not isinstance(value, dict):
@@ -74,7 +76,12 @@ def get_import(session: DbSession, actor: Reader, run_id: Id) -> RunRead:
     return RunRead.model_validate(service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id))
 
 
-@router.get("/imports/{run_id}/errors.csv", summary="The run's row errors as CSV (line, column, reason, value)")
+@router.get(
+    "/imports/{run_id}/errors.csv",
+    summary="The run's row errors as CSV (line, column, reason, value)",
+    response_class=Response,
+    responses=file_responses(CSV),
+)
 def import_errors_csv(session: DbSession, actor: Reader, run_id: Id) -> Response:
     run = service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id)
     buffer = io.StringIO()

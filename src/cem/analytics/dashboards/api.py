@@ -15,10 +15,12 @@ from cem.analytics.dashboards.schemas import DashboardIn, DashboardOut, Dashboar
 from cem.analytics.schemas import Interval, MetricResult
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, require
+from cem.api.files import CSV, XLSX, file_responses
 from cem.schemas import Id
 
 router = APIRouter(tags=["dashboards"], route_class=StrictJsonRoute)
 
+TABLE_FILE = file_responses(CSV, XLSX)  # the `format` parameter picks one
 DashboardManager = Annotated[Principal, Depends(require(Permission.dashboards))]
 MinN = Annotated[int, Query(ge=0, le=1_000_000, description="Below this n a value is 'not enough data'.")]
 End = Annotated[date | None, Query(description="Last day of the period; default: the newest feedback day.")]
@@ -38,7 +40,12 @@ def get_overview(
     return service.overview(session, workspace_id=actor.workspace_id, interval=interval, end=end, min_n=min_n)
 
 
-@router.get("/dashboards/overview/export", summary="One overview table as CSV or XLSX")
+@router.get(
+    "/dashboards/overview/export",
+    summary="One overview table as CSV or XLSX",
+    response_class=Response,
+    responses=TABLE_FILE,
+)
 def export_overview(
     session: DbSession,
     actor: Reader,
@@ -53,7 +60,12 @@ def export_overview(
     return file_response(*export.render(export.overview_table(data, table), format))
 
 
-@router.get("/dashboards/journey/export", summary="A journey view table as CSV or XLSX")
+@router.get(
+    "/dashboards/journey/export",
+    summary="A journey view table as CSV or XLSX",
+    response_class=Response,
+    responses=TABLE_FILE,
+)
 def export_journey(
     session: DbSession,
     actor: Reader,
@@ -78,7 +90,12 @@ def export_journey(
     return file_response(*export.render(views.journey_table(view, table), format))
 
 
-@router.get("/dashboards/drivers/export", summary="A drivers & gaps view table as CSV or XLSX")
+@router.get(
+    "/dashboards/drivers/export",
+    summary="A drivers & gaps view table as CSV or XLSX",
+    response_class=Response,
+    responses=TABLE_FILE,
+)
 def export_drivers(
     session: DbSession,
     actor: Reader,
@@ -147,7 +164,12 @@ def widget_data(session: DbSession, actor: Reader, dashboard_id: Id, widget_id: 
     return service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
 
 
-@router.get("/dashboards/{dashboard_id}/widgets/{widget_id}/export", summary="One widget's table as CSV or XLSX")
+@router.get(
+    "/dashboards/{dashboard_id}/widgets/{widget_id}/export",
+    summary="One widget's table as CSV or XLSX",
+    response_class=Response,
+    responses=TABLE_FILE,
+)
 def export_widget(
     session: DbSession, actor: Reader, dashboard_id: Id, widget_id: Id, format: export.ExportFormat = "csv"
 ) -> Response:

@@ -3,7 +3,6 @@ the distribution report, and the website widget's public endpoints (CORS per all
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -15,6 +14,7 @@ from cem.admin.principal import Principal
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, get_settings, require
 from cem.errors import BadRequest, CEMError, error_body
+from cem.json_input import parse_json
 from cem.schemas import Id
 from cem.surveys.distribution import report as report_service
 from cem.surveys.distribution import service, widget
@@ -214,7 +214,7 @@ def _widget_display(request: Request, survey_slug: str, raw: bytes) -> dict[str,
         w = widget.load(session, survey_slug)
         widget.check_origin(w, request.headers.get("origin"))
         try:
-            body = json.loads(raw or b"null")
+            body = parse_json(raw or b"null")
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("The body is not valid JSON.") from None
         display = widget.DisplayRequest.parse(body)

@@ -19,6 +19,7 @@ from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Exporter, Importer, Reader, require
+from cem.api.files import CSV, XLSX, file_responses
 from cem.errors import BadRequest, UnsupportedMediaType
 from cem.schemas import Id
 from cem.surveys import service as survey_service
@@ -109,14 +110,24 @@ def _export_definition(session: DbSession, survey_id: Id, workspace_id: Id) -> t
     return survey, defn
 
 
-@router.get("/surveys/{survey_id}/responses.csv", summary="The survey's responses as CSV")
+@router.get(
+    "/surveys/{survey_id}/responses.csv",
+    summary="The survey's responses as CSV",
+    response_class=Response,
+    responses=file_responses(CSV),
+)
 def export_responses_csv(session: DbSession, actor: Exporter, survey_id: Id) -> Response:
     survey, defn = _export_definition(session, survey_id, actor.workspace_id)
     headers = {"content-disposition": f'attachment; filename="{survey.slug}-responses.csv"'}
     return Response(responses_csv(session, survey, defn), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-@router.get("/surveys/{survey_id}/responses.xlsx", summary="The survey's responses as an Excel workbook")
+@router.get(
+    "/surveys/{survey_id}/responses.xlsx",
+    summary="The survey's responses as an Excel workbook",
+    response_class=Response,
+    responses=file_responses(XLSX),
+)
 def export_responses_xlsx(session: DbSession, actor: Exporter, survey_id: Id) -> Response:
     survey, defn = _export_definition(session, survey_id, actor.workspace_id)
     headers = {"content-disposition": f'attachment; filename="{survey.slug}-responses.xlsx"'}

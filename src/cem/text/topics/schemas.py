@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from cem.schemas import Id, InputModel, Name, ReadModel, Seed
+
+# [bucket start, records]. Described without `prefixItems` (pydantic's JSON Schema 2020-12 form of a tuple), which
+# response validators that work in an older draft (schemathesis among them) reject as an invalid schema.
+TrendPoint = Annotated[
+    tuple[str, int],
+    WithJsonSchema(
+        {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2, "maxItems": 2}, mode="serialization"
+    ),
+]
 
 
 class TopicRead(ReadModel):
@@ -27,7 +37,7 @@ class TopicSummary(TopicRead):
     volume: int
     sentiment_mean: float | None = Field(description="mean sentiment score in [-1, 1] of the topic's records")
     negative_share: float | None = Field(description="share of the sentiment-labelled records that are negative")
-    trend: list[tuple[str, int]] = Field(description="[bucket start YYYY-MM-DD, records] in time order, gaps as 0")
+    trend: list[TrendPoint] = Field(description="[bucket start YYYY-MM-DD, records] in time order, gaps as 0")
     interval: str = Field(description="the trend's bucket: day, week or month (follows the data's date span)")
 
 
