@@ -18,6 +18,7 @@ from cem.cli import app as cli_app
 from tests import test_bad_input
 from tests.test_bad_input import FEEDBACK, Snapshot
 from tests.test_error_shape import VALID_BODIES, assert_shape
+from tests.web.helpers import login
 
 # The stored data and its checksum before each bad request, shared with the other bad-input tests.
 snapshot = test_bad_input.snapshot
@@ -209,3 +210,16 @@ def test_a_shallow_surveyjs_nesting_still_imports(admin_api: TestClient) -> None
     files = {"file": ("nested.json", _deep_surveyjs(12), "application/json")}
     r = admin_api.post("/api/v1/surveys/import", files=files)
     assert r.status_code == 201, r.text
+
+
+def test_the_overflow_safety_net_on_pages(app: Any, workspace: Any) -> None:
+    """Behind the bounded types: a page whose id reaches the database unbounded answers 422, not 500 (the
+    OverflowError of sqlite3, NumericValueOutOfRange of PostgreSQL)."""
+    user = login(app, workspace.user_email("admin"))
+    user.client = TestClient(app, raise_server_exceptions=False, cookies=user.client.cookies)
+    page = user.get(f"/customers/{TOO_BIG}")
+    assert page.status_code in (404, 422), page.status_code
+    assert "text/html" in page.headers["content-type"]
+    as_json = user.client.get(f"/customers/{TOO_BIG}", headers={"accept": "application/json"})
+    assert_shape(as_json, as_json.status_code)
+    assert as_json.status_code in (404, 422)

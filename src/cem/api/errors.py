@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from psycopg.errors import NumericValueOutOfRange
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -167,10 +168,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> Response:
-        # PostgreSQL's refusal of a value for its column (NumericValueOutOfRange, a string too long, ...): the
-        # request named the value, so it is the request that is invalid, not the server.
-        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
-        return await _cem_error(request, InvalidInput("A value in the request is out of range for its field."))
+        # The same safety net on PostgreSQL, which refuses an out-of-range integer at execution time.
+        if isinstance(exc.orig, NumericValueOutOfRange):
+            return await _cem_error(request, InvalidInput("A number in the request is too large to store."))
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:  # noqa: ARG001
