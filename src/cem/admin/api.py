@@ -8,11 +8,12 @@ from sqlalchemy import select
 from cem.admin import service
 from cem.admin.models import AuditLog
 from cem.admin.schemas import AuditRead, JobRead, MemberIn, MemberRead, TokenIn, TokenIssued, TokenRead
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import Admin, CurrentPrincipal, DbSession
 from cem.jobs import service as job_service
-from cem.schemas import ReadModel
+from cem.schemas import Id, ReadModel
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(tags=["admin"], route_class=StrictJsonRoute)
 
 
 class WhoAmI(ReadModel):
@@ -74,7 +75,7 @@ def create_token(session: DbSession, actor: Admin, token_in: TokenIn) -> TokenIs
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead, summary="Revoke an API token")
-def revoke_token(session: DbSession, actor: Admin, token_id: int) -> TokenRead:
+def revoke_token(session: DbSession, actor: Admin, token_id: Id) -> TokenRead:
     return TokenRead.model_validate(service.revoke_token(session, actor=actor, token_id=token_id))
 
 
@@ -104,12 +105,12 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobRead, summary="One job with its progress")
-def get_job(session: DbSession, actor: CurrentPrincipal, job_id: int) -> JobRead:
+def get_job(session: DbSession, actor: CurrentPrincipal, job_id: Id) -> JobRead:
     return JobRead.model_validate(job_service.get_job(session, workspace_id=actor.workspace_id, job_id=job_id))
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobRead, summary="Retry a dead job")
-def retry_job(session: DbSession, actor: Admin, job_id: int, request: Request) -> JobRead:
+def retry_job(session: DbSession, actor: Admin, job_id: Id, request: Request) -> JobRead:
     job = job_service.retry_dead(session, actor=actor, job_id=job_id)
     request.app.state.wake_worker()
     return JobRead.model_validate(job)

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query, Request
 from cem.analytics import dimensions, service
 from cem.analytics.metrics import METRICS
 from cem.analytics.schemas import Interval, MetricInfo, MetricQuery, MetricResult
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(tags=["metrics"], route_class=StrictJsonRoute)
 
 
 @router.get("/metrics", response_model=MetricResult, summary="Compute a metric with intervals and significance")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from fastapi import Request
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from cem.errors import BadRequest, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from cem.json_input import parse_json
 
 M = TypeVar("M", bound=BaseModel)
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -27,12 +30,12 @@ async def read_items(request: Request, *, max_items: int) -> list[Any]:
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
                 try:
-                    items.append(json.loads(line))
+                    items.append(parse_json(line))
                 except json.JSONDecodeError as exc:
                     raise BadRequest(f"Malformed JSON on line {number}: {exc.msg}.") from None
     elif content_type == "application/json":
         try:
-            parsed = json.loads(text)
+            parsed = parse_json(text)
         except json.JSONDecodeError as exc:
             raise BadRequest(f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}.") from None
         items = parsed if isinstance(parsed, list) else [parsed]
@@ -69,3 +72,25 @@ def validate_items(model: type[M], items: list[Any]) -> list[M]:
 
 class ValidationFailed(InvalidInput):
     code = "validation_error"
+
+
+class StrictJsonRequest(Request):
+    """A request whose JSON body is read by cem's one parser (no lone surrogates, bounded nesting)."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = parse_json(await self.body())
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """The route class of every JSON API router: FastAPI parses declared bodies with `request.json()`, which
+    for a plain Starlette request is `json.loads` (a RecursionError, i.e. a 500, on deeply nested input)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict_handler(request: Request) -> Response:
+            return await handler(StrictJsonRequest(request.scope, request.receive))
+
+        return strict_handler

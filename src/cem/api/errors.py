@@ -9,9 +9,12 @@ from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from psycopg.errors import NumericValueOutOfRange
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cem.errors import CEMError, NotFound, UnsupportedMediaType, error_body
+from cem.errors import CEMError, InvalidInput, NotFound, UnsupportedMediaType, error_body
 
 log = logging.getLogger("cem.api")
 
@@ -28,6 +31,43 @@ HTTP_CODES = {
     422: "validation_error",
     429: "too_many_requests",
     500: "internal_error",
+}
+
+
+class ErrorItem(BaseModel):
+    """One problem: where (`loc`: field path, record index, line) and what (`msg`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    loc: list[str | int] = Field(default_factory=list)
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of every API response with a 4xx or 5xx status."""
+
+    error: str = Field(description="machine-readable code, e.g. not_found, validation_error")
+    detail: str = Field(description="what went wrong, for a person")
+    status: int = Field(description="the HTTP status code again")
+    errors: list[ErrorItem] = Field(description="each problem found (validation errors list every field)")
+
+
+ERROR_STATUSES = {
+    400: "Malformed request: JSON that does not parse, a bad cursor or parameter combination",
+    401: "Authentication required or failed",
+    403: "The caller's role or token scopes do not allow this",
+    404: "No such resource (or not in the caller's workspace)",
+    409: "Conflicts with stored data (duplicate key, wrong state)",
+    413: "The body or batch is larger than the limit",
+    415: "The body's Content-Type is not accepted here",
+    422: "The request is well formed but invalid; `errors` lists every problem",
+    429: "Too many requests; retry after the Retry-After header's seconds",
+    500: "Internal error (logged on the server)",
+}
+# Documented on every /api/v1 operation (cem.api.router); this also replaces FastAPI's own 422 schema
+# (HTTPValidationError), which is not what the exception handlers below send.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description} for status, description in ERROR_STATUSES.items()
 }
 
 
@@ -120,6 +160,18 @@ def install(app: FastAPI) -> None:
         if wants_html(request):
             return render_error_page(request, exc.status_code, detail)
         return JSONResponse(error_body(code, detail, exc.status_code), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(OverflowError)
+    async def _overflow(request: Request, exc: OverflowError) -> Response:  # noqa: ARG001
+        # Safety net behind the bounded id types (cem.schemas.Id): sqlite3 cannot bind an int beyond 64 bits.
+        return await _cem_error(request, InvalidInput("A number in the request is too large to store."))
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> Response:
+        # The same safety net on PostgreSQL, which refuses an out-of-range integer at execution time.
+        if isinstance(exc.orig, NumericValueOutOfRange):
+            return await _cem_error(request, InvalidInput("A number in the request is too large to store."))
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:  # noqa: ARG001

@@ -6,6 +6,7 @@ from cem.admin.api import router as admin_router
 from cem.analytics.analyses.api import router as analyses_router
 from cem.analytics.api import router as analytics_router
 from cem.analytics.dashboards.api import router as dashboards_router
+from cem.api.errors import ERROR_RESPONSES
 from cem.customers.api import router as customers_router
 from cem.feedback.api import router as feedback_router
 from cem.imports.api import router as imports_router
@@ -18,7 +19,7 @@ from cem.surveys.importers.api import router as survey_interchange_router
 from cem.text.api import router as text_router
 from cem.text.topics.api import router as topics_router
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 for router in (
     customers_router,
     feedback_router,

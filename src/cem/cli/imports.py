@@ -14,6 +14,7 @@ from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.exports_safety import SafeCsvWriter, csv_writer
 from cem.imports.engine import Counts
 from cem.imports.runner import LocalImport, recover_interrupted, run_local
+from cem.json_input import parse_json
 
 SHOWN_ERRORS = 20
 
@@ -22,7 +23,7 @@ def _read_mapping_file(path: Path | None) -> dict[str, Any] | None:
     if path is None:
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         fail(f"Mapping file not found: {path}", 2)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

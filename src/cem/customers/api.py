@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 
-from cem.api.body import read_items, validate_items
+from cem.api.body import StrictJsonRoute, read_items, validate_items
 from cem.api.deps import DbSession, Reader, Writer, get_settings
 from cem.customers import service
 from cem.customers.schemas import CustomerIn, CustomerRead, CustomerUpdate, EventIn, EventRead
 from cem.feedback import service as feedback_service
 from cem.feedback.schemas import FeedbackRead
-from cem.schemas import Page, ReadModel
+from cem.schemas import Id, Page, ReadModel
 from cem.text.redaction import mask_reads
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(tags=["customers"], route_class=StrictJsonRoute)
 
 
 class Accepted(ReadModel):
@@ -50,27 +50,27 @@ async def bulk_customers(request: Request, actor: Writer) -> Accepted:
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead, summary="Get a customer")
-def get_customer(session: DbSession, actor: Reader, customer_id: int) -> CustomerRead:
+def get_customer(session: DbSession, actor: Reader, customer_id: Id) -> CustomerRead:
     return CustomerRead.model_validate(
         service.get_customer(session, workspace_id=actor.workspace_id, customer_id=customer_id)
     )
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerRead, summary="Update a customer")
-def update_customer(session: DbSession, actor: Writer, customer_id: int, update: CustomerUpdate) -> CustomerRead:
+def update_customer(session: DbSession, actor: Writer, customer_id: Id, update: CustomerUpdate) -> CustomerRead:
     customer = service.update_customer(session, actor=actor, customer_id=customer_id, update=update)
     return CustomerRead.model_validate(customer)
 
 
 @router.get("/customers/{customer_id}/events", response_model=list[EventRead], summary="A customer's events")
-def customer_events(session: DbSession, actor: Reader, customer_id: int) -> list[EventRead]:
+def customer_events(session: DbSession, actor: Reader, customer_id: Id) -> list[EventRead]:
     service.get_customer(session, workspace_id=actor.workspace_id, customer_id=customer_id)
     rows = service.list_events(session, workspace_id=actor.workspace_id, customer_id=customer_id)
     return [EventRead.model_validate(r) for r in rows]
 
 
 @router.get("/customers/{customer_id}/feedback", response_model=list[FeedbackRead], summary="A customer's feedback")
-def customer_feedback(session: DbSession, actor: Reader, customer_id: int) -> list[FeedbackRead]:
+def customer_feedback(session: DbSession, actor: Reader, customer_id: Id) -> list[FeedbackRead]:
     service.get_customer(session, workspace_id=actor.workspace_id, customer_id=customer_id)
     rows = feedback_service.for_customer(session, workspace_id=actor.workspace_id, customer_id=customer_id)
     return mask_reads(session, actor, [FeedbackRead.model_validate(r) for r in rows])

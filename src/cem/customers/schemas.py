@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import EmailStr, Field, model_validator
 
-from cem.schemas import ExternalId, InputModel, Key, Name, ReadModel
+from cem.schemas import ExternalId, Id, InputModel, Key, Name, ReadModel
 
 
 class CustomerRef(InputModel):
@@ -47,7 +47,7 @@ class EventIn(InputModel):
     """An interaction event. `external_id` makes re-sends idempotent; without it a content hash is used."""
 
     customer: CustomerRef | None = None
-    customer_id: int | None = None
+    customer_id: Id | None = None
     touchpoint: Key | None = None
     type: Key
     occurred_at: datetime

@@ -9,20 +9,21 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from cem.admin.principal import Principal
-from cem.api.body import read_items, validate_items
+from cem.api.body import StrictJsonRoute, read_items, validate_items
 from cem.api.deps import DbSession, Exporter, Reader, Writer, get_settings
+from cem.api.files import CSV, file_responses
 from cem.db.session import Database
 from cem.exports_safety import csv_writer
 from cem.feedback import service
 from cem.feedback.group_commit import GroupCommit
 from cem.feedback.schemas import FeedbackFilter, FeedbackIn, FeedbackRead, IngestResult
-from cem.schemas import Page
+from cem.schemas import Id, Page
 from cem.text.redaction import export_masker, hidden_spans, mask_reads
 
-router = APIRouter(tags=["feedback"])
+router = APIRouter(tags=["feedback"], route_class=StrictJsonRoute)
 log = logging.getLogger("cem.api")
 
 Filters = Annotated[FeedbackFilter, Depends()]
@@ -61,7 +62,12 @@ def search_feedback(
     return Page(items=items, next_cursor=nxt)
 
 
-@router.get("/feedback/export.csv", summary="Export the filtered feedback as CSV")
+@router.get(
+    "/feedback/export.csv",
+    summary="Export the filtered feedback as CSV",
+    response_class=Response,
+    responses=file_responses(CSV),
+)
 def export_feedback(request: Request, actor: Exporter, filters: Filters) -> StreamingResponse:
     """Streamed in constant memory. Every parameter is checked, and the first rows read, before the status
     line is sent, so a bad filter is an error response, never an HTTP 200 with a cut-off file; a failure after
@@ -114,7 +120,7 @@ def _fail_visibly(chunks: Iterator[str]) -> Iterator[str]:
 
 
 @router.get("/feedback/{record_id}", response_model=FeedbackRead, summary="Get one feedback record")
-def get_feedback(session: DbSession, actor: Reader, record_id: int) -> FeedbackRead:
+def get_feedback(session: DbSession, actor: Reader, record_id: Id) -> FeedbackRead:
     record = FeedbackRead.model_validate(
         service.get_record(session, workspace_id=actor.workspace_id, record_id=record_id)
     )

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 from pydantic import Field, ValidationInfo, model_validator
 
 from cem.customers.schemas import CustomerRef
-from cem.schemas import ExternalId, InputModel, Key, LongText, Name, ReadModel
+from cem.schemas import ExternalId, Id, InputModel, Key, LongText, Name, ReadModel
 
 SourceType = Literal["survey", "review", "ticket", "chat", "social", "csv", "api"]
 FieldType = Literal["nps", "csat", "ces", "rating", "number", "choice", "text", "boolean", "date"]
@@ -21,7 +21,6 @@ SCORE_RANGES: dict[str, tuple[float, float]] = {
 
 
 # A filter's row id: the database's ids are signed 64-bit, so anything larger names nothing and is refused up front.
-FilterId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 TYPED = "typed_value"  # the validation-context key under which FeedbackIn leaves its TypedValue
 
@@ -33,7 +32,7 @@ class FeedbackIn(InputModel):
     source_name: Name
     submission_id: ExternalId
     customer: CustomerRef | None = None
-    customer_id: int | None = None
+    customer_id: Id | None = None
     touchpoint: Key | None = None
     collected_at: datetime | None = None
     field_id: ExternalId
@@ -71,8 +70,10 @@ def typed_value(field_type: str, value: Any) -> TypedValue:
             raise ValueError(f"a {field_type} value must be a number")
         try:
             number = float(value)
+        except OverflowError:  # an int of hundreds of digits: no float holds it
+            raise ValueError("the number is too large") from None
         except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
+            raise ValueError(f"{str(value)[:40]!r} is not a number") from None
         if number != number or number in (float("inf"), float("-inf")):
             raise ValueError("the value must be a finite number")
         if field_type in SCORE_RANGES:
@@ -148,9 +149,9 @@ class FeedbackFilter(InputModel):
     source_name: str | None = None
     field_type: FieldType | None = None
     field_id: str | None = None
-    touchpoint_id: FilterId | None = None
-    stage_id: FilterId | None = None
-    customer_id: FilterId | None = None
+    touchpoint_id: Id | None = None
+    stage_id: Id | None = None
+    customer_id: Id | None = None
     date_from: datetime | None = None
     date_to: datetime | None = None
     score_min: float | None = None

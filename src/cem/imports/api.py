@@ -9,13 +9,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Importer, Reader, get_settings
+from cem.api.files import CSV, file_responses
 from cem.errors import BadRequest
 from cem.exports_safety import csv_writer
 from cem.imports import service
 from cem.imports.schemas import MappingIn, MappingRead, MappingUpdate, RunRead
+from cem.json_input import parse_json
+from cem.schemas import Id
 
-router = APIRouter(tags=["imports"])
+router = APIRouter(tags=["imports"], route_class=StrictJsonRoute)
 
 
 def parse_mapping_json(text: str | None) -> dict[str, Any] | None:
@@ -23,7 +27,7 @@ def parse_mapping_json(text: str | None) -> dict[str, Any] | None:
     if text is None or not text.strip():
         return None
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"The mapping is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
     if not isinstance(value, dict):
@@ -39,7 +43,7 @@ def create_import(
     file: Annotated[UploadFile, File(description="CSV, or NDJSON (.ndjson/.jsonl) of feedback records")],
     target: Annotated[str, Form()] = "feedback",
     mapping: Annotated[str | None, Form(description="mapping as JSON; empty for the default")] = None,
-    mapping_id: Annotated[int | None, Form()] = None,
+    mapping_id: Annotated[Id | None, Form()] = None,
     save_mapping_as: Annotated[str | None, Form(max_length=200)] = None,
     encoding: Annotated[str | None, Form(max_length=40)] = None,
     delimiter: Annotated[str | None, Form(max_length=10)] = None,
@@ -68,18 +72,23 @@ def list_imports(session: DbSession, actor: Reader) -> list[RunRead]:
 
 
 @router.get("/imports/{run_id}", response_model=RunRead, summary="Status, counts and first errors of a run")
-def get_import(session: DbSession, actor: Reader, run_id: int) -> RunRead:
+def get_import(session: DbSession, actor: Reader, run_id: Id) -> RunRead:
     return RunRead.model_validate(service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id))
 
 
 @router.post("/imports/{run_id}/resume", response_model=RunRead, status_code=202, summary="Continue an interrupted run")
-def resume_import(session: DbSession, actor: Importer, run_id: int) -> RunRead:
+def resume_import(session: DbSession, actor: Importer, run_id: Id) -> RunRead:
     """202 with the run queued again; it continues after its last committed batch. 409 unless interrupted."""
     return RunRead.model_validate(service.resume_run(session, actor=actor, run_id=run_id))
 
 
-@router.get("/imports/{run_id}/errors.csv", summary="The run's row errors as CSV (line, column, reason, value)")
-def import_errors_csv(session: DbSession, actor: Reader, run_id: int) -> Response:
+@router.get(
+    "/imports/{run_id}/errors.csv",
+    summary="The run's row errors as CSV (line, column, reason, value)",
+    response_class=Response,
+    responses=file_responses(CSV),
+)
+def import_errors_csv(session: DbSession, actor: Reader, run_id: Id) -> Response:
     run = service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id)
     buffer = io.StringIO()
     writer = csv_writer(buffer)
@@ -103,20 +112,20 @@ def create_mapping(session: DbSession, actor: Importer, mapping_in: MappingIn) -
 
 
 @router.get("/import-mappings/{mapping_id}", response_model=MappingRead, summary="Get a saved mapping")
-def get_mapping(session: DbSession, actor: Reader, mapping_id: int) -> MappingRead:
+def get_mapping(session: DbSession, actor: Reader, mapping_id: Id) -> MappingRead:
     return MappingRead.model_validate(
         service.get_mapping(session, workspace_id=actor.workspace_id, mapping_id=mapping_id)
     )
 
 
 @router.patch("/import-mappings/{mapping_id}", response_model=MappingRead, summary="Rename or change a mapping")
-def update_mapping(session: DbSession, actor: Importer, mapping_id: int, update: MappingUpdate) -> MappingRead:
+def update_mapping(session: DbSession, actor: Importer, mapping_id: Id, update: MappingUpdate) -> MappingRead:
     return MappingRead.model_validate(
         service.update_mapping(session, actor=actor, mapping_id=mapping_id, update=update)
     )
 
 
 @router.delete("/import-mappings/{mapping_id}", status_code=204, summary="Delete a saved mapping")
-def delete_mapping(session: DbSession, actor: Importer, mapping_id: int) -> Response:
+def delete_mapping(session: DbSession, actor: Importer, mapping_id: Id) -> Response:
     service.delete_mapping(session, actor=actor, mapping_id=mapping_id)
     return Response(status_code=204)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from cem.schemas import InputModel, Key, Name, ReadModel
+from cem.schemas import Id, InputModel, Key, Name, ReadModel
 
 Channel = Literal["web", "app", "email", "phone", "chat", "store", "social", "support", "other"]
 
@@ -75,4 +75,4 @@ class JourneyRead(ReadModel):
 class ReorderIn(InputModel):
     """The complete new order of ids (every current child exactly once)."""
 
-    ids: list[int]
+    ids: list[Id]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, PrivacyOfficer
 from cem.privacy import service
 from cem.privacy.schemas import EraseIn, ErasureRead, ExportIn, ExportRead
 
-router = APIRouter(tags=["privacy"])
+router = APIRouter(tags=["privacy"], route_class=StrictJsonRoute)
 
 
 @router.post("/privacy/export", response_model=ExportRead, summary="Export everything held about a person")

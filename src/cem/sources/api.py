@@ -7,12 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 from sqlalchemy.orm import Session
 
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, SourceManager, get_settings
+from cem.schemas import Id
 from cem.sources import service
 from cem.sources.models import InboundSource
 from cem.sources.schemas import HookResult, SourceCreate, SourceRead, SourceUpdate, SourceWithSecret
 
-router = APIRouter(tags=["sources"])
+router = APIRouter(tags=["sources"], route_class=StrictJsonRoute)
 
 # Routes reachable without a bearer token or session: they authenticate by the source's own secret.
 PUBLIC_ROUTES = [("POST", "/api/v1/hooks/{workspace_slug}/{source_key}")]
@@ -55,14 +57,14 @@ def create_source(
 
 
 @router.get("/sources/{source_id}", response_model=SourceRead, summary="Get a source (never its secret)")
-def get_source(request: Request, session: DbSession, actor: SourceManager, source_id: int) -> SourceRead:
+def get_source(request: Request, session: DbSession, actor: SourceManager, source_id: Id) -> SourceRead:
     """One source with its inbound URL."""
     return _read(request, session, service.get_source(session, workspace_id=actor.workspace_id, source_id=source_id))
 
 
 @router.patch("/sources/{source_id}", response_model=SourceRead, summary="Rename, (de)activate or remap a source")
 def update_source(
-    request: Request, session: DbSession, actor: SourceManager, source_id: int, update: SourceUpdate
+    request: Request, session: DbSession, actor: SourceManager, source_id: Id, update: SourceUpdate
 ) -> SourceRead:
     """Change name, active flag or mapping; key and type are fixed."""
     source = service.update_source(session, actor=actor, source_id=source_id, update=update)
@@ -70,7 +72,7 @@ def update_source(
 
 
 @router.delete("/sources/{source_id}", status_code=204, summary="Delete a source (its feedback stays)")
-def delete_source(session: DbSession, actor: SourceManager, source_id: int) -> Response:
+def delete_source(session: DbSession, actor: SourceManager, source_id: Id) -> Response:
     """Delete the source; its URL stops working, stored feedback is kept."""
     service.delete_source(session, actor=actor, source_id=source_id)
     return Response(status_code=204)
@@ -81,7 +83,7 @@ def delete_source(session: DbSession, actor: SourceManager, source_id: int) -> R
     response_model=SourceWithSecret,
     summary="Replace the secret (the old one stops working; the new one is shown once)",
 )
-def rotate_secret(request: Request, session: DbSession, actor: SourceManager, source_id: int) -> SourceWithSecret:
+def rotate_secret(request: Request, session: DbSession, actor: SourceManager, source_id: Id) -> SourceWithSecret:
     """Issue a new secret; the old one is refused from now on."""
     secret_key = get_settings(request).secret_key
     issued = service.rotate_secret(session, actor=actor, source_id=source_id, secret_key=secret_key)

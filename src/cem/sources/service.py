@@ -18,6 +18,7 @@ from cem.admin.security import digest, new_secret
 from cem.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, UnsupportedMediaType
 from cem.feedback import service as feedback_service
 from cem.journeys import service as journey_service
+from cem.json_input import parse_json
 from cem.sources import signing
 from cem.sources.mapping import Mapped, Problem, map_payload, raise_problems
 from cem.sources.models import InboundSource
@@ -205,7 +206,7 @@ def parse_body(delivery: Delivery) -> Any:
     except UnicodeDecodeError:
         raise BadRequest("The body is not valid UTF-8.") from None
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}.") from None
 

@@ -13,6 +13,7 @@ from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
 from cem.api.deps import get_db, get_settings
 from cem.errors import CEMError
+from cem.json_input import parse_json
 from cem.sources import service
 from cem.sources.examples import EXAMPLE_MAPPING, example_payload
 from cem.sources.schemas import SourceCreate, SourceMapping, SourceUpdate
@@ -31,7 +32,7 @@ def _problems(exc: ValidationError) -> list[str]:
 
 def _parse_mapping(text: str) -> Any:
     try:
-        return json.loads(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"The mapping is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
 

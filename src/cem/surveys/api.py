@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 from cem.admin import audit
 from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, Writer, require
 from cem.customers import service as customer_service
 from cem.errors import BadRequest
+from cem.schemas import Id
 from cem.surveys import service
 from cem.surveys.models import RESPONSE_STATUSES, Survey, SurveyResponse
 from cem.surveys.schemas import (
@@ -36,7 +38,7 @@ from cem.surveys.schemas import (
     VersionRead,
 )
 
-router = APIRouter(tags=["surveys"])
+router = APIRouter(tags=["surveys"], route_class=StrictJsonRoute)
 SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 
 
@@ -74,7 +76,7 @@ def survey_detail(session: Session, survey: Survey) -> SurveyDetail:
     )
 
 
-def _survey(session: Session, actor: Principal, survey_id: int) -> Survey:
+def _survey(session: Session, actor: Principal, survey_id: Id) -> Survey:
     return service.get_survey(session, workspace_id=actor.workspace_id, survey_id=survey_id)
 
 
@@ -99,12 +101,12 @@ def validate_definition(actor: SurveyManager, body: DefinitionIn) -> ValidationR
 
 
 @router.get("/surveys/{survey_id}", response_model=SurveyDetail, summary="Get a survey with its working copy")
-def get_survey(session: DbSession, actor: Reader, survey_id: int) -> SurveyDetail:
+def get_survey(session: DbSession, actor: Reader, survey_id: Id) -> SurveyDetail:
     return survey_detail(session, _survey(session, actor, survey_id))
 
 
 @router.patch("/surveys/{survey_id}", response_model=SurveyDetail, summary="Edit a survey")
-def update_survey(session: DbSession, actor: SurveyManager, survey_id: int, body: SurveyUpdate) -> SurveyDetail:
+def update_survey(session: DbSession, actor: SurveyManager, survey_id: Id, body: SurveyUpdate) -> SurveyDetail:
     """On a live or paused survey a definition change must be valid and becomes a new version."""
     survey = _survey(session, actor, survey_id)
     service.update_survey(session, actor, survey, name=body.name, slug=body.slug, definition=body.definition)
@@ -112,7 +114,7 @@ def update_survey(session: DbSession, actor: SurveyManager, survey_id: int, body
 
 
 @router.delete("/surveys/{survey_id}", response_model=SurveyRead, summary="Delete a survey nobody answered")
-def delete_survey(session: DbSession, actor: SurveyManager, survey_id: int) -> SurveyRead:
+def delete_survey(session: DbSession, actor: SurveyManager, survey_id: Id) -> SurveyRead:
     survey = _survey(session, actor, survey_id)
     read = survey_read(session, survey)
     service.delete_survey(session, actor, survey)
@@ -120,34 +122,34 @@ def delete_survey(session: DbSession, actor: SurveyManager, survey_id: int) -> S
 
 
 @router.post("/surveys/{survey_id}/publish", response_model=SurveyDetail, summary="Validate and go live")
-def publish_survey(session: DbSession, actor: SurveyManager, survey_id: int) -> SurveyDetail:
+def publish_survey(session: DbSession, actor: SurveyManager, survey_id: Id) -> SurveyDetail:
     survey = _survey(session, actor, survey_id)
     service.publish_survey(session, actor, survey)
     return survey_detail(session, survey)
 
 
 @router.post("/surveys/{survey_id}/pause", response_model=SurveyDetail, summary="Stop taking answers for now")
-def pause_survey(session: DbSession, actor: SurveyManager, survey_id: int) -> SurveyDetail:
+def pause_survey(session: DbSession, actor: SurveyManager, survey_id: Id) -> SurveyDetail:
     survey = _survey(session, actor, survey_id)
     service.set_status(session, actor, survey, "paused")
     return survey_detail(session, survey)
 
 
 @router.post("/surveys/{survey_id}/close", response_model=SurveyDetail, summary="Close the survey")
-def close_survey(session: DbSession, actor: SurveyManager, survey_id: int) -> SurveyDetail:
+def close_survey(session: DbSession, actor: SurveyManager, survey_id: Id) -> SurveyDetail:
     survey = _survey(session, actor, survey_id)
     service.set_status(session, actor, survey, "closed")
     return survey_detail(session, survey)
 
 
 @router.get("/surveys/{survey_id}/versions", response_model=list[VersionRead], summary="Published versions")
-def list_versions(session: DbSession, actor: Reader, survey_id: int) -> list[VersionRead]:
+def list_versions(session: DbSession, actor: Reader, survey_id: Id) -> list[VersionRead]:
     survey = _survey(session, actor, survey_id)
     return [VersionRead.model_validate(v) for v in service.list_versions(session, survey)]
 
 
 @router.get("/surveys/{survey_id}/versions/{number}", response_model=VersionDetail, summary="One version")
-def get_version(session: DbSession, actor: Reader, survey_id: int, number: int) -> VersionDetail:
+def get_version(session: DbSession, actor: Reader, survey_id: Id, number: Id) -> VersionDetail:
     survey = _survey(session, actor, survey_id)
     return VersionDetail.model_validate(service.get_version(session, survey, number))
 
@@ -178,7 +180,7 @@ def response_read(session: Session, response: SurveyResponse) -> ResponseRead:
 def list_responses(
     session: DbSession,
     actor: Reader,
-    survey_id: int,
+    survey_id: Id,
     status: str | None = None,
     cursor: str | None = None,
     limit: int = Query(default=50, ge=1, le=500),
@@ -200,7 +202,7 @@ def list_responses(
 
 
 @router.post("/surveys/{survey_id}/responses", response_model=ResponseRead, status_code=201, summary="Add a response")
-def add_response(session: DbSession, actor: Writer, survey_id: int, body: ResponseIn) -> ResponseRead:
+def add_response(session: DbSession, actor: Writer, survey_id: Id, body: ResponseIn) -> ResponseRead:
     """A complete response at once (channel "api"); re-sending the same submission_id replaces it."""
     survey = _survey(session, actor, survey_id)
     customer_id = None
@@ -234,7 +236,7 @@ def add_response(session: DbSession, actor: Writer, survey_id: int, body: Respon
 @router.get(
     "/surveys/{survey_id}/responses/{response_id}", response_model=ResponseDetail, summary="One response, readable"
 )
-def get_response(session: DbSession, actor: Reader, survey_id: int, response_id: int) -> ResponseDetail:
+def get_response(session: DbSession, actor: Reader, survey_id: Id, response_id: Id) -> ResponseDetail:
     """Answers are shown against the version the response was given on, even after later edits."""
     survey = _survey(session, actor, survey_id)
     response = service.get_response(session, workspace_id=actor.workspace_id, response_id=response_id)

@@ -21,6 +21,7 @@ from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
 from cem.api.deps import get_db
 from cem.errors import CEMError
+from cem.json_input import parse_json
 from cem.surveys import builder, hosted, service
 from cem.surveys.builder import BuilderError, Form
 from cem.surveys.definition import (
@@ -156,7 +157,7 @@ async def survey_create(request: Request, principal: PageSurveys) -> Response:
         definition = None
         if raw:
             try:
-                definition = json.loads(raw)
+                definition = parse_json(raw)
             except json.JSONDecodeError as exc:
                 raise BuilderError(f"The definition is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
         if not name:
@@ -229,7 +230,7 @@ async def survey_settings(request: Request, principal: PageSurveys, survey_id: i
 async def survey_json(request: Request, principal: PageSurveys, survey_id: int) -> Response:
     def replace(_old: dict[str, Any], form: Form) -> dict[str, Any]:
         try:
-            value = json.loads(builder.one(form, "definition"))
+            value = parse_json(builder.one(form, "definition"))
         except json.JSONDecodeError as exc:
             raise BuilderError(f"The definition is not valid JSON: {exc.msg} (line {exc.lineno}).") from None
         if not isinstance(value, dict):

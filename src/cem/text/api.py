@@ -6,8 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import Admin, DbSession, Reader, Writer
 from cem.feedback.schemas import FeedbackFilter, FeedbackRead
+from cem.schemas import Id
 from cem.text import service
 from cem.text import settings as text_settings
 from cem.text.embeddings import MODEL_NAME
@@ -23,7 +25,7 @@ from cem.text.schemas import (
     TrainResult,
 )
 
-router = APIRouter(tags=["text"])
+router = APIRouter(tags=["text"], route_class=StrictJsonRoute)
 
 Filters = Annotated[FeedbackFilter, Depends()]
 
@@ -62,7 +64,7 @@ def search(
 def similar(
     session: DbSession,
     actor: Reader,
-    record_id: int,
+    record_id: Id,
     filters: Filters,
     limit: int = Query(default=10, ge=1, le=200),
 ) -> SearchResults:
@@ -78,7 +80,7 @@ def similar(
 
 
 @router.put("/feedback/{record_id}/label", response_model=CorrectionRead, summary="Correct a record's sentiment/topic")
-def correct_label(session: DbSession, actor: Writer, record_id: int, body: LabelIn) -> CorrectionRead:
+def correct_label(session: DbSession, actor: Writer, record_id: Id, body: LabelIn) -> CorrectionRead:
     row = service.correct_label(
         session, actor=actor, record_id=record_id, sentiment_label=body.sentiment_label, topic=body.topic
     )

@@ -22,11 +22,12 @@ from cem.analytics.analyses.schemas import (
     TargetRead,
     VariantSource,
 )
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, JourneyManager, Reader
 from cem.errors import InvalidInput
-from cem.schemas import ReadModel
+from cem.schemas import Id, ReadModel, Seed
 
-router = APIRouter(prefix="/analyses", tags=["analyses"])
+router = APIRouter(prefix="/analyses", tags=["analyses"], route_class=StrictJsonRoute)
 
 MinN = Query(default=30, ge=0, le=1_000_000, description="Below this n a value is 'not enough data'.")
 Confidence = Query(default=0.95, gt=0.5, lt=1)
@@ -54,7 +55,7 @@ def build(model: type[Q], **values: object) -> Q:
 def journey_metrics(
     session: DbSession,
     actor: Reader,
-    journey_id: int,
+    journey_id: Id,
     metric: str = Query(default="csat", max_length=50),
     date_from: date | None = None,
     date_to: date | None = None,
@@ -78,7 +79,7 @@ def journey_metrics(
 def journey_funnel(
     session: DbSession,
     actor: Reader,
-    journey_id: int,
+    journey_id: Id,
     date_from: date | None = None,
     date_to: date | None = None,
     confidence: float = Confidence,
@@ -100,7 +101,7 @@ def journey_funnel(
 def journey_pain_points(
     session: DbSession,
     actor: Reader,
-    journey_id: int,
+    journey_id: Id,
     date_from: date | None = None,
     date_to: date | None = None,
     limit: int = Query(default=10, ge=1, le=500),
@@ -165,7 +166,7 @@ def key_drivers(
     date_from: date | None = None,
     date_to: date | None = None,
     bootstrap: int = Query(default=200, ge=0, le=5000, description="Bootstrap resamples (0: no intervals)."),
-    seed: int = 0,
+    seed: Seed = 0,
     performance: Literal["mean", "top_box"] = "mean",
     confidence: float = Confidence,
 ) -> DriverResult:
@@ -198,7 +199,7 @@ def set_target(session: DbSession, actor: JourneyManager, target_in: TargetIn) -
 
 
 @router.delete("/targets/{target_id}", response_model=Deleted, summary="Remove an experience target")
-def delete_target(session: DbSession, actor: JourneyManager, target_id: int) -> Deleted:
+def delete_target(session: DbSession, actor: JourneyManager, target_id: Id) -> Deleted:
     gaps.delete_target(session, actor=actor, target_id=target_id)
     return Deleted(deleted=target_id)
 
@@ -207,7 +208,7 @@ def delete_target(session: DbSession, actor: JourneyManager, target_id: int) -> 
 def experience_gaps(
     session: DbSession,
     actor: Reader,
-    journey_id: int | None = None,
+    journey_id: Id | None = None,
     metric: str | None = Query(default=None, max_length=50),
     date_from: date | None = None,
     date_to: date | None = None,

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cem.schemas import Id, Seed
+
 Status = Literal["ok", "not_enough_data"]
 
 
@@ -205,7 +207,7 @@ class DriverQuery(BaseModel):
     date_from: date | None = None
     date_to: date | None = None
     bootstrap: int = Field(default=200, ge=0, le=5000)
-    seed: int = 0
+    seed: Seed = 0
     performance: Literal["mean", "top_box"] = "mean"
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
@@ -249,8 +251,8 @@ class TargetIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    stage_id: int | None = None
-    touchpoint_id: int | None = None
+    stage_id: Id | None = None
+    touchpoint_id: Id | None = None
     metric: str = Field(min_length=1, max_length=50)
     target: float = Field(allow_inf_nan=False)
     note: str = Field(default="", max_length=1000)

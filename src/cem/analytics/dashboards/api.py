@@ -13,10 +13,14 @@ from cem.admin.principal import Principal
 from cem.analytics.dashboards import export, service, views
 from cem.analytics.dashboards.schemas import DashboardIn, DashboardOut, DashboardPatch, DashboardSummary, Overview
 from cem.analytics.schemas import Interval, MetricResult
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, require
+from cem.api.files import CSV, XLSX, file_responses
+from cem.schemas import Id
 
-router = APIRouter(tags=["dashboards"])
+router = APIRouter(tags=["dashboards"], route_class=StrictJsonRoute)
 
+TABLE_FILE = file_responses(CSV, XLSX)  # the `format` parameter picks one
 DashboardManager = Annotated[Principal, Depends(require(Permission.dashboards))]
 MinN = Annotated[int, Query(ge=0, le=1_000_000, description="Below this n a value is 'not enough data'.")]
 End = Annotated[date | None, Query(description="Last day of the period; default: the newest feedback day.")]
@@ -36,7 +40,12 @@ def get_overview(
     return service.overview(session, workspace_id=actor.workspace_id, interval=interval, end=end, min_n=min_n)
 
 
-@router.get("/dashboards/overview/export", summary="One overview table as CSV or XLSX")
+@router.get(
+    "/dashboards/overview/export",
+    summary="One overview table as CSV or XLSX",
+    response_class=Response,
+    responses=TABLE_FILE,
+)
 def export_overview(
     session: DbSession,
     actor: Reader,
@@ -51,13 +60,18 @@ def export_overview(
     return file_response(*export.render(export.overview_table(data, table), format))
 
 
-@router.get("/dashboards/journey/export", summary="A journey view table as CSV or XLSX")
+@router.get(
+    "/dashboards/journey/export",
+    summary="A journey view table as CSV or XLSX",
+    response_class=Response,
+    responses=TABLE_FILE,
+)
 def export_journey(
     session: DbSession,
     actor: Reader,
     table: str = Query(description="stages, touchpoints, funnel, pain_points or gaps"),
     format: export.ExportFormat = "csv",
-    journey_id: int | None = None,
+    journey_id: Id | None = None,
     metric: str | None = Query(default=None, max_length=64),
     date_from: date | None = None,
     date_to: date | None = None,
@@ -76,7 +90,12 @@ def export_journey(
     return file_response(*export.render(views.journey_table(view, table), format))
 
 
-@router.get("/dashboards/drivers/export", summary="A drivers & gaps view table as CSV or XLSX")
+@router.get(
+    "/dashboards/drivers/export",
+    summary="A drivers & gaps view table as CSV or XLSX",
+    response_class=Response,
+    responses=TABLE_FILE,
+)
 def export_drivers(
     session: DbSession,
     actor: Reader,
@@ -118,20 +137,20 @@ def create_dashboard(session: DbSession, actor: DashboardManager, body: Dashboar
 
 
 @router.get("/dashboards/{dashboard_id}", response_model=DashboardOut, summary="A dashboard with its widgets")
-def get_dashboard(session: DbSession, actor: Reader, dashboard_id: int) -> DashboardOut:
+def get_dashboard(session: DbSession, actor: Reader, dashboard_id: Id) -> DashboardOut:
     return service.get_dashboard(session, actor=actor, dashboard_id=dashboard_id)
 
 
 @router.patch("/dashboards/{dashboard_id}", response_model=DashboardOut, summary="Rename, share, arrange widgets")
 def update_dashboard(
-    session: DbSession, actor: DashboardManager, dashboard_id: int, body: DashboardPatch
+    session: DbSession, actor: DashboardManager, dashboard_id: Id, body: DashboardPatch
 ) -> DashboardOut:
     """`widgets` replaces the whole list, in the order given (move, resize, add and remove in one call)."""
     return service.update_dashboard(session, actor=actor, dashboard_id=dashboard_id, patch=body)
 
 
 @router.delete("/dashboards/{dashboard_id}", summary="Delete a dashboard")
-def delete_dashboard(session: DbSession, actor: DashboardManager, dashboard_id: int) -> dict[str, bool]:
+def delete_dashboard(session: DbSession, actor: DashboardManager, dashboard_id: Id) -> dict[str, bool]:
     service.delete_dashboard(session, actor=actor, dashboard_id=dashboard_id)
     return {"deleted": True}
 
@@ -141,13 +160,18 @@ def delete_dashboard(session: DbSession, actor: DashboardManager, dashboard_id: 
     response_model=MetricResult,
     summary="The numbers behind one widget",
 )
-def widget_data(session: DbSession, actor: Reader, dashboard_id: int, widget_id: int) -> MetricResult:
+def widget_data(session: DbSession, actor: Reader, dashboard_id: Id, widget_id: Id) -> MetricResult:
     return service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
 
 
-@router.get("/dashboards/{dashboard_id}/widgets/{widget_id}/export", summary="One widget's table as CSV or XLSX")
+@router.get(
+    "/dashboards/{dashboard_id}/widgets/{widget_id}/export",
+    summary="One widget's table as CSV or XLSX",
+    response_class=Response,
+    responses=TABLE_FILE,
+)
 def export_widget(
-    session: DbSession, actor: Reader, dashboard_id: int, widget_id: int, format: export.ExportFormat = "csv"
+    session: DbSession, actor: Reader, dashboard_id: Id, widget_id: Id, format: export.ExportFormat = "csv"
 ) -> Response:
     result = service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
     table = export.metric_table(result, name=f"dashboard-{dashboard_id}-widget-{widget_id}")

@@ -3,7 +3,6 @@ the distribution report, and the website widget's public endpoints (CORS per all
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,8 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, get_settings, require
 from cem.errors import BadRequest, CEMError, error_body
+from cem.json_input import parse_json
+from cem.schemas import Id
 from cem.surveys.distribution import report as report_service
 from cem.surveys.distribution import service, widget
 from cem.surveys.distribution.schemas import (
@@ -33,7 +35,7 @@ from cem.surveys.distribution.schemas import (
     TriggerRead,
 )
 
-router = APIRouter(tags=["survey distribution"])
+router = APIRouter(tags=["survey distribution"], route_class=StrictJsonRoute)
 SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 MAX_WIDGET_BODY = 8 * 1024
 
@@ -72,27 +74,27 @@ def preview_filters(session: DbSession, actor: Reader, data: PreviewIn) -> Audie
 
 
 @router.get("/audiences/{audience_id}", response_model=AudienceRead, summary="Get an audience")
-def get_audience(session: DbSession, actor: Reader, audience_id: int) -> AudienceRead:
+def get_audience(session: DbSession, actor: Reader, audience_id: Id) -> AudienceRead:
     return AudienceRead.model_validate(
         service.get_audience(session, workspace_id=actor.workspace_id, audience_id=audience_id)
     )
 
 
 @router.patch("/audiences/{audience_id}", response_model=AudienceRead, summary="Update an audience")
-def update_audience(session: DbSession, actor: SurveyManager, audience_id: int, data: AudienceUpdate) -> AudienceRead:
+def update_audience(session: DbSession, actor: SurveyManager, audience_id: Id, data: AudienceUpdate) -> AudienceRead:
     return AudienceRead.model_validate(
         service.update_audience(session, actor=actor, audience_id=audience_id, data=data)
     )
 
 
 @router.delete("/audiences/{audience_id}", status_code=204, summary="Delete an audience")
-def delete_audience(session: DbSession, actor: SurveyManager, audience_id: int) -> Response:
+def delete_audience(session: DbSession, actor: SurveyManager, audience_id: Id) -> Response:
     service.delete_audience(session, actor=actor, audience_id=audience_id)
     return Response(status_code=204)
 
 
 @router.post("/audiences/{audience_id}/preview", response_model=AudiencePreview, summary="Preview an audience")
-def preview_audience(session: DbSession, actor: Reader, audience_id: int, data: PreviewIn) -> AudiencePreview:
+def preview_audience(session: DbSession, actor: Reader, audience_id: Id, data: PreviewIn) -> AudiencePreview:
     return service.preview(session, workspace_id=actor.workspace_id, audience_id=audience_id, data=data)
 
 
@@ -102,7 +104,7 @@ def preview_audience(session: DbSession, actor: Reader, audience_id: int, data: 
 @router.get(
     "/surveys/{survey_id}/channels", response_model=SurveyChannelSettingsRead, summary="A survey's channel settings"
 )
-def get_channels(session: DbSession, actor: Reader, survey_id: int) -> SurveyChannelSettingsRead:
+def get_channels(session: DbSession, actor: Reader, survey_id: Id) -> SurveyChannelSettingsRead:
     survey = service.get_survey(session, workspace_id=actor.workspace_id, survey_id=survey_id)
     return SurveyChannelSettingsRead.model_validate(service.channel_settings(session, survey=survey))
 
@@ -111,7 +113,7 @@ def get_channels(session: DbSession, actor: Reader, survey_id: int) -> SurveyCha
     "/surveys/{survey_id}/channels", response_model=SurveyChannelSettingsRead, summary="Set a survey's channel settings"
 )
 def put_channels(
-    session: DbSession, actor: SurveyManager, survey_id: int, data: SurveyChannelSettingsIn
+    session: DbSession, actor: SurveyManager, survey_id: Id, data: SurveyChannelSettingsIn
 ) -> SurveyChannelSettingsRead:
     """Recontact rule, cooldown opt-out, email subject, and the website widget's targeting."""
     row = service.update_channel_settings(session, actor=actor, survey_id=survey_id, data=data)
@@ -119,19 +121,19 @@ def put_channels(
 
 
 @router.get("/surveys/{survey_id}/triggers", response_model=list[TriggerRead], summary="A survey's event triggers")
-def list_triggers(session: DbSession, actor: Reader, survey_id: int) -> list[TriggerRead]:
+def list_triggers(session: DbSession, actor: Reader, survey_id: Id) -> list[TriggerRead]:
     rows = service.list_triggers(session, workspace_id=actor.workspace_id, survey_id=survey_id)
     return [TriggerRead.model_validate(t) for t in rows]
 
 
 @router.post("/surveys/{survey_id}/triggers", response_model=TriggerRead, summary="Create or update an event trigger")
-def put_trigger(session: DbSession, actor: SurveyManager, survey_id: int, data: TriggerIn) -> TriggerRead:
+def put_trigger(session: DbSession, actor: SurveyManager, survey_id: Id, data: TriggerIn) -> TriggerRead:
     """An event of `event_type` (POST /events) sends the survey to its customer after `delay_minutes`."""
     return TriggerRead.model_validate(service.put_trigger(session, actor=actor, survey_id=survey_id, data=data))
 
 
 @router.delete("/surveys/{survey_id}/triggers/{trigger_id}", status_code=204, summary="Delete an event trigger")
-def delete_trigger(session: DbSession, actor: SurveyManager, survey_id: int, trigger_id: int) -> Response:
+def delete_trigger(session: DbSession, actor: SurveyManager, survey_id: Id, trigger_id: Id) -> Response:
     service.delete_trigger(session, actor=actor, survey_id=survey_id, trigger_id=trigger_id)
     return Response(status_code=204)
 
@@ -139,7 +141,7 @@ def delete_trigger(session: DbSession, actor: SurveyManager, survey_id: int, tri
 @router.get(
     "/surveys/{survey_id}/distributions", response_model=list[DistributionRead], summary="A survey's distributions"
 )
-def list_distributions(session: DbSession, actor: Reader, survey_id: int) -> list[DistributionRead]:
+def list_distributions(session: DbSession, actor: Reader, survey_id: Id) -> list[DistributionRead]:
     rows = service.list_distributions(session, workspace_id=actor.workspace_id, survey_id=survey_id)
     return [DistributionRead.model_validate(d) for d in rows]
 
@@ -151,7 +153,7 @@ def list_distributions(session: DbSession, actor: Reader, survey_id: int) -> lis
     summary="Email the survey to an audience",
 )
 def create_distribution(
-    request: Request, session: DbSession, actor: SurveyManager, survey_id: int, data: DistributionIn
+    request: Request, session: DbSession, actor: SurveyManager, survey_id: Id, data: DistributionIn
 ) -> DistributionRead:
     """Queued: a background job applies the contact rules and sends (see the job's progress via job_id)."""
     dist = service.create_distribution(
@@ -161,7 +163,7 @@ def create_distribution(
 
 
 @router.get("/distributions/{distribution_id}", response_model=DistributionRead, summary="Get a distribution")
-def get_distribution(session: DbSession, actor: Reader, distribution_id: int) -> DistributionRead:
+def get_distribution(session: DbSession, actor: Reader, distribution_id: Id) -> DistributionRead:
     dist = service.get_distribution(session, workspace_id=actor.workspace_id, distribution_id=distribution_id)
     return DistributionRead.model_validate(dist)
 
@@ -169,7 +171,7 @@ def get_distribution(session: DbSession, actor: Reader, distribution_id: int) ->
 @router.get(
     "/surveys/{survey_id}/distribution-report", response_model=DistributionReport, summary="Distribution report"
 )
-def distribution_report(session: DbSession, actor: Reader, survey_id: int) -> DistributionReport:
+def distribution_report(session: DbSession, actor: Reader, survey_id: Id) -> DistributionReport:
     """Invited, delivered, opened, started, completed per channel; rates; drop-off per question; skips."""
     return report_service.build(session, workspace_id=actor.workspace_id, survey_id=survey_id)
 
@@ -212,7 +214,7 @@ def _widget_display(request: Request, survey_slug: str, raw: bytes) -> dict[str,
         w = widget.load(session, survey_slug)
         widget.check_origin(w, request.headers.get("origin"))
         try:
-            body = json.loads(raw or b"null")
+            body = parse_json(raw or b"null")
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("The body is not valid JSON.") from None
         display = widget.DisplayRequest.parse(body)

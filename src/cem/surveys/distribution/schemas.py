@@ -7,14 +7,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cem.schemas import InputModel, Key, Name, ReadModel
+from cem.schemas import Id, InputModel, Int64, Key, Name, ReadModel
 from cem.surveys.distribution import reminders
 from cem.surveys.distribution.models import Distribution
 
 AttributeOp = Literal[
     "equals", "not_equals", "contains", "greater_than", "less_than", "gte", "lte", "in", "is_set", "is_not_set"
 ]
-Scalar = str | int | float | bool
+Scalar = str | Int64 | float | bool
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 Origin = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$|^\*$", max_length=300)]
 
@@ -63,7 +63,7 @@ class SegmentCondition(InputModel):
     """Membership of another saved audience (a segment)."""
 
     kind: Literal["segment"]
-    audience_id: int
+    audience_id: Id
     negate: bool = False
 
 
@@ -148,7 +148,7 @@ class AudiencePreview(ReadModel):
 
 class PreviewIn(InputModel):
     filters: AudienceFilter | None = None  # unsaved filters; default: the saved audience's
-    survey_id: int | None = None  # apply this survey's contact rules too
+    survey_id: Id | None = None  # apply this survey's contact rules too
     channel: Literal["email", "widget"] = "email"
     sample: int = Field(default=20, ge=0, le=500)
 
@@ -226,7 +226,7 @@ class ReminderIn(InputModel):
 
 
 class DistributionIn(InputModel):
-    audience_id: int
+    audience_id: Id
     name: Annotated[str, Field(max_length=200)] = ""
     subject: Annotated[str, Field(max_length=300)] = ""
     reminders: list[ReminderIn] | None = Field(

@@ -18,6 +18,7 @@ from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
 from cem.api.deps import get_db, get_settings
 from cem.errors import CEMError, NotFound
+from cem.json_input import parse_json
 from cem.surveys import service as survey_service
 from cem.surveys.distribution import report as report_service
 from cem.surveys.distribution import service
@@ -70,7 +71,7 @@ def _status(exc: CEMError | ValidationError | ValueError) -> int:
 
 def _filters(raw: str) -> AudienceFilter:
     try:
-        data = json.loads(raw or "{}")
+        data = parse_json(raw or "{}")
     except ValueError as exc:
         raise ValueError(f"The filters are not valid JSON: {exc}") from None
     return AudienceFilter.model_validate(data)

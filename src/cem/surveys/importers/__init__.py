@@ -16,6 +16,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as xml_fromstring
 
 from cem.errors import BadRequest
+from cem.json_input import parse_json
 from cem.surveys.importers.convert import ImportedSurvey, to_definition
 from cem.surveys.importers.ir import IRSurvey
 from cem.surveys.importers.limesurvey import parse_lss
@@ -41,7 +42,7 @@ def _decode(filename: str, content: bytes) -> str:
 
 def _json(filename: str, text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"{filename} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.") from None
     if not isinstance(data, dict):

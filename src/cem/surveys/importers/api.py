@@ -17,15 +17,18 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from cem.admin.permissions import Permission
 from cem.admin.principal import Principal
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Exporter, Importer, Reader, require
+from cem.api.files import CSV, XLSX, file_responses
 from cem.errors import BadRequest, UnsupportedMediaType
+from cem.schemas import Id
 from cem.surveys import service as survey_service
 from cem.surveys.exporters.responses import responses_csv, responses_xlsx
 from cem.surveys.exporters.surveyjs import to_surveyjs
 from cem.surveys.importers import MAX_DEFINITION_BYTES
 from cem.surveys.importers.store import add_responses, import_survey
 
-router = APIRouter(tags=["surveys"])
+router = APIRouter(tags=["surveys"], route_class=StrictJsonRoute)
 SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 MAX_RESPONSE_FILE_BYTES = 50 * 1024 * 1024
 
@@ -76,7 +79,7 @@ async def _upload(request: Request) -> _Upload:
 def import_survey_responses(
     session: DbSession,
     actor: Importer,
-    survey_id: int,
+    survey_id: Id,
     upload: Annotated[_Upload, Depends(_upload)],
 ) -> dict[str, Any]:
     """Multipart field `file`: a Qualtrics response CSV (2 or 3 header rows) or SurveyJS results .json. Rows that
@@ -91,14 +94,14 @@ def import_survey_responses(
 
 
 @router.get("/surveys/{survey_id}/export.surveyjs.json", summary="The survey's definition as SurveyJS JSON")
-def export_surveyjs(session: DbSession, actor: Reader, survey_id: int) -> Response:
+def export_surveyjs(session: DbSession, actor: Reader, survey_id: Id) -> Response:
     survey = survey_service.get_survey(session, workspace_id=actor.workspace_id, survey_id=survey_id)
     model = to_surveyjs(survey_service.working_definition(survey), name=survey.name)
     headers = {"content-disposition": f'attachment; filename="{survey.slug}.surveyjs.json"'}
     return Response(json.dumps(model, ensure_ascii=False), media_type="application/json", headers=headers)
 
 
-def _export_definition(session: DbSession, survey_id: int, workspace_id: int) -> tuple[Any, Any]:
+def _export_definition(session: DbSession, survey_id: Id, workspace_id: Id) -> tuple[Any, Any]:
     survey = survey_service.get_survey(session, workspace_id=workspace_id, survey_id=survey_id)
     if survey.current_version_id is not None:
         defn = survey_service.version_definition(session, survey.current_version_id)
@@ -107,15 +110,25 @@ def _export_definition(session: DbSession, survey_id: int, workspace_id: int) ->
     return survey, defn
 
 
-@router.get("/surveys/{survey_id}/responses.csv", summary="The survey's responses as CSV")
-def export_responses_csv(session: DbSession, actor: Exporter, survey_id: int) -> Response:
+@router.get(
+    "/surveys/{survey_id}/responses.csv",
+    summary="The survey's responses as CSV",
+    response_class=Response,
+    responses=file_responses(CSV),
+)
+def export_responses_csv(session: DbSession, actor: Exporter, survey_id: Id) -> Response:
     survey, defn = _export_definition(session, survey_id, actor.workspace_id)
     headers = {"content-disposition": f'attachment; filename="{survey.slug}-responses.csv"'}
     return Response(responses_csv(session, survey, defn), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-@router.get("/surveys/{survey_id}/responses.xlsx", summary="The survey's responses as an Excel workbook")
-def export_responses_xlsx(session: DbSession, actor: Exporter, survey_id: int) -> Response:
+@router.get(
+    "/surveys/{survey_id}/responses.xlsx",
+    summary="The survey's responses as an Excel workbook",
+    response_class=Response,
+    responses=file_responses(XLSX),
+)
+def export_responses_xlsx(session: DbSession, actor: Exporter, survey_id: Id) -> Response:
     survey, defn = _export_definition(session, survey_id, actor.workspace_id)
     headers = {"content-disposition": f'attachment; filename="{survey.slug}-responses.xlsx"'}
     media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from cem.customers import service as customer_service
 from cem.customers.schemas import CustomerRef
 from cem.errors import BadRequest, CEMError
+from cem.json_input import parse_json
 from cem.surveys import service as survey_service
 from cem.surveys.importers.convert import QuestionCodes
 from cem.surveys.models import Survey
@@ -367,7 +368,7 @@ def import_surveyjs_results(
     """A SurveyJS result object (or a list of them) -> responses. SurveyJS results carry no id: the submission id
     is a hash of the result, so importing the same file again stores nothing new."""
     try:
-        data = json.loads(content.decode("utf-8-sig"))
+        data = parse_json(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"{filename} is not valid JSON: {exc}.") from None
     results = data if isinstance(data, list) else [data]

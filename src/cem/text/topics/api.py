@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from cem.admin.principal import Principal
+from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, Writer
 from cem.jobs.queue import enqueue
+from cem.schemas import Id
 from cem.text.topics import service
 from cem.text.topics.schemas import (
     DiscoverIn,
@@ -25,7 +27,7 @@ from cem.text.topics.schemas import (
     VerbatimPage,
 )
 
-router = APIRouter(tags=["topics"])
+router = APIRouter(tags=["topics"], route_class=StrictJsonRoute)
 
 SentimentLabel = Literal["negative", "neutral", "positive", "mixed"]
 
@@ -78,7 +80,7 @@ def create_rule(session: DbSession, actor: Writer, body: RuleTopicIn) -> TopicRe
 
 
 @router.get("/text/topics/{topic_id}", response_model=TopicSummary, summary="One topic with its statistics")
-def get_topic(session: DbSession, actor: Reader, topic_id: int) -> TopicSummary:
+def get_topic(session: DbSession, actor: Reader, topic_id: Id) -> TopicSummary:
     service.get_topic(session, actor.workspace_id, topic_id)
     return summary(service.topic_stats(session, actor.workspace_id, [topic_id])[0])
 
@@ -87,7 +89,7 @@ def get_topic(session: DbSession, actor: Reader, topic_id: int) -> TopicSummary:
 def verbatims(
     session: DbSession,
     actor: Reader,
-    topic_id: int,
+    topic_id: Id,
     limit: int = Query(default=20, ge=1, le=200),
     offset: int = Query(default=0, ge=0, le=1_000_000),
     sentiment: SentimentLabel | None = None,
@@ -113,28 +115,28 @@ def verbatims(
 
 
 @router.patch("/text/topics/{topic_id}", response_model=TopicRead, summary="Rename a topic")
-def rename(session: DbSession, actor: Writer, topic_id: int, body: TopicRename) -> TopicRead:
+def rename(session: DbSession, actor: Writer, topic_id: Id, body: TopicRename) -> TopicRead:
     return TopicRead.model_validate(service.rename(session, actor, topic_id, body.label))
 
 
 @router.delete("/text/topics/{topic_id}", response_model=dict[str, bool], summary="Delete a topic")
-def delete(session: DbSession, actor: Writer, topic_id: int) -> dict[str, bool]:
+def delete(session: DbSession, actor: Writer, topic_id: Id) -> dict[str, bool]:
     """Its records lose it; its theme is not rediscovered."""
     service.delete_topic(session, actor, topic_id)
     return {"deleted": True}
 
 
 @router.post("/text/topics/{topic_id}/merge", response_model=TopicRead, summary="Merge topics into this one")
-def merge(session: DbSession, actor: Writer, topic_id: int, body: TopicMerge) -> TopicRead:
+def merge(session: DbSession, actor: Writer, topic_id: Id, body: TopicMerge) -> TopicRead:
     return TopicRead.model_validate(service.merge(session, actor, topic_id, body.source_ids))
 
 
 @router.post("/text/topics/{topic_id}/split", response_model=list[TopicRead], summary="Split a topic into k")
-def split(session: DbSession, actor: Writer, topic_id: int, body: TopicSplit) -> list[TopicRead]:
+def split(session: DbSession, actor: Writer, topic_id: Id, body: TopicSplit) -> list[TopicRead]:
     made = service.split(session, actor, topic_id, body.k, seed=body.seed)
     return [TopicRead.model_validate(t) for t in made]
 
 
 @router.put("/text/topics/{topic_id}/rule", response_model=TopicRead, summary="Change a rule topic's query")
-def update_rule(session: DbSession, actor: Writer, topic_id: int, body: RuleUpdate) -> TopicRead:
+def update_rule(session: DbSession, actor: Writer, topic_id: Id, body: RuleUpdate) -> TopicRead:
     return TopicRead.model_validate(service.update_rule(session, actor, topic_id, body.query))

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
-from cem.schemas import InputModel, Name, ReadModel
+from cem.schemas import Id, InputModel, Name, ReadModel, Seed
+
+# [bucket start, records]. Described without `prefixItems` (pydantic's JSON Schema 2020-12 form of a tuple), which
+# response validators that work in an older draft (schemathesis among them) reject as an invalid schema.
+TrendPoint = Annotated[
+    tuple[str, int],
+    WithJsonSchema(
+        {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 2, "maxItems": 2}, mode="serialization"
+    ),
+]
 
 
 class TopicRead(ReadModel):
@@ -27,7 +37,7 @@ class TopicSummary(TopicRead):
     volume: int
     sentiment_mean: float | None = Field(description="mean sentiment score in [-1, 1] of the topic's records")
     negative_share: float | None = Field(description="share of the sentiment-labelled records that are negative")
-    trend: list[tuple[str, int]] = Field(description="[bucket start YYYY-MM-DD, records] in time order, gaps as 0")
+    trend: list[TrendPoint] = Field(description="[bucket start YYYY-MM-DD, records] in time order, gaps as 0")
     interval: str = Field(description="the trend's bucket: day, week or month (follows the data's date span)")
 
 
@@ -52,12 +62,12 @@ class TopicRename(InputModel):
 
 
 class TopicMerge(InputModel):
-    source_ids: list[int] = Field(min_length=1, max_length=50, description="topics folded into this one")
+    source_ids: list[Id] = Field(min_length=1, max_length=50, description="topics folded into this one")
 
 
 class TopicSplit(InputModel):
     k: int = Field(ge=2, le=10, description="how many topics to make of this one")
-    seed: int = 0
+    seed: Seed = 0
 
 
 class RuleTopicIn(InputModel):
@@ -70,7 +80,7 @@ class RuleUpdate(InputModel):
 
 
 class DiscoverIn(InputModel):
-    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    seed: Seed = 0
     min_topic_size: int = Field(default=10, ge=2, le=10_000)
     n_topics: int | None = Field(default=None, ge=1, le=200)
 
