@@ -169,6 +169,23 @@ class Snapshot:
         report.seconds = (datetime.now(UTC) - started).total_seconds()
         return report
 
+    def invalidate(self) -> bool:
+        """Drop the snapshot (manifest first, then every Parquet file) so the next reader rebuilds it in full.
+
+        After a privacy erasure: a rebuild takes as long as a full export, while dropping is immediate, so the
+        erased rows are gone from disk when the erasure returns. Whether there was a snapshot.
+        """
+        if not self.directory.exists():
+            return False
+        with self._locked():
+            existed = self.manifest_path.exists()
+            self.manifest_path.unlink(missing_ok=True)
+            for path in [*self.directory.glob("feedback/*.parquet"), *self.directory.glob("*.parquet")]:
+                path.unlink(missing_ok=True)
+            for path in self.directory.glob(".manifest-*.tmp"):
+                path.unlink(missing_ok=True)
+        return existed
+
 
 def source_of(session: Session) -> str:
     """Which database a snapshot was exported from (a hash: the URL may carry a password)."""

@@ -36,6 +36,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # NORMAL in WAL mode keeps every committed transaction across a process kill (SIGKILL);
         # only an OS crash or power cut may lose the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Zero deleted content: a privacy erasure (and any earlier update of the person's rows) must not leave the
+        # old bytes in freed pages. Debian builds SQLite with this on by default, other builds (python.org, macOS)
+        # do not; in WAL mode it costs no extra page writes for cells, only the freed pages themselves.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     # SQLite allows one writer. Threads of this process queue on a fair Python lock, taken at BEGIN

@@ -167,7 +167,10 @@ NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
 
 # Tables created by migrations outside the ORM metadata, and how erasure reaches them.
 DERIVED: dict[str, str] = {
-    "feedback_fts": "SQLite FTS5 index of feedback_record.value_text; triggers drop deleted and scrubbed text",
+    "feedback_fts": (
+        "SQLite FTS5 index of feedback_record.value_text; triggers drop deleted and scrubbed text, and an erasure"
+        " merges its segments (privacy/storage.py) so no tombstoned copy of the text stays"
+    ),
     "alembic_version": "the schema revision",
 }
 

@@ -29,14 +29,17 @@ def needles(email: str) -> tuple[str, ...]:
     return (email,) if escaped == email else (email, escaped)
 
 
-def mentions(columns: list[Column[Any]], email: str) -> ColumnElement[bool]:
-    """A broad SQL pre-filter: any of `columns` contains the email (exact boundaries are checked in Python)."""
-    return or_(*(func.lower(cast(c, Text)).contains(n, autoescape=True) for c in columns for n in needles(email)))
+def mentions(columns: list[Column[Any]], *emails: str) -> ColumnElement[bool]:
+    """A broad SQL pre-filter: any of `columns` contains an email (exact boundaries are checked in Python)."""
+    return or_(
+        *(func.lower(cast(c, Text)).contains(n, autoescape=True) for c in columns for e in emails for n in needles(e))
+    )
 
 
-def pattern(email: str) -> re.Pattern[str]:
-    """The email as a whole address, case-insensitively."""
-    return re.compile(rf"(?<![{_LOCAL_CHARS}]){re.escape(email)}(?![\w-]|\.[\w-])", re.IGNORECASE)
+def pattern(*emails: str) -> re.Pattern[str]:
+    """Any of the emails as a whole address, case-insensitively."""
+    alternatives = "|".join(re.escape(e) for e in emails)
+    return re.compile(rf"(?<![{_LOCAL_CHARS}])(?:{alternatives})(?![\w-]|\.[\w-])", re.IGNORECASE)
 
 
 def scrub(value: Any, regex: re.Pattern[str], placeholder: str) -> Any:

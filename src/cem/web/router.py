@@ -11,6 +11,7 @@ from cem.customers.web import router as customers_web
 from cem.feedback.web import router as feedback_web
 from cem.imports.web import router as imports_web
 from cem.journeys.web import router as journeys_web
+from cem.privacy.web import router as privacy_web
 from cem.sources.web import router as sources_web
 from cem.surveys.distribution.web import router as distribution_web
 from cem.surveys.web import router as surveys_web
@@ -27,3 +28,4 @@ web_router.include_router(text_web)
 web_router.include_router(text_search_web)
 web_router.include_router(distribution_web)
 web_router.include_router(surveys_web)
+web_router.include_router(privacy_web)
