@@ -14,7 +14,13 @@ from cem.admin import audit, token_cache
 from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession, Workspace
 from cem.admin.permissions import ROLE_RANK, Role, parse_role, parse_scopes, permissions_for
 from cem.admin.principal import Principal
-from cem.admin.security import MIN_PASSWORD_LENGTH, digest, hash_password, new_secret, verify_password
+from cem.admin.security import (
+    check_password_strength,
+    digest,
+    hash_password,
+    new_secret,
+    verify_password_or_dummy,
+)
 from cem.db.base import utcnow
 from cem.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
@@ -51,9 +57,8 @@ def create_user(
     parse_role(role)
     user = session.scalars(select(User).where(User.email == email)).first()
     if user is None:
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
-        user = User(email=email, name=name, password_hash=hash_password(password))
+        user = User(email=email, name=name, password_hash="")
+        set_password(user, password)
         session.add(user)
         session.flush()
     membership = session.scalars(
@@ -66,6 +71,12 @@ def create_user(
         token_cache.invalidate_after_commit(session)  # the user's cached tokens must not keep the old role
     session.flush()
     return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Give `user` a new password, refusing weak ones (the one place a password is set)."""
+    check_password_strength(password, user_inputs=[user.email, user.name, *user.email.split("@")])
+    user.password_hash = hash_password(password)
 
 
 def list_members(session: Session, *, workspace_id: int) -> list[tuple[User, str]]:
@@ -274,7 +285,10 @@ class LoginResult:
 def login(session: Session, *, email: str, password: str, workspace_slug: str | None, hours: int) -> LoginResult:
     """Check credentials and open a server-side session in the user's (first or chosen) workspace."""
     user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    # The password is checked (against a dummy hash for an unknown email) before anything else is looked at, so
+    # a wrong email takes as long to refuse as a wrong password.
+    matches = verify_password_or_dummy(user.password_hash if user else None, password)
+    if user is None or not matches or not user.is_active:
         raise Unauthorized("Wrong email or password.")
     query = select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)
     if workspace_slug:
