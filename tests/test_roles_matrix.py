@@ -90,6 +90,7 @@ API: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/me"): ANY,
     ("GET", "/api/v1/members"): A,
     ("POST", "/api/v1/members"): A,
+    ("DELETE", "/api/v1/members/{user_id}"): A,
     ("GET", "/api/v1/tokens"): A,
     ("POST", "/api/v1/tokens"): A,
     ("DELETE", "/api/v1/tokens/{token_id}"): A,

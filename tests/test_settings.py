@@ -1,7 +1,9 @@
-"""The app refuses to start in production with the published default secret or a short one."""
+"""The app refuses to start in production with the published default secret, a short one or a guessable one."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,16 +16,34 @@ def _settings(tmp_path: Path, **values: object) -> Settings:
     return Settings(data_dir=tmp_path, database_url="", in_process_worker=False, **values)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("secret", [DEFAULT_SECRET, "short-secret", "x" * 31])
-def test_prod_refuses_default_or_short_secret(tmp_path: Path, secret: str) -> None:
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (DEFAULT_SECRET, "published default"),
+        ("short-secret", "shorter than 32 characters"),
+        ("x" * 31, "shorter than 32 characters"),
+        ("a" * 32, "fewer than 8 different characters"),  # accepted before: only the length was checked
+        ("ab" * 16, "fewer than 8 different characters"),
+        ("s3cr3t-" * 6, "fewer than 8 different characters"),
+        ("0123456789abcdef" * 2, "too easy to guess"),  # 16 different characters, but a sequence
+        ("qwertyuiopasdfghjklzxcvbnm123456", "too easy to guess"),  # a keyboard walk
+        ("password-password-password-password", "too easy to guess"),
+    ],
+)
+def test_prod_refuses_default_short_or_guessable_secret(tmp_path: Path, secret: str, reason: str) -> None:
     with pytest.raises(RuntimeError, match="CEM_SECRET_KEY") as info:
         create_app(_settings(tmp_path, env="prod", secret_key=secret))
-    assert "32 characters" in str(info.value)
+    assert reason in str(info.value)
+    assert "secrets.token_urlsafe(32)" in str(info.value)  # says how to make a good one
     assert not (tmp_path / "cem.db").exists()  # refused before touching any database
 
 
-def test_prod_accepts_a_long_secret(tmp_path: Path) -> None:
-    app = create_app(_settings(tmp_path, env="prod", secret_key="s3cr3t-" * 6))
+@pytest.mark.parametrize("make", [lambda: secrets.token_urlsafe(32), lambda: secrets.token_hex(16)])
+def test_prod_accepts_random_secrets(tmp_path: Path, make: Callable[[], str]) -> None:
+    for _ in range(20):  # random secrets of the usual recipes pass every time, not by luck
+        secret = make()
+        assert Settings(env="prod", secret_key=secret).check_secrets() is None, secret
+    app = create_app(_settings(tmp_path, env="prod", secret_key=secrets.token_urlsafe(32)))
     assert app.state.settings.env == "prod"
     app.state.db.dispose()
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from cem import __version__
+from cem.admin.login_throttle import LoginThrottle
 from cem.admin.token_cache import TokenCache
 from cem.api import errors as api_errors
 from cem.api.limits import BodySizeLimit
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.feedback_group_commit = GroupCommit(database)
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
+    app.state.login_throttle = LoginThrottle(database, settings)
     app.state.worker = worker
     app.state.wake_worker = worker.wake.set if worker is not None else (lambda: None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -10,6 +10,12 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-insecure-secret-change-me"
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 8
+# zxcvbn's estimate for a production secret: 10^24 guesses (~80 bits). Random secrets of 32 characters score far
+# above it (hex: >= 10^27, url-safe: >= 10^30); repeats, sequences, keyboard walks and sentences of common words
+# fall below it, whatever their length.
+MIN_SECRET_GUESSES_LOG10 = 24.0
 
 
 class Settings(BaseSettings):
@@ -33,7 +39,13 @@ class Settings(BaseSettings):
     # API-token look-ups are cached this long (0: never). A revocation in the same process applies at once;
     # other processes (a second server worker, the CLI) see it within this many seconds.
     token_cache_seconds: float = 5.0
+    # Session cookies carry the Secure flag when this is set, and always with CEM_ENV=prod.
     cookie_secure: bool = False
+    # Login throttling: failed logins allowed per account and per client address within the window; past
+    # either, logins from there are refused (429 with Retry-After) until the oldest failures leave the window.
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_max_failures_per_account: int = Field(default=10, ge=1)
+    login_max_failures_per_address: int = Field(default=50, ge=1)
     shared_data_dir: Path = Field(default=Path(__file__).resolve().parents[3] / "shared" / "data")
     # Survey email (SMTP). Empty host: email distributions are refused with a clear message.
     smtp_host: str = ""
@@ -63,13 +75,37 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
+    @property
+    def session_cookie_secure(self) -> bool:
+        """Production cookies never travel over plain HTTP."""
+        return self.cookie_secure or self.env == "prod"
+
     def check_secrets(self) -> None:
-        """Refuse to run outside dev/test with the published default secret."""
-        if self.env == "prod" and (self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
+        """Refuse to run in production with the published default secret or one that is short or guessable."""
+        if self.env != "prod":
+            return
+        problem = secret_key_problem(self.secret_key)
+        if problem:
             raise RuntimeError(
-                "CEM_SECRET_KEY is the default or shorter than 32 characters; "
-                "set a long random secret before running with CEM_ENV=prod."
+                f"CEM_SECRET_KEY {problem}; set a long random secret before running with CEM_ENV=prod "
+                '(for example: python -c "import secrets; print(secrets.token_urlsafe(32))").'
             )
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why `secret` is unfit for production, or None."""
+    if secret == DEFAULT_SECRET:
+        return "is the published default"
+    if len(secret) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(secret)) < MIN_SECRET_DISTINCT:
+        return f"uses fewer than {MIN_SECRET_DISTINCT} different characters"
+    from zxcvbn import zxcvbn  # imported here: only production start-up needs it
+
+    # Judged by its first 72 characters (zxcvbn's default bound: its cost grows steeply with length).
+    if zxcvbn(secret[:72])["guesses_log10"] < MIN_SECRET_GUESSES_LOG10:
+        return "is too easy to guess (a repeated pattern, a sequence or common words)"
+    return None
 
 
 @lru_cache

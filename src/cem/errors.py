@@ -56,6 +56,21 @@ class UnsupportedMediaType(CEMError):
     code = "unsupported_media_type"
 
 
+class TooManyRequests(CEMError):
+    """Refused for now: retry after `retry_after` seconds (sent as the Retry-After header)."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 class InvalidInput(CEMError):
     """A semantically invalid request that passed schema validation (e.g. unknown reference)."""
 

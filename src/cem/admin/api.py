@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from cem.admin import service
@@ -54,6 +54,13 @@ def add_member(session: DbSession, actor: Admin, member: MemberIn) -> MemberRead
         role=member.role,
     )
     return MemberRead(id=user.id, email=user.email, name=user.name, role=member.role)
+
+
+@router.delete("/members/{user_id}", status_code=204, summary="Remove a member from the workspace")
+def remove_member(session: DbSession, actor: Admin, user_id: int) -> Response:
+    """Their sessions in this workspace end and their API tokens here stop working at once."""
+    service.remove_member(session, actor=actor, user_id=user_id)
+    return Response(status_code=204)
 
 
 @router.get("/tokens", response_model=list[TokenRead], summary="List API tokens")

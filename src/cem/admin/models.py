@@ -87,3 +87,17 @@ class AuditLog(IdMixin, Base):
     entity_id: Mapped[str] = mapped_column(String(64), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LoginAttempt(IdMixin, Base):
+    """One login attempt counted against an account or a client address, for throttling (see login_throttle).
+
+    `key` is a keyed hash (HMAC with the server secret) of the normalised email or the client address, so
+    the table names nobody; rows older than the throttle window are deleted as new attempts come in.
+    """
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_key_at", "key", "at"),)
+
+    key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

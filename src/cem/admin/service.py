@@ -14,7 +14,13 @@ from cem.admin import audit, token_cache
 from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession, Workspace
 from cem.admin.permissions import ROLE_RANK, Role, parse_role, parse_scopes, permissions_for
 from cem.admin.principal import Principal
-from cem.admin.security import MIN_PASSWORD_LENGTH, digest, hash_password, new_secret, verify_password
+from cem.admin.security import (
+    check_password_strength,
+    digest,
+    hash_password,
+    new_secret,
+    verify_password_or_dummy,
+)
 from cem.db.base import utcnow
 from cem.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 
@@ -51,9 +57,8 @@ def create_user(
     parse_role(role)
     user = session.scalars(select(User).where(User.email == email)).first()
     if user is None:
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise InvalidInput(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
-        user = User(email=email, name=name, password_hash=hash_password(password))
+        user = User(email=email, name=name, password_hash="")
+        set_password(user, password)
         session.add(user)
         session.flush()
     membership = session.scalars(
@@ -61,10 +66,17 @@ def create_user(
     ).first()
     if membership is None:
         session.add(Membership(user_id=user.id, workspace_id=workspace.id, role=role))
-    else:
+    elif membership.role != role:
         membership.role = role
+        token_cache.invalidate_after_commit(session)  # the user's cached tokens must not keep the old role
     session.flush()
     return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Give `user` a new password, refusing weak ones (the one place a password is set)."""
+    check_password_strength(password, user_inputs=[user.email, user.name, *user.email.split("@")])
+    user.password_hash = hash_password(password)
 
 
 def list_members(session: Session, *, workspace_id: int) -> list[tuple[User, str]]:
@@ -93,15 +105,45 @@ def change_role(session: Session, *, actor: Principal, user_id: int, role: str) 
     ).first()
     if membership is None:
         raise NotFound(f"User {user_id} is not a member of this workspace.")
-    if membership.role == Role.admin and parsed != Role.admin:
-        admins = session.scalars(
-            select(Membership.id).where(Membership.workspace_id == actor.workspace_id, Membership.role == Role.admin)
-        ).all()
-        if len(admins) <= 1:
-            raise Conflict("This is the last admin of the workspace; make someone else admin first.")
+    if membership.role == Role.admin and parsed != Role.admin and _admin_count(session, actor.workspace_id) <= 1:
+        raise Conflict("This is the last admin of the workspace; make someone else admin first.")
     membership.role = parsed.value
+    token_cache.invalidate_after_commit(session)  # the user's tokens lose (or gain back) rights at once
     audit.record(session, actor, "user.role", entity_type="user", entity_id=user_id, details={"role": parsed.value})
     return membership
+
+
+def remove_member(session: Session, *, actor: Principal, user_id: int) -> None:
+    """Take a user out of the workspace: their sessions there end and their tokens there stop working."""
+    membership = session.scalars(
+        select(Membership).where(Membership.user_id == user_id, Membership.workspace_id == actor.workspace_id)
+    ).first()
+    if membership is None:
+        raise NotFound(f"User {user_id} is not a member of this workspace.")
+    if membership.role == Role.admin and _admin_count(session, actor.workspace_id) <= 1:
+        raise Conflict("This is the last admin of the workspace; make someone else admin first.")
+    session.delete(membership)
+    session.execute(
+        delete(WebSession).where(WebSession.user_id == user_id, WebSession.workspace_id == actor.workspace_id)
+    )
+    # Tokens stop by themselves (a token acts only while its owner is a member); revoking them too keeps them
+    # from coming back if the user is ever added again.
+    for token in session.scalars(
+        select(ApiToken).where(
+            ApiToken.user_id == user_id, ApiToken.workspace_id == actor.workspace_id, ApiToken.revoked_at.is_(None)
+        )
+    ):
+        token.revoked_at = utcnow()
+    token_cache.invalidate_after_commit(session)
+    audit.record(session, actor, "user.remove", entity_type="user", entity_id=user_id)
+
+
+def _admin_count(session: Session, workspace_id: int) -> int:
+    return len(
+        session.scalars(
+            select(Membership.id).where(Membership.workspace_id == workspace_id, Membership.role == Role.admin)
+        ).all()
+    )
 
 
 def list_audit(session: Session, *, workspace_id: int, limit: int = 200, action: str | None = None) -> list[AuditLog]:
@@ -130,25 +172,46 @@ def create_token(
     scopes: list[str] | None = None,
     expires_in_days: int | None = None,
 ) -> IssuedToken:
-    """Issue a token no stronger than the actor's own role."""
+    """Issue a token that can do nothing its creator cannot: neither a stronger role nor a wider permission.
+
+    Comparing permissions (not only roles) matters for scoped tokens: an `admin`-scoped admin token may manage
+    tokens but must not mint an unscoped admin token holding every permission.
+    """
     parsed = parse_role(role)
-    if ROLE_RANK[parsed] > ROLE_RANK[Role(actor.role)]:
-        raise Forbidden("A token cannot have a stronger role than the user who creates it.")
+    parsed_scopes = parse_scopes(scopes or [])
+    beyond = permissions_for(parsed, parsed_scopes) - actor.permissions
+    if ROLE_RANK[parsed] > ROLE_RANK[Role(actor.role)] or beyond:
+        lacking = f" (it would add {', '.join(sorted(p.value for p in beyond))})" if beyond else ""
+        raise Forbidden(f"A token cannot have more rights than whoever creates it{lacking}.")
     secret = new_secret("cem")
     token = ApiToken(
         workspace_id=actor.workspace_id,
-        user_id=actor.actor_id if actor.actor_type == "user" else None,
+        user_id=_owner_of(session, actor),
         name=name,
         prefix=secret[:10],
         token_hash=digest(secret),
         role=parsed.value,
-        scopes=parse_scopes(scopes or []),
+        scopes=parsed_scopes,
         expires_at=utcnow() + timedelta(days=expires_in_days) if expires_in_days else None,
     )
     session.add(token)
     session.flush()
     audit.record(session, actor, "token.create", entity_type="api_token", entity_id=token.id)
     return IssuedToken(token=token, secret=secret)
+
+
+def _owner_of(session: Session, actor: Principal) -> int | None:
+    """The user a new token answers to: the acting user, or the owner of the token that creates it.
+
+    Without inheriting the owner, a token minted by a token would belong to nobody and keep its role after
+    the person behind it is demoted or removed. None (CLI, system) means the token keeps its declared role.
+    """
+    if actor.actor_type == "user":
+        return actor.actor_id
+    if actor.actor_type == "token" and actor.actor_id is not None:
+        parent = session.get(ApiToken, actor.actor_id)
+        return parent.user_id if parent is not None else None
+    return None
 
 
 def list_tokens(session: Session, *, workspace_id: int) -> list[ApiToken]:
@@ -170,18 +233,41 @@ def principal_from_token(session: Session, secret: str) -> Principal:
 
 
 def token_principal(session: Session, secret: str) -> tuple[Principal, datetime | None]:
-    """The principal an API token acts as, and when the token expires."""
-    token = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(secret))).first()
+    """The principal an API token acts as, and when the token expires.
+
+    A token owned by a user acts with its scopes intersected with the owner's current role in the token's
+    workspace, read here at every (uncached) use: demoting the owner narrows the token, removing the owner
+    from the workspace (or deactivating the account) stops it. Tokens without an owner (created by the CLI)
+    keep their declared role.
+    """
+    row = session.execute(
+        select(ApiToken, Membership.role, User.is_active)
+        .outerjoin(User, User.id == ApiToken.user_id)
+        .outerjoin(
+            Membership,
+            (Membership.user_id == ApiToken.user_id) & (Membership.workspace_id == ApiToken.workspace_id),
+        )
+        .where(ApiToken.token_hash == digest(secret))
+    ).first()
     now = utcnow()
-    if token is None or token.revoked_at is not None or (token.expires_at and token.expires_at < now):
+    if row is None:
         raise Unauthorized("The API token is unknown, revoked or expired.")
+    token, owner_role, owner_active = row
+    if token.revoked_at is not None or (token.expires_at and token.expires_at < now):
+        raise Unauthorized("The API token is unknown, revoked or expired.")
+    role, permissions = token.role, permissions_for(token.role, token.scopes)
+    if token.user_id is not None:
+        if owner_role is None or not owner_active:
+            raise Unauthorized("The API token's owner is no longer a member of this workspace.")
+        permissions &= permissions_for(owner_role)
+        role = min(token.role, owner_role, key=lambda r: ROLE_RANK[Role(r)])
     principal = Principal(
         workspace_id=token.workspace_id,
-        role=token.role,
+        role=role,
         actor_type="token",
         actor_id=token.id,
         label=f"token:{token.name}",
-        permissions=permissions_for(token.role, token.scopes),
+        permissions=permissions,
     )
     return principal, token.expires_at
 
@@ -199,7 +285,10 @@ class LoginResult:
 def login(session: Session, *, email: str, password: str, workspace_slug: str | None, hours: int) -> LoginResult:
     """Check credentials and open a server-side session in the user's (first or chosen) workspace."""
     user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    # The password is checked (against a dummy hash for an unknown email) before anything else is looked at, so
+    # a wrong email takes as long to refuse as a wrong password.
+    matches = verify_password_or_dummy(user.password_hash if user else None, password)
+    if user is None or not matches or not user.is_active:
         raise Unauthorized("Wrong email or password.")
     query = select(Membership).where(Membership.user_id == user.id).order_by(Membership.id)
     if workspace_slug:

@@ -11,10 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from cem.admin import service
+from cem.admin.login_throttle import LoginThrottle
 from cem.admin.models import Workspace
 from cem.api.deps import SESSION_COOKIE, get_db
 from cem.customers.models import Customer, Event
-from cem.errors import CEMError
+from cem.errors import CEMError, TooManyRequests
 from cem.feedback.models import FeedbackRecord
 from cem.journeys.models import Journey
 from cem.web.deps import PageReader, render
@@ -43,8 +44,10 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     settings = request.app.state.settings
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
     try:
-        with get_db(request).unit_of_work() as session:
+        with throttle.attempt(email=email, address=address), get_db(request).unit_of_work() as session:
             result = service.login(
                 session,
                 email=email,
@@ -56,6 +59,8 @@ def login(
         context = {"next": _safe_next(next), "error": exc.detail, "email": email, "workspace": workspace}
         response = render(request, "admin/login.html", None, **context)
         response.status_code = exc.status_code
+        if isinstance(exc, TooManyRequests):
+            response.headers.update(exc.headers)
         return response
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
@@ -63,7 +68,7 @@ def login(
         result.session_secret,
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure,
+        secure=settings.session_cookie_secure,
         max_age=settings.session_hours * 3600,
     )
     return response
@@ -76,7 +81,8 @@ def logout(request: Request, _principal: PageReader) -> Response:
         with get_db(request).unit_of_work() as session:
             service.logout(session, cookie)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    settings = request.app.state.settings
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=settings.session_cookie_secure)
     return response
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cem.errors import CEMError, InvalidInput, NotFound, UnsupportedMediaType, error_body
+from cem.errors import CEMError, InvalidInput, NotFound, TooManyRequests, UnsupportedMediaType, error_body
 
 log = logging.getLogger("cem.api")
 
@@ -129,9 +129,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CEMError)
     async def _cem_error(request: Request, exc: CEMError) -> Response:
+        headers = exc.headers if isinstance(exc, TooManyRequests) else None
         if wants_html(request):
-            return render_error_page(request, exc.status_code, exc.detail)
-        return JSONResponse(error_body(exc.code, exc.detail, exc.status_code, exc.errors), exc.status_code)
+            page = render_error_page(request, exc.status_code, exc.detail)
+            page.headers.update(headers or {})
+            return page
+        body = error_body(exc.code, exc.detail, exc.status_code, exc.errors)
+        return JSONResponse(body, exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -15,7 +15,7 @@ from cem.admin import audit
 from cem.admin import service as admin_service
 from cem.admin.models import User, Workspace
 from cem.admin.principal import Principal, system_principal
-from cem.admin.security import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from cem.admin.security import check_password_strength, verify_password
 from cem.config import Settings
 from cem.db.session import Database
 from cem.demo import olist, social, synthetic, telco
@@ -81,8 +81,11 @@ def build_demo(
 def _check_options(workspace: str, password: str | None) -> None:
     if not admin_service.SLUG_RE.match(workspace):
         raise InvalidInput(f"{workspace!r} is not a workspace slug (1-63 lowercase letters, digits or dashes).")
-    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"CEM_DEMO_PASSWORD needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if password is not None:
+        try:
+            check_password_strength(password, user_inputs=[ADMIN_EMAIL])
+        except InvalidInput as exc:
+            raise InvalidInput(f"CEM_DEMO_PASSWORD is refused: {exc.detail}") from None
 
 
 def prepare_batches(data_dir: Path, progress: Progress) -> list[DemoBatch]:
@@ -138,7 +141,7 @@ def ensure_admin(
         session, email=ADMIN_EMAIL, password=secret, name="Demo admin", workspace=workspace, role="admin"
     )
     if existing is not None:
-        user.password_hash = hash_password(secret)
+        admin_service.set_password(user, secret)
         audit.record(session, actor, "user.password_reset", entity_type="user", entity_id=user.id)
     else:
         audit.record(session, actor, "user.add", entity_type="user", entity_id=user.id, details={"role": "admin"})

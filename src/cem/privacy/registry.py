@@ -163,6 +163,9 @@ NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
     "import_mapping": NoPersonalData("saved CSV column mappings (configuration)"),
     "inbound_source": NoPersonalData("webhook source configuration and secret digests"),
     "job_schedule": NoPersonalData("cron definitions of recurring system jobs"),
+    # The keys are HMACs under the server secret (not reversible without it) and every row is deleted once
+    # the throttle window (15 minutes by default) has passed, so nothing lasts long enough to export or erase.
+    "login_attempt": NoPersonalData("keyed hashes of login emails and client addresses, kept one throttle window"),
 }
 
 # Tables created by migrations outside the ORM metadata, and how erasure reaches them.
