@@ -13,8 +13,8 @@ from cem.db.base import Base, BigIntPK, IdMixin, UTCDateTime, utcnow
 
 class Job(IdMixin, Base):
     __tablename__ = "job"
-    # The claim query's index: WHERE status = ... ORDER BY priority, run_at walks it in order and stops at LIMIT.
-    __table_args__ = (Index("ix_job_claim", "status", "priority", "run_at"),)
+    # The claim query's index: WHERE status = ... ORDER BY priority, run_at, id walks it in order (no sort).
+    __table_args__ = (Index("ix_job_claim", "status", "priority", "run_at", "id"),)
 
     workspace_id: Mapped[int | None] = mapped_column(
         BigIntPK, ForeignKey("workspace.id", ondelete="CASCADE"), nullable=True, index=True

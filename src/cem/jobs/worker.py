@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from cem.db.base import utcnow
@@ -148,14 +148,23 @@ class Worker:
     def _expired(self, now: datetime) -> ColumnElement[bool]:
         return self._mine((Job.status == "running") & (Job.locked_until < now))
 
-    def _select(self, session: Session, due: ColumnElement[bool], limit: int) -> list[Any]:
+    def claim_statement(self, now: datetime, limit: int) -> Select[Any]:
+        """The query that picks queued due jobs: most urgent first, then oldest.
+
+        ix_job_claim (status, priority, run_at, id) serves it: the scan walks the index in this order and stops at LIMIT.
+        """
+        return self._claim(self._queued(now), limit)
+
+    def _claim(self, due: ColumnElement[bool], limit: int) -> Select[Any]:
         cols = (Job.id, Job.name, Job.args, Job.attempts, Job.max_attempts, Job.workspace_id)
-        # Most urgent first, then oldest: ix_job_claim (status, priority, run_at) serves this order.
         stmt = select(*cols).where(due).order_by(Job.priority, Job.run_at, Job.id).limit(limit)
         if self.db.dialect == "postgresql":
             # Rows another worker is claiming (or leasing) right now are skipped, not waited for.
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(session.execute(stmt).all())
+        return stmt
+
+    def _select(self, session: Session, due: ColumnElement[bool], limit: int) -> list[Any]:
+        return list(session.execute(self._claim(due, limit)).all())
 
     @staticmethod
     def _lease(name: str) -> int:
