@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import MetaData, create_engine, insert, select, text
 
+from cem.db import migrate
 from cem.db.session import Database
 from cem.jobs.models import Job
 from cem.jobs.queue import enqueue, enqueue_many
@@ -125,3 +127,41 @@ def test_the_claim_query_uses_the_claim_index(db: Database) -> None:
             plan = "\n".join(str(r[-1]) for r in rows)
             assert "ix_job_claim" in plan, plan
             assert "TEMP B-TREE" not in plan, f"the claim sorts instead of walking the index: {plan}"
+
+
+def test_the_migration_gives_queued_jobs_their_tasks_priority(tmp_path: Path) -> None:
+    """A backlog queued before the upgrade must not keep holding up imports after it."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0012_survey_reminders")
+    job = MetaData()
+    job.reflect(engine, only=["job"])
+    table = job.tables["job"]
+    assert "priority" not in table.c
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    names = ["text.enrich_submissions", "imports.run", "analytics.refresh_snapshot"]
+    with engine.begin() as conn:
+        for name in names:
+            conn.execute(
+                insert(table).values(
+                    name=name,
+                    args={},
+                    status="queued",
+                    attempts=0,
+                    max_attempts=5,
+                    run_at=now,
+                    progress_current=0,
+                    progress_total=0,
+                    progress_message="",
+                    result={},
+                    created_at=now,
+                )
+            )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(text("SELECT name, priority FROM job")).all())
+    engine.dispose()
+    assert stored == {
+        "text.enrich_submissions": PRIORITY_BULK,
+        "imports.run": PRIORITY_INTERACTIVE,
+        "analytics.refresh_snapshot": PRIORITY_NORMAL,
+    }
