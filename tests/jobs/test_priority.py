@@ -11,7 +11,6 @@ from sqlalchemy import MetaData, create_engine, insert, select, text
 
 from cem.db import migrate
 from cem.db.session import Database
-from cem.jobs.models import Job
 from cem.jobs.queue import enqueue, enqueue_many
 from cem.jobs.registry import (
     PRIORITY_BULK,

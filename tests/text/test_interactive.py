@@ -29,7 +29,8 @@ from tests.text.helpers import ingest, jobs, records_by_submission, run_jobs, st
 def test_an_enrichment_job_yields_and_hands_the_rest_to_a_new_bulk_job(
     workspace: Workspace, api: Callable[[str], TestClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(text_tasks, "CHUNK_RECORDS", 2)
+    monkeypatch.setattr(text_tasks, "FIRST_CHUNK_RECORDS", 2)
+    monkeypatch.setattr(text_tasks, "MAX_CHUNK_RECORDS", 2)
     monkeypatch.setattr(text_tasks, "YIELD_SECONDS", 0.0)
     ingest(api("agent"), [text_record(f"s{i}", f"The delivery number {i} was late again") for i in range(5)])
     [first] = jobs(workspace.db, "text.enrich_submissions")

@@ -151,7 +151,7 @@ class Worker:
     def claim_statement(self, now: datetime, limit: int) -> Select[Any]:
         """The query that picks queued due jobs: most urgent first, then oldest.
 
-        ix_job_claim (status, priority, run_at, id) serves it: the scan walks the index in this order and stops at LIMIT.
+        ix_job_claim (status, priority, run_at, id) serves it: the scan walks the index in order and stops at LIMIT.
         """
         return self._claim(self._queued(now), limit)
 

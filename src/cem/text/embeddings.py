@@ -24,9 +24,9 @@ MAX_CHARS = 2000
 # call 35-37 ms CPU per text, 8 texts 38-40 ms, 32 texts 42-44 ms, 500 texts 56 ms; tiny texts ("ok") want 8-16.
 BATCH_SIZE = 16
 BATCH_CHARS = 300
-# A long call holds the engine for this many batches per worker thread at a time (~1 s on 2 cores), then lets a
-# waiting search query in: the query's wait is bounded by one round, not by the whole call.
-ROUND_BATCHES_PER_WORKER = 2
+# A long call holds the engine for this many batches per worker thread at a time (~0.6 s on 2 idle cores), then lets
+# a waiting search query in: the query's wait is bounded by one round, not by the whole call.
+ROUND_BATCHES_PER_WORKER = 1
 
 Vectors = npt.NDArray[np.float32]
 

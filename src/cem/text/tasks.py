@@ -13,10 +13,13 @@ from cem.text import enrich
 
 # Embedding ~50 texts/s on two cores: an import batch of a few thousand texts needs minutes, not the default lease.
 LEASE_SECONDS = 1800
-# Enrichment yields: a job enriches chunks of this many records until YIELD_SECONDS have passed, then hands the rest
-# to a new job (committed with its own "done" mark). The worker then claims again by priority, so an import queued
-# behind a demo-sized backlog starts within seconds even on a single worker slot, and nothing is enriched twice.
-CHUNK_RECORDS = 64
+# Enrichment yields: a job enriches chunks of records until YIELD_SECONDS have passed, then hands the rest to a new
+# job (committed with its own "done" mark). The worker then claims again by priority, so an import queued behind a
+# demo-sized backlog starts within seconds even on a single worker slot, and nothing is enriched twice. Chunks are
+# sized from the measured rate to take about CHUNK_SECONDS, so a busy machine gets smaller chunks, not longer waits.
+FIRST_CHUNK_RECORDS = 16
+MAX_CHUNK_RECORDS = 256
+CHUNK_SECONDS = 1.0
 YIELD_SECONDS = 2.0
 
 
@@ -55,20 +58,26 @@ def _run(ctx: TaskContext, workspace_id: int, record_ids: Sequence[int], *, forc
 
     started = time.monotonic()
     summary = enrich.EnrichResult()
-    for start in range(0, total, CHUNK_RECORDS):
+    start, size = 0, FIRST_CHUNK_RECORDS
+    while start < total:
         if start and time.monotonic() - started > YIELD_SECONDS:
             rest = list(record_ids[start:])
             job = enqueue(ctx.session, "text.enrich_records", workspace_id=workspace_id, record_ids=rest, force=force)
             return {**summary.to_json(), "continued_in_job": job.id, "left": len(rest)}
-        part = enrich.enrich_records(
-            ctx.db,
-            workspace_id=workspace_id,
-            record_ids=record_ids[start : start + CHUNK_RECORDS],
-            force=force,
-            progress=progress,
+        chunk_began = time.monotonic()
+        chunk = record_ids[start : start + size]
+        summary.add(
+            enrich.enrich_records(ctx.db, workspace_id=workspace_id, record_ids=chunk, force=force, progress=progress)
         )
-        summary.add(part)
+        start += len(chunk)
+        size = _next_chunk_size(len(chunk), time.monotonic() - chunk_began)
     return summary.to_json()
+
+
+def _next_chunk_size(done: int, seconds: float) -> int:
+    """Records that take about CHUNK_SECONDS at the rate just measured (at least one engine batch)."""
+    rate = done / max(seconds, 1e-3)
+    return max(FIRST_CHUNK_RECORDS, min(MAX_CHUNK_RECORDS, int(rate * CHUNK_SECONDS)))
 
 
 @task("text.rescore", lease_seconds=LEASE_SECONDS, priority=PRIORITY_BULK)
