@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,7 +21,7 @@ from cem.db import migrate
 from cem.db.session import Database
 from cem.feedback.group_commit import GroupCommit
 from cem.imports.runner import recover_interrupted
-from cem.jobs.worker import Worker
+from cem.jobs.worker import wake_all, worker_pool
 from cem.web.router import STATIC_DIR, web_router
 
 log = logging.getLogger("cem")
@@ -32,21 +33,35 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     settings.check_secrets()
     database = db or Database(settings)
     migrate.upgrade(database.engine)
-    worker = Worker(database, poll_seconds=settings.worker_poll_seconds) if settings.in_process_worker else None
+    workers = (
+        worker_pool(
+            database,
+            general=1,
+            interactive=settings.worker_interactive_slots,
+            poll_seconds=settings.worker_poll_seconds,
+        )
+        if settings.in_process_worker
+        else []
+    )
+    wake_workers = wake_all(workers)
+    search_ready = threading.Event()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        thread = None
         recover_interrupted(database)  # before this process starts importing anything
-        if worker is not None:
-            database.after_commit_hooks.append(worker.wake.set)
-            thread = worker.start_thread()
+        database.after_commit_hooks.append(wake_workers)
+        threads = [worker.start_thread() for worker in workers]
+        if settings.warm_text_search:
+            threading.Thread(
+                target=_warm_search, args=(database, search_ready), name="cem-warm-search", daemon=True
+            ).start()
         yield
-        if worker is not None and thread is not None:
-            # Let the running job finish (its unstarted batch goes back to the queue) before the engine goes.
+        # Let the running jobs finish (their unstarted batches go back to the queue) before the engine goes.
+        for worker in workers:
             worker.stop()
+        for thread in threads:
             thread.join(timeout=10)
-            database.after_commit_hooks.remove(worker.wake.set)
+        database.after_commit_hooks.remove(wake_workers)
 
     app = FastAPI(
         title="cem",
@@ -59,8 +74,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.feedback_group_commit = GroupCommit(database)
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.login_throttle = LoginThrottle(database, settings)
-    app.state.worker = worker
-    app.state.wake_worker = worker.wake.set if worker is not None else (lambda: None)
+    app.state.workers = workers
+    app.state.wake_worker = wake_workers
+    # Set once the embedding model and every workspace's vector index are loaded (see _warm_search).
+    app.state.search_ready = search_ready
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     api_errors.install(app)
     app.include_router(api_router)
@@ -72,3 +89,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def _warm_search(database: Database, ready: threading.Event) -> None:
+    """Background start-up step: a failure only means the first search loads what it needs itself."""
+    from cem.text.vector_index import warm_search  # the text stack (numpy, the engine) loads off the start path
+
+    try:
+        count = warm_search(database)
+        log.info("semantic search ready (%d workspace index(es) loaded)", count)
+    except Exception:
+        log.exception("could not warm semantic search; the first search loads it instead")
+    finally:
+        ready.set()

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # The embedded default runs a worker thread inside the web process so one command is enough.
     in_process_worker: bool = True
     worker_poll_seconds: float = 0.5
+    # Worker threads that only take interactive jobs (imports, sends, discovery runs): reserved capacity, so a
+    # person's job starts within seconds while a long enrichment backfill occupies the general thread.
+    worker_interactive_slots: int = Field(default=1, ge=0, le=16)
+    # Load the embedding model and the vector index at server start, so the first semantic search is fast.
+    warm_text_search: bool = True
     session_hours: int = 12
     # API-token look-ups are cached this long (0: never). A revocation in the same process applies at once;
     # other processes (a second server worker, the CLI) see it within this many seconds.

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
-from cem.jobs.registry import TaskContext, task
+from cem.jobs.registry import PRIORITY_BULK, PRIORITY_INTERACTIVE, TaskContext, task
 
 metadata = MetaData()
 effects = Table(
@@ -92,3 +92,19 @@ def long_running(ctx: TaskContext, gate_dir: str) -> dict[str, int]:
 @task("test.bad_result")
 def bad_result(ctx: TaskContext) -> Any:
     return {"when": time}  # a module object is not JSON
+
+
+@task("test.bulk", priority=PRIORITY_BULK)
+def bulk(ctx: TaskContext, label: str, gate: str = "") -> dict[str, Any]:
+    """Bulk work (like an enrichment backfill): with a gate, runs until the gate file exists."""
+    if gate:
+        wait_for(Path(gate), timeout=60)
+    record_effect(ctx, label)
+    return {"label": label}
+
+
+@task("test.interactive", priority=PRIORITY_INTERACTIVE)
+def interactive(ctx: TaskContext, label: str) -> dict[str, Any]:
+    """Work a person waits for (like an import)."""
+    record_effect(ctx, label)
+    return {"label": label}

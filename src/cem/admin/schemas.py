@@ -59,6 +59,7 @@ class JobRead(ReadModel):
     id: int
     name: str
     status: str
+    priority: int = Field(description="lower runs first: 0 interactive (imports, sends), 50 normal, 100 bulk")
     attempts: int
     max_attempts: int
     run_at: datetime
@@ -67,4 +68,5 @@ class JobRead(ReadModel):
     progress_total: int
     progress_message: str
     created_at: datetime
+    started_at: datetime | None
     finished_at: datetime | None

@@ -12,7 +12,7 @@ from cem.config import get_settings
 from cem.imports.runner import recover_interrupted
 from cem.jobs import service as job_service
 from cem.jobs.models import Job
-from cem.jobs.worker import Worker
+from cem.jobs.worker import Worker, worker_pool
 
 jobs_app = typer.Typer(help="Background jobs and their dead letters.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
@@ -22,7 +22,10 @@ app.add_typer(jobs_app, name="jobs")
 @friendly_errors
 def worker(
     once: bool = typer.Option(False, help="Fire due schedules, run due jobs, then exit."),
-    concurrency: int = typer.Option(1, help="Worker threads in this process."),
+    concurrency: int = typer.Option(1, help="Worker threads in this process that take any job, most urgent first."),
+    interactive: int = typer.Option(
+        1, min=0, help="Extra threads reserved for interactive jobs (imports, sends): they never take bulk work."
+    ),
     batch_size: int = typer.Option(20, help="Jobs claimed per round trip."),
 ) -> None:
     """Run background jobs (several workers may run at once; none runs a job twice)."""
@@ -38,9 +41,15 @@ def worker(
         one.fire_due_schedules()
         echo(f"Ran {one.run_until_idle()} job(s).")
         return
-    workers = [Worker(db, poll_seconds=settings.worker_poll_seconds, batch_size=batch_size) for _ in range(concurrency)]
+    workers = worker_pool(
+        db,
+        general=concurrency,
+        interactive=interactive,
+        poll_seconds=settings.worker_poll_seconds,
+        batch_size=batch_size,
+    )
     threads = [w.start_thread() for w in workers]
-    echo(f"Worker running ({concurrency} thread(s)); Ctrl-C to stop.")
+    echo(f"Worker running ({concurrency} thread(s), {interactive} reserved for interactive jobs); Ctrl-C to stop.")
     _wait_for_signal(workers, threads)
     echo("Worker stopped.")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from cem.imports import runner
-from cem.jobs.registry import TaskContext, task
+from cem.jobs.registry import PRIORITY_INTERACTIVE, TaskContext, task
 
 
-@task("imports.run", lease_seconds=3600)
+# A person is watching the import page: interactive, ahead of any enrichment backlog.
+@task("imports.run", lease_seconds=3600, priority=PRIORITY_INTERACTIVE)
 def run_import(
     ctx: TaskContext, run_id: int, encoding: str | None = None, delimiter: str | None = None
 ) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cem.db.base import Base, BigIntPK, IdMixin, UTCDateTime, utcnow
@@ -13,7 +13,8 @@ from cem.db.base import Base, BigIntPK, IdMixin, UTCDateTime, utcnow
 
 class Job(IdMixin, Base):
     __tablename__ = "job"
-    __table_args__ = (Index("ix_job_status_run_at", "status", "run_at"),)
+    # The claim query's index: WHERE status = ... ORDER BY priority, run_at, id walks it in order (no sort).
+    __table_args__ = (Index("ix_job_claim", "status", "priority", "run_at", "id"),)
 
     workspace_id: Mapped[int | None] = mapped_column(
         BigIntPK, ForeignKey("workspace.id", ondelete="CASCADE"), nullable=True, index=True
@@ -22,6 +23,8 @@ class Job(IdMixin, Base):
     args: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # queued -> running -> done | (queued again with backoff) -> dead
     status: Mapped[str] = mapped_column(String(16), default="queued")
+    # Lower runs first; set from the task's registered priority at enqueue time (see registry.PRIORITY_*).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=50, server_default="50")
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=5)
     run_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

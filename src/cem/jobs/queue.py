@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from cem.db.base import utcnow
 from cem.jobs.models import Job
-from cem.jobs.registry import JobArgsError, check_json_args, get_task
+from cem.jobs.registry import JobArgsError, check_json_args, check_priority, get_task
 
 MAX_DEDUPE_KEY = 200
 
@@ -39,14 +39,19 @@ def enqueue(
     run_at: datetime | None = None,
     dedupe_key: str | None = None,
     max_attempts: int = 5,
+    priority: int | None = None,
     **args: Any,
 ) -> Job:
     """Add a job to the caller's transaction. Arguments must be ids and JSON values, never objects.
 
+    The job runs at its task's registered priority unless `priority` overrides it (lower runs first).
+
     With a `dedupe_key` that an existing job already carries, that job is returned and nothing is added
     (the caller's transaction stays usable). Dedupe keys are global: include the workspace in them.
     """
-    row = _job_row(name, args, workspace_id=workspace_id, delay=delay, run_at=run_at, max_attempts=max_attempts)
+    row = _job_row(
+        name, args, workspace_id=workspace_id, delay=delay, run_at=run_at, max_attempts=max_attempts, priority=priority
+    )
     session.info["jobs_enqueued"] = True
     if dedupe_key is None:
         job = Job(**row)
@@ -83,6 +88,7 @@ def _job_row(
     delay: timedelta | None = None,
     run_at: datetime | None = None,
     max_attempts: int = 5,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """Validate a job at enqueue time (unknown task, non-JSON or ill-fitting args) and build its row."""
     task = get_task(name)  # fail at enqueue time for an unknown task name, not in the worker
@@ -91,6 +97,8 @@ def _job_row(
         raise JobArgsError(problem)
     if max_attempts < 1:
         raise JobArgsError(f"max_attempts must be at least 1, got {max_attempts}.")
+    if priority is not None:
+        check_priority(priority)
     now = utcnow()
     return {
         "name": name,
@@ -98,6 +106,7 @@ def _job_row(
         "workspace_id": workspace_id,
         "run_at": run_at or now + (delay or timedelta(0)),
         "max_attempts": max_attempts,
+        "priority": task.priority if priority is None else priority,
         "status": "queued",
         "created_at": now,
     }

@@ -18,6 +18,14 @@ if TYPE_CHECKING:
 
 MAX_EFFECT_KEY = 300
 
+# Job priorities: lower runs first (workers claim ORDER BY priority, run_at). A person is waiting for an
+# interactive job (an import, a discovery run, a send they started); bulk jobs are backfills that may take hours
+# and must never hold one up. Workers with reserved capacity (`Worker(max_priority=PRIORITY_NORMAL)`) never take
+# bulk jobs, so a long bulk job cannot occupy every slot.
+PRIORITY_INTERACTIVE = 0
+PRIORITY_NORMAL = 50
+PRIORITY_BULK = 100
+
 
 class JobArgsError(CEMError, TypeError):
     """Job arguments that are not JSON values or do not fit the task's signature (a programming error)."""
@@ -70,6 +78,8 @@ class Task:
     fn: TaskFn
     # Seconds a claim stays valid without a heartbeat; a worker that dies mid-job loses its claim after this.
     lease_seconds: int = 300
+    # Stored on each job at enqueue time (see PRIORITY_*): what the claim query orders by.
+    priority: int = PRIORITY_NORMAL
     signature: inspect.Signature = field(compare=False, default=inspect.Signature())
 
     def args_problem(self, args: dict[str, Any]) -> str | None:
@@ -91,16 +101,25 @@ _TASKS: dict[str, Task] = {}
 _loaded = False
 
 
-def task(name: str, *, lease_seconds: int = 300) -> Callable[[TaskFn], TaskFn]:
-    """Register `fn(ctx, **args)` under `name`."""
+def task(name: str, *, lease_seconds: int = 300, priority: int = PRIORITY_NORMAL) -> Callable[[TaskFn], TaskFn]:
+    """Register `fn(ctx, **args)` under `name`; its jobs run at `priority` (PRIORITY_INTERACTIVE ... PRIORITY_BULK)."""
     if lease_seconds < 1:
         raise ValueError("lease_seconds must be at least 1")
+    check_priority(priority)
 
     def register(fn: TaskFn) -> TaskFn:
-        _TASKS[name] = Task(name=name, fn=fn, lease_seconds=lease_seconds, signature=inspect.signature(fn))
+        _TASKS[name] = Task(
+            name=name, fn=fn, lease_seconds=lease_seconds, priority=priority, signature=inspect.signature(fn)
+        )
         return fn
 
     return register
+
+
+def check_priority(priority: int) -> None:
+    """Priorities are small integers (a SMALLINT column), lower first."""
+    if not PRIORITY_INTERACTIVE <= priority <= PRIORITY_BULK:
+        raise JobArgsError(f"A job priority must be {PRIORITY_INTERACTIVE}-{PRIORITY_BULK}, got {priority}.")
 
 
 def find_task(name: str) -> Task | None:

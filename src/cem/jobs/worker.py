@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from cem.db.base import utcnow
@@ -31,7 +31,7 @@ from cem.db.session import Database
 from cem.jobs import schedule
 from cem.jobs.heartbeat import Heartbeat
 from cem.jobs.models import Job
-from cem.jobs.registry import TaskContext, find_task, json_problem
+from cem.jobs.registry import PRIORITY_INTERACTIVE, TaskContext, find_task, json_problem
 
 log = logging.getLogger("cem.worker")
 
@@ -105,8 +105,12 @@ class Worker:
         batch_size: int = 20,
         batch_hold_seconds: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
+        max_priority: int | None = None,
     ) -> None:
         self.db = db
+        # Reserved capacity: a worker with max_priority=PRIORITY_NORMAL never takes bulk jobs, so an import
+        # starts at once even while every other slot is busy with a long enrichment backfill.
+        self.max_priority = max_priority
         self.worker_id = worker_id or default_worker_id()
         self.poll_seconds = poll_seconds
         self.batch_size = batch_size
@@ -125,10 +129,8 @@ class Worker:
         limit = limit or self.batch_size
         with self.db.unit_of_work() as session:
             self._bury_lost(session, now)
-            expired = (Job.status == "running") & (Job.locked_until < now)
-            rows = self._select(session, expired, limit)
-            queued = (Job.status == "queued") & (Job.run_at <= now)
-            rows += self._select(session, queued, limit - len(rows)) if len(rows) < limit else []
+            rows = self._select(session, self._expired(now), limit)
+            rows += self._select(session, self._queued(now), limit - len(rows)) if len(rows) < limit else []
             jobs = [ClaimedJob(r.id, r.name, r.args, r.attempts + 1, r.max_attempts, r.workspace_id) for r in rows]
             leases = {job.id: self._lease(job.name) for job in jobs}
             self._lease_rows(session, leases, now)
@@ -136,13 +138,33 @@ class Worker:
             self.heartbeat.hold(leases)
         return jobs
 
-    def _select(self, session: Session, due: ColumnElement[bool], limit: int) -> list[Any]:
+    def _mine(self, due: ColumnElement[bool]) -> ColumnElement[bool]:
+        """`due` limited to the priorities this worker takes."""
+        return due if self.max_priority is None else due & (Job.priority <= self.max_priority)
+
+    def _queued(self, now: datetime) -> ColumnElement[bool]:
+        return self._mine((Job.status == "queued") & (Job.run_at <= now))
+
+    def _expired(self, now: datetime) -> ColumnElement[bool]:
+        return self._mine((Job.status == "running") & (Job.locked_until < now))
+
+    def claim_statement(self, now: datetime, limit: int) -> Select[Any]:
+        """The query that picks queued due jobs: most urgent first, then oldest.
+
+        ix_job_claim (status, priority, run_at, id) serves it: the scan walks the index in order and stops at LIMIT.
+        """
+        return self._claim(self._queued(now), limit)
+
+    def _claim(self, due: ColumnElement[bool], limit: int) -> Select[Any]:
         cols = (Job.id, Job.name, Job.args, Job.attempts, Job.max_attempts, Job.workspace_id)
-        stmt = select(*cols).where(due).order_by(Job.run_at, Job.id).limit(limit)
+        stmt = select(*cols).where(due).order_by(Job.priority, Job.run_at, Job.id).limit(limit)
         if self.db.dialect == "postgresql":
             # Rows another worker is claiming (or leasing) right now are skipped, not waited for.
             stmt = stmt.with_for_update(skip_locked=True)
-        return list(session.execute(stmt).all())
+        return stmt
+
+    def _select(self, session: Session, due: ColumnElement[bool], limit: int) -> list[Any]:
+        return list(session.execute(self._claim(due, limit)).all())
 
     @staticmethod
     def _lease(name: str) -> int:
@@ -185,7 +207,7 @@ class Worker:
     def has_due_jobs(self) -> bool:
         """A cheap read-only check, so idle workers poll without taking the SQLite write lock."""
         now = self.clock()
-        due = ((Job.status == "queued") & (Job.run_at <= now)) | ((Job.status == "running") & (Job.locked_until < now))
+        due = self._queued(now) | self._expired(now)
         with self.db.unit_of_work(readonly=True) as session:
             return bool(session.scalar(select(exists().where(due))))
 
@@ -342,3 +364,26 @@ class Worker:
         """Ask the loop to finish its current job and return."""
         self.stopping.set()
         self.wake.set()
+
+
+def worker_pool(
+    db: Database, *, general: int, interactive: int, poll_seconds: float = 0.5, batch_size: int = 20
+) -> list[Worker]:
+    """`general` workers that take any job (most urgent first) plus `interactive` ones that never take
+    non-interactive work: the reserved capacity that lets an import start while a backfill holds every general slot."""
+    workers = [Worker(db, poll_seconds=poll_seconds, batch_size=batch_size) for _ in range(general)]
+    workers += [
+        Worker(db, poll_seconds=poll_seconds, batch_size=batch_size, max_priority=PRIORITY_INTERACTIVE)
+        for _ in range(interactive)
+    ]
+    return workers
+
+
+def wake_all(workers: Sequence[Worker]) -> Callable[[], None]:
+    """One callback that wakes every worker of a pool (after a commit that enqueued jobs)."""
+
+    def wake() -> None:
+        for worker in workers:
+            worker.wake.set()
+
+    return wake

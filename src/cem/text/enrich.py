@@ -68,6 +68,13 @@ class EnrichResult:
     skipped: int = 0  # blank, not a text field, already up to date, or changed while being enriched
     languages: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: EnrichResult) -> None:
+        """Fold in the result of another batch of the same job."""
+        self.enriched += other.enriched
+        self.skipped += other.skipped
+        for language, count in other.languages.items():
+            self.languages[language] = self.languages.get(language, 0) + count
+
     def to_json(self) -> dict[str, Any]:
         return {"enriched": self.enriched, "skipped": self.skipped, "languages": self.languages}
 

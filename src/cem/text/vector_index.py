@@ -12,15 +12,18 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cem.text.embeddings import DIM
+from cem.text.embeddings import DIM, MODEL_NAME, shared_embedder
 from cem.text.models import FeedbackEmbedding
+
+if TYPE_CHECKING:
+    from cem.db.session import Database
 
 Vector = npt.NDArray[np.float32]
 
@@ -92,24 +95,78 @@ class NumpyIndex:
         return int(row[0]), row[1]
 
     def matrix(self, session: Session, workspace_id: int, model: str) -> _Matrix:
-        """The workspace's (ids, vectors), reloaded only when its stored embeddings changed."""
+        """The workspace's (ids, vectors), refreshed only when its stored embeddings changed.
+
+        While enrichment runs the embeddings change between any two searches; reloading every row each time made a
+        search wait for the whole table. Rows written since the cached load (created_at >= its newest) are merged in
+        by record id; only when that does not account for the stored count (rows were deleted) is all reloaded.
+        """
         signature = self._signature(session, workspace_id, model)
         key = (workspace_id, model)
         with self._lock:
             cached = self._cache.get(key)
-            if cached is not None and cached.signature == signature:
-                return cached
-        rows = session.execute(
-            select(FeedbackEmbedding.record_id, FeedbackEmbedding.vector)
-            .where(FeedbackEmbedding.workspace_id == workspace_id, FeedbackEmbedding.model == model)
-            .order_by(FeedbackEmbedding.record_id)
-        ).all()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), DIM)
-        loaded = _Matrix(signature, ids, vectors)
+        if cached is not None and cached.signature == signature:
+            return cached
+        loaded = None
+        if cached is not None and cached.signature[1] is not None:
+            loaded = self._merge_newer(session, workspace_id, model, cached, signature)
+        if loaded is None:
+            loaded = self._load_all(session, workspace_id, model, signature)
         with self._lock:
             self._cache[key] = loaded
         return loaded
+
+    @staticmethod
+    def _rows(session: Session, workspace_id: int, model: str, since: datetime | None = None) -> _Matrix:
+        stmt = select(FeedbackEmbedding.record_id, FeedbackEmbedding.vector).where(
+            FeedbackEmbedding.workspace_id == workspace_id, FeedbackEmbedding.model == model
+        )
+        if since is not None:
+            stmt = stmt.where(FeedbackEmbedding.created_at >= since)
+        rows = session.execute(stmt.order_by(FeedbackEmbedding.record_id)).all()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), DIM)
+        return _Matrix((len(rows), None), ids, vectors)
+
+    def _load_all(
+        self, session: Session, workspace_id: int, model: str, signature: tuple[int, datetime | None]
+    ) -> _Matrix:
+        found = self._rows(session, workspace_id, model)
+        return _Matrix(signature, found.ids, found.vectors)
+
+    def _merge_newer(
+        self,
+        session: Session,
+        workspace_id: int,
+        model: str,
+        cached: _Matrix,
+        signature: tuple[int, datetime | None],
+    ) -> _Matrix | None:
+        """The cached matrix with rows written since merged in (replacing by record id), or None if that does not
+        add up to `signature`'s count. `>=` re-reads rows of the newest cached instant: merging is idempotent."""
+        newer = self._rows(session, workspace_id, model, since=cached.signature[1])
+        if newer.ids.size > max(1000, cached.ids.size // 2):  # most of it changed: a plain reload is as cheap
+            return None
+        replaced = np.isin(cached.ids, newer.ids)
+        ids = np.concatenate([cached.ids[~replaced], newer.ids])
+        if ids.size != signature[0]:
+            return None
+        vectors = np.concatenate([cached.vectors[~replaced], newer.vectors])
+        order = np.argsort(ids, kind="stable")
+        return _Matrix(signature, ids[order], vectors[order])
+
+    def warm(self, session: Session, model: str) -> int:
+        """Load every workspace's matrix now (at server start); returns how many workspaces have embeddings."""
+        workspaces = session.scalars(
+            select(FeedbackEmbedding.workspace_id).where(FeedbackEmbedding.model == model).distinct()
+        ).all()
+        for workspace_id in workspaces:
+            self.matrix(session, workspace_id, model)
+        return len(workspaces)
+
+    def is_loaded(self, workspace_id: int, model: str) -> bool:
+        with self._lock:
+            return (workspace_id, model) in self._cache
 
     def search(
         self,
@@ -162,6 +219,17 @@ def search_matrix(
 _shared = NumpyIndex()
 
 
-def shared_index() -> VectorIndex:
+def shared_index() -> NumpyIndex:
     """The process-wide index (one cached matrix per workspace)."""
     return _shared
+
+
+def warm_search(db: Database) -> int:
+    """Make semantic search ready before its first query: load the embedding model and every workspace's matrix.
+
+    Run by the server in a background thread at start (app.py). Without it the first search after a restart paid
+    for both, and on the demo waited behind the enrichment that the start kicked off. Returns the workspaces loaded.
+    """
+    shared_embedder().warm()
+    with db.unit_of_work(readonly=True) as session:
+        return _shared.warm(session, MODEL_NAME)

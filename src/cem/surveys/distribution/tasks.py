@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cem.jobs.registry import TaskContext, task
+from cem.jobs.registry import PRIORITY_INTERACTIVE, TaskContext, task
 from cem.surveys.distribution import sending
 
 
@@ -14,7 +14,8 @@ def _release(ctx: TaskContext) -> None:
     ctx.session.rollback()
 
 
-@task("surveys.distribution.send", lease_seconds=3600)
+# Sends are interactive: a person pressed "send" (or a customer event triggered one) and expects mail now.
+@task("surveys.distribution.send", lease_seconds=3600, priority=PRIORITY_INTERACTIVE)
 def send_distribution(ctx: TaskContext, distribution_id: int) -> dict[str, Any]:
     """Plan the distribution (audience x contact rules) on the first run, then email every due invitation."""
     _release(ctx)
@@ -41,7 +42,7 @@ def remind_distribution(ctx: TaskContext, distribution_id: int, step: int = 1) -
     )
 
 
-@task("surveys.trigger.send", lease_seconds=600)
+@task("surveys.trigger.send", lease_seconds=600, priority=PRIORITY_INTERACTIVE)
 def send_triggered(ctx: TaskContext, trigger_id: int, customer_id: int, event_key: str) -> dict[str, Any]:
     """Send a triggered survey to one customer after the trigger's delay, if the contact rules allow."""
     _release(ctx)
@@ -55,7 +56,7 @@ def send_triggered(ctx: TaskContext, trigger_id: int, customer_id: int, event_ke
     )
 
 
-@task("surveys.invitation.deliver", lease_seconds=600)
+@task("surveys.invitation.deliver", lease_seconds=600, priority=PRIORITY_INTERACTIVE)
 def deliver_invitation(ctx: TaskContext, invitation_id: int) -> dict[str, Any]:
     """Deliver one invitation whose send was deferred (quiet hours)."""
     _release(ctx)

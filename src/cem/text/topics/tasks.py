@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from cem.admin.principal import system_principal
-from cem.jobs.registry import TaskContext, task
+from cem.jobs.registry import PRIORITY_INTERACTIVE, TaskContext, task
 from cem.text.topics import service
 from cem.text.topics.discovery import DEFAULT_MIN_TOPIC_SIZE
 
 
-@task("text.topics.discover", lease_seconds=3600)
+# Started by a person from the topics page (or `cem text discover`), who waits for its result.
+@task("text.topics.discover", lease_seconds=3600, priority=PRIORITY_INTERACTIVE)
 def discover_topics(
     ctx: TaskContext,
     seed: int = 0,
