@@ -6,8 +6,8 @@
 - The claim index becomes (status, priority, run_at, id): workers claim WHERE status = 'queued' AND run_at <= now
   ORDER BY priority, run_at, id, which walks this index in order (no sort) on SQLite and PostgreSQL.
 
-Revision ID: 0013_job_priority
-Revises: 0012_survey_reminders
+Revision ID: 0014_job_priority
+Revises: 0013_import_run_owner
 """
 
 from collections.abc import Sequence
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_job_priority"
-down_revision: str | None = "0012_survey_reminders"
+revision: str = "0014_job_priority"
+down_revision: str | None = "0013_import_run_owner"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Login throttling: failed (and in-flight) login attempts per account and per client address.
 
-Revision ID: 0013_login_attempts
-Revises: 0012_survey_reminders
+Revision ID: 0015_login_attempts
+Revises: 0014_job_priority
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import cem.db.base
 
-revision: str = "0013_login_attempts"
-down_revision: str | None = "0012_survey_reminders"
+revision: str = "0015_login_attempts"
+down_revision: str | None = "0014_job_priority"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
