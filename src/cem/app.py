@@ -20,6 +20,7 @@ from cem.db.session import Database
 from cem.feedback.group_commit import GroupCommit
 from cem.jobs.worker import Worker
 from cem.web.router import STATIC_DIR, web_router
+from cem.web.security import SecurityHeaders
 
 log = logging.getLogger("cem")
 
@@ -58,6 +59,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.worker = worker
     app.state.wake_worker = worker.wake.set if worker is not None else (lambda: None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so it wraps the others: their early answers (413) get the headers too.
+    app.add_middleware(SecurityHeaders)
     api_errors.install(app)
     app.include_router(api_router)
     app.include_router(web_router)
