@@ -116,7 +116,9 @@ STYLE_BLOCK = re.compile(r"<style\b", re.I)
 
 # Email bodies are read in mail clients, never served under the policy: they are not checked.
 WEB_TEMPLATES = sorted(
-    p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.html") if "email" not in p.relative_to(TEMPLATES).parts
+    p.relative_to(TEMPLATES).as_posix()
+    for p in TEMPLATES.rglob("*.html")
+    if "email" not in p.relative_to(TEMPLATES).parts
 )
 
 
