@@ -23,6 +23,7 @@ from cem.feedback.group_commit import GroupCommit
 from cem.imports.runner import recover_interrupted
 from cem.jobs.worker import wake_all, worker_pool
 from cem.web.router import STATIC_DIR, web_router
+from cem.web.security import SecurityHeaders
 
 log = logging.getLogger("cem")
 
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     # Set once the embedding model and every workspace's vector index are loaded (see _warm_search).
     app.state.search_ready = search_ready
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so it wraps the others: their early answers (413) get the headers too.
+    app.add_middleware(SecurityHeaders)
     api_errors.install(app)
     app.include_router(api_router)
     app.include_router(web_router)

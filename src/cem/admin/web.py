@@ -101,8 +101,8 @@ def home(request: Request, principal: PageReader) -> Response:
             "events": count(Event.workspace_id),
             "journeys": count(Journey.workspace_id),
         }
-        by_source = [
-            [f"{t} · {n}", c]
+        rows = [
+            (f"{t} · {n}", c)
             for t, n, c in session.execute(
                 select(
                     FeedbackRecord.source_type,
@@ -115,4 +115,6 @@ def home(request: Request, principal: PageReader) -> Response:
                 .limit(12)
             )
         ]
+        # The chart spec charts.js draws (kind "ranking": horizontal bars, largest first).
+        by_source = {"kind": "ranking", "x": [label for label, _ in rows], "values": [c for _, c in rows]}
     return render(request, "home.html", principal, workspace=workspace, counts=counts, by_source=by_source)

@@ -8,6 +8,13 @@
       event.preventDefault();
     }
   });
+  // Selects with data-autosubmit submit their form when changed (a filter without a button).
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field.hasAttribute && field.hasAttribute("data-autosubmit") && field.form) {
+      field.form.submit();
+    }
+  });
   // Buttons with data-copy copy the text of the element whose id they name (the one-time token secret).
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-copy]");

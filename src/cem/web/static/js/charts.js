@@ -1,9 +1,21 @@
-/* Dashboard charts: every element with data-chart holds a JSON spec drawn with the locally served ECharts.
+/* Charts: every element with data-chart holds a JSON spec drawn with the locally served ECharts; every element with
+   class "sparkline" holds a {"x": [...], "y": [...]} trend in data-trend (text explorer).
    The numbers come from the same answer as the table next to the chart, so the table is the source of truth.
-   Kinds: band (lines with interval bands), bar (bars with interval whiskers in the tooltip), funnel, quadrant. */
+   Kinds: band (lines with interval bands), bar (bars with interval whiskers in the tooltip), funnel, quadrant,
+   ranking (horizontal bars, the home page's feedback by source).
+
+   Security: names in a spec (sources, channels, questions, touchpoints, stages, topics, segments...) are data anyone
+   who can send feedback controls. ECharts renders tooltips as HTML, so every tooltip is built by a formatter here and
+   every data-derived string in it goes through esc(); string templates such as "{b}" are never used, because ECharts
+   inserts them unescaped. Labels, legends and axes are drawn on the canvas (or as SVG text) and are not HTML. */
 (function () {
   "use strict";
   var PALETTE = ["#2f6fde", "#d9822b", "#2e9e6b", "#b84a8a", "#6b5fd3", "#8a8a8a"];
+
+  // The one escape helper for HTML built from data: ECharts' own encoder (& < > " ' become entities).
+  function esc(value) {
+    return echarts.format.encodeHTML(value === null || value === undefined ? "" : String(value));
+  }
 
   function fmt(value, unit) {
     if (value === null || value === undefined) { return "not enough data"; }
@@ -43,12 +55,13 @@
   }
 
   function tooltip(spec, items) {
-    var lines = [items.length ? items[0].axisValue : ""];
+    var lines = [esc(items.length ? items[0].axisValue : "")];
     items.forEach(function (item) {
       var s = spec.series.filter(function (x) { return x.name === item.seriesName; })[0];
       if (!s) { return; }
       var k = item.dataIndex;
-      var text = item.marker + s.name + ": " + fmt(s.values[k], spec.unit);
+      // item.marker is ECharts' own coloured dot (no data in it).
+      var text = item.marker + esc(s.name) + ": " + fmt(s.values[k], spec.unit);
       if (s.lower && s.lower[k] !== null && s.lower[k] !== undefined) {
         text += " [" + fmt(s.lower[k], spec.unit) + ", " + fmt(s.upper[k], spec.unit) + "]";
       }
@@ -75,10 +88,10 @@
   function funnelOption(spec) {
     return {
       animation: false,
-      tooltip: {trigger: "item", formatter: "{b}: {c} customers"},
+      tooltip: {trigger: "item", formatter: function (p) { return esc(p.name) + ": " + esc(p.value) + " customers"; }},
       series: [{
         type: "funnel", sort: "none", left: "10%", width: "80%", top: 10, bottom: 10, gap: 2,
-        label: {show: true, position: "inside", formatter: "{b}: {c}"},
+        label: {show: true, position: "inside", formatter: function (p) { return p.name + ": " + p.value; }},
         data: spec.x.map(function (name, i) { return {name: name, value: spec.values[i]}; })
       }]
     };
@@ -89,7 +102,7 @@
     return {
       animation: false,
       tooltip: {trigger: "item", formatter: function (p) {
-        return p.data.name + "<br>importance " + p.data.value[1].toFixed(3) + "<br>performance " + p.data.value[0].toFixed(2);
+        return esc(p.data.name) + "<br>importance " + p.data.value[1].toFixed(3) + "<br>performance " + p.data.value[0].toFixed(2);
       }},
       grid: {left: 64, right: 30, top: 20, bottom: 50},
       xAxis: {type: "value", name: "performance", nameLocation: "middle", nameGap: 28, scale: true},
@@ -106,7 +119,18 @@
     };
   }
 
-  var BUILDERS = {band: bandOption, bar: barOption, funnel: funnelOption, quadrant: quadrantOption};
+  function rankingOption(spec) {
+    return {
+      animation: false,
+      tooltip: {trigger: "item", formatter: function (p) { return p.marker + esc(p.name) + ": " + esc(p.value); }},
+      grid: {left: 140, right: 20, top: 10, bottom: 30},
+      xAxis: {type: "value"},
+      yAxis: {type: "category", data: spec.x},
+      series: [{type: "bar", data: spec.values, itemStyle: {color: PALETTE[0]}}]
+    };
+  }
+
+  var BUILDERS = {band: bandOption, bar: barOption, funnel: funnelOption, quadrant: quadrantOption, ranking: rankingOption};
 
   function addPngButton(el, chart) {
     var id = el.id || "chart";
@@ -124,7 +148,7 @@
       link.remove();
     });
     var holder = el.parentNode.querySelector("[data-chart-actions]");
-    (holder || el.parentNode).appendChild(button);
+    if (holder) { holder.appendChild(button); }
   }
 
   function draw(el) {
@@ -140,8 +164,30 @@
     window.addEventListener("resize", function () { chart.resize(); });
   }
 
+  function sparklineOption(trend, big) {
+    return {
+      animation: false,
+      grid: big ? {left: 40, right: 10, top: 10, bottom: 30} : {left: 2, right: 2, top: 2, bottom: 2},
+      xAxis: {type: "category", data: trend.x, show: big},
+      yAxis: {type: "value", show: big, minInterval: 1},
+      tooltip: {trigger: "axis", formatter: function (items) {
+        return items.length ? esc(items[0].axisValue) + ": " + esc(items[0].value) : "";
+      }},
+      series: [{type: big ? "bar" : "line", data: trend.y, symbol: "none", smooth: !big, areaStyle: big ? null : {opacity: 0.15}}]
+    };
+  }
+
+  function drawSparkline(el) {
+    var trend = JSON.parse(el.getAttribute("data-trend") || '{"x":[],"y":[]}');
+    if (!trend.x.length) { el.textContent = "no dated records"; el.classList.add("muted", "small"); return; }
+    var big = el.classList.contains("big");
+    echarts.init(el, null, {renderer: "svg"}).setOption(sparklineOption(trend, big));
+  }
+
   function init() {
+    if (typeof echarts === "undefined") { return; }
     Array.prototype.forEach.call(document.querySelectorAll("[data-chart]"), draw);
+    Array.prototype.forEach.call(document.querySelectorAll(".sparkline[data-trend]"), drawSparkline);
   }
 
   if (document.readyState === "loading") {
