@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from cem import __version__
 from cem.admin.login_throttle import LoginThrottle
 from cem.admin.token_cache import TokenCache
+from cem.api import docs as api_docs
 from cem.api import errors as api_errors
 from cem.api.limits import BodySizeLimit
 from cem.api.router import api_router
@@ -69,6 +70,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         version=__version__,
         description="Self-hosted Customer Experience Management API.",
         lifespan=lifespan,
+        docs_url=None,  # served by cem.api.docs from local assets instead of a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.db = database
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     api_errors.install(app)
     app.include_router(api_router)
     app.include_router(web_router)
+    api_docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -347,6 +347,10 @@ def test_every_main_page_runs_under_the_policy(
     page.locator("#editor-rows select").first.select_option("submission_id")
     assert json.loads(page.locator("#import-mapping").input_value())["submission_id"] == "review_id"
 
+    # The API reference renders offline from local Swagger UI assets, under the app's policy.
+    page.goto("/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/feedback/export.csv")).to_be_visible()
+
     # The hosted survey page under the public policy.
     page.goto("/s/post-nps")
     expect(page.locator("form.survey-form")).to_be_visible()
