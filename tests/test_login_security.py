@@ -279,3 +279,24 @@ def test_session_cookies_are_secure_in_production(tmp_path: Path) -> None:
             assert "cem_session=" in cookie and "; secure" in cookie and "httponly" in cookie
     finally:
         app.state.db.dispose()
+
+
+def test_a_429_from_the_api_has_the_one_error_shape_and_retry_after() -> None:
+    from cem.api import errors as api_errors
+    from cem.errors import TooManyRequests
+
+    app = FastAPI()
+    api_errors.install(app)
+
+    @app.get("/api/v1/limited")
+    def limited() -> None:
+        raise TooManyRequests("Slow down; try again in 7 seconds.", retry_after=7)
+
+    r = TestClient(app).get("/api/v1/limited")
+    assert r.status_code == 429 and r.headers["retry-after"] == "7"
+    assert r.json() == {
+        "error": "too_many_requests",
+        "detail": "Slow down; try again in 7 seconds.",
+        "status": 429,
+        "errors": [],
+    }
