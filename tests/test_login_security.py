@@ -166,6 +166,7 @@ def two_servers(tmp_path: Path) -> Iterator[list[str]]:
             proc.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_parallel_guesses_across_two_server_processes_share_one_budget(two_servers: list[str]) -> None:
     def guess(i: int) -> httpx.Response:
         data = {"email": "pat@shop.example", "password": f"parallel-guess-{i}"}
