@@ -8,6 +8,7 @@ and spreads the guesses over both.
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import statistics
 import subprocess
@@ -28,11 +29,12 @@ from typer.testing import CliRunner
 from cem.admin import service as admin_service
 from cem.admin.models import LoginAttempt, User
 from cem.admin.security import check_password_strength
+from cem.api import errors as api_errors
 from cem.app import create_app
 from cem.cli import app as cli_app
 from cem.config import Settings
 from cem.db.session import Database
-from cem.errors import InvalidInput
+from cem.errors import InvalidInput, TooManyRequests
 from tests.conftest import PASSWORD, Workspace
 from tests.test_roles_matrix import login as login_with_csrf
 
@@ -164,6 +166,7 @@ def two_servers(tmp_path: Path) -> Iterator[list[str]]:
             proc.wait(timeout=20)
 
 
+@pytest.mark.slow
 def test_parallel_guesses_across_two_server_processes_share_one_budget(two_servers: list[str]) -> None:
     def guess(i: int) -> httpx.Response:
         data = {"email": "pat@shop.example", "password": f"parallel-guess-{i}"}
@@ -262,8 +265,6 @@ def test_a_password_change_refuses_weak_passwords(workspace: Workspace, db: Data
 
 
 def test_session_cookies_are_secure_in_production(tmp_path: Path) -> None:
-    import secrets
-
     settings = Settings(
         env="prod", secret_key=secrets.token_urlsafe(32), data_dir=tmp_path, database_url="", in_process_worker=False
     )
@@ -279,3 +280,21 @@ def test_session_cookies_are_secure_in_production(tmp_path: Path) -> None:
             assert "cem_session=" in cookie and "; secure" in cookie and "httponly" in cookie
     finally:
         app.state.db.dispose()
+
+
+def test_a_429_from_the_api_has_the_one_error_shape_and_retry_after() -> None:
+    app = FastAPI()
+    api_errors.install(app)
+
+    @app.get("/api/v1/limited")
+    def limited() -> None:
+        raise TooManyRequests("Slow down; try again in 7 seconds.", retry_after=7)
+
+    r = TestClient(app).get("/api/v1/limited")
+    assert r.status_code == 429 and r.headers["retry-after"] == "7"
+    assert r.json() == {
+        "error": "too_many_requests",
+        "detail": "Slow down; try again in 7 seconds.",
+        "status": 429,
+        "errors": [],
+    }
