@@ -57,10 +57,11 @@ def _chunks(reader: csv.DictReader[str]) -> Iterator[list[dict[str, Any]]]:
         yield chunk
 
 
-def _cells(result: Sentiment | None) -> dict[str, str]:
+def _cells(result: Sentiment | None) -> dict[str, str | float]:
     if result is None:
         return dict.fromkeys(OUT_COLUMNS, "")
-    return {"sentiment_label": result.label, "sentiment_score": f"{result.score:.4f}"}
+    # The score as a number, so the CSV's formula guard leaves a negative score alone.
+    return {"sentiment_label": result.label, "sentiment_score": round(result.score, 4)}
 
 
 @text_app.command("sentiment")
