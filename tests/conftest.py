@@ -55,6 +55,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         data_dir=tmp,
         database_url=_database_url(tmp),
         in_process_worker=False,
+        warm_text_search=False,  # a background thread reading the store would race the per-test clean-up
         shared_data_dir=SHARED_DATA,
     )
 

@@ -51,12 +51,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         recover_interrupted(database)  # before this process starts importing anything
-        database.after_commit_hooks.append(wake_workers)
-        threads = [worker.start_thread() for worker in workers]
-        if settings.warm_text_search:
+        if settings.warm_text_search:  # first, so its engine call goes before the enrichment the workers resume
             threading.Thread(
                 target=_warm_search, args=(database, search_ready), name="cem-warm-search", daemon=True
             ).start()
+        database.after_commit_hooks.append(wake_workers)
+        threads = [worker.start_thread() for worker in workers]
         yield
         # Let the running jobs finish (their unstarted batches go back to the queue) before the engine goes.
         for worker in workers:

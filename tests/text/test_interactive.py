@@ -99,7 +99,7 @@ def test_a_search_query_does_not_wait_for_a_whole_bulk_embedding_call() -> None:
     bulk.start()
     assert started.wait(60), "the bulk call never finished a round"
     began = time.monotonic()
-    vector = embedder.embed(["late delivery"])
+    vector = embedder.embed(["late delivery"], urgent=True)
     waited = time.monotonic() - began
     still_running = bulk.is_alive()
     bulk.join(120)

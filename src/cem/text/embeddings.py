@@ -119,7 +119,7 @@ class Embedder:
     def warm(self) -> None:
         """Load the model and run one query now (at server start), so the first search pays for neither: the engine's
         first call costs several times a later one (measured 1.4 s against 0.45 s on a busy 2-core host)."""
-        self.embed(["query warm-up"])
+        self.embed(["query warm-up"], urgent=True)
 
     @property
     def loaded(self) -> bool:
@@ -132,10 +132,12 @@ class Embedder:
         progress: Callable[[int], None] | None = None,
         batch_size: int = BATCH_SIZE,
         count_first: int | None = None,
+        urgent: bool = False,
     ) -> Vectors:
         """L2-normalised (n, 384) float32 vectors; progress(k) is called after each batch of k texts.
 
         count_first: only the first count_first texts count for progress (the rest ride along, e.g. clauses).
+        urgent: a person is waiting (a search query): this call goes before the next round of any other.
         """
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
@@ -147,7 +149,6 @@ class Embedder:
         vectors = np.zeros((len(unique), DIM), dtype=np.float32)
         groups = batches([len(text) for text in unique], batch_size=batch_size)
         model = self._load()
-        urgent = len(groups) == 1  # a search query or a single record: never queued behind a backfill
         per_round = max(1, self.workers) * ROUND_BATCHES_PER_WORKER
         for start in range(0, len(groups), per_round):
             round_groups = groups[start : start + per_round]

@@ -81,7 +81,7 @@ def semantic_search(
         raise InvalidInput("Give a search query (q).")
     if len(query) > MAX_QUERY_CHARS:
         raise InvalidInput(f"A search query may be at most {MAX_QUERY_CHARS} characters.")
-    vector = shared_embedder().embed([query])[0]
+    vector = shared_embedder().embed([query], urgent=True)[0]  # ahead of any enrichment under way
     hits = (index or shared_index()).search(
         session,
         workspace_id=workspace_id,
