@@ -3,7 +3,6 @@ nesting deep enough to exhaust Python's stack. Each is a 4xx in the one error sh
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -127,7 +126,7 @@ def test_integers_beyond_64_bits_in_bodies(
 ) -> None:
     method = "PUT" if path.endswith("/targets") else "POST"
     body = assert_shape(admin_api.request(method, path, json=payload), 422)
-    assert "9223372036854775807" in json.dumps(body["errors"]) or "less than or equal" in body["detail"], body
+    assert "less than or equal" in body["detail"], body
     assert snapshot() == seeded
 
 
@@ -200,7 +199,7 @@ def test_a_surveyjs_file_nested_50000_deep_with_the_cli(
     path = tmp_path / "deep.json"
     path.write_bytes(_deep_surveyjs(50_000))
     result = cli.invoke(cli_app, ["surveys", "import", str(path), "--workspace", "acme"])
-    assert result.exit_code == 1, (result.exit_code, result.output)
+    assert result.exit_code != 0, (result.exit_code, result.output)
     assert "nested more than" in result.output, result.output
     assert snapshot() == seeded
 

@@ -8,11 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
 
-# The widest integer both stores keep (SQLite INTEGER, PostgreSQL BIGINT). Every integer a request carries is
-# bounded by it at the edge, so 2**63 is a 404/422, never an OverflowError from the database driver.
-MAX_INT64 = 2**63 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_INT64)]  # a row id (path, query or body)
-Int64 = Annotated[int, Field(ge=-MAX_INT64 - 1, le=MAX_INT64)]  # any other stored or compared integer
+# Every integer a request carries is bounded at the edge, so 2**63 is a 404/422, never an OverflowError from the
+# database driver. Both stores keep up to 2**63 - 1 (SQLite INTEGER, PostgreSQL BIGINT), but the OpenAPI document
+# holds bounds as doubles, which round that up to 2**63; 2**63 - 1024 is the largest double below it, so the
+# documented bound is exactly the enforced one. No row id comes near either.
+MAX_INT = 2**63 - 1024
+MIN_INT = -(2**63)
+Id = Annotated[int, Field(ge=1, le=MAX_INT)]  # a row id (path, query or body)
+Int64 = Annotated[int, Field(ge=MIN_INT, le=MAX_INT)]  # any other stored or compared integer
 Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]  # a random seed (numpy refuses negative ones)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
