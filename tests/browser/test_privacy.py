@@ -114,7 +114,7 @@ def test_erase_a_person_end_to_end(
     report = page.get_by_test_id("erasure-report")
     expect(report.get_by_role("heading", level=2)).to_have_text(f"Erased: email address “{ANN['email']}”")
     expect(report.locator("tr", has_text="deleted").filter(has_text="customer")).to_contain_text("1")
-    expect(report.get_by_test_id("mentions-outcome")).to_have_text("Mentions replaced with [redacted] in 1 record(s).")
+    expect(report.get_by_test_id("mentions-outcome")).to_have_text("Mentions replaced in 1 record(s), with [redacted].")
     shot("4-report")
 
     with workspace.db.unit_of_work(readonly=True) as session:
