@@ -75,7 +75,13 @@ def upload(
     delimiter: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Store the upload and queue the run; a file-level problem re-shows the form with the reason."""
-    form = {"target": target, "mapping": mapping, "mapping_id": mapping_id, "save_mapping_as": save_mapping_as}
+    form = {
+        "target": target,
+        "mapping": mapping,
+        "mapping_id": mapping_id,
+        "save_mapping_as": save_mapping_as,
+        "encoding": encoding,
+    }
     try:
         if not file.filename:
             raise CEMError("Choose a file to import.")

@@ -66,7 +66,11 @@ def privacy_preview(request: Request, principal: PagePrivacy, kind: Field = "ema
     with get_db(request).unit_of_work(readonly=True) as session:
         preview = service.preview_erasure(session, **person.identifier(), workspace_id=principal.workspace_id)
     if not preview.found:
-        return _page(request, principal, 404, kind=kind, value=value, error="Nobody with this identifier here.")
+        missing = (
+            f"Nobody with this identifier here: no customer or account in this workspace has the "
+            f"{KINDS[kind].lower()} “{value.strip()}”. Check the value, or identify the person another way."
+        )
+        return _page(request, principal, 404, kind=kind, value=value, error=missing)
     return _page(request, principal, kind=kind, value=value.strip(), preview=preview)
 
 
@@ -98,4 +102,4 @@ def privacy_erase(
             )
     except CEMError as exc:
         return _page(request, principal, exc.status_code, kind=kind, value=value, error=exc.detail)
-    return _page(request, principal, report=report)
+    return _page(request, principal, kind=kind, value=value.strip(), report=report)
