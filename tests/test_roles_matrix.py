@@ -103,6 +103,7 @@ API: dict[tuple[str, str], Rule] = {
 
 PAGES: dict[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,  # the API reference page; the OpenAPI it reads is public too
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): R,

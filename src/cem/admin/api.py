@@ -57,7 +57,7 @@ def add_member(session: DbSession, actor: Admin, member: MemberIn) -> MemberRead
 
 
 @router.delete("/members/{user_id}", status_code=204, summary="Remove a member from the workspace")
-def remove_member(session: DbSession, actor: Admin, user_id: int) -> Response:
+def remove_member(session: DbSession, actor: Admin, user_id: Id) -> Response:
     """Their sessions in this workspace end and their API tokens here stop working at once."""
     service.remove_member(session, actor=actor, user_id=user_id)
     return Response(status_code=204)

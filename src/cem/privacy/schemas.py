@@ -4,14 +4,13 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from cem.schemas import ExternalId, InputModel, ReadModel
+from cem.schemas import ExternalId, Id, InputModel, ReadModel
 
 # Looser than EmailStr on purpose: an erasure must reach addresses an import stored even if odd.
 PersonEmail = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
 ]
 # Ids are 64-bit: a larger number names no customer and is refused, never passed to the database.
-CustomerId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class PersonIn(InputModel):
@@ -19,7 +18,7 @@ class PersonIn(InputModel):
 
     email: PersonEmail | None = None
     external_id: ExternalId | None = None
-    customer_id: CustomerId | None = None
+    customer_id: Id | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PersonIn:

@@ -597,12 +597,15 @@ def _free_key(key: str, taken: set[str]) -> str:
 def _continue_topic(
     session: Session, topic: Topic, clusters: list[disc.Cluster], vectors: Vectors, taken: set[str]
 ) -> None:
-    """An old topic continues with the new clusters' members; a renamed label and edited subtopics stay."""
+    """An old topic continues with the new clusters' members; a renamed label and edited subtopics stay.
+
+    A topic users sorted feedback into (user_edited) keeps its label too: people find it by that name, and their
+    corrections name it by its label, so a new keyword triple would orphan them."""
     rows = np.concatenate([c.rows for c in clusters])
     centroid = disc.normalise(vectors[rows].mean(axis=0, keepdims=True))[0]
     topic.centroid = encode(centroid)
     topic.threshold = min(c.threshold for c in clusters)
-    if len(clusters) == 1 and not topic.label_edited:
+    if len(clusters) == 1 and not (topic.label_edited or topic.user_edited):
         topic.label = clusters[0].label[:MAX_LABEL]
         topic.terms = ", ".join(clusters[0].terms)[:1000]
     kids = list(session.scalars(select(Topic).where(Topic.parent_id == topic.id)))
