@@ -163,6 +163,30 @@ def test_a_lone_surrogate(
 
 
 @pytest.mark.parametrize(
+    ("path", "content", "headers"),
+    [
+        ("/api/v1/customers", '{"email": "n@example.com", "attributes": {"k\\u0000": {}}}', JSON),
+        ("/api/v1/customers", '{"email": "n@example.com", "attributes": {"plan": "a\\u0000b"}}', JSON),
+        ("/api/v1/feedback/bulk", "[" + LONE_SURROGATE.replace("\\ud800", "\\u0000") + "]", JSON),
+    ],
+    ids=["attribute-key", "attribute-value", "bulk"],
+)
+def test_a_nul_character_is_refused_before_it_reaches_the_store(
+    admin_api: TestClient, seeded: Any, snapshot: Snapshot, path: str, content: str, headers: dict[str, str]
+) -> None:
+    """PostgreSQL keeps NUL neither in text nor in jsonb (schemathesis found the 500): refused on both stores alike."""
+    body = assert_shape(admin_api.post(path, content=content, headers=headers), 400)
+    assert "NUL character" in body["detail"]
+    assert snapshot() == seeded
+
+
+def test_an_escaped_backslash_before_u0000_is_ordinary_text(admin_api: TestClient) -> None:
+    r = admin_api.post("/api/v1/customers", content='{"email": "b@example.com", "name": "a\\\\u0000"}', headers=JSON)
+    assert r.status_code in (200, 201), r.text
+    assert r.json()["name"] == "a\\u0000"
+
+
+@pytest.mark.parametrize(
     ("path", "headers"),
     [("/api/v1/feedback/bulk", JSON), ("/api/v1/feedback/bulk", NDJSON), ("/api/v1/feedback", JSON)],
     ids=["bulk", "ndjson", "one"],
@@ -222,3 +246,17 @@ def test_the_overflow_safety_net_on_pages(app: Any, workspace: Any) -> None:
     as_json = user.client.get(f"/customers/{TOO_BIG}", headers={"accept": "application/json"})
     assert_shape(as_json, as_json.status_code)
     assert as_json.status_code in (404, 422)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/feedback?q=a%00b", "/api/v1/customers?q=a%00b", "/api/v1/feedback?source_name=a%00b"],
+    ids=["search", "customers", "filter"],
+)
+def test_a_nul_character_in_a_query_is_never_a_server_error(admin_api: TestClient, url: str) -> None:
+    """PostgreSQL refuses NUL in a text parameter (a 500 before); SQLite simply matches nothing."""
+    r = admin_api.get(url)
+    if r.status_code == 200:
+        assert r.json()["items"] == []
+    else:
+        assert "NUL character" in assert_shape(r, 422)["detail"]

@@ -5,6 +5,9 @@ The standard library's `json.loads` accepts what cannot be stored or safely proc
 (100,000 brackets raise RecursionError, a 500). pydantic-core's parser (jiter) refuses both while parsing, keeps
 big integers exact, and is as fast; this module only turns its errors into `json.JSONDecodeError`, so every caller
 (and FastAPI's own body handling) reports them as malformed JSON.
+
+It also refuses the NUL character (\\u0000) in any string or key: PostgreSQL can keep it neither in text nor in
+jsonb, so the same payload would be stored on SQLite and fail at commit on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -25,12 +28,33 @@ _REASONS = {
 }
 
 
+NUL_REASON = "a string holds the NUL character (\\u0000), which cannot be stored"
+
+
 def parse_json(data: bytes | str) -> Any:
     """Parse JSON text; raise json.JSONDecodeError (a ValueError) with a readable reason and position."""
     try:
-        return pydantic_core.from_json(data, allow_inf_nan=False)
+        parsed = pydantic_core.from_json(data, allow_inf_nan=False)
     except ValueError as exc:
         raise _decode_error(str(exc), data) from None
+    if _may_hold_nul(data) and _holds_nul(parsed):  # the walk only when the text could hold one
+        text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+        raise json.JSONDecodeError(NUL_REASON, text, text.find("\\u0000"))
+    return parsed
+
+
+def _may_hold_nul(data: bytes | str) -> bool:
+    return "\\u0000" in data if isinstance(data, str) else b"\\u0000" in data
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _decode_error(message: str, data: bytes | str) -> json.JSONDecodeError:

@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
-from psycopg.errors import NumericValueOutOfRange
+from psycopg.errors import NumericValueOutOfRange, UntranslatableCharacter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +17,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cem.errors import CEMError, InvalidInput, NotFound, TooManyRequests, UnsupportedMediaType, error_body
 
 log = logging.getLogger("cem.api")
+NUL_IN_TEXT = "Text in the request holds the NUL character (\\u0000), which cannot be stored or searched for."
+
+
+def _is_nul_refusal(error: BaseException | None) -> bool:
+    """PostgreSQL refuses NUL in text: psycopg before sending a parameter, the server inside jsonb (SQLite keeps it).
+
+    JSON bodies are refused at parsing (cem.json_input); this catches the rest (query strings, form fields)."""
+    return isinstance(error, UntranslatableCharacter) or "NUL (0x00)" in str(error)
+
 
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 HTTP_CODES = {
@@ -175,6 +184,8 @@ def install(app: FastAPI) -> None:
         # The same safety net on PostgreSQL, which refuses an out-of-range integer at execution time.
         if isinstance(exc.orig, NumericValueOutOfRange):
             return await _cem_error(request, InvalidInput("A number in the request is too large to store."))
+        if _is_nul_refusal(exc.orig):
+            return await _cem_error(request, InvalidInput(NUL_IN_TEXT))
         return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
