@@ -297,7 +297,7 @@ def engine_vs_hand(where: str, engine: MetricEngine, hand_time: float, hand: lis
 
 
 def _system(workspace_id: int) -> Any:
-    from cem.admin.principal import system_principal
+    from cem.auth.principal import system_principal
 
     return system_principal(workspace_id, label="benchmark")
 

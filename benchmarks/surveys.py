@@ -39,11 +39,11 @@ from cem.config import Settings
 from cem.db.base import utcnow
 from cem.db.migrate import upgrade
 from cem.db.session import Database
+from cem.distribution import audiences as audience_engine
+from cem.distribution import sending
+from cem.distribution import service as dist_service
+from cem.distribution.schemas import AudienceFilter, AudienceIn, ContactSettingsIn, SurveyChannelSettingsIn
 from cem.surveys import service as survey_service
-from cem.surveys.distribution import audiences as audience_engine
-from cem.surveys.distribution import sending
-from cem.surveys.distribution import service as dist_service
-from cem.surveys.distribution.schemas import AudienceFilter, AudienceIn, ContactSettingsIn, SurveyChannelSettingsIn
 
 SINK = r"""
 import asyncio, sys
@@ -189,7 +189,7 @@ def setup_survey(db: Database, workspace_id: int, slug: str) -> tuple[int, int]:
 
 
 def admin_service_principal(workspace_id: int) -> Any:
-    from cem.admin.principal import system_principal
+    from cem.auth.principal import system_principal
 
     return system_principal(workspace_id, label="benchmark")
 
@@ -240,7 +240,7 @@ def bench_email(m: int) -> dict[str, float]:
             audience = dist_service.create_audience(
                 session, actor=actor, data=AudienceIn(name="All", filters=AudienceFilter())
             )
-            from cem.surveys.distribution.schemas import DistributionIn
+            from cem.distribution.schemas import DistributionIn
 
             dist = dist_service.create_distribution(
                 session,

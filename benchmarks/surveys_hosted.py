@@ -11,7 +11,7 @@ Afterwards it checks the store: every respondent completed once, 4 feedback reco
 Measured with the defaults on the shared 2-core machine (other test runs going on, load average ~4), old and
 new code back to back, 3 rounds each: one transaction per submit 178-183 submits/s, p50 85-87 ms, p95 115-121
 ms, p99 175-178 ms, 4.75-4.97 ms server CPU per submit; with the group commit (concurrent submits share a
-transaction, cem.surveys.hosted.PageSubmits) 422-449 submits/s, p50 32-35 ms, p95 54-59 ms, p99 65-78 ms,
+transaction, cem.responses.hosted.PageSubmits) 422-449 submits/s, p50 32-35 ms, p95 54-59 ms, p99 65-78 ms,
 2.0-2.1 ms server CPU per submit (about 0.5 ms of which is FastAPI's route matching). Renders: 360-440 ->
 520-550 pages/s.
 

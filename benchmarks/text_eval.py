@@ -148,7 +148,7 @@ def end_to_end(texts: list[str]) -> None:
     import tempfile
 
     from cem.admin import service as admin_service
-    from cem.admin.principal import system_principal
+    from cem.auth.principal import system_principal
     from cem.config import Settings
     from cem.db import migrate
     from cem.db.session import Database

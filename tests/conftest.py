@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from cem.admin import service as admin_service
-from cem.admin.principal import Principal, system_principal
 from cem.app import create_app
+from cem.auth.principal import Principal, system_principal
 from cem.config import Settings, get_settings
 from cem.db.base import Base
 from cem.db.session import Database

@@ -15,7 +15,7 @@ from fastapi import FastAPI, params
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from cem.admin.permissions import Permission
+from cem.auth.permissions import Permission
 from tests.test_roles_matrix import API, PUBLIC, app_routes, fill
 
 SHAPE = {"error": str, "detail": str, "status": int, "errors": list}

@@ -27,10 +27,10 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cem.admin import service as admin_service
-from cem.admin.models import LoginAttempt, User
-from cem.admin.security import check_password_strength
 from cem.api import errors as api_errors
 from cem.app import create_app
+from cem.auth.models import LoginAttempt, User
+from cem.auth.security import check_password_strength
 from cem.cli import app as cli_app
 from cem.config import Settings
 from cem.db.session import Database

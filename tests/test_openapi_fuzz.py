@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cem.admin import service as admin_service
-from cem.admin.models import ApiToken
-from cem.admin.principal import system_principal
+from cem.auth.models import ApiToken
+from cem.auth.principal import system_principal
 from cem.config import Settings
 from cem.db.session import Database
 from cem.demo.service import build_demo

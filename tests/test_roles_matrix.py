@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select, update
 
-from cem.admin.models import ApiToken, AuditLog, WebSession
-from cem.admin.permissions import ROLE_PERMISSIONS, Permission, Role
-from cem.admin.security import digest
 from cem.api.deps import SESSION_COOKIE
+from cem.auth.models import ApiToken, AuditLog, WebSession
+from cem.auth.permissions import ROLE_PERMISSIONS, Permission, Role
+from cem.auth.security import digest
 from cem.db.base import utcnow
 from tests.conftest import PASSWORD, Workspace
 

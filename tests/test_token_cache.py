@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from cem.admin import service as admin_service
-from cem.admin.models import ApiToken, User
-from cem.admin.permissions import permissions_for
-from cem.admin.principal import Principal, system_principal
-from cem.admin.security import digest
-from cem.admin.token_cache import TokenCache, invalidate_after_commit
+from cem.auth.models import ApiToken, User
+from cem.auth.permissions import permissions_for
+from cem.auth.principal import Principal, system_principal
+from cem.auth.security import digest
+from cem.auth.token_cache import TokenCache, invalidate_after_commit
 from cem.db.base import utcnow
 from cem.db.session import Database
 from tests.conftest import Workspace

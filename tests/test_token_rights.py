@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
 from cem.admin import service as admin_service
-from cem.admin.models import ApiToken, Membership, User
-from cem.admin.permissions import Permission, permissions_for
-from cem.admin.principal import Principal
+from cem.auth.models import ApiToken, Membership, User
+from cem.auth.permissions import Permission, permissions_for
+from cem.auth.principal import Principal
 from cem.db.session import Database
 from tests.conftest import Workspace
 

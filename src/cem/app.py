@@ -11,12 +11,12 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from cem import __version__
-from cem.admin.login_throttle import LoginThrottle
-from cem.admin.token_cache import TokenCache
 from cem.api import docs as api_docs
 from cem.api import errors as api_errors
 from cem.api.limits import BodySizeLimit
 from cem.api.router import api_router
+from cem.auth.login_throttle import LoginThrottle
+from cem.auth.token_cache import TokenCache
 from cem.config import Settings, get_settings
 from cem.db import migrate
 from cem.db.session import Database

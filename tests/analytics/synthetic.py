@@ -12,8 +12,8 @@ from sqlalchemy import insert, select, update
 
 from cem.customers.models import Customer
 from cem.db.session import Database
+from cem.distribution.models import Invitation
 from cem.feedback.models import FeedbackRecord
-from cem.surveys.distribution.models import Invitation
 from cem.surveys.models import Survey, SurveyResponse, SurveyVersion
 from cem.text.topics.models import RecordTopic, Topic
 

@@ -26,9 +26,9 @@ import httpx
 import pytest
 
 from cem.admin import service as admin_service
-from cem.admin.principal import system_principal
 from cem.analytics.engines import attached
 from cem.analytics.settings import AnalyticsSettings
+from cem.auth.principal import system_principal
 from cem.config import Settings
 from cem.db import migrate
 from cem.db.session import Database

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from cem.analytics import service
 from cem.analytics.schemas import MetricQuery, MetricRow
 from cem.db.session import Database
+from cem.distribution.models import Invitation
 from cem.errors import InvalidInput
 from cem.feedback.models import FeedbackRecord
-from cem.surveys.distribution.models import Invitation
 from cem.surveys.models import Survey, SurveyResponse, SurveyVersion
 from tests.conftest import Workspace
 

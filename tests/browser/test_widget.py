@@ -17,11 +17,11 @@ from sqlalchemy import select
 from cem.config import Settings
 from cem.customers.models import Customer
 from cem.db.session import Database
+from cem.distribution import service as dist_service
+from cem.distribution.models import ContactSkip
+from cem.distribution.schemas import SurveyChannelSettingsIn
 from cem.feedback.models import FeedbackRecord
 from cem.surveys import service as survey_service
-from cem.surveys.distribution import service as dist_service
-from cem.surveys.distribution.models import ContactSkip
-from cem.surveys.distribution.schemas import SurveyChannelSettingsIn
 from cem.surveys.models import SurveyResponse
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, Workspace

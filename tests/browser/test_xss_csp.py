@@ -31,7 +31,7 @@ from cem.text.topics.models import RecordTopic, Topic
 from tests.analytics.dashboards.seed import store
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, Workspace
-from tests.surveys.distribution.conftest import two_page_nps
+from tests.distribution.conftest import two_page_nps
 from tests.web.helpers import seed_journey
 
 pytestmark = pytest.mark.browser

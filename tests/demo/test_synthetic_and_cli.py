@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from cem.admin import service as admin_service
-from cem.admin.models import AuditLog, Workspace
+from cem.auth.models import AuditLog, Workspace
 from cem.cli import app
 from cem.config import Settings, get_settings
 from cem.customers.models import Customer, Event

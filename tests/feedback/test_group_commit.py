@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from cem.admin.models import AuditLog
+from cem.auth.models import AuditLog
 from cem.db.session import Database
 from cem.errors import CEMError
 from cem.feedback.group_commit import GroupCommit, _Pending

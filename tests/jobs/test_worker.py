@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from cem.admin.models import AuditLog
 from cem.app import create_app
+from cem.auth.models import AuditLog
 from cem.config import Settings
 from cem.db.session import Database
 from cem.jobs.models import Job

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import JSON, String, Text, cast, func, select, text
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
 from cem.admin import service as admin_service
-from cem.admin.models import User, Workspace
-from cem.admin.permissions import permissions_for
-from cem.admin.principal import Principal
+from cem.auth import audit
+from cem.auth.models import User, Workspace
+from cem.auth.permissions import permissions_for
+from cem.auth.principal import Principal
 from cem.db.base import Base
 from cem.db.session import Database
 from cem.imports.models import ImportRun

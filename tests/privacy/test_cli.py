@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from cem.admin.models import AuditLog
+from cem.auth.models import AuditLog
 from cem.cli import app
 from cem.config import Settings, get_settings
 from cem.db.session import Database

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from cem.admin.models import AuditLog
+from cem.auth.models import AuditLog
 from cem.db.session import Database
 from cem.privacy import service
 from tests.privacy.conftest import ANN, JOANN, People, fts_hits, traces

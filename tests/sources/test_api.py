@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cem.admin.security import digest
+from cem.auth.security import digest
 from cem.db.session import Database
 from cem.sources import signing
 from cem.sources.models import InboundSource
@@ -162,7 +162,7 @@ def test_delete_and_rotate_and_audit(admin_api: TestClient) -> None:
 
 def test_sources_are_per_workspace(admin_api: TestClient, db: Database) -> None:
     from cem.admin import service as admin_service
-    from cem.admin.principal import system_principal
+    from cem.auth.principal import system_principal
     from cem.sources import service
     from cem.sources.schemas import SourceCreate
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cem.admin.permissions import Permission
+from cem.auth.permissions import Permission
 from tests.test_roles_matrix import PUBLIC, Rule
 
 R, W, SV = Permission.read, Permission.write, Permission.surveys

@@ -20,8 +20,8 @@ from sqlalchemy import event, func, select
 
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
+from cem.responses.hosted import Outcome, PageSubmit, PageSubmits, _PendingPage
 from cem.surveys import service
-from cem.surveys.hosted import Outcome, PageSubmit, PageSubmits, _PendingPage
 from cem.surveys.models import Survey, SurveyResponse
 from tests.conftest import Workspace
 from tests.surveys.hosted_helpers import post_page, publish

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from cem.admin.models import AuditLog
+from cem.auth.models import AuditLog
 from cem.customers.models import Customer
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord

@@ -7,7 +7,7 @@ text is shown unmasked only to roles with pii:read (admin).
 
 from __future__ import annotations
 
-from cem.admin.permissions import Permission
+from cem.auth.permissions import Permission
 
 R, W, A = Permission.read, Permission.write, Permission.admin
 

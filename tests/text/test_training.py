@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from cem.admin.models import AuditLog
+from cem.auth.models import AuditLog
 from cem.text.enrich import workspace_head
 from cem.text.training import LinearHead, train
 from tests.conftest import Workspace

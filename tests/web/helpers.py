@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from cem.admin.principal import Principal
+from cem.auth.principal import Principal
 from cem.customers import service as customer_service
 from cem.customers.schemas import CustomerIn, CustomerRef, EventIn
 from cem.db.session import Database

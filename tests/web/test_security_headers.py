@@ -13,7 +13,7 @@ from httpx import Response
 
 from cem.db.session import Database
 from tests.conftest import Workspace
-from tests.surveys.distribution.conftest import two_page_nps
+from tests.distribution.conftest import two_page_nps
 from tests.surveys.hosted_helpers import publish
 from tests.web.helpers import WebUser
 

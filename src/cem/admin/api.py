@@ -6,10 +6,10 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
 from cem.admin import service
-from cem.admin.models import AuditLog
 from cem.admin.schemas import AuditRead, JobRead, MemberIn, MemberRead, TokenIn, TokenIssued, TokenRead
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import Admin, CurrentPrincipal, DbSession
+from cem.auth.models import AuditLog
 from cem.jobs import service as job_service
 from cem.schemas import Id, ReadModel
 

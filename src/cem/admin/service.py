@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cem.admin import audit, token_cache
-from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession, Workspace
-from cem.admin.permissions import ROLE_RANK, Role, parse_role, parse_scopes, permissions_for
-from cem.admin.principal import Principal
-from cem.admin.security import (
+from cem.auth import audit, token_cache
+from cem.auth.models import ApiToken, AuditLog, Membership, User, WebSession, Workspace
+from cem.auth.permissions import ROLE_RANK, Role, parse_role, parse_scopes, permissions_for
+from cem.auth.principal import Principal
+from cem.auth.security import (
     check_password_strength,
     digest,
     hash_password,

@@ -11,9 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from cem.admin import service
-from cem.admin.login_throttle import LoginThrottle
-from cem.admin.models import Workspace
 from cem.api.deps import SESSION_COOKIE, get_db
+from cem.auth.login_throttle import LoginThrottle
+from cem.auth.models import Workspace
 from cem.customers.models import Customer, Event
 from cem.errors import CEMError, TooManyRequests
 from cem.feedback.models import FeedbackRecord

@@ -10,9 +10,9 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from cem.admin import service
-from cem.admin.permissions import Role
-from cem.admin.principal import Principal
 from cem.api.deps import get_db
+from cem.auth.permissions import Role
+from cem.auth.principal import Principal
 from cem.errors import CEMError, InvalidInput
 from cem.jobs import service as job_service
 from cem.web.deps import PageAdmin, render

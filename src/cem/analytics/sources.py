@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
-from cem.surveys.distribution.models import Invitation
+from cem.distribution.models import Invitation
 from cem.surveys.models import Survey, SurveyResponse
 
 

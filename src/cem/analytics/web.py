@@ -16,14 +16,14 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.analytics import service as metrics
 from cem.analytics.dashboards import service, views
 from cem.analytics.dashboards.schemas import CHARTS, DashboardIn, DashboardOut, DashboardPatch, WidgetIn
 from cem.analytics.engines.base import DIMENSIONS
 from cem.analytics.schemas import MetricResult
 from cem.api.deps import get_db
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.web.deps import PageReader, page_permission, render
 from cem.web.forms import see_other, validation_message

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from cem.admin import service as admin_service
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
-from cem.admin.security import digest
-from cem.admin.token_cache import TokenCache
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
+from cem.auth.security import digest
+from cem.auth.token_cache import TokenCache
 from cem.config import Settings
 from cem.db.session import Database
 from cem.errors import Forbidden, Unauthorized

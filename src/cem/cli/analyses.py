@@ -13,9 +13,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from cem.admin import service as admin_service
-from cem.admin.principal import system_principal
 from cem.analytics.analyses import abtest, drivers, gaps, journey
 from cem.analytics.analyses.schemas import CompareQuery, DriverQuery, TargetIn
+from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.errors import NotFound
 from cem.exports_safety import csv_writer

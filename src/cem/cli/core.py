@@ -8,8 +8,8 @@ import os
 import typer
 
 from cem.admin import service as admin_service
-from cem.admin.permissions import permissions_for
-from cem.admin.principal import Principal
+from cem.auth.permissions import permissions_for
+from cem.auth.principal import Principal
 from cem.cli.app import app, db_app, echo, friendly_errors, open_db, user_app
 from cem.config import get_settings
 

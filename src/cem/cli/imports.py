@@ -9,7 +9,7 @@ from typing import Any, TextIO
 import typer
 
 from cem.admin import service as admin_service
-from cem.admin.principal import system_principal
+from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.exports_safety import SafeCsvWriter, csv_writer
 from cem.imports.engine import Counts

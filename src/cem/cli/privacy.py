@@ -10,8 +10,8 @@ import typer
 from sqlalchemy.orm import Session
 
 from cem.admin import service as admin_service
-from cem.admin.principal import Principal, system_principal
 from cem.analytics.settings import AnalyticsSettings
+from cem.auth.principal import Principal, system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.config import get_settings
 from cem.privacy import service

@@ -11,10 +11,10 @@ from pathlib import Path
 import typer
 
 from cem.admin import service as admin_service
-from cem.admin.principal import system_principal
+from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.interchange.exporters.surveyjs import to_surveyjs
 from cem.surveys import service as survey_service
-from cem.surveys.exporters.surveyjs import to_surveyjs
 
 surveys_app = typer.Typer(help="Surveys: import and export definitions and responses.", no_args_is_help=True)
 app.add_typer(surveys_app, name="surveys")
@@ -38,7 +38,7 @@ def import_command(
     output_format: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Create a draft survey from FILE; print its id, number of questions and every warning."""
-    from cem.surveys.importers.store import import_survey
+    from cem.interchange.importers.store import import_survey
 
     if output_format not in ("text", "json"):
         fail("--format must be text or json.", 2)
@@ -75,7 +75,7 @@ def import_responses_command(
     output_format: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Add the responses in FILE to a survey (re-importing the same file replaces, never duplicates)."""
-    from cem.surveys.importers.store import add_responses
+    from cem.interchange.importers.store import add_responses
 
     if output_format not in ("text", "json"):
         fail("--format must be text or json.", 2)

@@ -175,7 +175,7 @@ def backfill(
 @friendly_errors
 def train(workspace: str = typer.Option("default", help="Workspace slug.")) -> None:
     """Fit the workspace's own sentiment model on its corrected labels (used only if it beats the default)."""
-    from cem.admin.principal import system_principal
+    from cem.auth.principal import system_principal
     from cem.text import service
 
     db = open_db()

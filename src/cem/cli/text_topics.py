@@ -116,7 +116,7 @@ def discover_stored(
     it with `cem jobs show ID`). Stored embeddings are reused; texts without one are embedded first.
     """
     from cem.admin import service as admin_service
-    from cem.admin.principal import system_principal
+    from cem.auth.principal import system_principal
     from cem.text.topics import service
 
     db = open_db()

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
-from cem.admin.principal import Principal
+from cem.auth import audit
+from cem.auth.principal import Principal
 from cem.customers import bulk as customer_bulk
 from cem.customers.models import Customer, Event
 from cem.customers.schemas import CustomerIn, CustomerRef, CustomerUpdate, EventIn
@@ -172,7 +172,7 @@ def ingest_events(session: Session, *, actor: Principal, events: Sequence[EventI
 
 # Domains that react to ingested events inside the ingest transaction, as "module:function"; imported
 # lazily because they import this module. Triggered surveys schedule their sends here.
-EVENT_HOOKS: tuple[str, ...] = ("cem.surveys.distribution.triggers:on_events",)
+EVENT_HOOKS: tuple[str, ...] = ("cem.distribution.triggers:on_events",)
 
 
 @functools.cache

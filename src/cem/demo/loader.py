@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cem.admin import audit
-from cem.admin.principal import Principal
+from cem.auth import audit
+from cem.auth.principal import Principal
 from cem.customers import service as customer_service
 from cem.db.session import Database
 from cem.demo.program import DemoBatch

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from cem.admin.principal import Principal
+from cem.auth.principal import Principal
 from cem.customers.schemas import CustomerRef, EventIn
 from cem.feedback.schemas import FeedbackIn
 from cem.journeys import service as journey_service

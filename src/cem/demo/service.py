@@ -11,11 +11,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
 from cem.admin import service as admin_service
-from cem.admin.models import User, Workspace
-from cem.admin.principal import Principal, system_principal
-from cem.admin.security import check_password_strength, verify_password
+from cem.auth import audit
+from cem.auth.models import User, Workspace
+from cem.auth.principal import Principal, system_principal
+from cem.auth.security import check_password_strength, verify_password
 from cem.config import Settings
 from cem.db.session import Database
 from cem.demo import olist, social, synthetic, telco

@@ -11,10 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from cem.admin.principal import Principal
 from cem.api.body import StrictJsonRoute, read_items, validate_items
 from cem.api.deps import DbSession, Exporter, Reader, Writer, get_settings
 from cem.api.files import CSV, file_responses
+from cem.auth.principal import Principal
 from cem.db.session import Database
 from cem.exports_safety import csv_writer
 from cem.feedback import service

@@ -11,7 +11,7 @@ touchpoint), every request of it is retried alone, so each gets exactly its own 
 
 The queue and the hand-off are `GroupCommitQueue`; a subclass says how a batch is stored together and how one
 request is stored alone. `GroupCommit` below is the feedback API's; the hosted survey page's page submits use
-the same machinery (cem.surveys.hosted.PageSubmits).
+the same machinery (cem.responses.hosted.PageSubmits).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Generic, TypeVar, cast
 
-from cem.admin.principal import Principal
+from cem.auth.principal import Principal
 from cem.db.session import Database
 from cem.feedback import service
 from cem.feedback.schemas import FeedbackIn, IngestResult

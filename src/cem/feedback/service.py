@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
-from cem.admin.principal import Principal
+from cem.auth import audit
+from cem.auth.principal import Principal
 from cem.customers import service as customer_service
 from cem.customers.models import Customer
 from cem.db.base import utcnow

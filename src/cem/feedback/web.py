@@ -13,8 +13,8 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from cem.admin.permissions import Permission
 from cem.api.deps import get_db
+from cem.auth.permissions import Permission
 from cem.customers import service as customer_service
 from cem.errors import CEMError
 from cem.feedback import service

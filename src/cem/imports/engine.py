@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from cem.admin.principal import Principal
+from cem.auth.principal import Principal
 from cem.db.base import utcnow
 from cem.db.session import Database
 from cem.imports.convert import FeedbackCsv, FeedbackNdjson, Pending, RowProblem

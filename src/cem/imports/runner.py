@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cem.admin import audit
-from cem.admin.principal import Principal, system_principal
+from cem.auth import audit
+from cem.auth.principal import Principal, system_principal
 from cem.db.session import Database
 from cem.imports import service
 from cem.imports.engine import BATCH_ROWS, Counts, ErrorsFn, Plan, ProgressFn, execute

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from cem.admin.principal import Principal
+from cem.auth.principal import Principal
 from cem.customers import bulk as customer_bulk
 from cem.customers import service as customer_service
 from cem.customers.schemas import EventIn

@@ -22,9 +22,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.api.deps import get_db, get_settings
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.feedback.models import FIELD_TYPES
 from cem.imports import service

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
-from cem.admin.principal import Principal, system_principal
+from cem.auth import audit
+from cem.auth.principal import Principal, system_principal
 from cem.db.base import utcnow
 from cem.errors import BadRequest, Conflict, NotFound
 from cem.jobs.models import Job, JobSchedule

@@ -8,8 +8,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from cem.admin import audit
-from cem.admin.principal import Principal
+from cem.auth import audit
+from cem.auth.principal import Principal
 from cem.db.base import utcnow
 from cem.errors import Conflict, InvalidInput, NotFound
 from cem.journeys.models import Journey, JourneyStage, Touchpoint

@@ -14,9 +14,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.api.deps import get_db
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import CEMError, InvalidInput
 from cem.journeys import service
 from cem.journeys.models import CHANNELS

@@ -15,13 +15,13 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from cem.admin.models import ApiToken, AuditLog, Membership, User, WebSession
 from cem.analytics.dashboards.models import Dashboard
+from cem.auth.models import ApiToken, AuditLog, Membership, User, WebSession
 from cem.customers.models import Customer, Event
+from cem.distribution.models import Contact as SurveyContact
+from cem.distribution.models import ContactSkip, Invitation, Unsubscribe
 from cem.feedback.models import FeedbackRecord
 from cem.privacy.subject import Subject
-from cem.surveys.distribution.models import Contact as SurveyContact
-from cem.surveys.distribution.models import ContactSkip, Invitation, Unsubscribe
 from cem.surveys.models import SurveyResponse
 from cem.text.models import LabelCorrection
 from cem.text.topics.models import RecordTopic

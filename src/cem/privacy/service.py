@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, CursorResult, Table, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from cem.admin import audit, token_cache
-from cem.admin.models import AuditLog
-from cem.admin.principal import Principal
 from cem.analytics.tasks import refresh_after_erasure
+from cem.auth import audit, token_cache
+from cem.auth.models import AuditLog
+from cem.auth.principal import Principal
 from cem.db.base import Base, utcnow
 from cem.errors import Conflict, NotFound
 from cem.privacy import mentions, scrub, storage

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, Table, func, or_, select, true
 from sqlalchemy.orm import Session
 
-from cem.admin.models import Membership, User
+from cem.auth.models import Membership, User
 from cem.customers.models import Customer
 from cem.errors import InvalidInput
 

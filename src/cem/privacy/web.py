@@ -13,10 +13,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.analytics.settings import AnalyticsSettings
 from cem.api.deps import get_db, get_settings
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.privacy import service
 from cem.privacy.schemas import PersonIn

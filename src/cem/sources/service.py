@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
 from cem.admin import service as admin_service
-from cem.admin.models import Workspace
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
-from cem.admin.security import digest, new_secret
+from cem.auth import audit
+from cem.auth.models import Workspace
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
+from cem.auth.security import digest, new_secret
 from cem.errors import BadRequest, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, UnsupportedMediaType
 from cem.feedback import service as feedback_service
 from cem.journeys import service as journey_service

@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from cem.admin.security import digest
+from cem.auth.security import digest
 from cem.errors import Unauthorized
 
 SECRET_HEADER = "x-cem-secret"

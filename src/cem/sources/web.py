@@ -9,9 +9,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.api.deps import get_db, get_settings
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.json_input import parse_json
 from cem.sources import service

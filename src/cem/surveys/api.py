@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, Writer, require
+from cem.auth import audit
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.customers import service as customer_service
 from cem.errors import BadRequest
 from cem.schemas import Id

@@ -23,7 +23,7 @@ Functions other domains call (all take an open Session; the caller's unit of wor
 
 Answers become feedback records through cem.feedback.service.store_rows (which calls the one bulk
 upsert path), source_type "survey", source_name = survey slug, submission_id = response.submission_id,
-field_id = question id; see cem.surveys.answers for the value layout.
+field_id = question id; see cem.responses.answers for the value layout.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
-from cem.admin import audit
-from cem.admin.principal import Principal
+from cem.auth import audit
+from cem.auth.principal import Principal
 from cem.customers.models import Customer
 from cem.db.base import utcnow
 from cem.errors import BadRequest, CEMError, Conflict, InvalidInput, NotFound
@@ -50,7 +50,7 @@ from cem.feedback import bulk as feedback_bulk
 from cem.feedback import service as feedback_service
 from cem.feedback.models import FeedbackRecord
 from cem.feedback.schemas import FeedbackIn
-from cem.surveys import answers as answer_rules
+from cem.responses import answers as answer_rules
 from cem.surveys import logic
 from cem.surveys.definition import (
     DefinitionError,
@@ -775,7 +775,7 @@ SHARED_WRITES = "cem_survey_shared_writes"
 class SharedWrites:
     """Writes that page submits sharing one transaction make once for all, not once per page.
 
-    The hosted page's group commit (cem.surveys.hosted.PageSubmits) puts one in `session.info[SHARED_WRITES]`
+    The hosted page's group commit (cem.responses.hosted.PageSubmits) puts one in `session.info[SHARED_WRITES]`
     and calls `write` before its COMMIT. Meanwhile submit_page collects into it instead of writing, and does
     not flush (the group flushes once): the pages' feedback records (one upsert statement; a later row of the
     same identity wins), the text enrichment job (one per workspace, naming every submission) and the

@@ -1,4 +1,4 @@
-"""HTML pages of surveys: the public hosted page (cem.surveys.hosted) and the builder for the CX team.
+"""HTML pages of surveys: the public hosted page (cem.responses.hosted) and the builder for the CX team.
 
 The builder is forms per question, page and ending (plain POST + redirect, works without JavaScript):
 display and jump conditions as rows joined by all/any, page calculations; a JSON editor for everything
@@ -17,12 +17,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.api.deps import get_db
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.json_input import parse_json
-from cem.surveys import builder, hosted, service
+from cem.responses import hosted
+from cem.surveys import builder, service
 from cem.surveys.builder import BuilderError, Form
 from cem.surveys.definition import (
     OPERATORS,

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.text import settings as text_settings
 from cem.text.pii import find_pii, redact
 

@@ -10,8 +10,8 @@ import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
-from cem.admin.principal import Principal
+from cem.auth import audit
+from cem.auth.principal import Principal
 from cem.db.base import utcnow
 from cem.errors import BadRequest, Conflict, InvalidInput
 from cem.feedback import service as feedback_service

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
-from cem.admin.models import Workspace
-from cem.admin.principal import Principal
+from cem.auth import audit
+from cem.auth.models import Workspace
+from cem.auth.principal import Principal
 from cem.errors import InvalidInput, NotFound
 from cem.text.emotions import DEFAULT_EXAMPLES, validate_examples
 from cem.text.pii import KINDS

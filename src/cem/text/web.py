@@ -17,9 +17,9 @@ from fastapi.responses import Response
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.api.deps import get_db
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import CEMError, InvalidInput
 from cem.jobs.models import Job
 from cem.jobs.queue import enqueue

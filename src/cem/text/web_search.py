@@ -12,9 +12,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.api.deps import get_db
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import CEMError, InvalidInput
 from cem.feedback.schemas import FeedbackFilter
 from cem.feedback.web import parse_filters

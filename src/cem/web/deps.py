@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.api.deps import current_principal
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.errors import Forbidden
 from cem.web.templating import templates
 

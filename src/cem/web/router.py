@@ -8,12 +8,12 @@ from cem.admin.web import router as admin_web
 from cem.admin.web_admin import router as admin_pages
 from cem.analytics.web import router as analytics_web
 from cem.customers.web import router as customers_web
+from cem.distribution.web import router as distribution_web
 from cem.feedback.web import router as feedback_web
 from cem.imports.web import router as imports_web
 from cem.journeys.web import router as journeys_web
 from cem.privacy.web import router as privacy_web
 from cem.sources.web import router as sources_web
-from cem.surveys.distribution.web import router as distribution_web
 from cem.surveys.web import router as surveys_web
 from cem.text.web import router as text_web
 from cem.text.web_search import router as text_search_web

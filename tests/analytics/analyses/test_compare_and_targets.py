@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from cem.admin.models import AuditLog
 from cem.analytics import stats
 from cem.analytics.analyses.gaps import one_sample_p
+from cem.auth.models import AuditLog
 from cem.customers import service as customer_service
 from cem.customers.schemas import CustomerRef, EventIn
 from cem.feedback import service as feedback_service

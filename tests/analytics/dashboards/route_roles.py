@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cem.admin.permissions import Permission
+from cem.auth.permissions import Permission
 
 R, D = Permission.read, Permission.dashboards
 

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from cem.admin.models import AuditLog
+from cem.auth.models import AuditLog
 from cem.db.session import Database
 from cem.jobs.models import Job
 from cem.jobs.worker import Worker

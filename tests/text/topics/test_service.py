@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from cem.admin.models import AuditLog
+from cem.auth.models import AuditLog
 from cem.db.session import Database
 from cem.errors import InvalidInput, NotFound
 from cem.feedback.models import FeedbackRecord

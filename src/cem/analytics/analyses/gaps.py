@@ -13,14 +13,14 @@ from statistics import NormalDist
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
-from cem.admin.principal import Principal
 from cem.analytics import service as metrics_service
 from cem.analytics import stats
 from cem.analytics.analyses.abtest import choose_test
 from cem.analytics.analyses.models import ExperienceTarget
 from cem.analytics.analyses.schemas import Gap, GapResult, TargetIn, TargetRead
 from cem.analytics.schemas import MetricQuery
+from cem.auth import audit
+from cem.auth.principal import Principal
 from cem.errors import InvalidInput, NotFound
 from cem.journeys import service as journey_service
 from cem.journeys.models import Journey, JourneyStage, Touchpoint

@@ -8,14 +8,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.analytics.dashboards import export, service, views
 from cem.analytics.dashboards.schemas import DashboardIn, DashboardOut, DashboardPatch, DashboardSummary, Overview
 from cem.analytics.schemas import Interval, MetricResult
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, require
 from cem.api.files import CSV, XLSX, file_responses
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.schemas import Id
 
 router = APIRouter(tags=["dashboards"], route_class=StrictJsonRoute)

@@ -8,9 +8,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from cem.admin import audit
-from cem.admin.permissions import Permission
-from cem.admin.principal import Principal
 from cem.analytics import buckets, stats
 from cem.analytics import service as metrics
 from cem.analytics.dashboards.models import Dashboard, DashboardWidget
@@ -30,6 +27,9 @@ from cem.analytics.dashboards.schemas import (
 )
 from cem.analytics.engines.base import MetricEngine, is_dimension
 from cem.analytics.schemas import Interval, MetricQuery, MetricResult, MetricRow
+from cem.auth import audit
+from cem.auth.permissions import Permission
+from cem.auth.principal import Principal
 from cem.db.base import utcnow
 from cem.errors import Forbidden, InvalidInput, NotFound
 from cem.feedback.models import FeedbackRecord

@@ -7,9 +7,9 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
-from cem.admin.principal import Principal
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, Writer
+from cem.auth.principal import Principal
 from cem.jobs.queue import enqueue
 from cem.schemas import Id
 from cem.text.topics import service

@@ -21,9 +21,9 @@ import numpy.typing as npt
 from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from cem.admin import audit
-from cem.admin.principal import Principal
 from cem.analytics.buckets import bucket_range, bucket_start
+from cem.auth import audit
+from cem.auth.principal import Principal
 from cem.db.session import Database
 from cem.errors import InvalidInput, NotFound
 from cem.feedback.models import FeedbackRecord

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cem.admin.principal import system_principal
+from cem.auth.principal import system_principal
 from cem.jobs.registry import PRIORITY_INTERACTIVE, TaskContext, task
 from cem.text.topics import service
 from cem.text.topics.discovery import DEFAULT_MIN_TOPIC_SIZE

@@ -1,0 +1,2 @@
+"""The authentication kernel every route depends on: principal, roles and permissions, password and token
+security, the token cache, login throttling and the audit log. Domains build on it; it imports no domain."""

@@ -1,0 +1,1 @@
+"""Survey interchange: definitions and responses in and out (Qualtrics, LimeSurvey, SurveyJS, CSV/XLSX)."""

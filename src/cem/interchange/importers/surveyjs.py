@@ -1,0 +1,420 @@
+"""SurveyJS JSON (survey model) -> intermediate representation.
+
+A SurveyJS model is `{"title", "pages": [{"name", "elements": [...]}], ...}` (or `elements` at the top level for a
+single page). Texts are a string or a localisation object `{"default": "...", "de": "..."}`. Panels group elements
+on a page; cem keeps their questions in place and drops the grouping (with a warning).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from cem.interchange.importers.ir import (
+    IRChoice,
+    IRCondition,
+    IRPage,
+    IRQuestion,
+    IRSurvey,
+    IRVariable,
+    LocalText,
+)
+from cem.interchange.importers.text import plain_text, safe_id, unique_id
+
+CONTAINER_TYPES = frozenset({"panel", "paneldynamic"})
+# Element types with nothing to ask (or nothing cem can ask); counted out of the questions by the tests too.
+DROPPED_TYPES = {
+    "image": "an image",
+    "signaturepad": "a signature pad",
+    "file": "a file upload",
+    "expression": "a calculated expression (became a variable)",
+}
+_KNOWN_KEYS = frozenset(
+    {
+        "title",
+        "description",
+        "pages",
+        "elements",
+        "questions",
+        "locale",
+        "completedHtml",
+        "calculatedValues",
+        "logoPosition",
+        "showProgressBar",
+        "showQuestionNumbers",
+        "progressBarType",
+        "widthMode",
+        "completeText",
+        "pageNextText",
+        "pagePrevText",
+        "showTitle",
+        "checkErrorsMode",
+        "textUpdateMode",
+        "questionsOnPageMode",
+    }
+)
+_TEXT_INPUTS = {"email": "email", "number": "number", "tel": "phone", "url": "url"}
+_OPS = {
+    "=": "equals",
+    "==": "equals",
+    "!=": "not_equals",
+    "<>": "not_equals",
+    ">": "greater_than",
+    "<": "less_than",
+    ">=": "greater_or_equal",
+    "<=": "less_or_equal",
+    "contains": "contains",
+    "notcontains": "not_contains",
+    "anyof": "includes_any",
+    "allof": "includes_all",
+    "empty": "is_skipped",
+    "notempty": "is_answered",
+}
+
+
+def looks_like_response(data: dict[str, Any]) -> bool:
+    """A SurveyJS result ("data" object) rather than a survey model: answers keyed by question name."""
+    model_keys = {"pages", "elements", "questions", "calculatedValues", "title", "completedHtml", "locale"}
+    return bool(data) and not (model_keys & set(data))
+
+
+class SurveyJSParser:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        locale = str(data.get("locale") or "en")
+        self.default = locale
+        self.ir = IRSurvey(format="surveyjs", name="", default_language=locale, languages=[locale])
+        self.names: set[str] = set()
+
+    def parse(self) -> IRSurvey:
+        data = self.data
+        self.ir.name = self._plain(data.get("title")) or "Imported SurveyJS survey"
+        for key in data:
+            if key not in _KNOWN_KEYS:
+                self.ir.warn(f"survey.{key}", "setting not imported (cem has no equivalent)")
+        pages = data.get("pages")
+        if not isinstance(pages, list):
+            top = data.get("elements") or data.get("questions") or []
+            pages = [{"name": "page1", "elements": top}] if top else []
+        page_ids: set[str] = set()
+        for index, raw in enumerate(pages):
+            if not isinstance(raw, dict):
+                self.ir.warn(f"pages[{index}]", "not an object; skipped")
+                continue
+            name = str(raw.get("name") or f"page{index + 1}")
+            page = IRPage(id=unique_id(safe_id(name, prefix="page"), page_ids), title=self._text(raw.get("title")))
+            page.display_logic = self._visible_if(raw.get("visibleIf"), f"page {name}")
+            page.questions = self._elements(raw.get("elements") or raw.get("questions") or [], f"page {name}")
+            self.ir.pages.append(page)
+        for calc in data.get("calculatedValues") or []:
+            name = str(calc.get("name") or "")
+            if name:
+                self.ir.variables.append(IRVariable(name=name, type="text", initial=""))
+                self.ir.warn(
+                    f"calculated value {name}",
+                    f"expression {calc.get('expression')!r} not imported; kept as an empty variable",
+                )
+        if data.get("completedHtml"):
+            self.ir.end_message = self._text(data["completedHtml"])
+        if not self.ir.questions:
+            self.ir.warn("survey", "the file defines no questions")
+        return self.ir
+
+    # -- texts -----------------------------------------------------------------------------------------------
+
+    def _text(self, value: Any) -> LocalText:
+        if isinstance(value, dict):
+            out: LocalText = {}
+            for lang, text in value.items():
+                code = self.default if lang == "default" else str(lang)
+                out[code] = self._piped(plain_text(str(text)))
+                if code not in self.ir.languages:
+                    self.ir.languages.append(code)
+            return out
+        if value in (None, ""):
+            return {}
+        return {self.default: self._piped(plain_text(str(value)))}
+
+    def _plain(self, value: Any) -> str:
+        texts = self._text(value)
+        return texts.get(self.default) or next(iter(texts.values()), "")
+
+    def _piped(self, text: str) -> str:
+        # SurveyJS recall is {name}; cem's is {{name}}. Leave {{...}} alone if already doubled.
+        return re.sub(r"(?<!\{)\{([A-Za-z_][\w-]*)\}(?!\})", r"{{\1}}", text)
+
+    # -- elements ------------------------------------------------------------------------------------------
+
+    def _elements(self, elements: list[Any], loc: str) -> list[IRQuestion]:
+        questions: list[IRQuestion] = []
+        for index, element in enumerate(elements):
+            if not isinstance(element, dict):
+                self.ir.warn(f"{loc}.elements[{index}]", "not an object; skipped")
+                continue
+            kind, name = str(element.get("type") or ""), str(element.get("name") or f"element{index + 1}")
+            where = f"question {name}"
+            if kind in CONTAINER_TYPES:
+                note = "repeating panel: asked once" if kind == "paneldynamic" else "panel grouping dropped"
+                self.ir.warn(f"panel {name}", f"{note}; its questions are kept on the page")
+                questions += self._elements(element.get("elements") or element.get("templateElements") or [], loc)
+                continue
+            if kind in DROPPED_TYPES:
+                if kind == "expression":
+                    self.ir.variables.append(IRVariable(name=name, type="text", initial=""))
+                self.ir.warn(where, f"{DROPPED_TYPES[kind]} has no cem question equivalent; not imported")
+                continue
+            question = self._question(element, kind, name, where)
+            if question is not None:
+                questions.append(question)
+        return questions
+
+    def _choices(self, raw: Any, where: str) -> list[IRChoice]:
+        choices: list[IRChoice] = []
+        for item in raw or []:
+            if isinstance(item, dict):
+                value = item.get("value", item.get("name"))
+                label = self._text(item.get("text") if item.get("text") is not None else item.get("title"))
+            else:
+                value, label = item, {}
+            if value is None:
+                self.ir.warn(where, "a choice without a value was skipped")
+                continue
+            choices.append(IRChoice(id=str(value), label=label or {self.default: str(value)}))
+        return choices
+
+    def _question(self, el: dict[str, Any], kind: str, name: str, where: str) -> IRQuestion | None:
+        question = IRQuestion(
+            id=name,
+            type="text",
+            headline=self._text(el.get("title")) or {self.default: name},
+            help=self._text(el.get("description")),
+            required=bool(el.get("isRequired")),
+            source_ref=name,
+        )
+        if kind == "text":
+            input_type = str(el.get("inputType") or "text")
+            if input_type == "date":
+                question.type = "date"
+            elif input_type in _TEXT_INPUTS:
+                question.validation = _TEXT_INPUTS[input_type]  # type: ignore[assignment]
+            elif input_type != "text":
+                self.ir.warn(where, f"input type {input_type!r} is asked as a short text")
+        elif kind == "comment":
+            question.text_long = True
+        elif kind in ("radiogroup", "checkbox", "dropdown", "tagbox", "imagepicker", "ranking"):
+            self._choice_question(question, el, kind, where)
+        elif kind == "boolean":
+            self._boolean(question, el)
+        elif kind == "rating":
+            self._rating(question, el, where)
+        elif kind in ("matrix", "matrixdropdown", "matrixdynamic"):
+            self._matrix(question, el, kind, where)
+        elif kind == "multipletext":
+            items = [str(i.get("name")) for i in el.get("items") or [] if isinstance(i, dict)]
+            question.text_long = True
+            self.ir.warn(where, f"multiple text fields {items} are asked as one long text")
+        elif kind == "html":
+            question.type = "cta"
+            question.headline = self._text(el.get("html")) or {self.default: name}
+        else:
+            self.ir.warn(where, f"question type {kind!r} has no cem equivalent; not imported")
+            return None
+        question.display_logic = self._visible_if(el.get("visibleIf"), where)
+        for key, what in (
+            ("enableIf", "enable condition"),
+            ("requiredIf", "required condition"),
+            ("validators", "validators"),
+            ("defaultValue", "default answer"),
+            ("choicesVisibleIf", "choice conditions"),
+            ("choicesOrder", "choice order"),
+        ):
+            if el.get(key) not in (None, "", [], "none"):
+                self.ir.warn(where, f"{what} not imported")
+        return question
+
+    def _choice_question(self, question: IRQuestion, el: dict[str, Any], kind: str, where: str) -> None:
+        question.choices = self._choices(el.get("choices"), where)
+        multi = kind in ("checkbox", "tagbox") or (kind == "imagepicker" and el.get("multiSelect"))
+        question.type = {"dropdown": "dropdown", "ranking": "ranking"}.get(
+            kind, "multiple_choice" if multi else "single_choice"
+        )  # type: ignore[assignment]
+        if kind == "imagepicker":
+            self.ir.warn(where, "image choices are shown by their labels (images not imported)")
+        if el.get("choicesByUrl"):
+            self.ir.warn(where, "choices loaded from a URL are not imported")
+        if el.get("showNoneItem") or el.get("hasNone"):
+            question.choices.append(IRChoice("none", self._text(el.get("noneText")) or {self.default: "None"}))
+        if el.get("showOtherItem") or el.get("hasOther"):
+            label = self._text(el.get("otherText")) or {self.default: "Other"}
+            question.choices.append(IRChoice("other", label, other=True))
+        if el.get("showSelectAllItem") or el.get("hasSelectAll"):
+            self.ir.warn(where, "'select all' option not imported")
+        for key in ("maxSelectedChoices", "minSelectedChoices"):
+            if el.get(key):
+                self.ir.warn(where, f"{key} ({el[key]}) not enforced")
+        question.choice_codes = {c.id: c.id for c in question.choices}
+
+    def _boolean(self, question: IRQuestion, el: dict[str, Any]) -> None:
+        yes, no = str(el.get("valueTrue", "true")), str(el.get("valueFalse", "false"))
+        if el.get("renderAs") == "checkbox":
+            question.type = "consent"
+            question.consent_value = yes
+            return
+        question.type = "single_choice"
+        question.choices = [
+            IRChoice(yes, self._text(el.get("labelTrue")) or {self.default: "Yes"}),
+            IRChoice(no, self._text(el.get("labelFalse")) or {self.default: "No"}),
+        ]
+        question.choice_codes = {yes: yes, no: no, "true": yes, "false": no, "True": yes, "False": no}
+
+    def _rating(self, question: IRQuestion, el: dict[str, Any], where: str) -> None:
+        values = el.get("rateValues")
+        if values:
+            numbers = [v.get("value") if isinstance(v, dict) else v for v in values]
+            low, high = min(_num(n) for n in numbers), max(_num(n) for n in numbers)
+            count = len(numbers)
+        else:
+            low, high = _num(el.get("rateMin", 1)), _num(el.get("rateMax", 5))
+            step = _num(el.get("rateStep", 1)) or 1
+            count = int((high - low) / step) + 1
+        if low == 0 and high == 10 and count == 11:
+            question.type = "nps"
+        else:
+            question.type = "rating"
+            question.scale = max(3, min(10, count))
+            if low != 1 or count != question.scale:
+                self.ir.warn(where, f"rating {low:g}-{high:g} ({count} points) imported as 1-{question.scale}")
+        rate_type = str(el.get("rateType") or el.get("rateDisplayMode") or "")
+        question.rating_style = "stars" if "star" in rate_type else "smileys" if "smil" in rate_type else "numbers"
+        question.lower_label = self._text(el.get("minRateDescription"))
+        question.upper_label = self._text(el.get("maxRateDescription"))
+
+    def _matrix(self, question: IRQuestion, el: dict[str, Any], kind: str, where: str) -> None:
+        question.type = "matrix"
+        rows = el.get("rows") or []
+        if kind == "matrixdynamic":
+            count = int(el.get("rowCount") or 1)
+            rows = [{"value": f"row{n}", "text": f"Row {n}"} for n in range(1, count + 1)]
+            self.ir.warn(where, f"dynamic matrix (respondent adds rows) imported with {count} fixed rows")
+        question.rows = self._choices(rows, where)
+        if kind == "matrix":
+            question.columns = self._choices(el.get("columns"), where)
+        else:
+            columns = [c.get("name") if isinstance(c, dict) else c for c in el.get("columns") or []]
+            question.columns = self._choices(el.get("choices"), where) or [
+                IRChoice(str(c), {self.default: str(c)}) for c in columns if c
+            ]
+            self.ir.warn(where, f"dropdown matrix columns {columns} became one answer per row")
+        question.row_codes = {r.id: r.id for r in question.rows}
+        question.column_codes = {c.id: c.id for c in question.columns}
+
+    def _visible_if(self, expression: Any, where: str) -> IRCondition | None:
+        if not expression:
+            return None
+        text = str(expression)
+        try:
+            return _Condition(text).parse()
+        except ValueError as exc:
+            self.ir.warn(where, f"condition {text!r} is not supported ({exc}); dropped (always shown)")
+            return None
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<ref>\{[A-Za-z_][\w.-]*\})|(?P<str>'[^']*'|"[^"]*")|(?P<num>-?\d+(?:\.\d+)?)|
+        (?P<op>==|!=|<>|>=|<=|[=<>()\[\],!])|(?P<word>[A-Za-z_]\w*))""",
+    re.VERBOSE,
+)
+
+
+class _Condition:
+    """SurveyJS expressions: {name} <op> value, empty/notempty, anyof/allof [..], and/or, parentheses."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        while pos < len(text):
+            if not text[pos:].strip():
+                break
+            match = _TOKEN.match(text, pos)
+            if not match:
+                raise ValueError(f"cannot read {text[pos : pos + 20]!r}")
+            kind = match.lastgroup or ""
+            value = match.group(kind)
+            if kind == "word":
+                value = value.lower()
+            self.tokens.append((kind, value))
+            pos = match.end()
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise ValueError("unexpected end")
+        self.pos += 1
+        return token
+
+    def parse(self) -> IRCondition:
+        node = self.chain("or")
+        if self.peek() is not None:
+            raise ValueError(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
+        return node
+
+    def chain(self, word: str) -> IRCondition:
+        part = (lambda: self.chain("and")) if word == "or" else self.factor
+        items = [part()]
+        while self.peek() == ("word", word):
+            self.take()
+            items.append(part())
+        return items[0] if len(items) == 1 else IRCondition(kind=word, children=items)  # type: ignore[arg-type]
+
+    def factor(self) -> IRCondition:
+        if self.peek() == ("op", "("):
+            self.take()
+            node = self.chain("or")
+            if self.take() != ("op", ")"):
+                raise ValueError("missing ')'")
+            return node
+        kind, ref = self.take()
+        if kind != "ref":
+            raise ValueError(f"{ref!r} is not a question reference")
+        ref = ref[1:-1]
+        op_kind, op = self.take()
+        if op_kind == "word" and op in ("empty", "notempty"):
+            return IRCondition(ref=ref, operator="is_skipped" if op == "empty" else "is_answered")
+        operator = _OPS.get(op)
+        if operator is None:
+            raise ValueError(f"operator {op!r}")
+        return IRCondition(ref=ref, operator=operator, value=self.value())
+
+    def value(self) -> str | list[str]:
+        kind, raw = self.take()
+        if kind == "str":
+            return raw[1:-1]
+        if kind == "num":
+            return raw
+        if kind == "word" and raw in ("true", "false"):
+            return raw
+        if (kind, raw) == ("op", "["):
+            items: list[str] = []
+            while self.peek() != ("op", "]"):
+                item = self.value()
+                items.append(item if isinstance(item, str) else ",".join(item))
+                if self.peek() == ("op", ","):
+                    self.take()
+            self.take()
+            return items
+        raise ValueError(f"{raw!r} is not a value")
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def parse_surveyjs(data: dict[str, Any]) -> IRSurvey:
+    return SurveyJSParser(data).parse()

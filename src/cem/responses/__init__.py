@@ -1,0 +1,1 @@
+"""Surveys answered: hosted pages, starting, submitting and resuming responses, answers."""
