@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cem.customers.models import Customer, Event
 from cem.distribution.models import Audience, Contact, Unsubscribe
-from cem.distribution.rules import History, SurveyRules, WorkspaceRules, decide
+from cem.distribution.rules import Decision, History, SurveyRules, WorkspaceRules, decide
 from cem.distribution.schemas import (
     AttributeCondition,
     AudienceFilter,
@@ -203,6 +203,38 @@ class RulesContext:
     survey: SurveyRules
     channel: str  # email | widget
 
+    def histories(
+        self,
+        session: Session,
+        *,
+        workspace_id: int,
+        now: datetime,
+        customer_ids: list[int] | None = None,
+        other_surveys_only: bool = False,
+    ) -> dict[int, History]:
+        """The contact histories the rules of this survey look at (see `load_histories`)."""
+        return load_histories(
+            session,
+            workspace_id=workspace_id,
+            survey_id=self.survey.survey_id,
+            now=now,
+            period_days=self.rules.period_days,
+            customer_ids=customer_ids,
+            other_surveys_only=other_surveys_only,
+        )
+
+    def decide(self, now: datetime, history: History, *, unsubscribed: bool, has_email: bool) -> Decision:
+        """`rules.decide` for one person; an email needs an address, the widget does not."""
+        return decide(
+            now,
+            self.rules,
+            self.survey,
+            history,
+            unsubscribed=unsubscribed,
+            needs_email=self.channel == "email",
+            has_email=has_email,
+        )
+
 
 @dataclass
 class Summary:
@@ -282,14 +314,7 @@ def evaluate(
     histories: dict[int, History] = {}
     unsubscribed: set[int] = set()
     if rules is not None:
-        histories = load_histories(
-            session,
-            workspace_id=workspace_id,
-            survey_id=rules.survey.survey_id,
-            now=now,
-            period_days=rules.rules.period_days,
-            customer_ids=customer_ids,
-        )
+        histories = rules.histories(session, workspace_id=workspace_id, now=now, customer_ids=customer_ids)
         unsubscribed = unsubscribed_ids(session, workspace_id=workspace_id)
     flags = [case((c, 1), else_=0) for c in conditions] if explain else []
     stmt = select(Customer.id, Customer.external_id, Customer.email, Customer.name, *flags).where(
@@ -318,13 +343,10 @@ def evaluate(
         if history is None and person.customer_id not in unsubscribed and (person.email or not needs_email):
             decision = fresh
         else:
-            decision = decide(
+            decision = rules.decide(
                 now,
-                rules.rules,
-                rules.survey,
                 history or History(),
                 unsubscribed=person.customer_id in unsubscribed,
-                needs_email=needs_email,
                 has_email=bool(person.email),
             )
         yield Verdict(person, decision.allowed, decision.reason, decision.detail, decision.retry_at)

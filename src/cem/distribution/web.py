@@ -19,7 +19,7 @@ from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.distribution import report as report_service
 from cem.distribution import service
-from cem.distribution.reminders import MAX_REMINDERS
+from cem.distribution.reminder_schedule import MAX_REMINDERS
 from cem.distribution.rules import REASON_LABELS
 from cem.distribution.schemas import (
     AudienceFilter,
