@@ -212,16 +212,30 @@ class RulesContext:
         customer_ids: list[int] | None = None,
         other_surveys_only: bool = False,
     ) -> dict[int, History]:
-        """The contact histories the rules of this survey look at (see `load_histories`)."""
-        return load_histories(
-            session,
-            workspace_id=workspace_id,
-            survey_id=self.survey.survey_id,
-            now=now,
-            period_days=self.rules.period_days,
-            customer_ids=customer_ids,
-            other_surveys_only=other_surveys_only,
+        """Per customer with any contact: the aggregate the rules need, in one GROUP BY.
+
+        `other_surveys_only` leaves out the contacts of this survey itself: a reminder follows up its own
+        invitation, which must neither count as "asked again" nor against the cooldown and maximum.
+        """
+        period_start = now - timedelta(days=self.rules.period_days)
+        stmt = (
+            select(
+                Contact.customer_id,
+                func.max(case((Contact.counts == true(), Contact.at))),
+                func.max(case((Contact.survey_id == self.survey.survey_id, Contact.at))),
+                func.sum(case((and_(Contact.counts == true(), Contact.at > period_start), 1), else_=0)),
+            )
+            .where(Contact.workspace_id == workspace_id)
+            .group_by(Contact.customer_id)
         )
+        if customer_ids is not None:
+            stmt = stmt.where(Contact.customer_id.in_(customer_ids))
+        if other_surveys_only:
+            stmt = stmt.where(Contact.survey_id != self.survey.survey_id)
+        out: dict[int, History] = {}
+        for cid, last_counted, last_this, in_period in session.execute(stmt):
+            out[cid] = History(_aware(last_counted), _aware(last_this), int(in_period or 0))
+        return out
 
     def decide(self, now: datetime, history: History, *, unsubscribed: bool, has_email: bool) -> Decision:
         """`rules.decide` for one person; an email needs an address, the widget does not."""
@@ -242,42 +256,6 @@ class Summary:
     matched: int = 0
     included: int = 0
     excluded_by_reason: Counter[str] = field(default_factory=Counter)
-
-
-def load_histories(
-    session: Session,
-    *,
-    workspace_id: int,
-    survey_id: int,
-    now: datetime,
-    period_days: int,
-    customer_ids: list[int] | None = None,
-    other_surveys_only: bool = False,
-) -> dict[int, History]:
-    """Per customer with any contact: the aggregate the rules need, in one GROUP BY.
-
-    `other_surveys_only` leaves out the contacts of `survey_id` itself: a reminder follows up its own
-    invitation, which must neither count as "asked again" nor against the cooldown and maximum.
-    """
-    period_start = now - timedelta(days=period_days)
-    stmt = (
-        select(
-            Contact.customer_id,
-            func.max(case((Contact.counts == true(), Contact.at))),
-            func.max(case((Contact.survey_id == survey_id, Contact.at))),
-            func.sum(case((and_(Contact.counts == true(), Contact.at > period_start), 1), else_=0)),
-        )
-        .where(Contact.workspace_id == workspace_id)
-        .group_by(Contact.customer_id)
-    )
-    if customer_ids is not None:
-        stmt = stmt.where(Contact.customer_id.in_(customer_ids))
-    if other_surveys_only:
-        stmt = stmt.where(Contact.survey_id != survey_id)
-    out: dict[int, History] = {}
-    for cid, last_counted, last_this, in_period in session.execute(stmt):
-        out[cid] = History(_aware(last_counted), _aware(last_this), int(in_period or 0))
-    return out
 
 
 def _aware(value: Any) -> datetime | None:
