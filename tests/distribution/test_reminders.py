@@ -18,7 +18,7 @@ from sqlalchemy import MetaData, create_engine, func, insert, select
 from cem.config import Settings
 from cem.db import migrate
 from cem.db.session import Database
-from cem.distribution import clock, sending
+from cem.distribution import clock, reminders, sending
 from cem.distribution.models import Contact, ContactSkip, Distribution, Invitation
 from cem.jobs.models import Job
 from cem.surveys import service as survey_service
@@ -147,7 +147,7 @@ def test_a_retried_reminder_job_never_emails_anyone_twice(
     later = clock.now() + timedelta(days=1, minutes=1)
     sent: list[str] = []
     with pytest.raises(RuntimeError):
-        sending.remind(
+        reminders.remind(
             db,
             distribution_id=dist_id,
             step=1,
@@ -157,7 +157,7 @@ def test_a_retried_reminder_job_never_emails_anyone_twice(
         )
     # Attempts 2 and 3 of the same job: every reminder 1 was claimed by attempt 1, none goes out again.
     for _ in range(2):
-        retried = sending.remind(
+        retried = reminders.remind(
             db, distribution_id=dist_id, step=1, mailer_factory=lambda: CrashingMailer(sent), job_id=7, now=later
         )
         assert retried["reminded"] == 0
@@ -166,7 +166,7 @@ def test_a_retried_reminder_job_never_emails_anyone_twice(
     # Reminder 2 is a reminder of its own: once to each, and a retry sends nothing.
     second: list[str] = []
     for _ in range(2):
-        sending.remind(
+        reminders.remind(
             db,
             distribution_id=dist_id,
             step=2,
@@ -179,7 +179,7 @@ def test_a_retried_reminder_job_never_emails_anyone_twice(
         counts = session.get_one(Distribution, dist_id).reminder_counts
     assert counts["2"]["sent"] == 3
     # A reminder the distribution does not have is refused, not guessed.
-    missing = sending.remind(db, distribution_id=dist_id, step=3, mailer_factory=lambda: CrashingMailer([]))
+    missing = reminders.remind(db, distribution_id=dist_id, step=3, mailer_factory=lambda: CrashingMailer([]))
     assert missing == {"status": "no_such_reminder"}
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cem.customers.models import Customer, Event
 from cem.distribution.models import Audience, Contact, Unsubscribe
-from cem.distribution.rules import History, SurveyRules, WorkspaceRules, decide
+from cem.distribution.rules import Decision, History, SurveyRules, WorkspaceRules, decide
 from cem.distribution.schemas import (
     AttributeCondition,
     AudienceFilter,
@@ -203,6 +203,52 @@ class RulesContext:
     survey: SurveyRules
     channel: str  # email | widget
 
+    def histories(
+        self,
+        session: Session,
+        *,
+        workspace_id: int,
+        now: datetime,
+        customer_ids: list[int] | None = None,
+        other_surveys_only: bool = False,
+    ) -> dict[int, History]:
+        """Per customer with any contact: the aggregate the rules need, in one GROUP BY.
+
+        `other_surveys_only` leaves out the contacts of this survey itself: a reminder follows up its own
+        invitation, which must neither count as "asked again" nor against the cooldown and maximum.
+        """
+        period_start = now - timedelta(days=self.rules.period_days)
+        stmt = (
+            select(
+                Contact.customer_id,
+                func.max(case((Contact.counts == true(), Contact.at))),
+                func.max(case((Contact.survey_id == self.survey.survey_id, Contact.at))),
+                func.sum(case((and_(Contact.counts == true(), Contact.at > period_start), 1), else_=0)),
+            )
+            .where(Contact.workspace_id == workspace_id)
+            .group_by(Contact.customer_id)
+        )
+        if customer_ids is not None:
+            stmt = stmt.where(Contact.customer_id.in_(customer_ids))
+        if other_surveys_only:
+            stmt = stmt.where(Contact.survey_id != self.survey.survey_id)
+        out: dict[int, History] = {}
+        for cid, last_counted, last_this, in_period in session.execute(stmt):
+            out[cid] = History(_aware(last_counted), _aware(last_this), int(in_period or 0))
+        return out
+
+    def decide(self, now: datetime, history: History, *, unsubscribed: bool, has_email: bool) -> Decision:
+        """`rules.decide` for one person; an email needs an address, the widget does not."""
+        return decide(
+            now,
+            self.rules,
+            self.survey,
+            history,
+            unsubscribed=unsubscribed,
+            needs_email=self.channel == "email",
+            has_email=has_email,
+        )
+
 
 @dataclass
 class Summary:
@@ -210,42 +256,6 @@ class Summary:
     matched: int = 0
     included: int = 0
     excluded_by_reason: Counter[str] = field(default_factory=Counter)
-
-
-def load_histories(
-    session: Session,
-    *,
-    workspace_id: int,
-    survey_id: int,
-    now: datetime,
-    period_days: int,
-    customer_ids: list[int] | None = None,
-    other_surveys_only: bool = False,
-) -> dict[int, History]:
-    """Per customer with any contact: the aggregate the rules need, in one GROUP BY.
-
-    `other_surveys_only` leaves out the contacts of `survey_id` itself: a reminder follows up its own
-    invitation, which must neither count as "asked again" nor against the cooldown and maximum.
-    """
-    period_start = now - timedelta(days=period_days)
-    stmt = (
-        select(
-            Contact.customer_id,
-            func.max(case((Contact.counts == true(), Contact.at))),
-            func.max(case((Contact.survey_id == survey_id, Contact.at))),
-            func.sum(case((and_(Contact.counts == true(), Contact.at > period_start), 1), else_=0)),
-        )
-        .where(Contact.workspace_id == workspace_id)
-        .group_by(Contact.customer_id)
-    )
-    if customer_ids is not None:
-        stmt = stmt.where(Contact.customer_id.in_(customer_ids))
-    if other_surveys_only:
-        stmt = stmt.where(Contact.survey_id != survey_id)
-    out: dict[int, History] = {}
-    for cid, last_counted, last_this, in_period in session.execute(stmt):
-        out[cid] = History(_aware(last_counted), _aware(last_this), int(in_period or 0))
-    return out
 
 
 def _aware(value: Any) -> datetime | None:
@@ -282,14 +292,7 @@ def evaluate(
     histories: dict[int, History] = {}
     unsubscribed: set[int] = set()
     if rules is not None:
-        histories = load_histories(
-            session,
-            workspace_id=workspace_id,
-            survey_id=rules.survey.survey_id,
-            now=now,
-            period_days=rules.rules.period_days,
-            customer_ids=customer_ids,
-        )
+        histories = rules.histories(session, workspace_id=workspace_id, now=now, customer_ids=customer_ids)
         unsubscribed = unsubscribed_ids(session, workspace_id=workspace_id)
     flags = [case((c, 1), else_=0) for c in conditions] if explain else []
     stmt = select(Customer.id, Customer.external_id, Customer.email, Customer.name, *flags).where(
@@ -318,13 +321,10 @@ def evaluate(
         if history is None and person.customer_id not in unsubscribed and (person.email or not needs_email):
             decision = fresh
         else:
-            decision = decide(
+            decision = rules.decide(
                 now,
-                rules.rules,
-                rules.survey,
                 history or History(),
                 unsubscribed=person.customer_id in unsubscribed,
-                needs_email=needs_email,
                 has_email=bool(person.email),
             )
         yield Verdict(person, decision.allowed, decision.reason, decision.detail, decision.retry_at)

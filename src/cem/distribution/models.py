@@ -98,9 +98,9 @@ class Distribution(IdMixin, TimestampMixin, Base):
     # queued -> sending -> sent; reminders run afterwards
     status: Mapped[str] = mapped_column(String(16), default="queued")
     # Before migration 0012 a distribution had one reminder; still written (the first reminder's days) so
-    # code of that time reads a sensible value, and read when `reminders` is empty (see reminders.py).
+    # code of that time reads a sensible value, and read when `reminders` is empty (see reminder_schedule.py).
     reminder_after_days: Mapped[float | None] = mapped_column(Float, nullable=True)
-    # [{"after_days": 3.0, "subject": ""}, ...] in increasing order of days (reminders.validate)
+    # [{"after_days": 3.0, "subject": ""}, ...] in increasing order of days (reminder_schedule.validate)
     reminders: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # {"<reminder number>": {"sent": n, "failed": n, "skipped": n, "deferred": n}}
     reminder_counts: Mapped[dict[str, dict[str, int]]] = mapped_column(JSON, default=dict)

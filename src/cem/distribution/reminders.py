@@ -1,126 +1,232 @@
-"""A distribution's reminder schedule: up to `MAX_REMINDERS` emails to non-responders, N days after the send.
+"""Sending a distribution's reminders: reminder n to everyone invited who has not completed the survey.
 
-Stored on the distribution as `reminders` ([{"after_days": 3.0, "subject": ""}, ...]). Distributions made
-before migration 0012 have the single `reminder_after_days` instead; `schedule()` reads both shapes, so a
-row the migration did not rewrite (or an old job still queued) keeps working as reminder 1.
-
-Reminder n of an invitation is sent at most once: its idempotency key (`job_effect`) is claimed before
-the email is handed to SMTP. Reminder 1 keeps the key of the former single reminder, so an invitation
-reminded before the upgrade is never reminded "for the first time" again.
+The schedule itself (how many reminders, after how many days, their counters and idempotency keys) is in
+reminder_schedule.py; `sending.run_distribution` queues one "surveys.distribution.remind" job per step once
+the first send is done. Each reminder claims its keys before SMTP like the first send (sending.py), so a
+retried job never reminds anyone twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from cem.distribution.models import Distribution
-from cem.errors import InvalidInput
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-MAX_REMINDERS = 3
-MAX_AFTER_DAYS = 90.0
-MAX_SUBJECT = 300
-
-
-@dataclass(frozen=True)
-class ReminderStep:
-    number: int  # 1-based
-    after_days: float
-    subject: str = ""  # "" -> "Reminder: <the invitation's subject>"
-
-    def due_at(self, sent_at: datetime | None) -> datetime | None:
-        return sent_at + timedelta(days=self.after_days) if sent_at is not None else None
-
-
-def schedule(dist: Distribution) -> list[ReminderStep]:
-    """The distribution's reminders in order; the legacy single-reminder column when the list is empty."""
-    stored = dist.reminders or []
-    if stored:
-        return [
-            ReminderStep(i, float(item["after_days"]), str(item.get("subject") or ""))
-            for i, item in enumerate(stored, start=1)
-        ]
-    if dist.reminder_after_days:
-        return [ReminderStep(1, float(dist.reminder_after_days))]
-    return []
+from cem.db.session import Database
+from cem.distribution import audiences as audience_engine
+from cem.distribution import clock, reminder_schedule
+from cem.distribution import service as dist_service
+from cem.distribution.emails import render
+from cem.distribution.mailer import OutgoingEmail
+from cem.distribution.models import ContactSkip, Distribution, Invitation
+from cem.distribution.reminder_schedule import ReminderStep
+from cem.distribution.rules import History
+from cem.distribution.sending import (
+    BATCH,
+    ContentCache,
+    MailerFactory,
+    claim,
+    email_content,
+    languages,
+    links,
+    opted_out,
+    skip_row,
+)
+from cem.jobs.queue import enqueue
+from cem.surveys.models import Survey, SurveyResponse
 
 
-def step(dist: Distribution, number: int) -> ReminderStep | None:
-    return next((s for s in schedule(dist) if s.number == number), None)
+@dataclass
+class ReminderResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    deferred: int = 0
+    deferred_until: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"reminded": self.sent, "failed": self.failed, "skipped": self.skipped}
+        if self.deferred:
+            out.update(deferred=self.deferred, deferred_until=f"{self.deferred_until:%Y-%m-%dT%H:%M:%SZ}")
+        return out
 
 
-def validate(items: Sequence[tuple[float, str]]) -> list[dict[str, Any]]:
-    """(after_days, subject) pairs -> the stored list; every problem reported at once as InvalidInput."""
-    errors: list[dict[str, Any]] = []
+def remind(
+    db: Database,
+    *,
+    distribution_id: int,
+    mailer_factory: MailerFactory,
+    step: int = 1,
+    job_id: int | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Reminder `step` to everyone invited who has not completed the survey, subject to the contact rules.
 
-    def problem(index: int | None, field: str | None, msg: str) -> None:
-        loc: list[str | int] = ["reminders"]
-        if index is not None:
-            loc.append(index)
-        if field is not None:
-            loc.append(field)
-        errors.append({"loc": loc, "msg": msg})
-
-    if len(items) > MAX_REMINDERS:
-        problem(None, None, f"At most {MAX_REMINDERS} reminders per distribution; {len(items)} were given.")
-    seen: set[float] = set()
-    previous: float | None = None
-    for index, (days, subject) in enumerate(items):
-        n = index + 1
-        if days != days or days <= 0:  # NaN included
-            problem(index, "after_days", f"Reminder {n}: the number of days after the send must be more than 0.")
-        elif days > MAX_AFTER_DAYS:
-            problem(index, "after_days", f"Reminder {n}: at most {MAX_AFTER_DAYS:g} days after the send.")
-        elif days in seen:
-            problem(index, "after_days", f"Reminder {n}: {days:g} days is already used by another reminder.")
-        elif previous is not None and days < previous:
-            problem(
-                index,
-                "after_days",
-                f"Reminder {n}: {days:g} days comes before the previous reminder ({previous:g} days); "
-                "list the reminders in increasing order.",
+    The rules are those of the first send (`rules.decide`), over the person's contacts with *other*
+    surveys (their own invitation is what the reminder follows up). A rule that blocks skips this reminder
+    for that person (logged); quiet hours defer it: the job runs again when the quiet window ends.
+    """
+    now = now or clock.now()
+    result = ReminderResult()
+    contents: ContentCache = {}
+    with db.unit_of_work(readonly=True) as session:
+        dist = session.get(Distribution, distribution_id)
+        reminder = reminder_schedule.step(dist, step) if dist is not None else None
+        if dist is None or reminder is None:
+            return {"status": "no_such_reminder"}
+        survey = session.get_one(Survey, dist.survey_id)
+        rules = dist_service.rules_context(session, survey=survey, channel="email")
+    after_id = 0
+    with mailer_factory() as mailer:
+        while True:
+            with db.unit_of_work() as session:
+                batch, after_id = _reminder_batch(
+                    db,
+                    session,
+                    dist,
+                    reminder,
+                    rules,
+                    after_id=after_id,
+                    now=now,
+                    job_id=job_id,
+                    result=result,
+                    contents=contents,
+                )
+            if after_id == 0:
+                break
+            if not batch:
+                continue
+            sent = failed = 0
+            for error in mailer.send_many([mail for _, mail in batch]):
+                if error is None:
+                    sent += 1
+                else:
+                    failed += 1
+            with db.unit_of_work() as session:
+                locked = session.get_one(Distribution, distribution_id, with_for_update=True)
+                reminder_schedule.add_counts(locked, step, sent=sent, failed=failed)
+            result.sent += sent
+            result.failed += failed
+    if result.deferred_until is not None:
+        with db.unit_of_work() as session:
+            enqueue(
+                session,
+                "surveys.distribution.remind",
+                workspace_id=dist.workspace_id,
+                run_at=result.deferred_until,
+                dedupe_key=reminder_schedule.job_key(distribution_id, step, result.deferred_until),
+                distribution_id=distribution_id,
+                step=step,
             )
-        if "\n" in subject or "\r" in subject:
-            problem(index, "subject", f"Reminder {n}: the subject must be one line.")
-        elif len(subject) > MAX_SUBJECT:
-            problem(index, "subject", f"Reminder {n}: the subject is longer than {MAX_SUBJECT} characters.")
-        if days == days and days > 0:
-            seen.add(days)
-            previous = days if previous is None else max(previous, days)
-    if errors:
-        raise InvalidInput(" ".join(e["msg"] for e in errors), errors=errors)
-    return [{"after_days": float(days), "subject": subject.strip()} for days, subject in items]
+    return result.as_dict()
 
 
-def counts(dist: Distribution, number: int) -> dict[str, int]:
-    """sent / failed / skipped / deferred so far for reminder `number` of the distribution."""
-    raw = (dist.reminder_counts or {}).get(str(number)) or {}
-    return {k: int(raw.get(k, 0)) for k in ("sent", "failed", "skipped", "deferred")}
+def _reminder_batch(
+    db: Database,
+    session: Session,
+    dist: Distribution,
+    reminder: ReminderStep,
+    rules: audience_engine.RulesContext,
+    *,
+    after_id: int,
+    now: datetime,
+    job_id: int | None,
+    result: ReminderResult,
+    contents: ContentCache,
+) -> tuple[list[tuple[int, OutgoingEmail]], int]:
+    """Decide, log and claim one batch of non-responders; (emails to send, last invitation id or 0 at the end).
 
-
-def add_counts(dist: Distribution, number: int, **delta: int) -> None:
-    """Add to the reminder's counters (the JSON column is replaced, so the change is flushed)."""
-    if not any(delta.values()):
-        return
-    current = counts(dist, number)
-    for key, value in delta.items():
-        current[key] = current.get(key, 0) + value
-    dist.reminder_counts = {**(dist.reminder_counts or {}), str(number): current}
-
-
-def effect_key(invitation_id: int, number: int) -> str:
-    """The idempotency key of reminder `number` to one invitation (reminder 1: the pre-0012 key)."""
-    return f"survey-mail:{invitation_id}:reminder" + ("" if number == 1 else str(number))
-
-
-def deferral_key(invitation_id: int, number: int, until: datetime) -> str:
-    """Logged once per person and quiet window: a retried job does not log the same deferral again."""
-    return f"{effect_key(invitation_id, number)}:deferred:{until:%Y%m%dT%H%M}"
-
-
-def job_key(distribution_id: int, number: int, run_at: datetime | None = None) -> str:
-    """The dedupe key of the job that sends reminder `number` (reminder 1's first run: the pre-0012 key)."""
-    key = f"survey-dist-remind:{distribution_id}" + ("" if number == 1 else f":{number}")
-    return key if run_at is None else f"{key}:{run_at:%Y%m%dT%H%M%S}"
+    Sent, skipped and already-claimed invitations are marked done for this reminder (`reminders_sent`);
+    deferred ones stay due, so the batches walk by id instead of re-reading until nothing is left.
+    """
+    n = reminder.number
+    rows = list(
+        session.scalars(
+            select(Invitation)
+            .outerjoin(SurveyResponse, SurveyResponse.id == Invitation.response_id)
+            .where(
+                Invitation.distribution_id == dist.id,
+                Invitation.id > after_id,
+                Invitation.status == "sent",
+                Invitation.reminders_sent < n,
+                or_(SurveyResponse.id.is_(None), SurveyResponse.status != "completed"),
+            )
+            .order_by(Invitation.id)
+            .limit(BATCH)
+        )
+    )
+    if not rows:
+        return [], 0
+    histories = rules.histories(
+        session,
+        workspace_id=dist.workspace_id,
+        now=now,
+        customer_ids=[r.customer_id for r in rows if r.customer_id is not None],
+        other_surveys_only=True,
+    )
+    unsubscribed = opted_out(session, rows)
+    decisions = {
+        inv.id: rules.decide(
+            now,
+            histories.get(inv.customer_id or 0, History()),
+            unsubscribed=inv.customer_id in unsubscribed,
+            has_email=bool(inv.email),
+        )
+        for inv in rows
+    }
+    claimed = claim(session, [reminder_schedule.effect_key(i, n) for i, d in decisions.items() if d.allowed], job_id)
+    deferred = {i: d.retry_at for i, d in decisions.items() if d.reason == "quiet_hours" and d.retry_at is not None}
+    # A deferral is logged once per person and quiet window, even when the job is retried.
+    first_deferrals = claim(
+        session, [reminder_schedule.deferral_key(i, n, until) for i, until in deferred.items()], job_id
+    )
+    preferred = languages(session, rows)
+    batch: list[tuple[int, OutgoingEmail]] = []
+    skipped: dict[str, int] = {}
+    logged_deferrals = 0
+    for inv in rows:
+        decision = decisions[inv.id]
+        if inv.id in deferred:
+            retry_at = deferred[inv.id]
+            result.deferred += 1
+            if result.deferred_until is None or retry_at < result.deferred_until:
+                result.deferred_until = retry_at
+            if reminder_schedule.deferral_key(inv.id, n, retry_at) in first_deferrals:
+                logged_deferrals += 1
+                detail = f"reminder {n} deferred {decision.detail}"
+                session.add(ContactSkip(**skip_row(dist, inv.customer_id, "quiet_hours", detail, now, reminder=n)))
+            continue
+        inv.reminders_sent = n  # done for this reminder: sent now, sent by an earlier attempt, or skipped
+        if not decision.allowed:
+            reason = decision.reason or "unknown"
+            skipped[reason] = skipped.get(reason, 0) + 1
+            detail = f"reminder {n}" + (f": {decision.detail}" if decision.detail else "")
+            session.add(ContactSkip(**skip_row(dist, inv.customer_id, reason, detail, now, reminder=n)))
+            continue
+        if reminder_schedule.effect_key(inv.id, n) not in claimed:
+            continue  # claimed by an earlier attempt that did not finish: never resend
+        inv.reminded_at = now
+        link, unsubscribe_link = links(db, inv.token)
+        content = email_content(session, dist, preferred.get(inv.customer_id or 0), contents)
+        batch.append(
+            (
+                inv.id,
+                render(
+                    content,
+                    to=inv.email or "",
+                    link=link,
+                    unsubscribe_link=unsubscribe_link,
+                    reminder=True,
+                    subject=reminder.subject,
+                ),
+            )
+        )
+    if skipped or logged_deferrals:
+        locked = session.get_one(Distribution, dist.id, with_for_update=True)
+        reminder_schedule.add_counts(locked, n, skipped=sum(skipped.values()), deferred=logged_deferrals)
+        for reason, count in skipped.items():
+            result.skipped[reason] = result.skipped.get(reason, 0) + count
+    return batch, rows[-1].id

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cem.distribution import reminders
+from cem.distribution import reminder_schedule
 from cem.distribution.models import Distribution
 from cem.schemas import Id, InputModel, Int64, Key, Name, ReadModel
 
@@ -219,7 +219,7 @@ class TriggerRead(ReadModel):
 
 
 class ReminderIn(InputModel):
-    """One reminder to the people who have not completed the survey (rules: `reminders.validate`)."""
+    """One reminder to the people who have not completed the survey (rules: `reminder_schedule.validate`)."""
 
     after_days: float = Field(description="Days after the invitations were sent: more than 0, at most 90.")
     subject: str = Field(default="", description='Subject of the reminder; default "Reminder: <subject>".')
@@ -275,7 +275,7 @@ class DistributionRead(ReadModel):
         """A distribution row: its reminder schedule (either stored shape) with each reminder's counters."""
         if not isinstance(value, Distribution):
             return value
-        steps = reminders.schedule(value)
+        steps = reminder_schedule.schedule(value)
         return {
             **{name: getattr(value, name) for name in cls.model_fields if name != "reminders"},
             "reminder_after_days": steps[0].after_days if steps else None,
@@ -285,7 +285,7 @@ class DistributionRead(ReadModel):
                     "after_days": s.after_days,
                     "subject": s.subject,
                     "due_at": s.due_at(value.sent_at),
-                    **reminders.counts(value, s.number),
+                    **reminder_schedule.counts(value, s.number),
                 }
                 for s in steps
             ],

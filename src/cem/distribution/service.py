@@ -1,8 +1,9 @@
 """Distribution service: contact settings, audiences and their preview, distributions, triggers,
 invitation links (open, unsubscribe) and the per-survey distribution report.
 
-Sending itself (planning who gets an email, SMTP delivery, reminders, triggered sends) is in
-`sending.py` and runs in background jobs (`tasks.py`).
+Sending itself runs in background jobs (`tasks.py`): planning who gets an email and SMTP delivery in
+`sending.py`, reminders in `reminders.py` (their schedule in `reminder_schedule.py`), triggered sends in
+`triggers.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from cem.auth import audit
 from cem.auth.principal import Principal
 from cem.customers.models import Customer
 from cem.distribution import audiences as audience_engine
-from cem.distribution import clock, reminders
+from cem.distribution import clock
 from cem.distribution.models import (
     Audience,
     ContactSettings,
@@ -32,7 +33,8 @@ from cem.distribution.models import (
     SurveyTrigger,
     Unsubscribe,
 )
-from cem.distribution.rules import SurveyRules, WorkspaceRules
+from cem.distribution.reminder_schedule import validate as validate_reminders
+from cem.distribution.rules import Decision, History, SurveyRules, WorkspaceRules
 from cem.distribution.schemas import (
     AudienceFilter,
     AudienceIn,
@@ -170,6 +172,22 @@ def rules_context(session: Session, *, survey: Survey, channel: str) -> audience
         survey=survey_rules(channel_settings(session, survey=survey)),
         channel=channel,
     )
+
+
+def decide_for_customer(
+    session: Session, *, survey: Survey, customer: Customer, channel: str, now: datetime
+) -> tuple[Decision, audience_engine.RulesContext]:
+    """The contact rules' verdict on sending `survey` to one customer now (a triggered send, a widget display),
+    with the rules it applied."""
+    rules = rules_context(session, survey=survey, channel=channel)
+    histories = rules.histories(session, workspace_id=survey.workspace_id, now=now, customer_ids=[customer.id])
+    decision = rules.decide(
+        now,
+        histories.get(customer.id, History()),
+        unsubscribed=is_unsubscribed(session, workspace_id=survey.workspace_id, customer_id=customer.id),
+        has_email=bool(customer.email),
+    )
+    return decision, rules
 
 
 # -- audiences -------------------------------------------------------------------------------------
@@ -347,8 +365,8 @@ def reminder_schedule(data: DistributionIn) -> list[dict[str, Any]]:
             errors=[{"loc": ["reminder_after_days"], "msg": "not together with reminders"}],
         )
     if data.reminder_after_days is not None:
-        return reminders.validate([(data.reminder_after_days, "")])
-    return reminders.validate([(r.after_days, r.subject) for r in data.reminders or []])
+        return validate_reminders([(data.reminder_after_days, "")])
+    return validate_reminders([(r.after_days, r.subject) for r in data.reminders or []])
 
 
 def list_distributions(session: Session, *, workspace_id: int, survey_id: int) -> list[Distribution]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cem.distribution import sending
+from cem.distribution import reminders, sending, triggers
 from cem.jobs.registry import PRIORITY_INTERACTIVE, TaskContext, task
 
 
@@ -33,7 +33,7 @@ def remind_distribution(ctx: TaskContext, distribution_id: int, step: int = 1) -
     """Send reminder `step` to everyone of the distribution who has not completed the survey (jobs queued
     before several reminders existed carry no `step`: they are reminder 1)."""
     _release(ctx)
-    return sending.remind(
+    return reminders.remind(
         ctx.db,
         distribution_id=distribution_id,
         step=step,
@@ -46,7 +46,7 @@ def remind_distribution(ctx: TaskContext, distribution_id: int, step: int = 1) -
 def send_triggered(ctx: TaskContext, trigger_id: int, customer_id: int, event_key: str) -> dict[str, Any]:
     """Send a triggered survey to one customer after the trigger's delay, if the contact rules allow."""
     _release(ctx)
-    return sending.run_trigger(
+    return triggers.run_trigger(
         ctx.db,
         trigger_id=trigger_id,
         customer_id=customer_id,

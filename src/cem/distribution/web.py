@@ -19,7 +19,7 @@ from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.distribution import report as report_service
 from cem.distribution import service
-from cem.distribution.reminders import MAX_REMINDERS
+from cem.distribution.reminder_schedule import MAX_REMINDERS
 from cem.distribution.rules import REASON_LABELS
 from cem.distribution.schemas import (
     AudienceFilter,
@@ -69,6 +69,17 @@ def _status(exc: CEMError | ValidationError | ValueError) -> int:
     return exc.status_code if isinstance(exc, CEMError) else 422
 
 
+def _page(request: Request, principal: Principal, template: str, context: dict[str, Any]) -> Response:
+    """A distribution page; its forms are shown to those who may manage surveys."""
+    return render(request, template, principal, can_edit=principal.can(Permission.surveys), **context)
+
+
+def _refused(page: Response, exc: CEMError | ValidationError | ValueError) -> Response:
+    """The form's page again, showing why the input was refused, with the error's status."""
+    page.status_code = _status(exc)
+    return page
+
+
 def _filters(raw: str) -> AudienceFilter:
     try:
         data = parse_json(raw or "{}")
@@ -84,9 +95,7 @@ def _audiences_page(request: Request, principal: Principal, **extra: Any) -> Res
     with get_db(request).unit_of_work(readonly=True) as session:
         audiences = service.list_audiences(session, workspace_id=principal.workspace_id)
     context: dict[str, Any] = {"audiences": audiences, "error": None, "form": {"filters": EXAMPLE_FILTERS}, **extra}
-    return render(
-        request, "distribution/audiences.html", principal, can_edit=principal.can(Permission.surveys), **context
-    )
+    return _page(request, principal, "distribution/audiences.html", context)
 
 
 @router.get("/audiences")
@@ -105,9 +114,7 @@ def audience_create(
         with get_db(request).unit_of_work() as session:
             audience_id = service.create_audience(session, actor=principal, data=data).id
     except (CEMError, ValidationError, ValueError) as exc:
-        response = _audiences_page(request, principal, error=_message(exc), form=form)
-        response.status_code = _status(exc)
-        return response
+        return _refused(_audiences_page(request, principal, error=_message(exc), form=form), exc)
     return see_other(f"/audiences/{audience_id}")
 
 
@@ -139,9 +146,7 @@ def _audience_page(
         "error": None,
         **extra,
     }
-    return render(
-        request, "distribution/audience.html", principal, can_edit=principal.can(Permission.surveys), **context
-    )
+    return _page(request, principal, "distribution/audience.html", context)
 
 
 @router.get("/audiences/{audience_id}")
@@ -171,9 +176,7 @@ def audience_edit(
     except NotFound:
         raise
     except (CEMError, ValidationError, ValueError) as exc:
-        response = _audience_page(request, principal, audience_id, None, "email", error=_message(exc))
-        response.status_code = _status(exc)
-        return response
+        return _refused(_audience_page(request, principal, audience_id, None, "email", error=_message(exc)), exc)
     return see_other(f"/audiences/{audience_id}")
 
 
@@ -200,9 +203,7 @@ def _rules_page(request: Request, principal: Principal, **extra: Any) -> Respons
         "allowed_origins": "\n".join(cs.allowed_origins or []),
     }
     context: dict[str, Any] = {"form": form, "error": None, "saved": request.query_params.get("saved"), **extra}
-    return render(
-        request, "distribution/contact_rules.html", principal, can_edit=principal.can(Permission.surveys), **context
-    )
+    return _page(request, principal, "distribution/contact_rules.html", context)
 
 
 @router.get("/contact-rules")
@@ -247,9 +248,7 @@ def contact_rules_save(
         with get_db(request).unit_of_work() as session:
             service.update_contact_settings(session, actor=principal, data=data)
     except (CEMError, ValidationError) as exc:
-        response = _rules_page(request, principal, error=_message(exc), form=form)
-        response.status_code = _status(exc)
-        return response
+        return _refused(_rules_page(request, principal, error=_message(exc), form=form), exc)
     return see_other("/contact-rules?saved=1")
 
 
@@ -283,7 +282,7 @@ def _survey_page(request: Request, principal: Principal, survey_id: int, **extra
         "error": None,
         **extra,
     }
-    return render(request, "distribution/survey.html", principal, can_edit=principal.can(Permission.surveys), **context)
+    return _page(request, principal, "distribution/survey.html", context)
 
 
 @router.get("/surveys/{survey_id}/distribution")
@@ -299,9 +298,7 @@ def _survey_form(request: Request, principal: Principal, survey_id: int, action:
     except NotFound:
         raise
     except (CEMError, ValidationError, ValueError) as exc:
-        response = _survey_page(request, principal, survey_id, error=_message(exc))
-        response.status_code = _status(exc)
-        return response
+        return _refused(_survey_page(request, principal, survey_id, error=_message(exc)), exc)
     return see_other(f"/surveys/{survey_id}/distribution")
 
 

@@ -19,11 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cem.customers.models import Customer
-from cem.distribution import audiences as audience_engine
 from cem.distribution import clock
 from cem.distribution import service as dist_service
 from cem.distribution.models import Contact, ContactSkip, Invitation, SurveyChannelSettings
-from cem.distribution.rules import History, decide
 from cem.errors import Forbidden, InvalidInput, NotFound
 from cem.surveys import service as survey_service
 from cem.surveys.models import Survey
@@ -118,23 +116,8 @@ def display(
         return {"show": False, "reason": "url_not_targeted", "detail": ""}
     customer = _known_customer(session, survey.workspace_id, request.customer)
     if customer is not None:
-        rules = dist_service.rules_context(session, survey=survey, channel="widget")
-        history = audience_engine.load_histories(
-            session,
-            workspace_id=survey.workspace_id,
-            survey_id=survey.id,
-            now=now,
-            period_days=rules.rules.period_days,
-            customer_ids=[customer.id],
-        ).get(customer.id, History())
-        decision = decide(
-            now,
-            rules.rules,
-            rules.survey,
-            history,
-            unsubscribed=dist_service.is_unsubscribed(
-                session, workspace_id=survey.workspace_id, customer_id=customer.id
-            ),
+        decision, rules = dist_service.decide_for_customer(
+            session, survey=survey, customer=customer, channel="widget", now=now
         )
         if not decision.allowed:
             session.add(

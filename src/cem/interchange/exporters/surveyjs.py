@@ -8,23 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cem.interchange.surveyjs import INPUT_TYPES, OPERATORS
 from cem.surveys.definition import Condition, ConditionGroup, ConditionNode, LocalText, Question, SurveyDefinition
-
-_VALIDATION_INPUT = {"email": "email", "number": "number", "phone": "tel", "url": "url"}
-_OPERATORS = {
-    "equals": "=",
-    "not_equals": "!=",
-    "greater_than": ">",
-    "less_than": "<",
-    "greater_or_equal": ">=",
-    "less_or_equal": "<=",
-    "contains": "contains",
-    "not_contains": "notcontains",
-    "includes_any": "anyof",
-    "includes_all": "allof",
-    "is_answered": "notempty",
-    "is_skipped": "empty",
-}
 
 
 class _Exporter:
@@ -55,7 +40,7 @@ class _Exporter:
     def _leaf(self, node: Condition) -> str | None:
         if node.source not in ("question", "variable"):
             return None
-        op = _OPERATORS.get(node.operator)
+        op = OPERATORS.get(node.operator)
         if op is None:
             return None
         ref = "{" + node.ref + "}"
@@ -96,8 +81,8 @@ class _Exporter:
                 el["type"] = "comment"
             else:
                 el["type"] = "text"
-                if q.validation in _VALIDATION_INPUT:
-                    el["inputType"] = _VALIDATION_INPUT[q.validation]
+                if q.validation in INPUT_TYPES:
+                    el["inputType"] = INPUT_TYPES[q.validation]
         elif q.type == "date":
             el.update(type="text", inputType="date")
         elif q.type == "matrix":

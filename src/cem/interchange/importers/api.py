@@ -24,9 +24,11 @@ from cem.errors import BadRequest, UnsupportedMediaType
 from cem.interchange.exporters.responses import responses_csv, responses_xlsx
 from cem.interchange.exporters.surveyjs import to_surveyjs
 from cem.interchange.importers import MAX_DEFINITION_BYTES
-from cem.interchange.importers.store import add_responses, import_survey
+from cem.interchange.importers.store import add_responses, current_definition, import_survey
 from cem.schemas import Id
 from cem.surveys import service as survey_service
+from cem.surveys.definition import SurveyDefinition
+from cem.surveys.models import Survey
 
 router = APIRouter(tags=["surveys"], route_class=StrictJsonRoute)
 SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
@@ -101,13 +103,9 @@ def export_surveyjs(session: DbSession, actor: Reader, survey_id: Id) -> Respons
     return Response(json.dumps(model, ensure_ascii=False), media_type="application/json", headers=headers)
 
 
-def _export_definition(session: DbSession, survey_id: Id, workspace_id: Id) -> tuple[Any, Any]:
+def _export_definition(session: DbSession, survey_id: Id, workspace_id: Id) -> tuple[Survey, SurveyDefinition]:
     survey = survey_service.get_survey(session, workspace_id=workspace_id, survey_id=survey_id)
-    if survey.current_version_id is not None:
-        defn = survey_service.version_definition(session, survey.current_version_id)
-    else:
-        defn = survey_service.working_definition(survey)
-    return survey, defn
+    return survey, current_definition(session, survey)
 
 
 @router.get(

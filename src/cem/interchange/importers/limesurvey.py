@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from cem.interchange.importers.expressions import Token, TokenStream
 from cem.interchange.importers.ir import IRChoice, IRCondition, IRPage, IRQuestion, IRSurvey, IRVariable, LocalText
 from cem.interchange.importers.text import has_script, plain_text, safe_id, unique_id
 
@@ -359,6 +360,15 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _WORD_OPS = {"and": "&&", "or": "||", "eq": "==", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
+
+
+def _operator_word(kind: str, value: str) -> Token:
+    """LimeSurvey also spells the operators as words (and, or, eq, ...)."""
+    if kind == "name" and value.lower() in _WORD_OPS:
+        return "op", _WORD_OPS[value.lower()]
+    return kind, value
+
+
 _COMPARE = {
     "==": "equals",
     "!=": "not_equals",
@@ -369,55 +379,17 @@ _COMPARE = {
 }
 
 
-class _ExpressionParser:
+class _ExpressionParser(TokenStream):
     """and/or/parentheses over comparisons and is_empty() — the subset of LimeSurvey expressions cem can hold."""
 
+    error = _Unsupported
+    end_message = "expected more"
+    or_token = ("op", "||")
+    and_token = ("op", "&&")
+
     def __init__(self, text: str, resolve: Any) -> None:
-        self.tokens: list[tuple[str, str]] = []
-        pos = 0
-        while pos < len(text):
-            match = _TOKEN.match(text, pos)
-            if not match or match.end() == pos:
-                if text[pos:].strip() == "":
-                    break
-                raise _Unsupported(f"cannot read {text[pos : pos + 20]!r}")
-            kind = match.lastgroup or ""
-            value = match.group(kind)
-            if kind == "name" and value.lower() in _WORD_OPS:
-                kind, value = "op", _WORD_OPS[value.lower()]
-            self.tokens.append((kind, value))
-            pos = match.end()
-        self.pos = 0
+        super().__init__(text, _TOKEN, _operator_word)
         self.resolve = resolve
-
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def take(self, value: str | None = None) -> tuple[str, str]:
-        token = self.peek()
-        if token is None or (value is not None and token[1] != value):
-            raise _Unsupported(f"expected {value or 'more'}")
-        self.pos += 1
-        return token
-
-    def parse(self) -> IRCondition:
-        node = self.disjunction()
-        if self.peek() is not None:
-            raise _Unsupported(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
-        return node
-
-    def _chain(self, op: str, kind: str, part: Any) -> IRCondition:
-        items = [part()]
-        while self.peek() == ("op", op):
-            self.take()
-            items.append(part())
-        return items[0] if len(items) == 1 else IRCondition(kind=kind, children=items)  # type: ignore[arg-type]
-
-    def disjunction(self) -> IRCondition:
-        return self._chain("||", "or", self.conjunction)
-
-    def conjunction(self) -> IRCondition:
-        return self._chain("&&", "and", self.factor)
 
     def factor(self) -> IRCondition:
         token = self.peek()

@@ -80,6 +80,19 @@ class ResponseImportResult:
             "ignored_columns": self.ignored_columns,
         }
 
+    def store(self, session: Session, survey: Survey, line: int, submission_id: str, **response: Any) -> None:
+        """Add one response (`survey_service.add_response` arguments) in a savepoint; counted as stored, or
+        reported with its line and the reasons it was refused."""
+        try:
+            with session.begin_nested():
+                survey_service.add_response(session, survey, submission_id=submission_id, channel="import", **response)
+            self.stored += 1
+        except CEMError as exc:
+            messages = [f"{'.'.join(map(str, e.get('loc', [])[1:]))}: {e.get('msg')}" for e in exc.errors] or [
+                exc.detail
+            ]
+            self.errors.append({"line": line, "response_id": submission_id, "errors": messages})
+
 
 def _read_rows(filename: str, content: bytes) -> list[list[str]]:
     if not content.strip():
@@ -316,26 +329,18 @@ def import_responses(
         except ValueError as exc:
             result.errors.append({"line": line, "response_id": response_id, "errors": [str(exc)]})
             continue
-        try:
-            with session.begin_nested():
-                survey_service.add_response(
-                    session,
-                    survey,
-                    answers=answers,
-                    customer_id=customer_id,
-                    submission_id=response_id,
-                    channel="import",
-                    started_at=_when(fixed.get("startDate", "")),
-                    completed_at=_when(fixed.get("endDate", "")),
-                    completed=fixed.get("finished", "1") in ("1", "True", "true", ""),
-                    metadata={"import": {"format": layout, "file": filename[:200], "line": line}},
-                )
-            result.stored += 1
-        except CEMError as exc:
-            messages = [f"{'.'.join(map(str, e.get('loc', [])[1:]))}: {e.get('msg')}" for e in exc.errors] or [
-                exc.detail
-            ]
-            result.errors.append({"line": line, "response_id": response_id, "errors": messages})
+        result.store(
+            session,
+            survey,
+            line,
+            response_id,
+            answers=answers,
+            customer_id=customer_id,
+            started_at=_when(fixed.get("startDate", "")),
+            completed_at=_when(fixed.get("endDate", "")),
+            completed=fixed.get("finished", "1") in ("1", "True", "true", ""),
+            metadata={"import": {"format": layout, "file": filename[:200], "line": line}},
+        )
     return result
 
 
@@ -393,22 +398,14 @@ def import_surveyjs_results(
             elif key not in by_name:
                 ignored.add(key)
         digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:32]
-        try:
-            with session.begin_nested():
-                survey_service.add_response(
-                    session,
-                    survey,
-                    answers=answers,
-                    submission_id=f"surveyjs-{digest}",
-                    channel="import",
-                    metadata={"import": {"format": "surveyjs", "file": filename[:200], "index": index}},
-                )
-            result.stored += 1
-        except CEMError as exc:
-            messages = [f"{'.'.join(map(str, e.get('loc', [])[1:]))}: {e.get('msg')}" for e in exc.errors] or [
-                exc.detail
-            ]
-            result.errors.append({"line": index, "response_id": f"surveyjs-{digest}", "errors": messages})
+        result.store(
+            session,
+            survey,
+            index,
+            f"surveyjs-{digest}",
+            answers=answers,
+            metadata={"import": {"format": "surveyjs", "file": filename[:200], "index": index}},
+        )
     result.ignored_columns = sorted(ignored)
     return result
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -53,14 +54,7 @@ def import_survey(
     survey = survey_service.create_survey(
         session, actor, name=title, definition=imported.definition.model_dump(mode="json")
     )
-    audit.record(
-        session,
-        actor,
-        "survey.import",
-        entity_type="survey",
-        entity_id=survey.id,
-        details={"file": filename[:200], "format": imported.format, "warnings": len(imported.warnings)},
-    )
+    _audit(session, actor, "survey.import", survey, filename, format=imported.format, warnings=len(imported.warnings))
     session.add(
         SurveyImport(
             workspace_id=survey.workspace_id,
@@ -86,11 +80,17 @@ def survey_codes(session: Session, survey: Survey) -> dict[str, QuestionCodes]:
     record = session.scalar(
         select(SurveyImport).where(SurveyImport.survey_id == survey.id).order_by(SurveyImport.id.desc()).limit(1)
     )
-    defn = survey_service.working_definition(survey)
-    if survey.current_version_id is not None:
-        defn = survey_service.version_definition(session, survey.current_version_id)
+    defn = current_definition(session, survey)
     codes = {qid: QuestionCodes(**raw) for qid, raw in (record.codes if record else {}).items()}
     return {q.id: codes.get(q.id) or _own_codes(q.id, defn) for _, _, q in defn.questions()}
+
+
+def current_definition(session: Session, survey: Survey) -> SurveyDefinition:
+    """The survey's current (frozen) version, or its working copy while it has none: what responses are read
+    against and exported from."""
+    if survey.current_version_id is not None:
+        return survey_service.version_definition(session, survey.current_version_id)
+    return survey_service.working_definition(survey)
 
 
 def _own_codes(question_id: str, defn: SurveyDefinition) -> QuestionCodes:
@@ -113,12 +113,13 @@ def add_responses(
     if survey.current_version_id is None:
         survey_service._new_version_if_changed(session, actor, survey)
     result = import_response_file(session, survey, survey_codes(session, survey), filename, content)
-    audit.record(
-        session,
-        actor,
-        "survey.import_responses",
-        entity_type="survey",
-        entity_id=survey.id,
-        details={"file": filename[:200], "stored": result.stored, "rejected": len(result.errors)},
+    _audit(
+        session, actor, "survey.import_responses", survey, filename, stored=result.stored, rejected=len(result.errors)
     )
     return result
+
+
+def _audit(session: Session, actor: Principal, action: str, survey: Survey, filename: str, **details: Any) -> None:
+    audit.record(
+        session, actor, action, entity_type="survey", entity_id=survey.id, details={"file": filename[:200], **details}
+    )

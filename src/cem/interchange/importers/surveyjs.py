@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cem.interchange.importers.expressions import Token, TokenStream
 from cem.interchange.importers.ir import (
     IRChoice,
     IRCondition,
@@ -20,6 +21,7 @@ from cem.interchange.importers.ir import (
     LocalText,
 )
 from cem.interchange.importers.text import plain_text, safe_id, unique_id
+from cem.interchange.surveyjs import CEM_OPERATORS, VALIDATIONS
 
 CONTAINER_TYPES = frozenset({"panel", "paneldynamic"})
 # Element types with nothing to ask (or nothing cem can ask); counted out of the questions by the tests too.
@@ -53,23 +55,6 @@ _KNOWN_KEYS = frozenset(
         "questionsOnPageMode",
     }
 )
-_TEXT_INPUTS = {"email": "email", "number": "number", "tel": "phone", "url": "url"}
-_OPS = {
-    "=": "equals",
-    "==": "equals",
-    "!=": "not_equals",
-    "<>": "not_equals",
-    ">": "greater_than",
-    "<": "less_than",
-    ">=": "greater_or_equal",
-    "<=": "less_or_equal",
-    "contains": "contains",
-    "notcontains": "not_contains",
-    "anyof": "includes_any",
-    "allof": "includes_all",
-    "empty": "is_skipped",
-    "notempty": "is_answered",
-}
 
 
 def looks_like_response(data: dict[str, Any]) -> bool:
@@ -195,8 +180,8 @@ class SurveyJSParser:
             input_type = str(el.get("inputType") or "text")
             if input_type == "date":
                 question.type = "date"
-            elif input_type in _TEXT_INPUTS:
-                question.validation = _TEXT_INPUTS[input_type]  # type: ignore[assignment]
+            elif input_type in VALIDATIONS:
+                question.validation = VALIDATIONS[input_type]  # type: ignore[assignment]
             elif input_type != "text":
                 self.ir.warn(where, f"input type {input_type!r} is asked as a short text")
         elif kind == "comment":
@@ -326,54 +311,23 @@ _TOKEN = re.compile(
 )
 
 
-class _Condition:
+def _lower_word(kind: str, value: str) -> Token:
+    return (kind, value.lower()) if kind == "word" else (kind, value)
+
+
+class _Condition(TokenStream):
     """SurveyJS expressions: {name} <op> value, empty/notempty, anyof/allof [..], and/or, parentheses."""
 
+    or_token = ("word", "or")
+    and_token = ("word", "and")
+
     def __init__(self, text: str) -> None:
-        self.tokens: list[tuple[str, str]] = []
-        pos = 0
-        while pos < len(text):
-            if not text[pos:].strip():
-                break
-            match = _TOKEN.match(text, pos)
-            if not match:
-                raise ValueError(f"cannot read {text[pos : pos + 20]!r}")
-            kind = match.lastgroup or ""
-            value = match.group(kind)
-            if kind == "word":
-                value = value.lower()
-            self.tokens.append((kind, value))
-            pos = match.end()
-        self.pos = 0
-
-    def peek(self) -> tuple[str, str] | None:
-        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
-
-    def take(self) -> tuple[str, str]:
-        token = self.peek()
-        if token is None:
-            raise ValueError("unexpected end")
-        self.pos += 1
-        return token
-
-    def parse(self) -> IRCondition:
-        node = self.chain("or")
-        if self.peek() is not None:
-            raise ValueError(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
-        return node
-
-    def chain(self, word: str) -> IRCondition:
-        part = (lambda: self.chain("and")) if word == "or" else self.factor
-        items = [part()]
-        while self.peek() == ("word", word):
-            self.take()
-            items.append(part())
-        return items[0] if len(items) == 1 else IRCondition(kind=word, children=items)  # type: ignore[arg-type]
+        super().__init__(text, _TOKEN, _lower_word)
 
     def factor(self) -> IRCondition:
         if self.peek() == ("op", "("):
             self.take()
-            node = self.chain("or")
+            node = self.disjunction()
             if self.take() != ("op", ")"):
                 raise ValueError("missing ')'")
             return node
@@ -384,7 +338,7 @@ class _Condition:
         op_kind, op = self.take()
         if op_kind == "word" and op in ("empty", "notempty"):
             return IRCondition(ref=ref, operator="is_skipped" if op == "empty" else "is_answered")
-        operator = _OPS.get(op)
+        operator = CEM_OPERATORS.get(op)
         if operator is None:
             raise ValueError(f"operator {op!r}")
         return IRCondition(ref=ref, operator=operator, value=self.value())
