@@ -24,7 +24,6 @@ from cem.analytics.analyses.common import (
     day_start,
     estimate_fields,
     seen_max_by_field,
-    top_box_threshold,
     variant_label,
 )
 from cem.analytics.analyses.schemas import CompareQuery, CompareResult, Comparison, VariantResult
@@ -35,6 +34,7 @@ from cem.customers.models import Customer, Event
 from cem.errors import InvalidInput
 from cem.feedback.models import FIELD_TYPES
 from cem.feedback.models import FeedbackRecord as FR
+from cem.scores import top_box_threshold
 
 TestName = str
 ID_CHUNK = 5000

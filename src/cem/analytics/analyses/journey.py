@@ -13,11 +13,9 @@ from sqlalchemy.orm import Session
 from cem.analytics import dimensions, stats
 from cem.analytics import service as metrics_service
 from cem.analytics.analyses.common import (
-    SCORED_TYPES,
     day_after,
     day_start,
     estimate_fields,
-    negative_threshold,
     seen_max_by_field,
 )
 from cem.analytics.analyses.schemas import (
@@ -37,6 +35,7 @@ from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys import service as journey_service
 from cem.journeys.models import Touchpoint
 from cem.journeys.schemas import JourneyRead
+from cem.scores import SCORE_TYPES, negative_threshold
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -387,13 +386,13 @@ def _negative_counts(
         window.append(FR.collected_at >= start)
     if end is not None:
         window.append(FR.collected_at < end)
-    scales = seen_max_by_field(session, workspace_id=workspace_id, field_types=SCORED_TYPES)
+    scales = seen_max_by_field(session, workspace_id=workspace_id, field_types=SCORE_TYPES)
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     scored = (
         select(
             FR.touchpoint_id, FR.source_type, FR.source_name, FR.field_id, FR.field_type, FR.value_number, func.count()
         )
-        .where(*window, FR.field_type.in_(SCORED_TYPES), FR.value_number.is_not(None))
+        .where(*window, FR.field_type.in_(SCORE_TYPES), FR.value_number.is_not(None))
         .group_by(FR.touchpoint_id, FR.source_type, FR.source_name, FR.field_id, FR.field_type, FR.value_number)
     )
     for tp_id, st, sn, field_id, field_type, raw, count in session.execute(scored):
