@@ -18,9 +18,18 @@ from sqlalchemy.orm import Session
 
 from cem.analytics import service as metrics
 from cem.analytics.dashboards import service, views
-from cem.analytics.dashboards.schemas import CHARTS, DashboardIn, DashboardOut, DashboardPatch, WidgetIn
+from cem.analytics.dashboards.schemas import (
+    CHARTS,
+    DashboardIn,
+    DashboardOut,
+    DashboardPatch,
+    DriverViewQuery,
+    JourneyViewQuery,
+    OverviewQuery,
+    WidgetIn,
+)
 from cem.analytics.engines.base import DIMENSIONS
-from cem.analytics.schemas import MetricResult
+from cem.analytics.schemas import INTERVALS, MetricResult
 from cem.api.deps import get_db
 from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
@@ -33,7 +42,6 @@ router = APIRouter()
 PageDashboards = Annotated[Principal, Depends(page_permission(Permission.dashboards))]
 Text = Annotated[str, Form(max_length=2000)]
 Short = Annotated[str, Form(max_length=200)]
-INTERVALS = ("day", "week", "month", "quarter")
 
 
 # -- formatting -------------------------------------------------------------------------------------
@@ -87,7 +95,8 @@ def _helpers() -> dict[str, Any]:
 
 def _overview_params(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     """interval, end and min_n from the query string, with readable errors (blank means default)."""
-    values: dict[str, Any] = {"interval": "month", "end": None, "min_n": 30}
+    defaults = OverviewQuery()
+    values: dict[str, Any] = {"interval": defaults.interval, "end": defaults.end, "min_n": defaults.min_n}
     errors = []
     interval = (params.get("interval") or "").strip()
     if interval:
@@ -115,7 +124,7 @@ def overview_page(request: Request, principal: PageReader) -> Response:
     """NPS, CSAT, CES tiles (arrow only for a significant change), trends with interval bands, top movers."""
     values, errors = _overview_params(request.query_params)
     with get_db(request).unit_of_work(readonly=True) as session:
-        data = service.overview(session, workspace_id=principal.workspace_id, **values)
+        data = service.overview(session, workspace_id=principal.workspace_id, query=OverviewQuery(**values))
     shown = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v is not None}
     query = urlencode(shown)
     charts = {
@@ -197,9 +206,10 @@ def journey_page(request: Request, principal: PageReader) -> Response:
     if not errors:
         try:
             with get_db(request).unit_of_work(readonly=True) as session:
-                view = views.journey_view(session, workspace_id=principal.workspace_id, metric=metric, **values)
-        except CEMError as exc:
-            errors.append(exc.detail)
+                query = JourneyViewQuery(metric=metric, **values)
+                view = views.journey_view(session, workspace_id=principal.workspace_id, query=query)
+        except (CEMError, ValidationError) as exc:
+            errors.append(_message(exc))
     chart = None
     if view and view.funnel and view.funnel.stages:
         chart = {
@@ -237,20 +247,18 @@ def drivers_page(request: Request, principal: PageReader) -> Response:
     if not errors:
         try:
             with get_db(request).unit_of_work(readonly=True) as session:
-                view = views.driver_view(
-                    session,
-                    workspace_id=principal.workspace_id,
+                query = DriverViewQuery(
                     outcome=(params.get("outcome") or "").strip()[:200] or None,
                     drivers=drivers,
                     source_name=(params.get("source_name") or "").strip()[:200] or None,
                     performance="top_box" if params.get("performance") == "top_box" else "mean",
-                    bootstrap=values.get("bootstrap", 200),
                     segment_metric=(params.get("segment_metric") or "nps").strip()[:64],
                     segment_by=(params.get("segment_by") or "source_name").strip()[:120],
-                    min_n=values.get("min_n", 30),
+                    **values,
                 )
-        except CEMError as exc:
-            errors.append(exc.detail)
+                view = views.driver_view(session, workspace_id=principal.workspace_id, query=query)
+        except (CEMError, ValidationError) as exc:
+            errors.append(_message(exc))
     quadrant = None
     if view and view.result and view.result.drivers:
         quadrant = {

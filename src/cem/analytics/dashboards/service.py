@@ -20,6 +20,7 @@ from cem.analytics.dashboards.schemas import (
     DashboardSummary,
     Mover,
     Overview,
+    OverviewQuery,
     Tile,
     Trend,
     WidgetIn,
@@ -345,13 +346,13 @@ def overview(
     session: Session,
     *,
     workspace_id: int,
-    interval: Interval = "month",
-    end: date | None = None,
-    min_n: int = stats.DEFAULT_MIN_N,
+    query: OverviewQuery | None = None,
     confidence: float = stats.DEFAULT_CONFIDENCE,
 ) -> Overview:
     """Headline tiles (latest bucket vs the one before), trends with intervals, and the top movers by segment."""
-    end = end or latest_day(session, workspace_id=workspace_id)
+    query = query or OverviewQuery()
+    interval, min_n = query.interval, query.min_n
+    end = query.end or latest_day(session, workspace_id=workspace_id)
     if end is None:
         return Overview(
             interval=interval,
