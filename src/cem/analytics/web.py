@@ -196,6 +196,33 @@ def _all(params: Mapping[str, str], name: str) -> list[str]:
     return list(getter(name)) if getter else ([params[name]] if name in params else [])
 
 
+def _view_page(
+    request: Request,
+    principal: Principal,
+    template: str,
+    names: tuple[str, ...],
+    errors: list[str],
+    form_extra: dict[str, Any] | None = None,
+    **context: Any,
+) -> Response:
+    """An analysis view with its form as sent (the query parameters `names`), its errors (status 400) and
+    the same query for the export links."""
+    params = request.query_params
+    response = render(
+        request,
+        template,
+        principal,
+        errors=errors,
+        form={**{k: params.get(k, "") for k in names}, **(form_extra or {})},
+        metrics_catalog=metrics.list_metrics(),
+        export_query=_query_string(params, names),
+        **_helpers(),
+        **context,
+    )
+    response.status_code = 400 if errors else 200
+    return response
+
+
 @router.get("/dashboards/journey")
 def journey_page(request: Request, principal: PageReader) -> Response:
     """The journey's stages left to right with score, volume and top pain point; the funnel; pain points; gaps."""
@@ -219,20 +246,7 @@ def journey_page(request: Request, principal: PageReader) -> Response:
             "values": [s.reached for s in view.funnel.stages],
         }
     names = ("journey_id", "metric", "date_from", "date_to", "min_n")
-    response = render(
-        request,
-        "analytics/journey.html",
-        principal,
-        view=view,
-        errors=errors,
-        form={k: params.get(k, "") for k in names},
-        metrics_catalog=metrics.list_metrics(),
-        funnel_chart=chart,
-        export_query=_query_string(params, names),
-        **_helpers(),
-    )
-    response.status_code = 400 if errors else 200
-    return response
+    return _view_page(request, principal, "analytics/journey.html", names, errors, view=view, funnel_chart=chart)
 
 
 @router.get("/dashboards/drivers")
@@ -272,21 +286,17 @@ def drivers_page(request: Request, principal: PageReader) -> Response:
             "y_mid": view.result.importance_median,
         }
     names = ("outcome", "driver", "source_name", "performance", "bootstrap", "segment_metric", "segment_by", "min_n")
-    response = render(
+    return _view_page(
         request,
-        "analytics/drivers.html",
         principal,
+        "analytics/drivers.html",
+        names,
+        errors,
+        form_extra={"drivers": drivers},
         view=view,
-        errors=errors,
-        form={**{k: params.get(k, "") for k in names}, "drivers": drivers},
-        metrics_catalog=metrics.list_metrics(),
         dimensions=DIMENSIONS,
         quadrant=quadrant,
-        export_query=_query_string(params, names),
-        **_helpers(),
     )
-    response.status_code = 400 if errors else 200
-    return response
 
 
 # -- custom dashboards ----------------------------------------------------------------------------

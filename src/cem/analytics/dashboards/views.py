@@ -12,18 +12,7 @@ from cem.analytics import service as metrics
 from cem.analytics.analyses import drivers as driver_analysis
 from cem.analytics.analyses import gaps as gap_analysis
 from cem.analytics.analyses import journey as journey_analysis
-from cem.analytics.analyses.schemas import (
-    DriverQuery,
-    DriverResult,
-    Funnel,
-    FunnelQuery,
-    GapQuery,
-    GapResult,
-    JourneyMetrics,
-    JourneyMetricsQuery,
-    PainPoints,
-    PainPointsQuery,
-)
+from cem.analytics.analyses import schemas as analysis
 from cem.analytics.dashboards.export import Cell, Table
 from cem.analytics.dashboards.schemas import DriverViewQuery, JourneyViewQuery
 from cem.analytics.engines.base import is_dimension
@@ -44,10 +33,10 @@ class JourneyView:
     journeys: list[tuple[int, str]]
     journey_id: int | None
     metric: str
-    metrics: JourneyMetrics | None = None
-    funnel: Funnel | None = None
-    pains: PainPoints | None = None
-    gaps: GapResult | None = None
+    metrics: analysis.JourneyMetrics | None = None
+    funnel: analysis.Funnel | None = None
+    pains: analysis.PainPoints | None = None
+    gaps: analysis.GapResult | None = None
 
 
 @dataclass
@@ -55,9 +44,9 @@ class DriverView:
     fields: list[tuple[str, str]]  # numeric (field_id, label) pairs to choose an outcome and drivers from
     outcome: str | None
     drivers: list[str]
-    result: DriverResult | None = None
+    result: analysis.DriverResult | None = None
     error: str | None = None
-    gaps: GapResult | None = None
+    gaps: analysis.GapResult | None = None
     segments: MetricResult | None = None
     segment_metric: str = "nps"
     segment_by: str = "source_name"
@@ -98,12 +87,14 @@ def journey_view(
         return view
     period = {"date_from": query.date_from, "date_to": query.date_to}
     ws, jid = workspace_id, journey_id
-    stages = JourneyMetricsQuery(metric=metric, min_n=query.min_n, **period)
+    stages = analysis.JourneyMetricsQuery(metric=metric, min_n=query.min_n, **period)
     view.metrics = journey_analysis.journey_metrics(session, workspace_id=ws, journey_id=jid, query=stages)
-    view.funnel = journey_analysis.funnel(session, workspace_id=ws, journey_id=jid, query=FunnelQuery(**period))
-    pains = PainPointsQuery(min_n=query.min_n, **period)
+    view.funnel = journey_analysis.funnel(
+        session, workspace_id=ws, journey_id=jid, query=analysis.FunnelQuery(**period)
+    )
+    pains = analysis.PainPointsQuery(min_n=query.min_n, **period)
     view.pains = journey_analysis.pain_points(session, workspace_id=ws, journey_id=jid, query=pains)
-    gaps = GapQuery(journey_id=jid, min_n=query.min_n, **period)
+    gaps = analysis.GapQuery(journey_id=jid, min_n=query.min_n, **period)
     view.gaps = gap_analysis.experience_gaps(session, workspace_id=ws, query=gaps)
     return view
 
@@ -142,7 +133,7 @@ def driver_view(
         segment_by=segment_by,
     )
     if query.outcome:
-        wanted = DriverQuery(
+        wanted = analysis.DriverQuery(
             outcome=query.outcome,
             drivers=view.drivers,
             source_name=query.source_name,
@@ -153,7 +144,7 @@ def driver_view(
             view.result = driver_analysis.key_drivers(session, workspace_id=workspace_id, query=wanted)
         except InvalidInput as exc:  # too few answers, a constant field...: shown next to the form
             view.error = exc.detail
-    view.gaps = gap_analysis.experience_gaps(session, workspace_id=workspace_id, query=GapQuery(min_n=min_n))
+    view.gaps = gap_analysis.experience_gaps(session, workspace_id=workspace_id, query=analysis.GapQuery(min_n=min_n))
     segment_query = MetricQuery(metric=segment_metric, group_by=[segment_by], min_n=min_n)
     view.segments = metrics.compute(session, workspace_id=workspace_id, query=segment_query)
     return view
@@ -175,7 +166,7 @@ def check_driver_table(which: str) -> None:
     _check(which, DRIVER_TABLES)
 
 
-def gap_table(gaps: GapResult | None, name: str) -> Table:
+def gap_table(gaps: analysis.GapResult | None, name: str) -> Table:
     cols = ["scope", "journey_key", "key", "name", "metric", "promised", "perceived", "lower", "upper", "n", "gap"]
     cols += ["gap_lower", "gap_upper", "p_value", "status"]
     rows: list[list[Cell]] = [[getattr(g, c) for c in cols] for g in (gaps.items if gaps else [])]
