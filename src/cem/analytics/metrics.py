@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from cem import scores
 from cem.analytics import stats
 from cem.analytics.stats import Estimate
 
@@ -64,6 +65,7 @@ class Metric:
 
 N = Agg("n")
 SUM = Agg("total", "sum")
+_NPS = scores.SCORE_RULES["nps"]
 SUM_SQ = Agg("total_sq", "sum_sq")
 
 METRICS: dict[str, Metric] = {}
@@ -106,7 +108,11 @@ register(
         label="Net Promoter Score",
         unit="points",
         field_types=("nps",),
-        aggregates=(N, Agg("promoters", low=9, high=10), Agg("detractors", low=0, high=6)),
+        aggregates=(
+            N,
+            Agg("promoters", low=scores.NPS_PROMOTER_MIN, high=_NPS.high),
+            Agg("detractors", low=_NPS.low, high=scores.NPS_DETRACTOR_MAX),
+        ),
         derive=lambda v, o: stats.nps_adjusted_wald(
             _count(v, "promoters"), _count(v, "detractors"), _count(v, "n"), confidence=o.confidence, min_n=o.min_n
         ),
@@ -141,7 +147,7 @@ register(
         label="CES share agreeing (5-7)",
         unit="%",
         field_types=("ces",),
-        aggregates=(N, Agg("agree", low=5, high=7)),
+        aggregates=(N, Agg("agree", low=scores.CES_AGREE_MIN, high=scores.SCORE_RULES["ces"].high)),
         derive=_share("agree"),
         description="Share of CES answers 5-7; Wilson interval.",
     )

@@ -18,9 +18,18 @@ from sqlalchemy.orm import Session
 
 from cem.analytics import service as metrics
 from cem.analytics.dashboards import service, views
-from cem.analytics.dashboards.schemas import CHARTS, DashboardIn, DashboardOut, DashboardPatch, WidgetIn
+from cem.analytics.dashboards.schemas import (
+    CHARTS,
+    DashboardIn,
+    DashboardOut,
+    DashboardPatch,
+    DriverViewQuery,
+    JourneyViewQuery,
+    OverviewQuery,
+    WidgetIn,
+)
 from cem.analytics.engines.base import DIMENSIONS
-from cem.analytics.schemas import MetricResult
+from cem.analytics.schemas import INTERVALS, MetricResult
 from cem.api.deps import get_db
 from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
@@ -33,7 +42,6 @@ router = APIRouter()
 PageDashboards = Annotated[Principal, Depends(page_permission(Permission.dashboards))]
 Text = Annotated[str, Form(max_length=2000)]
 Short = Annotated[str, Form(max_length=200)]
-INTERVALS = ("day", "week", "month", "quarter")
 
 
 # -- formatting -------------------------------------------------------------------------------------
@@ -87,7 +95,8 @@ def _helpers() -> dict[str, Any]:
 
 def _overview_params(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     """interval, end and min_n from the query string, with readable errors (blank means default)."""
-    values: dict[str, Any] = {"interval": "month", "end": None, "min_n": 30}
+    defaults = OverviewQuery()
+    values: dict[str, Any] = {"interval": defaults.interval, "end": defaults.end, "min_n": defaults.min_n}
     errors = []
     interval = (params.get("interval") or "").strip()
     if interval:
@@ -115,7 +124,7 @@ def overview_page(request: Request, principal: PageReader) -> Response:
     """NPS, CSAT, CES tiles (arrow only for a significant change), trends with interval bands, top movers."""
     values, errors = _overview_params(request.query_params)
     with get_db(request).unit_of_work(readonly=True) as session:
-        data = service.overview(session, workspace_id=principal.workspace_id, **values)
+        data = service.overview(session, workspace_id=principal.workspace_id, query=OverviewQuery(**values))
     shown = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v is not None}
     query = urlencode(shown)
     charts = {
@@ -187,6 +196,33 @@ def _all(params: Mapping[str, str], name: str) -> list[str]:
     return list(getter(name)) if getter else ([params[name]] if name in params else [])
 
 
+def _view_page(
+    request: Request,
+    principal: Principal,
+    template: str,
+    names: tuple[str, ...],
+    errors: list[str],
+    form_extra: dict[str, Any] | None = None,
+    **context: Any,
+) -> Response:
+    """An analysis view with its form as sent (the query parameters `names`), its errors (status 400) and
+    the same query for the export links."""
+    params = request.query_params
+    response = render(
+        request,
+        template,
+        principal,
+        errors=errors,
+        form={**{k: params.get(k, "") for k in names}, **(form_extra or {})},
+        metrics_catalog=metrics.list_metrics(),
+        export_query=_query_string(params, names),
+        **_helpers(),
+        **context,
+    )
+    response.status_code = 400 if errors else 200
+    return response
+
+
 @router.get("/dashboards/journey")
 def journey_page(request: Request, principal: PageReader) -> Response:
     """The journey's stages left to right with score, volume and top pain point; the funnel; pain points; gaps."""
@@ -197,9 +233,10 @@ def journey_page(request: Request, principal: PageReader) -> Response:
     if not errors:
         try:
             with get_db(request).unit_of_work(readonly=True) as session:
-                view = views.journey_view(session, workspace_id=principal.workspace_id, metric=metric, **values)
-        except CEMError as exc:
-            errors.append(exc.detail)
+                query = JourneyViewQuery(metric=metric, **values)
+                view = views.journey_view(session, workspace_id=principal.workspace_id, query=query)
+        except (CEMError, ValidationError) as exc:
+            errors.append(_message(exc))
     chart = None
     if view and view.funnel and view.funnel.stages:
         chart = {
@@ -209,20 +246,7 @@ def journey_page(request: Request, principal: PageReader) -> Response:
             "values": [s.reached for s in view.funnel.stages],
         }
     names = ("journey_id", "metric", "date_from", "date_to", "min_n")
-    response = render(
-        request,
-        "analytics/journey.html",
-        principal,
-        view=view,
-        errors=errors,
-        form={k: params.get(k, "") for k in names},
-        metrics_catalog=metrics.list_metrics(),
-        funnel_chart=chart,
-        export_query=_query_string(params, names),
-        **_helpers(),
-    )
-    response.status_code = 400 if errors else 200
-    return response
+    return _view_page(request, principal, "analytics/journey.html", names, errors, view=view, funnel_chart=chart)
 
 
 @router.get("/dashboards/drivers")
@@ -237,20 +261,18 @@ def drivers_page(request: Request, principal: PageReader) -> Response:
     if not errors:
         try:
             with get_db(request).unit_of_work(readonly=True) as session:
-                view = views.driver_view(
-                    session,
-                    workspace_id=principal.workspace_id,
+                query = DriverViewQuery(
                     outcome=(params.get("outcome") or "").strip()[:200] or None,
                     drivers=drivers,
                     source_name=(params.get("source_name") or "").strip()[:200] or None,
                     performance="top_box" if params.get("performance") == "top_box" else "mean",
-                    bootstrap=values.get("bootstrap", 200),
                     segment_metric=(params.get("segment_metric") or "nps").strip()[:64],
                     segment_by=(params.get("segment_by") or "source_name").strip()[:120],
-                    min_n=values.get("min_n", 30),
+                    **values,
                 )
-        except CEMError as exc:
-            errors.append(exc.detail)
+                view = views.driver_view(session, workspace_id=principal.workspace_id, query=query)
+        except (CEMError, ValidationError) as exc:
+            errors.append(_message(exc))
     quadrant = None
     if view and view.result and view.result.drivers:
         quadrant = {
@@ -264,21 +286,17 @@ def drivers_page(request: Request, principal: PageReader) -> Response:
             "y_mid": view.result.importance_median,
         }
     names = ("outcome", "driver", "source_name", "performance", "bootstrap", "segment_metric", "segment_by", "min_n")
-    response = render(
+    return _view_page(
         request,
-        "analytics/drivers.html",
         principal,
+        "analytics/drivers.html",
+        names,
+        errors,
+        form_extra={"drivers": drivers},
         view=view,
-        errors=errors,
-        form={**{k: params.get(k, "") for k in names}, "drivers": drivers},
-        metrics_catalog=metrics.list_metrics(),
         dimensions=DIMENSIONS,
         quadrant=quadrant,
-        export_query=_query_string(params, names),
-        **_helpers(),
     )
-    response.status_code = 400 if errors else 200
-    return response
 
 
 # -- custom dashboards ----------------------------------------------------------------------------

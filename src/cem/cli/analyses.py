@@ -14,7 +14,18 @@ from sqlalchemy.orm import Session
 
 from cem.admin import service as admin_service
 from cem.analytics.analyses import abtest, drivers, gaps, journey
-from cem.analytics.analyses.schemas import CompareQuery, DriverQuery, TargetIn
+from cem.analytics.analyses.schemas import (
+    CompareQuery,
+    DriverQuery,
+    FunnelQuery,
+    GapQuery,
+    GapResult,
+    JourneyMetricsQuery,
+    PainPointsQuery,
+    TargetIn,
+)
+from cem.analytics.schemas import MIN_N_HELP
+from cem.analytics.stats import DEFAULT_MIN_N
 from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.errors import NotFound
@@ -33,7 +44,7 @@ FormatOpt = typer.Option("table", "--format", help="table, csv or json.")
 JourneyOpt = typer.Option(..., "--journey", help="Journey key, e.g. online-purchase.")
 FromOpt = typer.Option(None, "--from", help="First day (YYYY-MM-DD).")
 ToOpt = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), inclusive.")
-MinNOpt = typer.Option(30, "--min-n", help="Below this n a value is 'not enough data'.")
+MinNOpt = typer.Option(DEFAULT_MIN_N, "--min-n", help=MIN_N_HELP)
 
 
 def _model(model: type[M], **values: Any) -> M:
@@ -54,6 +65,11 @@ def _day(value: str | None, option: str) -> date | None:
     except ValueError:
         fail(f"{option}: {value!r} is not a date (YYYY-MM-DD).", 2)
         raise
+
+
+def _period(date_from: str | None, date_to: str | None) -> dict[str, date | None]:
+    """--from and --to as days, each refused with its own option name."""
+    return {"date_from": _day(date_from, "--from"), "date_to": _day(date_to, "--to")}
 
 
 def _journey_id(session: Session, workspace_id: int, key: str) -> int:
@@ -115,17 +131,12 @@ def stages_command(
     fmt: str = FormatOpt,
 ) -> None:
     """A metric per stage of a journey, with interval, n, volume and the stage's top pain point."""
-    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    period = _period(date_from, date_to)
+    query = _model(JourneyMetricsQuery, metric=metric, min_n=min_n, **period)
     result = _run(
         workspace,
         lambda s, ws: journey.journey_metrics(
-            s,
-            workspace_id=ws,
-            journey_id=_journey_id(s, ws, journey_key),
-            metric=metric,
-            date_from=start,
-            date_to=end,
-            min_n=min_n,
+            s, workspace_id=ws, journey_id=_journey_id(s, ws, journey_key), query=query
         ),
     )
     rows = [
@@ -147,17 +158,10 @@ def funnel_command(
     fmt: str = FormatOpt,
 ) -> None:
     """Customers reaching each stage, drop-off to the next stage and the hours it took (median, p75)."""
-    start, end = _day(date_from, "--from"), _day(date_to, "--to")
+    query = _model(FunnelQuery, segment=segment, **_period(date_from, date_to))
     result = _run(
         workspace,
-        lambda s, ws: journey.funnel(
-            s,
-            workspace_id=ws,
-            journey_id=_journey_id(s, ws, journey_key),
-            date_from=start,
-            date_to=end,
-            segment=segment,
-        ),
+        lambda s, ws: journey.funnel(s, workspace_id=ws, journey_id=_journey_id(s, ws, journey_key), query=query),
     )
     columns = ["key", "reached", "share", "continued", "drop_off_rate", "median_hours", "p75_hours"]
     rows = [s.model_dump() for s in result.stages]
@@ -174,11 +178,10 @@ def pain_points_command(
     fmt: str = FormatOpt,
 ) -> None:
     """Touchpoints ranked by volume x share of negative feedback."""
+    query = _model(PainPointsQuery, limit=limit, min_n=min_n)
     result = _run(
         workspace,
-        lambda s, ws: journey.pain_points(
-            s, workspace_id=ws, journey_id=_journey_id(s, ws, journey_key), limit=limit, min_n=min_n
-        ),
+        lambda s, ws: journey.pain_points(s, workspace_id=ws, journey_id=_journey_id(s, ws, journey_key), query=query),
     )
     columns = ["touchpoint_key", "stage_key", "n", "negative", "negative_share", "lower", "upper", "score"]
     _render(fmt, result, [p.model_dump() for p in result.items], columns, "Pain points (score = n x share negative)")
@@ -274,16 +277,13 @@ def gaps_command(
     fmt: str = FormatOpt,
 ) -> None:
     """Promised (targets) against perceived values, the worst shortfall first."""
-    result = _run(
-        workspace,
-        lambda s, ws: gaps.experience_gaps(
-            s,
-            workspace_id=ws,
-            journey_id=_journey_id(s, ws, journey_key) if journey_key else None,
-            metric=metric,
-            min_n=min_n,
-        ),
-    )
+    query = _model(GapQuery, metric=metric, min_n=min_n)
+
+    def work(session: Session, ws: int) -> GapResult:
+        journey_id = _journey_id(session, ws, journey_key) if journey_key else None
+        return gaps.experience_gaps(session, workspace_id=ws, query=query.model_copy(update={"journey_id": journey_id}))
+
+    result = _run(workspace, work)
     columns = ["key", "scope", "metric", "promised", "perceived", "gap", "gap_lower", "gap_upper", "n", "status"]
     _render(fmt, result, [g.model_dump() for g in result.items], columns, "Experience gaps (perceived - promised)")
 

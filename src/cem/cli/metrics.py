@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from cem.admin import service as admin_service
 from cem.analytics import dimensions, service
 from cem.analytics.metrics import METRICS
-from cem.analytics.schemas import MetricQuery, MetricResult, MetricRow
+from cem.analytics.schemas import MIN_N_HELP, MetricQuery, MetricResult, MetricRow
+from cem.analytics.stats import DEFAULT_CONFIDENCE, DEFAULT_MIN_N
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.exports_safety import csv_writer
 
@@ -30,8 +31,8 @@ def metrics_command(
     date_from: str = typer.Option(None, "--from", help="First day (YYYY-MM-DD)."),
     date_to: str = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), inclusive."),
     compare_to: str = typer.Option(None, "--compare-to", help="'previous': each bucket (or range) vs the one before."),
-    min_n: int = typer.Option(30, "--min-n", help="Below this n a value is 'not enough data'."),
-    confidence: float = typer.Option(0.95, help="Confidence level of the intervals."),
+    min_n: int = typer.Option(DEFAULT_MIN_N, "--min-n", help=MIN_N_HELP),
+    confidence: float = typer.Option(DEFAULT_CONFIDENCE, help="Confidence level of the intervals."),
     workspace: str = typer.Option("default", help="Workspace slug."),
     engine: str = typer.Option(
         "sql",
@@ -45,7 +46,17 @@ def metrics_command(
     """Compute a metric with its interval, n and (with --compare-to previous) the change's p-value."""
     if fmt not in FORMATS:
         fail(f"Unknown format {fmt!r}; use table, csv or json.", 2)
-    query = _query(metric, by, interval, filters, date_from, date_to, compare_to, min_n, confidence)
+    query = _query(
+        metric=metric,
+        group_by=by,
+        interval=interval,
+        filters=filters,
+        date_from=date_from,
+        date_to=date_to,
+        compare_to=compare_to,
+        min_n=min_n,
+        confidence=confidence,
+    )
     db = open_db()
     with db.unit_of_work(readonly=True) as session:
         ws = admin_service.get_workspace_by_slug(session, workspace)
@@ -55,28 +66,8 @@ def metrics_command(
     echo({"json": _json, "csv": _csv, "table": _table}[fmt](result))
 
 
-def _query(
-    metric: str,
-    by: list[str],
-    interval: str | None,
-    filters: list[str],
-    date_from: str | None,
-    date_to: str | None,
-    compare_to: str | None,
-    min_n: int,
-    confidence: float,
-) -> MetricQuery:
-    raw: dict[str, Any] = {
-        "metric": metric,
-        "group_by": by,
-        "interval": interval,
-        "filters": filters,
-        "date_from": date_from,
-        "date_to": date_to,
-        "compare_to": compare_to,
-        "min_n": min_n,
-        "confidence": confidence,
-    }
+def _query(**raw: Any) -> MetricQuery:
+    """The metric query from the options; a bad value fails naming its option."""
     try:
         return MetricQuery.model_validate(raw)
     except ValidationError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +26,8 @@ from cem.journeys.schemas import (
     TouchpointUpdate,
 )
 
+Owned = TypeVar("Owned", Journey, Touchpoint)
+
 
 def _flush_unique(session: Session, what: str) -> None:
     try:
@@ -35,10 +38,7 @@ def _flush_unique(session: Session, what: str) -> None:
 
 
 def get_journey(session: Session, *, workspace_id: int, journey_id: int) -> Journey:
-    journey = session.get(Journey, journey_id)
-    if journey is None or journey.workspace_id != workspace_id:
-        raise NotFound(f"Journey {journey_id} does not exist.")
-    return journey
+    return _owned(session, Journey, journey_id, workspace_id, "Journey")
 
 
 def get_stage(session: Session, *, workspace_id: int, stage_id: int) -> JourneyStage:
@@ -50,10 +50,15 @@ def get_stage(session: Session, *, workspace_id: int, stage_id: int) -> JourneyS
 
 
 def get_touchpoint(session: Session, *, workspace_id: int, touchpoint_id: int) -> Touchpoint:
-    tp = session.get(Touchpoint, touchpoint_id)
-    if tp is None or tp.workspace_id != workspace_id:
-        raise NotFound(f"Touchpoint {touchpoint_id} does not exist.")
-    return tp
+    return _owned(session, Touchpoint, touchpoint_id, workspace_id, "Touchpoint")
+
+
+def _owned(session: Session, model: type[Owned], row_id: int, workspace_id: int, what: str) -> Owned:
+    """The row of this workspace; another workspace's row does not exist for the caller."""
+    row = session.get(model, row_id)
+    if row is None or row.workspace_id != workspace_id:
+        raise NotFound(f"{what} {row_id} does not exist.")
+    return row
 
 
 def create_journey(session: Session, *, actor: Principal, journey_in: JourneyIn) -> Journey:

@@ -24,7 +24,6 @@ from cem.analytics.analyses.common import (
     day_start,
     estimate_fields,
     seen_max_by_field,
-    top_box_threshold,
     variant_label,
 )
 from cem.analytics.analyses.schemas import CompareQuery, CompareResult, Comparison, VariantResult
@@ -35,6 +34,7 @@ from cem.customers.models import Customer, Event
 from cem.errors import InvalidInput
 from cem.feedback.models import FIELD_TYPES
 from cem.feedback.models import FeedbackRecord as FR
+from cem.scores import top_box_threshold
 
 TestName = str
 ID_CHUNK = 5000
@@ -42,6 +42,9 @@ ID_CHUNK = 5000
 
 def compare(session: Session, *, workspace_id: int, query: CompareQuery) -> CompareResult:
     """The metric for each variant and each variant against the control (BH-adjusted across comparisons)."""
+    if query.variant_source == "event" and not query.event_type:
+        message = "Value error, event_type is required when variant_source is 'event'"
+        raise InvalidInput(message, errors=[{"loc": ["query"], "msg": message}])
     metric = metrics_service.resolve_metric(query.metric)
     filters = metrics_service.parse_filters(query.filters)
     if query.date_from and query.date_to and query.date_from > query.date_to:

@@ -18,31 +18,6 @@ from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
 
 FieldKey = tuple[str, str, str]  # (source_type, source_name, field_id): one question of one source
-STANDARD_SCALES = (3, 5, 7, 10)
-# The answer at or below which a scored answer counts as negative, per scale top (bottom two of five, ...).
-BOTTOM_BOX = {3: 1.0, 5: 2.0, 7: 3.0, 10: 4.0}
-NPS_DETRACTOR_MAX = 6.0
-CES_DISAGREE_MAX = 3.0
-SCORED_TYPES = ("nps", "csat", "ces", "rating")
-
-
-def scale_top(seen_max: float) -> int:
-    """The smallest standard scale (3/5/7/10) that holds the largest answer seen, as the metric engine does."""
-    return next((s for s in STANDARD_SCALES if seen_max <= s), 10)
-
-
-def top_box_threshold(seen_max: float) -> float:
-    """Top box: 3 of 3; 4-5 of 5; 6-7 of 7; 9-10 of 10 (same rule as the SQL engine)."""
-    return {3: 3.0, 5: 4.0, 7: 6.0, 10: 9.0}[scale_top(seen_max)]
-
-
-def negative_threshold(field_type: str, seen_max: float) -> float:
-    """Answers at or below this are negative: NPS detractors, CES 1-3, bottom box of other scales."""
-    if field_type == "nps":
-        return NPS_DETRACTOR_MAX
-    if field_type == "ces":
-        return CES_DISAGREE_MAX
-    return BOTTOM_BOX[scale_top(seen_max)]
 
 
 def seen_max_by_field(session: Session, *, workspace_id: int, field_types: Sequence[str]) -> dict[FieldKey, float]:

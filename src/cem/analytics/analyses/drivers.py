@@ -22,11 +22,12 @@ import numpy as np
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from cem.analytics.analyses.common import day_after, day_start, top_box_threshold
+from cem.analytics.analyses.common import day_after, day_start
 from cem.analytics.analyses.schemas import MAX_DRIVERS, Driver, DriverQuery, DriverResult, Quadrant
 from cem.errors import InvalidInput, NotFound
 from cem.feedback.models import NUMERIC_FIELD_TYPES
 from cem.feedback.models import FeedbackRecord as FR
+from cem.scores import top_box_threshold
 
 MIN_ROWS = 30
 SINGULAR_EIGENVALUE = 1e-9

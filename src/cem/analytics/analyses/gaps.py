@@ -7,7 +7,6 @@ is perceived - promised, and a gap counts only when the interval excludes the pr
 from __future__ import annotations
 
 import math
-from datetime import date
 from statistics import NormalDist
 
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from cem.analytics import service as metrics_service
 from cem.analytics import stats
 from cem.analytics.analyses.abtest import choose_test
 from cem.analytics.analyses.models import ExperienceTarget
-from cem.analytics.analyses.schemas import Gap, GapResult, TargetIn, TargetRead
+from cem.analytics.analyses.schemas import Gap, GapQuery, GapResult, TargetIn, TargetRead
 from cem.analytics.schemas import MetricQuery
 from cem.auth import audit
 from cem.auth.principal import Principal
@@ -140,14 +139,10 @@ def experience_gaps(
     session: Session,
     *,
     workspace_id: int,
-    journey_id: int | None = None,
-    metric: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    min_n: int = stats.DEFAULT_MIN_N,
-    confidence: float = stats.DEFAULT_CONFIDENCE,
+    query: GapQuery,
 ) -> GapResult:
     """Every target (of a journey / metric) against its measured value; the worst shortfall first."""
+    journey_id, metric, min_n, confidence = query.journey_id, query.metric, query.min_n, query.confidence
     if metric is not None:
         metrics_service.resolve_metric(metric)
     journey_key = None
@@ -165,15 +160,15 @@ def experience_gaps(
                 f"stage={target.key}",
             ]
         )
-        query = MetricQuery(
+        measured = MetricQuery(
             metric=target.metric,
             filters=place,
-            date_from=date_from,
-            date_to=date_to,
+            date_from=query.date_from,
+            date_to=query.date_to,
             min_n=min_n,
             confidence=confidence,
         )
-        row = metrics_service.compute(session, workspace_id=workspace_id, query=query).rows[0]
+        row = metrics_service.compute(session, workspace_id=workspace_id, query=measured).rows[0]
         p_value = one_sample_p(target.metric, row.value, row.lower, row.upper, row.n, target.target, confidence)
         gaps.append(_gap(target, row.value, row.lower, row.upper, row.n, p_value))
     # Broken promises first (the interval lies below the target), then kept, then exceeded, then unmeasured;

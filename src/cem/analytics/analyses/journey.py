@@ -13,19 +13,20 @@ from sqlalchemy.orm import Session
 from cem.analytics import dimensions, stats
 from cem.analytics import service as metrics_service
 from cem.analytics.analyses.common import (
-    SCORED_TYPES,
     day_after,
     day_start,
     estimate_fields,
-    negative_threshold,
     seen_max_by_field,
 )
 from cem.analytics.analyses.schemas import (
     Funnel,
+    FunnelQuery,
     FunnelStage,
     JourneyMetrics,
+    JourneyMetricsQuery,
     PainPoint,
     PainPoints,
+    PainPointsQuery,
     StageMetric,
     TopicPainPoint,
     TouchpointMetric,
@@ -37,6 +38,7 @@ from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys import service as journey_service
 from cem.journeys.models import Touchpoint
 from cem.journeys.schemas import JourneyRead
+from cem.scores import SCORE_TYPES, negative_threshold
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -56,40 +58,29 @@ def journey_metrics(
     *,
     workspace_id: int,
     journey_id: int,
-    metric: str = "csat",
-    date_from: date | None = None,
-    date_to: date | None = None,
-    min_n: int = stats.DEFAULT_MIN_N,
-    confidence: float = stats.DEFAULT_CONFIDENCE,
+    query: JourneyMetricsQuery,
 ) -> JourneyMetrics:
     """The metric (through the registry) for every stage and touchpoint of the journey, in journey order."""
+    metric, min_n, confidence = query.metric, query.min_n, query.confidence
     journey = _journey(session, workspace_id, journey_id)
 
     def compute(slug: str, dimension: str) -> dict[str | None, Any]:
-        query = MetricQuery(
+        measured = MetricQuery(
             metric=slug,
             group_by=[dimension],
             filters=[f"journey={journey.key}"],
-            date_from=date_from,
-            date_to=date_to,
+            date_from=query.date_from,
+            date_to=query.date_to,
             min_n=min_n if slug == metric else 0,
             confidence=confidence,
         )
-        return _by_key(metrics_service.compute(session, workspace_id=workspace_id, query=query), dimension)
+        return _by_key(metrics_service.compute(session, workspace_id=workspace_id, query=measured), dimension)
 
     result_label = metrics_service.resolve_metric(metric)
     by_stage, by_touchpoint = compute(metric, "stage"), compute(metric, "touchpoint")
     stage_volume, tp_volume = compute("feedback_volume", "stage"), compute("feedback_volume", "touchpoint")
-    pains = pain_points(
-        session,
-        workspace_id=workspace_id,
-        journey_id=journey_id,
-        date_from=date_from,
-        date_to=date_to,
-        limit=None,
-        min_n=min_n,
-        confidence=confidence,
-    ).items
+    every = PainPointsQuery(date_from=query.date_from, date_to=query.date_to, min_n=min_n, confidence=confidence)
+    pains = pain_points(session, workspace_id=workspace_id, journey_id=journey_id, query=every, ranked_all=True).items
     stages = []
     for s in journey.stages:
         touchpoints = [
@@ -199,15 +190,13 @@ def funnel(
     *,
     workspace_id: int,
     journey_id: int,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    confidence: float = stats.DEFAULT_CONFIDENCE,
-    segment: list[str] | None = None,
+    query: FunnelQuery,
 ) -> Funnel:
     """Customers reaching each stage, who of them went on to the next, the drop-off and the time it took;
     `segment` (customer.<attribute>=value, repeatable) narrows it to some customers, e.g. one onboarding flow."""
     journey = _journey(session, workspace_id, journey_id)
-    conditions = _segment_conditions(session, segment or [])
+    date_from, date_to, confidence = query.date_from, query.date_to, query.confidence
+    conditions = _segment_conditions(session, query.segment)
     stage_ids = [s.id for s in journey.stages]
     arrivals = _first_arrivals(session, workspace_id, stage_ids, date_from, date_to, conditions) if stage_ids else {}
     reached = {sid: {c for c, stages in arrivals.items() if sid in stages} for sid in stage_ids}
@@ -272,11 +261,8 @@ def pain_points(
     *,
     workspace_id: int,
     journey_id: int,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    limit: int | None = 10,
-    min_n: int = stats.DEFAULT_MIN_N,
-    confidence: float = stats.DEFAULT_CONFIDENCE,
+    query: PainPointsQuery,
+    ranked_all: bool = False,
 ) -> PainPoints:
     """Touchpoints ranked by volume x negativity (n x share negative), each with its interval.
 
@@ -285,6 +271,8 @@ def pain_points(
     """
     journey = _journey(session, workspace_id, journey_id)
     touchpoints = {t.id: (t, s) for s in journey.stages for t in s.touchpoints}
+    date_from, date_to, min_n, confidence = query.date_from, query.date_to, query.min_n, query.confidence
+    limit = None if ranked_all else query.limit  # the journey view ranks every touchpoint
     counts = _negative_counts(session, workspace_id, list(touchpoints), date_from, date_to)
     items = []
     for tp_id, (t, s) in touchpoints.items():
@@ -387,13 +375,13 @@ def _negative_counts(
         window.append(FR.collected_at >= start)
     if end is not None:
         window.append(FR.collected_at < end)
-    scales = seen_max_by_field(session, workspace_id=workspace_id, field_types=SCORED_TYPES)
+    scales = seen_max_by_field(session, workspace_id=workspace_id, field_types=SCORE_TYPES)
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     scored = (
         select(
             FR.touchpoint_id, FR.source_type, FR.source_name, FR.field_id, FR.field_type, FR.value_number, func.count()
         )
-        .where(*window, FR.field_type.in_(SCORED_TYPES), FR.value_number.is_not(None))
+        .where(*window, FR.field_type.in_(SCORE_TYPES), FR.value_number.is_not(None))
         .group_by(FR.touchpoint_id, FR.source_type, FR.source_name, FR.field_id, FR.field_type, FR.value_number)
     )
     for tp_id, st, sn, field_id, field_type, raw, count in session.execute(scored):

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cem.analytics.schemas import Confidence, MinN, QueryModel
+from cem.analytics.stats import DEFAULT_CONFIDENCE, DEFAULT_MIN_N
 from cem.schemas import Id, Seed
 
 Status = Literal["ok", "not_enough_data"]
@@ -26,6 +28,35 @@ class Scored(BaseModel):
 
 
 # -- journey ----------------------------------------------------------------------------------------
+
+
+class JourneyMetricsQuery(QueryModel):
+    """A metric per stage and touchpoint of a journey."""
+
+    metric: str = Field(default="csat", max_length=50)
+    date_from: date | None = None
+    date_to: date | None = None
+    min_n: MinN = DEFAULT_MIN_N
+    confidence: Confidence = DEFAULT_CONFIDENCE
+
+
+class FunnelQuery(QueryModel):
+    """Customers through a journey's stages, optionally of one customer segment."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    confidence: Confidence = DEFAULT_CONFIDENCE
+    segment: list[str] = Field(default=[], max_length=10, description="Repeatable customer.<attribute>=value.")
+
+
+class PainPointsQuery(QueryModel):
+    """A journey's touchpoints (and topics) ranked by pain."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    limit: int = Field(default=10, ge=1, le=500)
+    min_n: MinN = DEFAULT_MIN_N
+    confidence: Confidence = DEFAULT_CONFIDENCE
 
 
 class PainPoint(BaseModel):
@@ -134,29 +165,24 @@ class PainPoints(BaseModel):
 VariantSource = Literal["event", "customer", "feedback"]
 
 
-class CompareQuery(BaseModel):
+class CompareQuery(QueryModel):
     """A metric per variant. The variant of a feedback record comes from its customer's latest event of
-    `event_type` (property `variant_key`), from a customer attribute, or from the record's own metadata."""
+    `event_type` (property `variant_key`), from a customer attribute, or from the record's own metadata
+    (`event_type` is required with variant_source=event: checked by `abtest.compare`, as invalid input)."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    metric: str
-    variant_source: VariantSource
-    variant_key: str = Field(min_length=1, max_length=100)
+    metric: str = Field(max_length=50)
+    variant_source: VariantSource = Field(description="event, customer or feedback")
+    variant_key: str = Field(min_length=1, max_length=100, description="Event property, attribute or metadata key.")
     event_type: str | None = Field(default=None, max_length=100)
     control: str | None = Field(default=None, max_length=200)
-    variants: list[str] = Field(default_factory=list, max_length=20)
-    filters: list[str] = Field(default_factory=list, max_length=20)
+    variants: list[str] = Field(
+        default=[], max_length=20, alias="variant", description="Repeatable: only these variants."
+    )
+    filters: list[str] = Field(default=[], max_length=20, alias="filter", description="Repeatable FIELD=VALUE.")
     date_from: date | None = None
     date_to: date | None = None
-    min_n: int = Field(default=30, ge=0, le=1_000_000)
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
-
-    @model_validator(mode="after")
-    def _event_type_for_events(self) -> CompareQuery:
-        if self.variant_source == "event" and not self.event_type:
-            raise ValueError("event_type is required when variant_source is 'event'")
-        return self
+    min_n: MinN = DEFAULT_MIN_N
+    confidence: Confidence = DEFAULT_CONFIDENCE
 
 
 class VariantResult(Scored):
@@ -196,20 +222,21 @@ MAX_DRIVERS = 15
 Quadrant = Literal["key_strength", "priority", "secondary_strength", "low_priority"]
 
 
-class DriverQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    outcome: str = Field(min_length=1, max_length=200)
-    drivers: list[str] = Field(default_factory=list, max_length=50)  # empty: every numeric field answered with it
+class DriverQuery(QueryModel):
+    outcome: str = Field(min_length=1, max_length=200, description="Field id of the outcome (e.g. NPS likelihood).")
+    # Empty: every numeric field answered with the outcome.
+    drivers: list[str] = Field(
+        default=[], max_length=50, alias="driver", description="Repeatable driver field ids (at most 15)."
+    )
     # Topics (from text analytics) as 0/1 drivers: does the submission's text mention the topic?
-    topics: list[str] = Field(default_factory=list, max_length=50)
+    topics: list[str] = Field(default=[], max_length=50, alias="topic", description="Repeatable topics as 0/1 drivers.")
     source_name: str | None = Field(default=None, max_length=200)
     date_from: date | None = None
     date_to: date | None = None
-    bootstrap: int = Field(default=200, ge=0, le=5000)
+    bootstrap: int = Field(default=200, ge=0, le=5000, description="Bootstrap resamples (0: no intervals).")
     seed: Seed = 0
     performance: Literal["mean", "top_box"] = "mean"
-    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    confidence: Confidence = DEFAULT_CONFIDENCE
 
 
 class Driver(BaseModel):
@@ -262,6 +289,17 @@ class TargetIn(BaseModel):
         if (self.stage_id is None) == (self.touchpoint_id is None):
             raise ValueError("give exactly one of stage_id or touchpoint_id")
         return self
+
+
+class GapQuery(QueryModel):
+    """Experience gaps of every target, or of one journey's or one metric's."""
+
+    journey_id: Id | None = None
+    metric: str | None = Field(default=None, max_length=50)
+    date_from: date | None = None
+    date_to: date | None = None
+    min_n: MinN = DEFAULT_MIN_N
+    confidence: Confidence = DEFAULT_CONFIDENCE
 
 
 class TargetRead(BaseModel):

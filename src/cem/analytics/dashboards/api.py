@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from cem.analytics.dashboards import export, service, views
-from cem.analytics.dashboards.schemas import DashboardIn, DashboardOut, DashboardPatch, DashboardSummary, Overview
-from cem.analytics.schemas import Interval, MetricResult
+from cem.analytics.dashboards.schemas import (
+    DashboardIn,
+    DashboardOut,
+    DashboardPatch,
+    DashboardSummary,
+    DriverViewExport,
+    ExportFormat,
+    JourneyViewExport,
+    Overview,
+    OverviewExport,
+    OverviewQuery,
+)
+from cem.analytics.schemas import MetricResult
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, require
 from cem.api.files import CSV, XLSX, file_responses
@@ -22,8 +32,6 @@ router = APIRouter(tags=["dashboards"], route_class=StrictJsonRoute)
 
 TABLE_FILE = file_responses(CSV, XLSX)  # the `format` parameter picks one
 DashboardManager = Annotated[Principal, Depends(require(Permission.dashboards))]
-MinN = Annotated[int, Query(ge=0, le=1_000_000, description="Below this n a value is 'not enough data'.")]
-End = Annotated[date | None, Query(description="Last day of the period; default: the newest feedback day.")]
 
 
 def file_response(content: bytes, media_type: str, filename: str) -> Response:
@@ -33,11 +41,9 @@ def file_response(content: bytes, media_type: str, filename: str) -> Response:
 
 
 @router.get("/dashboards/overview", response_model=Overview, summary="The program overview: tiles, trends, movers")
-def get_overview(
-    session: DbSession, actor: Reader, interval: Interval = "month", end: End = None, min_n: MinN = 30
-) -> Overview:
+def get_overview(session: DbSession, actor: Reader, query: Annotated[OverviewQuery, Query()]) -> Overview:
     """NPS, CSAT and CES in the latest bucket (change flagged only when p < 0.05), trends, BH-sorted movers."""
-    return service.overview(session, workspace_id=actor.workspace_id, interval=interval, end=end, min_n=min_n)
+    return service.overview(session, workspace_id=actor.workspace_id, query=query)
 
 
 @router.get(
@@ -46,18 +52,10 @@ def get_overview(
     response_class=Response,
     responses=TABLE_FILE,
 )
-def export_overview(
-    session: DbSession,
-    actor: Reader,
-    table: str = Query(description="tiles, trends or movers"),
-    format: export.ExportFormat = "csv",
-    interval: Interval = "month",
-    end: End = None,
-    min_n: MinN = 30,
-) -> Response:
-    export.check_overview_table(table)  # before the work, and with the choices named
-    data = service.overview(session, workspace_id=actor.workspace_id, interval=interval, end=end, min_n=min_n)
-    return file_response(*export.render(export.overview_table(data, table), format))
+def export_overview(session: DbSession, actor: Reader, query: Annotated[OverviewExport, Query()]) -> Response:
+    export.check_overview_table(query.table)  # before the work, and with the choices named
+    data = service.overview(session, workspace_id=actor.workspace_id, query=query)
+    return file_response(*export.render(export.overview_table(data, query.table), query.format))
 
 
 @router.get(
@@ -66,28 +64,10 @@ def export_overview(
     response_class=Response,
     responses=TABLE_FILE,
 )
-def export_journey(
-    session: DbSession,
-    actor: Reader,
-    table: str = Query(description="stages, touchpoints, funnel, pain_points or gaps"),
-    format: export.ExportFormat = "csv",
-    journey_id: Id | None = None,
-    metric: str | None = Query(default=None, max_length=64),
-    date_from: date | None = None,
-    date_to: date | None = None,
-    min_n: MinN = 30,
-) -> Response:
-    views.check_journey_table(table)
-    view = views.journey_view(
-        session,
-        workspace_id=actor.workspace_id,
-        journey_id=journey_id,
-        metric=metric,
-        date_from=date_from,
-        date_to=date_to,
-        min_n=min_n,
-    )
-    return file_response(*export.render(views.journey_table(view, table), format))
+def export_journey(session: DbSession, actor: Reader, query: Annotated[JourneyViewExport, Query()]) -> Response:
+    views.check_journey_table(query.table)
+    view = views.journey_view(session, workspace_id=actor.workspace_id, query=query)
+    return file_response(*export.render(views.journey_table(view, query.table), query.format))
 
 
 @router.get(
@@ -96,34 +76,12 @@ def export_journey(
     response_class=Response,
     responses=TABLE_FILE,
 )
-def export_drivers(
-    session: DbSession,
-    actor: Reader,
-    table: str = Query(description="drivers, gaps or segments"),
-    format: export.ExportFormat = "csv",
-    outcome: str | None = Query(default=None, max_length=200),
-    driver: list[str] = Query(default=[], max_length=15),
-    source_name: str | None = Query(default=None, max_length=200),
-    performance: Literal["mean", "top_box"] = "mean",
-    bootstrap: int = Query(default=200, ge=0, le=2000),
-    segment_metric: str = Query(default="nps", max_length=64),
-    segment_by: str = Query(default="source_name", max_length=120),
-    min_n: MinN = 30,
-) -> Response:
-    views.check_driver_table(table)
-    view = views.driver_view(
-        session,
-        workspace_id=actor.workspace_id,
-        outcome=outcome if table == "drivers" else None,  # the costly bootstrap only when its table is asked for
-        drivers=driver,
-        source_name=source_name,
-        performance=performance,
-        bootstrap=bootstrap,
-        segment_metric=segment_metric,
-        segment_by=segment_by,
-        min_n=min_n,
-    )
-    return file_response(*export.render(views.driver_table(view, table), format))
+def export_drivers(session: DbSession, actor: Reader, query: Annotated[DriverViewExport, Query()]) -> Response:
+    views.check_driver_table(query.table)
+    # The costly bootstrap only when its table is asked for.
+    wanted = query if query.table == "drivers" else query.model_copy(update={"outcome": None})
+    view = views.driver_view(session, workspace_id=actor.workspace_id, query=wanted)
+    return file_response(*export.render(views.driver_table(view, query.table), query.format))
 
 
 @router.get("/dashboards", response_model=list[DashboardSummary], summary="Shared dashboards and your own")
@@ -171,7 +129,7 @@ def widget_data(session: DbSession, actor: Reader, dashboard_id: Id, widget_id: 
     responses=TABLE_FILE,
 )
 def export_widget(
-    session: DbSession, actor: Reader, dashboard_id: Id, widget_id: Id, format: export.ExportFormat = "csv"
+    session: DbSession, actor: Reader, dashboard_id: Id, widget_id: Id, format: ExportFormat = "csv"
 ) -> Response:
     result = service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
     table = export.metric_table(result, name=f"dashboard-{dashboard_id}-widget-{widget_id}")

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Literal
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from cem.analytics.dashboards.schemas import Overview
+from cem.analytics.dashboards.schemas import ExportFormat, Overview
 from cem.analytics.schemas import MetricResult
 from cem.errors import InvalidInput
 from cem.exports_safety import csv_writer, neutralise_row
 
 Cell = str | int | float | bool | None
-ExportFormat = Literal["csv", "xlsx"]
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -7,11 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cem.analytics.schemas import Interval, MetricRow
+from cem.analytics.schemas import MAX_MIN_N, Interval, MetricRow, MinN, QueryModel
+from cem.analytics.stats import DEFAULT_MIN_N
+from cem.schemas import Id
 
 Chart = Literal["line", "bar", "table", "tile"]
 CHARTS: tuple[Chart, ...] = ("line", "bar", "table", "tile")
 MAX_WIDGETS = 24
+ExportFormat = Literal["csv", "xlsx"]
 
 
 class WidgetIn(BaseModel):
@@ -28,7 +31,7 @@ class WidgetIn(BaseModel):
     compare_to: Literal["previous"] | None = None
     date_from: date | None = None
     date_to: date | None = None
-    min_n: int = Field(default=30, ge=0, le=1_000_000)
+    min_n: int = Field(default=DEFAULT_MIN_N, ge=0, le=MAX_MIN_N)
     width: Literal[1, 2] = 1
 
 
@@ -136,3 +139,50 @@ class Overview(BaseModel):
     trends: list[Trend]
     movers: list[Mover]
     scanned: int  # segment comparisons the movers were chosen from
+
+
+# -- the views' queries: the API's query parameters, parsed from the pages' query strings alike ---------
+
+
+class OverviewQuery(QueryModel):
+    interval: Interval = "month"
+    end: date | None = Field(default=None, description="Last day of the period; default: the newest feedback day.")
+    min_n: MinN = DEFAULT_MIN_N
+
+
+class JourneyViewQuery(QueryModel):
+    journey_id: Id | None = None
+    metric: str | None = Field(default=None, max_length=64)
+    date_from: date | None = None
+    date_to: date | None = None
+    min_n: MinN = DEFAULT_MIN_N
+
+
+class DriverViewQuery(QueryModel):
+    outcome: str | None = Field(default=None, max_length=200)
+    drivers: list[str] = Field(default=[], max_length=15, alias="driver")
+    source_name: str | None = Field(default=None, max_length=200)
+    performance: Literal["mean", "top_box"] = "mean"
+    bootstrap: int = Field(default=200, ge=0, le=2000)
+    segment_metric: str = Field(default="nps", max_length=64)
+    segment_by: str = Field(default="source_name", max_length=120)
+    min_n: MinN = DEFAULT_MIN_N
+
+
+class TableExport(QueryModel):
+    """Which table of a view, in which file format (the view's own query follows)."""
+
+    table: str
+    format: ExportFormat = "csv"
+
+
+class OverviewExport(OverviewQuery, TableExport):
+    table: str = Field(description="tiles, trends or movers")
+
+
+class JourneyViewExport(JourneyViewQuery, TableExport):
+    table: str = Field(description="stages, touchpoints, funnel, pain_points or gaps")
+
+
+class DriverViewExport(DriverViewQuery, TableExport):
+    table: str = Field(description="drivers, gaps or segments")

@@ -20,6 +20,7 @@ from cem.analytics.dashboards.schemas import (
     DashboardSummary,
     Mover,
     Overview,
+    OverviewQuery,
     Tile,
     Trend,
     WidgetIn,
@@ -345,13 +346,13 @@ def overview(
     session: Session,
     *,
     workspace_id: int,
-    interval: Interval = "month",
-    end: date | None = None,
-    min_n: int = stats.DEFAULT_MIN_N,
+    query: OverviewQuery | None = None,
     confidence: float = stats.DEFAULT_CONFIDENCE,
 ) -> Overview:
     """Headline tiles (latest bucket vs the one before), trends with intervals, and the top movers by segment."""
-    end = end or latest_day(session, workspace_id=workspace_id)
+    query = query or OverviewQuery()
+    interval, min_n = query.interval, query.min_n
+    end = query.end or latest_day(session, workspace_id=workspace_id)
     if end is None:
         return Overview(
             interval=interval,
@@ -410,29 +411,22 @@ def _overview(
         end=_utc(end + timedelta(days=1)),
     )
     tiles, trends = [], []
-    for slug in HEADLINE_METRICS:
-        query = MetricQuery(
-            metric=slug,
-            interval=interval,
-            date_from=first,
-            date_to=end,
-            compare_to="previous",
-            min_n=min_n,
-            confidence=confidence,
-        )
-        result = metrics.compute(session, workspace_id=workspace_id, query=query, engine=engine)
-        trends.append(Trend(metric=slug, label=result.label, unit=result.unit, rows=result.rows))
-        tiles.append(_tile(result, alpha=1 - confidence))
-    movers, scanned = _movers(
-        session,
-        engine=engine,
-        workspace_id=workspace_id,
+    trend = MetricQuery(
+        metric=HEADLINE_METRICS[0],
         interval=interval,
-        start=period_start,
-        end=end,
+        date_from=first,
+        date_to=end,
+        compare_to="previous",
         min_n=min_n,
         confidence=confidence,
     )
+    for slug in HEADLINE_METRICS:
+        query = trend.model_copy(update={"metric": slug})
+        result = metrics.compute(session, workspace_id=workspace_id, query=query, engine=engine)
+        trends.append(Trend(metric=slug, label=result.label, unit=result.unit, rows=result.rows))
+        tiles.append(_tile(result, alpha=1 - confidence))
+    latest = trend.model_copy(update={"date_from": period_start})
+    movers, scanned = _movers(session, engine=engine, workspace_id=workspace_id, latest=latest)
     return Overview(
         interval=interval,
         period_start=period_start,
@@ -502,26 +496,15 @@ def _movers(
     *,
     engine: MetricEngine,
     workspace_id: int,
-    interval: Interval,
-    start: date,
-    end: date,
-    min_n: int,
-    confidence: float,
+    latest: MetricQuery,
 ) -> tuple[list[Mover], int]:
-    """Every segment of every headline metric, latest bucket against the one before (as the tiles); BH over all."""
+    """Every segment of every headline metric, latest bucket against the one before (as the tiles); BH over all.
+
+    `latest` is the tiles' query over the latest bucket; each metric and dimension is asked in its stead."""
     found: list[tuple[str, str, str, str, MetricRow]] = []
     for slug in HEADLINE_METRICS:
         for dimension in MOVER_DIMENSIONS:
-            query = MetricQuery(
-                metric=slug,
-                group_by=[dimension],
-                interval=interval,
-                date_from=start,
-                date_to=end,
-                compare_to="previous",
-                min_n=min_n,
-                confidence=confidence,
-            )
+            query = latest.model_copy(update={"metric": slug, "group_by": [dimension]})
             result = metrics.compute(session, workspace_id=workspace_id, query=query, engine=engine)
             # Records without the attribute (no touchpoint, say) are not a segment: they would only repeat the total.
             found.extend(
@@ -530,7 +513,7 @@ def _movers(
                 if row.p_value is not None and row.segment.get(dimension) is not None
             )
     q_values = stats.benjamini_hochberg([row.p_value for *_, row in found])
-    alpha = 1 - confidence
+    alpha = 1 - latest.confidence
     movers = [
         Mover(
             metric=slug,

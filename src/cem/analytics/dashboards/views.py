@@ -4,18 +4,17 @@ data becomes the exported tables (so a CSV always holds exactly the numbers on t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cem.analytics import service as metrics
-from cem.analytics import stats
 from cem.analytics.analyses import drivers as driver_analysis
 from cem.analytics.analyses import gaps as gap_analysis
 from cem.analytics.analyses import journey as journey_analysis
-from cem.analytics.analyses.schemas import DriverQuery, DriverResult, Funnel, GapResult, JourneyMetrics, PainPoints
+from cem.analytics.analyses import schemas as analysis
 from cem.analytics.dashboards.export import Cell, Table
+from cem.analytics.dashboards.schemas import DriverViewQuery, JourneyViewQuery
 from cem.analytics.engines.base import is_dimension
 from cem.analytics.schemas import MetricQuery, MetricResult
 from cem.errors import InvalidInput
@@ -34,10 +33,10 @@ class JourneyView:
     journeys: list[tuple[int, str]]
     journey_id: int | None
     metric: str
-    metrics: JourneyMetrics | None = None
-    funnel: Funnel | None = None
-    pains: PainPoints | None = None
-    gaps: GapResult | None = None
+    metrics: analysis.JourneyMetrics | None = None
+    funnel: analysis.Funnel | None = None
+    pains: analysis.PainPoints | None = None
+    gaps: analysis.GapResult | None = None
 
 
 @dataclass
@@ -45,9 +44,9 @@ class DriverView:
     fields: list[tuple[str, str]]  # numeric (field_id, label) pairs to choose an outcome and drivers from
     outcome: str | None
     drivers: list[str]
-    result: DriverResult | None = None
+    result: analysis.DriverResult | None = None
     error: str | None = None
-    gaps: GapResult | None = None
+    gaps: analysis.GapResult | None = None
     segments: MetricResult | None = None
     segment_metric: str = "nps"
     segment_by: str = "source_name"
@@ -74,32 +73,29 @@ def journey_view(
     session: Session,
     *,
     workspace_id: int,
-    journey_id: int | None = None,
-    metric: str | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    min_n: int = stats.DEFAULT_MIN_N,
+    query: JourneyViewQuery,
 ) -> JourneyView:
     """Stage scores with top pain points, the funnel, ranked pain points and the journey's experience gaps."""
     journeys = [(j.id, j.name) for j in journey_service.list_journeys(session, workspace_id=workspace_id)]
-    metric = metric or default_metric(session, workspace_id=workspace_id)
+    metric = query.metric or default_metric(session, workspace_id=workspace_id)
+    journey_id = query.journey_id
     metrics.resolve_metric(metric)
     if journey_id is None and journeys:
         journey_id = journeys[0][0]
     view = JourneyView(journeys=journeys, journey_id=journey_id, metric=metric)
     if journey_id is None:
         return view
-    ws, jid, start, end = workspace_id, journey_id, date_from, date_to
-    view.metrics = journey_analysis.journey_metrics(
-        session, workspace_id=ws, journey_id=jid, metric=metric, date_from=start, date_to=end, min_n=min_n
+    period = {"date_from": query.date_from, "date_to": query.date_to}
+    ws, jid = workspace_id, journey_id
+    stages = analysis.JourneyMetricsQuery(metric=metric, min_n=query.min_n, **period)
+    view.metrics = journey_analysis.journey_metrics(session, workspace_id=ws, journey_id=jid, query=stages)
+    view.funnel = journey_analysis.funnel(
+        session, workspace_id=ws, journey_id=jid, query=analysis.FunnelQuery(**period)
     )
-    view.funnel = journey_analysis.funnel(session, workspace_id=ws, journey_id=jid, date_from=start, date_to=end)
-    view.pains = journey_analysis.pain_points(
-        session, workspace_id=ws, journey_id=jid, date_from=start, date_to=end, min_n=min_n
-    )
-    view.gaps = gap_analysis.experience_gaps(
-        session, workspace_id=workspace_id, journey_id=journey_id, date_from=date_from, date_to=date_to, min_n=min_n
-    )
+    pains = analysis.PainPointsQuery(min_n=query.min_n, **period)
+    view.pains = journey_analysis.pain_points(session, workspace_id=ws, journey_id=jid, query=pains)
+    gaps = analysis.GapQuery(journey_id=jid, min_n=query.min_n, **period)
+    view.gaps = gap_analysis.experience_gaps(session, workspace_id=ws, query=gaps)
     return view
 
 
@@ -122,41 +118,33 @@ def driver_view(
     session: Session,
     *,
     workspace_id: int,
-    outcome: str | None = None,
-    drivers: list[str] | None = None,
-    source_name: str | None = None,
-    performance: str = "mean",
-    bootstrap: int = 200,
-    segment_metric: str = "nps",
-    segment_by: str = "source_name",
-    min_n: int = stats.DEFAULT_MIN_N,
+    query: DriverViewQuery,
 ) -> DriverView:
     """Key drivers of an outcome (when one is chosen), every experience gap, and a segment breakdown."""
+    segment_metric, segment_by, min_n = query.segment_metric, query.segment_by, query.min_n
     metrics.resolve_metric(segment_metric)
     if not is_dimension(segment_by):
         raise InvalidInput(f"Cannot break down by {segment_by!r}; use a field such as source_name or stage.")
     view = DriverView(
         fields=numeric_fields(session, workspace_id=workspace_id),
-        outcome=outcome,
-        drivers=list(drivers or []),
+        outcome=query.outcome,
+        drivers=list(query.drivers),
         segment_metric=segment_metric,
         segment_by=segment_by,
     )
-    if outcome:
-        query = DriverQuery.model_validate(
-            {
-                "outcome": outcome,
-                "drivers": view.drivers,
-                "source_name": source_name,
-                "bootstrap": bootstrap,
-                "performance": performance,
-            }
+    if query.outcome:
+        wanted = analysis.DriverQuery(
+            outcome=query.outcome,
+            drivers=view.drivers,
+            source_name=query.source_name,
+            bootstrap=query.bootstrap,
+            performance=query.performance,
         )
         try:
-            view.result = driver_analysis.key_drivers(session, workspace_id=workspace_id, query=query)
+            view.result = driver_analysis.key_drivers(session, workspace_id=workspace_id, query=wanted)
         except InvalidInput as exc:  # too few answers, a constant field...: shown next to the form
             view.error = exc.detail
-    view.gaps = gap_analysis.experience_gaps(session, workspace_id=workspace_id, min_n=min_n)
+    view.gaps = gap_analysis.experience_gaps(session, workspace_id=workspace_id, query=analysis.GapQuery(min_n=min_n))
     segment_query = MetricQuery(metric=segment_metric, group_by=[segment_by], min_n=min_n)
     view.segments = metrics.compute(session, workspace_id=workspace_id, query=segment_query)
     return view
@@ -178,7 +166,7 @@ def check_driver_table(which: str) -> None:
     _check(which, DRIVER_TABLES)
 
 
-def gap_table(gaps: GapResult | None, name: str) -> Table:
+def gap_table(gaps: analysis.GapResult | None, name: str) -> Table:
     cols = ["scope", "journey_key", "key", "name", "metric", "promised", "perceived", "lower", "upper", "n", "gap"]
     cols += ["gap_lower", "gap_upper", "p_value", "status"]
     rows: list[list[Cell]] = [[getattr(g, c) for c in cols] for g in (gaps.items if gaps else [])]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from cem import scores
 from cem.analytics import dimensions
 from cem.analytics.engines.base import AggregateQuery, AggregateRow
 from cem.analytics.metrics import Agg
@@ -29,7 +30,7 @@ VALUE_COLUMNS = {
     "churned": "c.churned",
 }
 BUCKETS = ("week", "month", "quarter")  # date_trunc units, the same in DuckDB and Spark (weeks from Monday)
-TOP_BOX = "CASE WHEN s.seen_max <= 3 THEN 3 WHEN s.seen_max <= 5 THEN 4 WHEN s.seen_max <= 7 THEN 6 ELSE 9 END"
+TOP_BOX = scores.top_box_sql("s.seen_max")
 
 
 @dataclass(frozen=True)

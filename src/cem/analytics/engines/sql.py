@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
+from cem import scores
 from cem.analytics import dimensions
 from cem.analytics.churn import churn_sql
 from cem.analytics.engines.base import AggregateQuery, AggregateRow
@@ -181,8 +182,8 @@ class _Threshold:
             .subquery("scales")
         )
         seen_max = self.scales.c.seen_max
-        # Top box: 3 of 3; 4-5 of 5; 6-7 of 7; 9-10 of 10.
-        self.value = case((seen_max <= 3, 3), (seen_max <= 5, 4), (seen_max <= 7, 6), else_=9)
+        *steps, last = scores.STANDARD_SCALES
+        self.value = case(*((seen_max <= top, scores.TOP_BOX[top]) for top in steps), else_=scores.TOP_BOX[last])
 
 
 def _as_date(value: Any) -> date:
