@@ -3,7 +3,7 @@
 `read_definition(filename, content)` detects the format, parses the file into the intermediate representation
 (`ir`), maps it onto the cem survey definition (`convert`) and returns it with every located warning. Unreadable
 files raise `cem.errors.BadRequest` with the reason (unknown extension, empty, binary, corrupt JSON/XML...).
-Storing the survey is `cem.interchange.importers.service.import_survey`.
+Storing the survey is `cem.interchange.importers.store.import_survey`.
 """
 
 from __future__ import annotations
