@@ -13,20 +13,25 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from cem.admin import service as admin_service
 from cem.app import create_app
+from cem.auth.models import Membership, User
 from cem.auth.principal import Principal, system_principal
-from cem.config import Settings, get_settings
+from cem.auth.security import use_password_hash_cost
+from cem.config import PasswordHashCost, Settings, get_settings
 from cem.db.base import Base
 from cem.db.session import Database
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORD = "correct-horse-battery"
+# The suite creates four users per workspace: at argon2's production cost that was most of a test's setup time.
+# tests/test_password_hash_cost.py keeps the production cost under test.
+TEST_HASH_COST: PasswordHashCost = "minimal"
 
 
 def _worker_id() -> str:
@@ -57,7 +62,14 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         in_process_worker=False,
         warm_text_search=False,  # a background thread reading the store would race the per-test clean-up
         shared_data_dir=SHARED_DATA,
+        password_hash_cost=TEST_HASH_COST,
     )
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing() -> None:
+    """Every test starts hashing cheaply, even after one before it built an app at the production cost."""
+    use_password_hash_cost(TEST_HASH_COST)
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +150,18 @@ def workspace(db: Database, client: TestClient) -> Workspace:
 
 
 @pytest.fixture
+def production_hash_cost(workspace: Workspace) -> Workspace:
+    """For tests about what checking a password costs: the workspace's users re-hashed at the production cost,
+    and this test hashing at it (the dummy hash for unknown emails included)."""
+    use_password_hash_cost("standard")
+    with workspace.db.unit_of_work() as session:
+        users = session.scalars(select(User).join(Membership).where(Membership.workspace_id == workspace.id))
+        for user in users:
+            admin_service.set_password(user, PASSWORD)
+    return workspace
+
+
+@pytest.fixture
 def api(workspace: Workspace) -> Callable[..., TestClient]:
     """`api("viewer")` -> a TestClient authenticated with a token of that role."""
 
@@ -180,6 +204,7 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, workspace: Workspac
     """A runner whose `cem` commands open the test database, with the test workspace in it."""
     monkeypatch.setenv("CEM_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("CEM_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("CEM_PASSWORD_HASH_COST", settings.password_hash_cost)
     get_settings.cache_clear()
     yield CliRunner()
     get_settings.cache_clear()

@@ -16,6 +16,7 @@ from cem.api import errors as api_errors
 from cem.api.limits import BodySizeLimit
 from cem.api.router import api_router
 from cem.auth.login_throttle import LoginThrottle
+from cem.auth.security import use_password_hash_cost
 from cem.auth.token_cache import TokenCache
 from cem.config import Settings, get_settings
 from cem.db import migrate
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     """Build the web app and API; migrations apply on start, the in-process worker starts if enabled."""
     settings = settings or get_settings()
     settings.check_secrets()
+    use_password_hash_cost(settings.password_hash_cost)
     database = db or Database(settings)
     migrate.upgrade(database.engine)
     workers = (

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "dev-insecure-secret-change-me"
@@ -16,6 +16,9 @@ MIN_SECRET_DISTINCT = 8
 # above it (hex: >= 10^27, url-safe: >= 10^30); repeats, sequences, keyboard walks and sentences of common words
 # fall below it, whatever their length.
 MIN_SECRET_GUESSES_LOG10 = 24.0
+# How much work hashing a new password takes: "standard" is argon2's RFC 9106 low-memory profile (64 MiB, 3 passes,
+# about a third of a second); "minimal" is argon2's cheapest, for test suites that create many users.
+PasswordHashCost = Literal["standard", "minimal"]
 
 
 class Settings(BaseSettings):
@@ -41,6 +44,9 @@ class Settings(BaseSettings):
     # Load the embedding model and the vector index at server start, so the first semantic search is fast.
     warm_text_search: bool = True
     session_hours: int = 12
+    # Existing hashes verify whatever this says (an argon2 hash carries its own parameters); CEM_ENV=prod refuses
+    # "minimal".
+    password_hash_cost: PasswordHashCost = "standard"
     # API-token look-ups are cached this long (0: never). A revocation in the same process applies at once;
     # other processes (a second server worker, the CLI) see it within this many seconds.
     token_cache_seconds: float = 5.0
@@ -64,6 +70,12 @@ class Settings(BaseSettings):
     smtp_connections: int = 4
     # Base URL written into survey links (emails, widget); default http://host:port.
     public_url: str = ""
+
+    @model_validator(mode="after")
+    def _production_hashes_at_full_cost(self) -> Settings:
+        if self.env == "prod" and self.password_hash_cost != "standard":
+            raise ValueError("CEM_PASSWORD_HASH_COST=minimal is for tests; production hashes passwords at full cost")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

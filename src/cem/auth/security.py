@@ -8,14 +8,21 @@ import secrets
 from collections.abc import Iterable
 from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from zxcvbn import zxcvbn
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
+from cem.config import PasswordHashCost
 from cem.errors import InvalidInput
 
-_hasher = PasswordHasher()
+HASH_PARAMETERS: dict[PasswordHashCost, Parameters] = {
+    "standard": profiles.RFC_9106_LOW_MEMORY,
+    "minimal": profiles.CHEAPEST,
+}
+# One deployment hashes at one cost, so the hasher is process-wide: the composition roots (create_app, the CLI's
+# open_db) set it from CEM_PASSWORD_HASH_COST; until then new hashes get the production parameters.
+_hasher = PasswordHasher.from_parameters(HASH_PARAMETERS["standard"])
 MIN_PASSWORD_LENGTH = 10
 # zxcvbn's score: 0-1 fall to fewer than a million guesses (repeats, keyboard walks, common words); 2 and up
 # need at least that many, which login throttling turns into years of online guessing.
@@ -23,6 +30,13 @@ MIN_PASSWORD_SCORE = 2
 # zxcvbn's cost grows with length (a 200-character run takes over a second), so it judges a long password by
 # its first 72 characters, its own default bound; a password whose first 72 characters are strong is strong.
 STRENGTH_PREFIX = 72
+
+
+def use_password_hash_cost(cost: PasswordHashCost) -> None:
+    """Hash new passwords in this process with the parameters of `cost` (stored hashes verify either way)."""
+    global _hasher
+    _hasher = PasswordHasher.from_parameters(HASH_PARAMETERS[cost])
+    _dummy_hash.cache_clear()  # the dummy must cost what a real hash of this process costs
 
 
 def hash_password(password: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from cem.auth.security import use_password_hash_cost
 from cem.config import Settings, get_settings
 from cem.db import migrate
 from cem.db.session import Database
@@ -25,7 +26,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def open_db(settings: Settings | None = None, *, upgrade: bool = True) -> Database:
     """The configured database, migrated to head."""
-    db = Database(settings or get_settings())
+    settings = settings or get_settings()
+    use_password_hash_cost(settings.password_hash_cost)
+    db = Database(settings)
     if upgrade:
         migrate.upgrade(db.engine)
     return db
