@@ -11,6 +11,7 @@ mkdir -p artifacts
 
 echo "== ruff"; ruff check src tests benchmarks scripts
 echo "== mypy"; mypy
+echo "== import contracts"; lint-imports
 
 PG_URL=$(bash scripts/pg.sh start)
 trap 'bash scripts/pg.sh stop' EXIT

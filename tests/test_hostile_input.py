@@ -12,8 +12,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from cem.api.router import api_router
 from cem.cli import app as cli_app
+from cem.routes import api_router
 from tests import test_bad_input
 from tests.test_bad_input import FEEDBACK, Snapshot
 from tests.test_error_shape import VALID_BODIES, assert_shape
@@ -26,7 +26,7 @@ seeded = test_bad_input.seeded
 MAX_INT64 = 2**63 - 1  # SQLite INTEGER, PostgreSQL BIGINT
 TOO_BIG = 2**63
 TOO_SMALL = -(2**63) - 1
-OPENAPI = get_openapi(title="cem", version="test", routes=api_router.routes)
+OPENAPI = get_openapi(title="cem", version="test", routes=api_router().routes)
 NDJSON = {"content-type": "application/x-ndjson"}
 JSON = {"content-type": "application/json"}
 

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select, update
 
-from cem.api.deps import SESSION_COOKIE
+from cem.auth.caller import SESSION_COOKIE
 from cem.auth.models import ApiToken, AuditLog, WebSession
 from cem.auth.permissions import ROLE_PERMISSIONS, Permission, Role
 from cem.auth.security import digest

@@ -14,7 +14,6 @@ from cem import __version__
 from cem.api import docs as api_docs
 from cem.api import errors as api_errors
 from cem.api.limits import BodySizeLimit
-from cem.api.router import api_router
 from cem.auth.login_throttle import LoginThrottle
 from cem.auth.security import use_password_hash_cost
 from cem.auth.token_cache import TokenCache
@@ -24,8 +23,9 @@ from cem.db.session import Database
 from cem.feedback.group_commit import GroupCommit
 from cem.imports.runner import recover_interrupted
 from cem.jobs.worker import wake_all, worker_pool
-from cem.web.router import STATIC_DIR, web_router
+from cem.routes import api_router, web_router
 from cem.web.security import SecurityHeaders
+from cem.web.templating import STATIC_DIR
 
 log = logging.getLogger("cem")
 
@@ -88,8 +88,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     # Added last, so it wraps the others: their early answers (413) get the headers too.
     app.add_middleware(SecurityHeaders)
     api_errors.install(app)
-    app.include_router(api_router)
-    app.include_router(web_router)
+    app.include_router(api_router())
+    app.include_router(web_router())
     api_docs.install(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from cem.admin import service as admin_service
+from cem.auth import credentials
 from cem.auth.models import AuditLog, Workspace
 from cem.cli import app
 from cem.config import Settings, get_settings
@@ -189,7 +189,7 @@ def test_cli_prints_the_login_and_only_resets_the_password_when_asked(
 
 def _login(db: Database, password: str) -> None:
     with db.unit_of_work() as session:
-        admin_service.login(session, email=ADMIN_EMAIL, password=password, workspace_slug="demo", hours=1)
+        credentials.login(session, email=ADMIN_EMAIL, password=password, workspace_slug="demo", hours=1)
 
 
 def test_cli_reports_bad_input_without_a_traceback(db: Database, cli_env: None, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import JSON, String, Text, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from cem.admin import service as admin_service
-from cem.auth import audit
+from cem.auth import audit, credentials
 from cem.auth.models import User, Workspace
 from cem.auth.permissions import permissions_for
 from cem.auth.principal import Principal
@@ -94,7 +94,7 @@ def _seed_rows(db: Database, ws_id: int) -> tuple[int, str, str]:
             actor = _user_principal(session, ws_id, email)
             tokens.append(admin_service.create_token(session, actor=actor, name="laptop", role="analyst").secret)
             audit.record(session, actor, "customer.update", entity_type="customer", entity_id=1)
-            admin_service.login(session, email=email, password=PASSWORD, workspace_slug=None, hours=1)
+            credentials.login(session, email=email, password=PASSWORD, workspace_slug=None, hours=1)
             session.add(
                 ImportRun(
                     workspace_id=ws_id,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import select
 
 from cem.admin import service
 from cem.admin.schemas import AuditRead, JobRead, MemberIn, MemberRead, TokenIn, TokenIssued, TokenRead
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import Admin, CurrentPrincipal, DbSession
-from cem.auth.models import AuditLog
+from cem.api.deps import Admin, DbSession
+from cem.auth.caller import CurrentPrincipal
 from cem.jobs import service as job_service
 from cem.schemas import Id, ReadModel
 
@@ -93,10 +92,7 @@ def audit_log(
     limit: int = Query(default=100, ge=1, le=1000),
     action: str | None = None,
 ) -> list[AuditRead]:
-    stmt = select(AuditLog).where(AuditLog.workspace_id == actor.workspace_id)
-    if action:
-        stmt = stmt.where(AuditLog.action == action)
-    rows = session.scalars(stmt.order_by(AuditLog.id.desc()).limit(limit))
+    rows = service.list_audit(session, workspace_id=actor.workspace_id, limit=limit, action=action)
     return [AuditRead.model_validate(r) for r in rows]
 
 

@@ -7,17 +7,14 @@ from urllib.parse import urlparse
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute
 
 from cem.admin import service
-from cem.api.deps import SESSION_COOKIE, get_db
+from cem.analytics import overview
+from cem.api.deps import get_db
+from cem.auth import credentials
+from cem.auth.caller import SESSION_COOKIE
 from cem.auth.login_throttle import LoginThrottle
-from cem.auth.models import Workspace
-from cem.customers.models import Customer, Event
 from cem.errors import CEMError, TooManyRequests
-from cem.feedback.models import FeedbackRecord
-from cem.journeys.models import Journey
 from cem.web.deps import PageReader, render
 
 router = APIRouter()
@@ -48,7 +45,7 @@ def login(
     address = request.client.host if request.client else "unknown"
     try:
         with throttle.attempt(email=email, address=address), get_db(request).unit_of_work() as session:
-            result = service.login(
+            result = credentials.login(
                 session,
                 email=email,
                 password=password,
@@ -79,7 +76,7 @@ def logout(request: Request, _principal: PageReader) -> Response:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         with get_db(request).unit_of_work() as session:
-            service.logout(session, cookie)
+            credentials.logout(session, cookie)
     response = RedirectResponse("/login", status_code=303)
     settings = request.app.state.settings
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=settings.session_cookie_secure)
@@ -90,31 +87,7 @@ def logout(request: Request, _principal: PageReader) -> Response:
 def home(request: Request, principal: PageReader) -> Response:
     ws_id = principal.workspace_id
     with get_db(request).unit_of_work(readonly=True) as session:
-        workspace = session.get(Workspace, ws_id)
-
-        def count(column: InstrumentedAttribute[int]) -> int:
-            return int(session.scalar(select(func.count()).where(column == ws_id)) or 0)
-
-        counts = {
-            "customers": count(Customer.workspace_id),
-            "feedback": count(FeedbackRecord.workspace_id),
-            "events": count(Event.workspace_id),
-            "journeys": count(Journey.workspace_id),
-        }
-        rows = [
-            (f"{t} · {n}", c)
-            for t, n, c in session.execute(
-                select(
-                    FeedbackRecord.source_type,
-                    FeedbackRecord.source_name,
-                    func.count(func.distinct(FeedbackRecord.submission_id)),
-                )
-                .where(FeedbackRecord.workspace_id == ws_id)
-                .group_by(FeedbackRecord.source_type, FeedbackRecord.source_name)
-                .order_by(func.count().desc())
-                .limit(12)
-            )
-        ]
-        # The chart spec charts.js draws (kind "ranking": horizontal bars, largest first).
-        by_source = {"kind": "ranking", "x": [label for label, _ in rows], "values": [c for _, c in rows]}
+        workspace = service.get_workspace(session, ws_id)
+        counts = overview.counts(session, ws_id)
+        by_source = overview.submissions_by_source(session, ws_id)
     return render(request, "home.html", principal, workspace=workspace, counts=counts, by_source=by_source)

@@ -73,7 +73,7 @@ ERROR_STATUSES = {
     429: "Too many requests; retry after the Retry-After header's seconds",
     500: "Internal error (logged on the server)",
 }
-# Documented on every /api/v1 operation (cem.api.router); this also replaces FastAPI's own 422 schema
+# Documented on every /api/v1 operation (cem.routes.api_router); this also replaces FastAPI's own 422 schema
 # (HTTPValidationError), which is not what the exception handlers below send.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description} for status, description in ERROR_STATUSES.items()

@@ -17,7 +17,7 @@ textarea `mapping`), button `#import-submit`, and on the run page `#import-statu
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
@@ -26,7 +26,7 @@ from cem.api.deps import get_db, get_settings
 from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.errors import CEMError
-from cem.feedback.models import FIELD_TYPES
+from cem.feedback.schemas import FieldType
 from cem.imports import service
 from cem.imports.api import parse_mapping_json
 from cem.imports.schemas import TARGETS
@@ -48,7 +48,7 @@ def _index(
         runs=runs,
         mappings=mappings,
         targets=TARGETS,
-        field_types=FIELD_TYPES,
+        field_types=get_args(FieldType),
         can_import=principal.can(Permission.imports),
         form=form,
         error=error,

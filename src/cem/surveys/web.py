@@ -38,7 +38,6 @@ from cem.web.deps import PageReader, page_permission, render
 from cem.web.forms import see_other
 
 router = APIRouter()
-router.include_router(hosted.router)
 
 PageSurveys = Annotated[Principal, Depends(page_permission(Permission.surveys))]
 Edit = Callable[[dict[str, Any], Form], dict[str, Any]]

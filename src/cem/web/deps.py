@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from cem.api.deps import current_principal
+from cem.auth.caller import current_principal
 from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.errors import Forbidden
