@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -77,10 +77,50 @@ class Computed:
     seconds: dict[str, float]
 
 
+class RunOptions(TypedDict, total=False):
+    """How a run clusters; every key is optional."""
+
+    seed: int  # the same seed gives the same topics (default 0)
+    min_topic_size: int  # the smallest topic and subtopic kept (default discovery.DEFAULT_MIN_TOPIC_SIZE)
+    n_topics: int | None  # how many topics to find (default None: automatic)
+    embed: Embed | None  # embeds texts that have no stored vector (default None: the shared model)
+    progress: Progress | None  # told (stage, fraction done) as the run goes
+
+
+def discover_workspace(
+    session: Session, workspace_id: int, *, actor: Principal | None = None, **options: Unpack[RunOptions]
+) -> DiscoveryReport:
+    """(Re-)discover topics in one session (small workspaces, tests); see discover_in_db for long runs."""
+    records, stored = read_texts(session, workspace_id, options)
+    computed = compute(records, stored, options)
+    return store(session, workspace_id, computed, options, actor=actor)
+
+
+def discover_in_db(
+    db: Database, workspace_id: int, *, actor: Principal | None = None, **options: Unpack[RunOptions]
+) -> DiscoveryReport:
+    """(Re-)discover topics: read, then embed and cluster outside any transaction, then one write.
+
+    On SQLite a write transaction holds the single write lock; embedding missing texts can take minutes, so only
+    the final mapping and assignment run inside one (records added meanwhile get topics from the enrichment job,
+    records deleted meanwhile are skipped).
+    """
+    with db.unit_of_work(readonly=True) as session:
+        records, stored = read_texts(session, workspace_id, options)
+    computed = compute(records, stored, options)
+    with db.unit_of_work() as session:
+        return store(session, workspace_id, computed, options, actor=actor)
+
+
+def _progress(options: RunOptions) -> Progress:
+    return options.get("progress") or (lambda _stage, _done: None)
+
+
 def read_texts(
-    session: Session, workspace_id: int, min_topic_size: int
+    session: Session, workspace_id: int, options: RunOptions
 ) -> tuple[list[tuple[int, str]], dict[int, Vectors]]:
     """The workspace's texts and their stored embeddings (a read-only step)."""
+    min_topic_size = options.get("min_topic_size", disc.DEFAULT_MIN_TOPIC_SIZE)
     records = text_records(session, workspace_id)
     if len(records) < min_topic_size:
         raise InvalidInput(
@@ -89,28 +129,20 @@ def read_texts(
     return records, stored_vectors(session, [rid for rid, _ in records])
 
 
-def compute(
-    records: Sequence[tuple[int, str]],
-    stored: dict[int, Vectors],
-    *,
-    seed: int,
-    min_topic_size: int,
-    n_topics: int | None,
-    embed: Embed | None,
-    progress: Progress,
-) -> Computed:
+def compute(records: Sequence[tuple[int, str]], stored: dict[int, Vectors], options: RunOptions) -> Computed:
     """Embed texts that have no stored vector, then cluster and label (no database: may take minutes)."""
+    progress = _progress(options)
     clock = time.perf_counter()
     progress("embedding", 0.02)
-    vectors, embedded = complete_vectors(records, stored, embed)
+    vectors, embedded = complete_vectors(records, stored, options.get("embed"))
     seconds = {"embeddings": time.perf_counter() - clock}
     clock = time.perf_counter()
     found = disc.discover(
         [t for _, t in records],
         vectors,
-        seed=seed,
-        min_topic_size=min_topic_size,
-        n_topics=n_topics,
+        seed=options.get("seed", 0),
+        min_topic_size=options.get("min_topic_size", disc.DEFAULT_MIN_TOPIC_SIZE),
+        n_topics=options.get("n_topics"),
         progress=lambda stage, done: progress(stage, 0.1 + 0.7 * done),
     )
     seconds["clustering"] = time.perf_counter() - clock
@@ -119,15 +151,10 @@ def compute(
 
 
 def store(
-    session: Session,
-    workspace_id: int,
-    computed: Computed,
-    *,
-    progress: Progress,
-    actor: Principal | None,
-    seed: int,
+    session: Session, workspace_id: int, computed: Computed, options: RunOptions, *, actor: Principal | None
 ) -> DiscoveryReport:
     """Map the new clusters onto the old topics (edits kept), then re-assign every text (one short write)."""
+    progress = _progress(options)
     clock = time.perf_counter()
     ids, vectors = computed.ids, computed.vectors
     kept, suppressed = _apply(session, workspace_id, computed.found, ids, vectors)
@@ -155,57 +182,10 @@ def store(
             "topic.discover",
             entity_type="workspace",
             entity_id=workspace_id,
-            details={"seed": seed, "topics": result.topics, "texts": result.texts},
+            details={"seed": options.get("seed", 0), "topics": result.topics, "texts": result.texts},
         )
     progress("done", 1.0)
     return result
-
-
-def discover_workspace(
-    session: Session,
-    workspace_id: int,
-    *,
-    seed: int = 0,
-    min_topic_size: int = disc.DEFAULT_MIN_TOPIC_SIZE,
-    n_topics: int | None = None,
-    embed: Embed | None = None,
-    progress: Progress | None = None,
-    actor: Principal | None = None,
-) -> DiscoveryReport:
-    """(Re-)discover topics in one session (small workspaces, tests); see discover_in_db for long runs."""
-    report = progress or (lambda _s, _d: None)
-    records, stored = read_texts(session, workspace_id, min_topic_size)
-    computed = compute(
-        records, stored, seed=seed, min_topic_size=min_topic_size, n_topics=n_topics, embed=embed, progress=report
-    )
-    return store(session, workspace_id, computed, progress=report, actor=actor, seed=seed)
-
-
-def discover_in_db(
-    db: Database,
-    workspace_id: int,
-    *,
-    seed: int = 0,
-    min_topic_size: int = disc.DEFAULT_MIN_TOPIC_SIZE,
-    n_topics: int | None = None,
-    embed: Embed | None = None,
-    progress: Progress | None = None,
-    actor: Principal | None = None,
-) -> DiscoveryReport:
-    """(Re-)discover topics: read, then embed and cluster outside any transaction, then one write.
-
-    On SQLite a write transaction holds the single write lock; embedding missing texts can take minutes, so only
-    the final mapping and assignment run inside one (records added meanwhile get topics from the enrichment job,
-    records deleted meanwhile are skipped).
-    """
-    report = progress or (lambda _s, _d: None)
-    with db.unit_of_work(readonly=True) as session:
-        records, stored = read_texts(session, workspace_id, min_topic_size)
-    computed = compute(
-        records, stored, seed=seed, min_topic_size=min_topic_size, n_topics=n_topics, embed=embed, progress=report
-    )
-    with db.unit_of_work() as session:
-        return store(session, workspace_id, computed, progress=report, actor=actor, seed=seed)
 
 
 def workspace_job(session: Session, workspace_id: int, job_id: int) -> Job | None:
