@@ -23,6 +23,7 @@ from cem.auth.principal import Principal
 from cem.errors import CEMError, InvalidInput
 from cem.jobs.models import Job
 from cem.jobs.queue import enqueue
+from cem.text.sentiment import LABELS
 from cem.text.topics import catalogue, editing, runs, statistics
 from cem.text.topics.api import masked_text
 from cem.text.topics.discovery import DEFAULT_MIN_TOPIC_SIZE
@@ -94,7 +95,7 @@ def _topic_page(request: Request, principal: Principal, topic_id: int, **extra: 
     params = request.query_params
     offset = int(params["offset"]) if (params.get("offset") or "").isdigit() else 0
     sentiment = params.get("sentiment") or None
-    if sentiment not in (None, "negative", "neutral", "positive", "mixed"):
+    if sentiment not in (None, *LABELS):
         sentiment = None
     with get_db(request).unit_of_work(readonly=True) as session:
         topic = catalogue.get_topic(session, principal.workspace_id, topic_id)

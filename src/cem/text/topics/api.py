@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
@@ -12,6 +10,7 @@ from cem.api.deps import DbSession, Reader, Writer
 from cem.auth.principal import Principal
 from cem.jobs.queue import enqueue
 from cem.schemas import Id
+from cem.text.sentiment import SentimentLabel
 from cem.text.topics import catalogue, editing, statistics
 from cem.text.topics.schemas import (
     DiscoverIn,
@@ -28,8 +27,6 @@ from cem.text.topics.schemas import (
 )
 
 router = APIRouter(tags=["topics"], route_class=StrictJsonRoute)
-
-SentimentLabel = Literal["negative", "neutral", "positive", "mixed"]
 
 
 def summary(stats: statistics.TopicStats) -> TopicSummary:
