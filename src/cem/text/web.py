@@ -23,9 +23,9 @@ from cem.auth.principal import Principal
 from cem.errors import CEMError, InvalidInput
 from cem.jobs.models import Job
 from cem.jobs.queue import enqueue
+from cem.text.redaction import masked_text
 from cem.text.sentiment import LABELS
 from cem.text.topics import catalogue, editing, runs, statistics
-from cem.text.topics.api import masked_text
 from cem.text.topics.discovery import DEFAULT_MIN_TOPIC_SIZE
 from cem.web.deps import PageReader, PageWriter, render
 from cem.web.forms import see_other

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
-from sqlalchemy.orm import Session
 
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, Writer
-from cem.auth.principal import Principal
 from cem.jobs.queue import enqueue
 from cem.schemas import Id
+from cem.text.redaction import masked_text
 from cem.text.sentiment import SentimentLabel
 from cem.text.topics import catalogue, editing, statistics
 from cem.text.topics.schemas import (
@@ -39,16 +38,6 @@ def summary(stats: statistics.TopicStats) -> TopicSummary:
         trend=stats.trend,
         interval=stats.interval,
     )
-
-
-def masked_text(session: Session, actor: Principal, text: str | None) -> str:
-    """The text as this caller may see it (personal data masked for roles without PII access)."""
-    try:
-        from cem.text.redaction import masker_for
-    except ImportError:  # redaction not installed
-        return text or ""
-    masker = masker_for(session, actor)
-    return (masker.text(text) if masker else text) or ""
 
 
 @router.get("/text/topics", response_model=list[TopicSummary], summary="Topics with volume, sentiment and trend")
