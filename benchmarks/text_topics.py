@@ -81,7 +81,7 @@ def stored_seconds(n: int, *, themes: int = 60, seed: int = 0) -> dict[str, Any]
     from cem.db.base import utcnow
     from cem.db.session import Database
     from cem.feedback.models import FeedbackRecord
-    from cem.text.topics import service
+    from cem.text.topics import runs
 
     texts, vectors, _ = synthetic(n, themes, seed)
     lookup = dict(zip(texts, vectors, strict=False))
@@ -114,9 +114,7 @@ def stored_seconds(n: int, *, themes: int = 60, seed: int = 0) -> dict[str, Any]
             )
         started = time.perf_counter()
         with db.unit_of_work() as session:
-            report = service.discover_workspace(
-                session, ws, seed=seed, embed=lambda ts: np.stack([lookup[t] for t in ts])
-            )
+            report = runs.discover_workspace(session, ws, seed=seed, embed=lambda ts: np.stack([lookup[t] for t in ts]))
         seconds = time.perf_counter() - started
         db.dispose()
     return {"n": n, "seconds": round(seconds, 2), "parts": report.seconds, "assigned": report.assigned}

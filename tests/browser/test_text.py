@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cem.db.session import Database
-from cem.text.topics import service
+from cem.text.topics import runs
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, Workspace
 from tests.text.topics.conftest import Corpus, airline, store_texts  # noqa: F401  (airline is a fixture)
@@ -26,7 +26,7 @@ def test_open_drill_down_and_rename_a_topic(
 ) -> None:
     store_texts(db, workspace.id, airline.texts, sentiments=airline.sentiments, dates=airline.dates)
     with db.unit_of_work() as session:
-        service.discover_workspace(session, workspace.id, seed=0, min_topic_size=8, embed=airline.embed())
+        runs.discover_workspace(session, workspace.id, seed=0, min_topic_size=8, embed=airline.embed())
     log_in(page, workspace.user_email("agent"), PASSWORD)
     page.goto("/text")
     rows = page.get_by_test_id("topic-row")

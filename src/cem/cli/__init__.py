@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cem.cli import analyses, core, demo, export, imports, jobs, metrics, privacy, surveys, text  # noqa: F401  (each registers commands on `app`)
+from cem.cli import analyses, core, demo, export, imports, jobs, metrics, privacy, surveys, text, text_topics  # noqa: F401  (each registers commands on `app`)
 from cem.cli.app import app
 
 

@@ -25,7 +25,7 @@ OUT_COLUMNS = ("sentiment_label", "sentiment_score")
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
-def _open_csv(path: Path) -> tuple[Any, csv.DictReader[str]]:
+def open_csv(path: Path) -> tuple[Any, csv.DictReader[str]]:
     """The open file and a reader positioned after the header; readable messages for every way this fails."""
     if not path.is_file():
         fail(f"Input file not found: {path}", 2)
@@ -78,7 +78,7 @@ def sentiment_csv(
         fail("--output must be a different file from --input.", 2)
     if not output.parent.is_dir():
         fail(f"Output folder not found: {output.parent}", 2)
-    handle, reader = _open_csv(input_path)
+    handle, reader = open_csv(input_path)
     with handle:
         fields = list(reader.fieldnames or [])
         if column not in fields:
@@ -122,7 +122,7 @@ def _write(
 # -- stored feedback: backfill and training ---------------------------------------------------------------------------
 
 
-def _workspace_id(db: Any, slug: str) -> int:
+def workspace_id_of(db: Any, slug: str) -> int:
     from cem.admin import service as admin_service
 
     with db.unit_of_work(readonly=True) as session:
@@ -156,7 +156,7 @@ def backfill(
     from cem.text import enrich
 
     db = open_db()
-    workspace_id = _workspace_id(db, workspace)
+    workspace_id = workspace_id_of(db, workspace)
     pending = _stale_ids(db, workspace_id)
     if not pending:
         echo("Nothing to do: every text record is enriched and up to date.")
@@ -179,11 +179,7 @@ def train(workspace: str = typer.Option("default", help="Workspace slug.")) -> N
     from cem.text import service
 
     db = open_db()
-    workspace_id = _workspace_id(db, workspace)
+    workspace_id = workspace_id_of(db, workspace)
     with db.unit_of_work() as session:
         report, _ = service.train_workspace_model(session, actor=system_principal(workspace_id))
     echo(service.training_message(report))
-
-
-# `cem text topics` and `cem text discover` (topic discovery) live in their own module; importing it registers them.
-from cem.cli import text_topics as _text_topics  # noqa: E402, F401

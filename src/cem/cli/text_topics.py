@@ -13,16 +13,16 @@ import numpy as np
 import typer
 
 from cem.cli.app import echo, fail, friendly_errors, open_db
-from cem.cli.text import _open_csv, text_app
+from cem.cli.text import open_csv, text_app, workspace_id_of
 from cem.exports_safety import SafeDictWriter
-from cem.text.topics import DEFAULT_MIN_TOPIC_SIZE
+from cem.text.topics.discovery import DEFAULT_MIN_TOPIC_SIZE
 
 TOPIC_COLUMNS = ("topic", "subtopic")
 MAX_ROWS = 1_000_000
 
 
 def _read_texts(input_path: Path, column: str) -> tuple[list[str], list[dict[str, Any]], list[str]]:
-    handle, reader = _open_csv(input_path)
+    handle, reader = open_csv(input_path)
     with handle:
         fields = list(reader.fieldnames or [])
         if column not in fields:
@@ -115,13 +115,11 @@ def discover_stored(
     Runs the discovery here with a progress bar, or with --background queues the `text.topics.discover` job (follow
     it with `cem jobs show ID`). Stored embeddings are reused; texts without one are embedded first.
     """
-    from cem.admin import service as admin_service
     from cem.auth.principal import system_principal
-    from cem.text.topics import service
+    from cem.text.topics import runs
 
     db = open_db()
-    with db.unit_of_work(readonly=True) as session:
-        workspace_id = int(admin_service.get_workspace_by_slug(session, workspace).id)
+    workspace_id = workspace_id_of(db, workspace)
     if background:
         from cem.jobs.queue import enqueue
 
@@ -148,7 +146,7 @@ def discover_stored(
                 bar.update(step)
                 done[0] += step
 
-        report = service.discover_in_db(
+        report = runs.discover_in_db(
             db,
             workspace_id,
             seed=seed,

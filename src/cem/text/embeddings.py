@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -173,12 +174,7 @@ class Embedder:
             yield from pool.map(model.query, groups)
 
 
-_shared: Embedder | None = None
-
-
+@cache
 def shared_embedder() -> Embedder:
     """The process-wide embedder (the model is loaded once, on first use)."""
-    global _shared
-    if _shared is None:
-        _shared = Embedder()
-    return _shared
+    return Embedder()

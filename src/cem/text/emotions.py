@@ -13,6 +13,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -157,11 +158,7 @@ class EmotionModel:
         return [[e for e, s in zip(EMOTIONS, row[: len(EMOTIONS)], strict=True) if s >= MIN_SHARE] for row in shares]
 
 
-_shared: EmotionModel | None = None
-
-
+@cache
 def shared_emotion_model() -> EmotionModel:
-    global _shared
-    if _shared is None:
-        _shared = EmotionModel()
-    return _shared
+    """The process-wide emotion model (built once, on first use)."""
+    return EmotionModel()

@@ -51,6 +51,12 @@ def masker_for(session: Session, principal: Principal) -> Masker | None:
     return Masker(config.kinds)
 
 
+def masked_text(session: Session, principal: Principal, text: str | None) -> str:
+    """The text as this caller may see it (personal data masked for roles without PII access); "" for none."""
+    masker = masker_for(session, principal)
+    return (masker.text(text) if masker else text) or ""
+
+
 def hidden_spans(session: Session, principal: Principal) -> Callable[[str], list[tuple[int, int]]] | None:
     """What this caller may not see in a text, for full-text search (None when it sees every text whole).
 

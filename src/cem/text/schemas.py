@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from cem.feedback.schemas import FeedbackRead
 from cem.schemas import InputModel, ReadModel
+from cem.text.sentiment import SentimentLabel
 
-SentimentLabel = Literal["negative", "neutral", "positive", "mixed"]
 PiiKind = Literal["email", "iban", "card", "ip", "phone", "name"]
 ALL_KINDS: tuple[PiiKind, ...] = ("email", "iban", "card", "ip", "phone", "name")
 

@@ -12,8 +12,9 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,9 @@ from cem.text.anchors import ANCHORS
 from cem.text.embeddings import Embedder, Vectors, shared_embedder
 from cem.text.language import detect_languages
 
-LABELS: tuple[str, ...] = ("negative", "neutral", "positive", "mixed")
+# The sentiment labels a record can carry (the API's, the explorer's filters and corrections): written once here.
+SentimentLabel = Literal["negative", "neutral", "positive", "mixed"]
+LABELS: tuple[str, ...] = get_args(SentimentLabel)
 Progress = Callable[[int], None]
 Floats = npt.NDArray[np.float64]
 
@@ -240,15 +243,10 @@ def _vader_label(scores: dict[str, float]) -> Sentiment:
     return Sentiment("mixed" if mixed else polarity, round(compound, 4), polarity)
 
 
-_shared_default: EmbeddingSentiment | None = None
-
-
+@cache
 def shared_default_analyzer() -> EmbeddingSentiment:
     """The process-wide default analyzer (its anchor centroids are computed once)."""
-    global _shared_default
-    if _shared_default is None:
-        _shared_default = EmbeddingSentiment()
-    return _shared_default
+    return EmbeddingSentiment()
 
 
 ANALYZERS: dict[str, Callable[[], SentimentAnalyzer]] = {"e5": EmbeddingSentiment, "vader": VaderSentiment}

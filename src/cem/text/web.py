@@ -23,8 +23,9 @@ from cem.auth.principal import Principal
 from cem.errors import CEMError, InvalidInput
 from cem.jobs.models import Job
 from cem.jobs.queue import enqueue
-from cem.text.topics import service
-from cem.text.topics.api import masked_text
+from cem.text.redaction import masked_text
+from cem.text.sentiment import LABELS
+from cem.text.topics import catalogue, editing, runs, statistics
 from cem.text.topics.discovery import DEFAULT_MIN_TOPIC_SIZE
 from cem.web.deps import PageReader, PageWriter, render
 from cem.web.forms import see_other
@@ -51,9 +52,9 @@ def _sparkline(trend: list[tuple[str, int]]) -> str:
     return json.dumps({"x": [m for m, _ in trend], "y": [n for _, n in trend]})
 
 
-def _tree(stats: list[service.TopicStats]) -> list[tuple[service.TopicStats, list[service.TopicStats]]]:
+def _tree(stats: list[statistics.TopicStats]) -> list[tuple[statistics.TopicStats, list[statistics.TopicStats]]]:
     """Level-1 topics, biggest first, each with its subtopics."""
-    kids: dict[int, list[service.TopicStats]] = {}
+    kids: dict[int, list[statistics.TopicStats]] = {}
     for s in stats:
         if s.topic.parent_id is not None:
             kids.setdefault(s.topic.parent_id, []).append(s)
@@ -63,12 +64,12 @@ def _tree(stats: list[service.TopicStats]) -> list[tuple[service.TopicStats, lis
 def _job(session: Session, principal: Principal, raw: str | None) -> Job | None:
     if not raw or not raw.isdigit():
         return None
-    return service.workspace_job(session, principal.workspace_id, int(raw))
+    return runs.workspace_job(session, principal.workspace_id, int(raw))
 
 
 def _explorer(request: Request, principal: Principal, **extra: Any) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
-        stats = service.topic_stats(session, principal.workspace_id)
+        stats = statistics.topic_stats(session, principal.workspace_id)
         context = {
             "tree": _tree(stats),
             "sparkline": _sparkline,
@@ -94,22 +95,22 @@ def _topic_page(request: Request, principal: Principal, topic_id: int, **extra: 
     params = request.query_params
     offset = int(params["offset"]) if (params.get("offset") or "").isdigit() else 0
     sentiment = params.get("sentiment") or None
-    if sentiment not in (None, "negative", "neutral", "positive", "mixed"):
+    if sentiment not in (None, *LABELS):
         sentiment = None
     with get_db(request).unit_of_work(readonly=True) as session:
-        topic = service.get_topic(session, principal.workspace_id, topic_id)
-        stats = service.topic_stats(session, principal.workspace_id, [topic_id])[0]
-        kids = service.topic_stats(session, principal.workspace_id, service.child_ids(session, topic_id))
-        rows, total = service.verbatims(
+        topic = catalogue.get_topic(session, principal.workspace_id, topic_id)
+        stats = statistics.topic_stats(session, principal.workspace_id, [topic_id])[0]
+        kids = statistics.topic_stats(session, principal.workspace_id, catalogue.child_ids(session, topic_id))
+        rows, total = statistics.verbatims(
             session, principal.workspace_id, topic_id, limit=PAGE_SIZE, offset=offset, sentiment=sentiment
         )
         terms = [t.strip() for t in topic.terms.split(",")] if topic.terms else []
         siblings = [
             t
-            for t in service.list_topics(session, principal.workspace_id)
+            for t in catalogue.list_topics(session, principal.workspace_id)
             if t.parent_id == topic.parent_id and t.id != topic.id and t.kind == topic.kind == "discovered"
         ]
-        parent = service.parent_of(session, topic)
+        parent = catalogue.parent_of(session, topic)
         verbatims = [(r, score, highlight(masked_text(session, principal, r.value_text), terms)) for r, score in rows]
         context = {
             "topic": topic,
@@ -141,11 +142,11 @@ def _edit(request: Request, principal: Principal, topic_id: int, action: Callabl
     """Run one edit in its own unit of work; redirect where it says, or re-render the topic with the error."""
     try:
         with get_db(request).unit_of_work() as session:
-            service.get_topic(session, principal.workspace_id, topic_id)
+            catalogue.get_topic(session, principal.workspace_id, topic_id)
             target = action(session)
     except CEMError as exc:
         with get_db(request).unit_of_work(readonly=True) as session:
-            alive = service.is_active(session, principal.workspace_id, topic_id)
+            alive = catalogue.is_active(session, principal.workspace_id, topic_id)
         if not alive:
             raise
         response = _topic_page(request, principal, topic_id, error=exc.detail)
@@ -164,7 +165,7 @@ def _int(raw: str, name: str) -> int:
 @router.post("/text/topics/{topic_id}/rename")
 def rename(request: Request, principal: PageWriter, topic_id: int, label: Text) -> Response:
     def act(s: Session) -> None:
-        service.rename(s, principal, topic_id, label)
+        editing.rename(s, principal, topic_id, label)
 
     return _edit(request, principal, topic_id, act)
 
@@ -172,7 +173,7 @@ def rename(request: Request, principal: PageWriter, topic_id: int, label: Text) 
 @router.post("/text/topics/{topic_id}/merge")
 def merge(request: Request, principal: PageWriter, topic_id: int, source_id: Number) -> Response:
     def act(s: Session) -> None:
-        service.merge(s, principal, topic_id, [_int(source_id, "The topic to merge")])
+        editing.merge(s, principal, topic_id, [_int(source_id, "The topic to merge")])
 
     return _edit(request, principal, topic_id, act)
 
@@ -180,7 +181,7 @@ def merge(request: Request, principal: PageWriter, topic_id: int, source_id: Num
 @router.post("/text/topics/{topic_id}/split")
 def split(request: Request, principal: PageWriter, topic_id: int, k: Number) -> Response:
     def act(s: Session) -> str:
-        made = service.split(s, principal, topic_id, _int(k, "The number of topics"))
+        made = editing.split(s, principal, topic_id, _int(k, "The number of topics"))
         return f"/text/topics/{made[0].id}"
 
     return _edit(request, principal, topic_id, act)
@@ -189,7 +190,7 @@ def split(request: Request, principal: PageWriter, topic_id: int, k: Number) -> 
 @router.post("/text/topics/{topic_id}/delete")
 def delete(request: Request, principal: PageWriter, topic_id: int) -> Response:
     def act(s: Session) -> str:
-        service.delete_topic(s, principal, topic_id)
+        editing.delete_topic(s, principal, topic_id)
         return "/text"
 
     return _edit(request, principal, topic_id, act)
@@ -198,7 +199,7 @@ def delete(request: Request, principal: PageWriter, topic_id: int) -> Response:
 @router.post("/text/topics/{topic_id}/rule")
 def update_rule(request: Request, principal: PageWriter, topic_id: int, query: Text) -> Response:
     def act(s: Session) -> None:
-        service.update_rule(s, principal, topic_id, query)
+        editing.update_rule(s, principal, topic_id, query)
 
     return _edit(request, principal, topic_id, act)
 
@@ -208,7 +209,7 @@ def create_rule(request: Request, principal: PageWriter, label: Text = "", query
     """A rule topic: every text matching the keyword query carries it."""
     try:
         with get_db(request).unit_of_work() as session:
-            topic = service.create_rule(session, principal, label, query)
+            topic = editing.create_rule(session, principal, label, query)
             topic_id = topic.id
     except CEMError as exc:
         response = _explorer(request, principal, error=exc.detail, form={"label": label, "query": query})

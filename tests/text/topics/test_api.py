@@ -12,7 +12,7 @@ from cem.auth.models import AuditLog
 from cem.db.session import Database
 from cem.jobs.models import Job
 from cem.jobs.worker import Worker
-from cem.text.topics import service
+from cem.text.topics import runs, vectors
 from tests.conftest import Workspace
 from tests.test_roles_matrix import csrf_of, login
 from tests.text.topics.conftest import Corpus, store_texts
@@ -21,10 +21,10 @@ from tests.text.topics.conftest import Corpus, store_texts
 @pytest.fixture
 def topics(db: Database, workspace: Workspace, airline: Corpus, monkeypatch: pytest.MonkeyPatch) -> list[dict]:  # type: ignore[type-arg]
     # No stored embeddings in these tests: splits embed through the (replaced) model.
-    monkeypatch.setattr(service, "default_embed", airline.embed())
+    monkeypatch.setattr(vectors, "default_embed", airline.embed())
     store_texts(db, workspace.id, airline.texts, sentiments=airline.sentiments, dates=airline.dates)
     with db.unit_of_work() as session:
-        service.discover_workspace(session, workspace.id, seed=0, min_topic_size=8, embed=airline.embed())
+        runs.discover_workspace(session, workspace.id, seed=0, min_topic_size=8, embed=airline.embed())
     r = TestClient(workspace.client.app, headers=workspace.headers("viewer")).get("/api/v1/text/topics")
     assert r.status_code == 200
     return r.json()  # type: ignore[no-any-return]
@@ -107,7 +107,7 @@ def test_discovery_runs_as_a_job(
     api: Callable[..., TestClient], db: Database, workspace: Workspace, airline: Corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store_texts(db, workspace.id, airline.texts, sentiments=airline.sentiments)
-    monkeypatch.setattr(service, "default_embed", airline.embed())
+    monkeypatch.setattr(vectors, "default_embed", airline.embed())
     r = api("agent").post("/api/v1/text/topics/discover", json={"seed": 1, "min_topic_size": 8})
     assert r.status_code == 200 and r.json()["status"] == "queued"
     assert Worker(db).run_until_idle() == 1

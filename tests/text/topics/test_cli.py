@@ -126,14 +126,14 @@ def test_real_model_end_to_end(tmp_path: Path) -> None:
 def test_discover_command_on_stored_texts(
     tmp_path: Path, airline: Corpus, monkeypatch: pytest.MonkeyPatch, fresh_settings: None
 ) -> None:
-    from cem.text.topics import service
+    from cem.text.topics import vectors
     from tests.text.topics.conftest import store_texts
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("CEM_DATABASE_URL", url)
     monkeypatch.setenv("CEM_DATA_DIR", str(tmp_path))
     get_settings.cache_clear()
-    monkeypatch.setattr(service, "default_embed", airline.embed())
+    monkeypatch.setattr(vectors, "default_embed", airline.embed())
     db = Database(Settings(database_url=url, data_dir=tmp_path))
     from cem.db import migrate
 

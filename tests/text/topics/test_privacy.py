@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from cem.db.session import Database
-from cem.text.topics import service
+from cem.text.topics import editing
 from cem.text.topics.models import RecordTopic
 from tests.conftest import Workspace
 
@@ -26,7 +26,7 @@ def test_erasure_deletes_the_persons_topic_assignments(
         }
         assert admin_api.post("/api/v1/feedback", json=body).status_code == 200
     with db.unit_of_work() as session:
-        rule = service.create_rule(session, workspace.principal(), "Refunds", "refund")
+        rule = editing.create_rule(session, workspace.principal(), "Refunds", "refund")
         rule_id = rule.id
     exported = admin_api.post("/api/v1/privacy/export", json={"email": "ann@example.com"}).json()
     assert len(exported["tables"]["record_topic"]) == 1

@@ -12,7 +12,8 @@ from cem.auth.models import AuditLog
 from cem.db.session import Database
 from cem.errors import InvalidInput, NotFound
 from cem.feedback.models import FeedbackRecord
-from cem.text.topics import assign_topics, service
+from cem.text.topics import assignment, catalogue, editing, runs, statistics
+from cem.text.topics.assignment import assign_topics
 from cem.text.topics.models import RecordTopic, Topic
 from tests.conftest import Workspace
 from tests.text.topics.conftest import Corpus, store_texts
@@ -25,7 +26,7 @@ def discovered(db: Database, workspace: Workspace, airline: Corpus) -> list[int]
     texts = airline.texts[:-HELD_OUT]
     ids = store_texts(db, workspace.id, texts, sentiments=airline.sentiments, dates=airline.dates)
     with db.unit_of_work() as session:
-        report = service.discover_workspace(
+        report = runs.discover_workspace(
             session, workspace.id, seed=0, min_topic_size=8, embed=airline.embed(), actor=workspace.principal()
         )
     assert report.texts == len(texts) and report.embedded == len(texts)
@@ -35,7 +36,7 @@ def discovered(db: Database, workspace: Workspace, airline: Corpus) -> list[int]
 
 def _active(db: Database, ws: int) -> list[Topic]:
     with db.unit_of_work(readonly=True) as session:
-        return service.list_topics(session, ws)
+        return catalogue.list_topics(session, ws)
 
 
 def _by_word(topics: list[Topic], *words: str) -> Topic:
@@ -47,7 +48,7 @@ def test_discovery_fills_topics_field_and_statistics(db: Database, workspace: Wo
     keys = {t.key for t in topics}
     with db.unit_of_work(readonly=True) as session:
         stored = dict(session.execute(select(FeedbackRecord.id, FeedbackRecord.topics)).all())
-        stats = service.topic_stats(session, workspace.id)
+        stats = statistics.topic_stats(session, workspace.id)
         audited = session.scalar(select(func.count()).where(AuditLog.action == "topic.discover"))
     tagged = [v for v in stored.values() if v]
     assert len(tagged) > 0.9 * len(discovered)  # the per-topic threshold leaves ~2% as outliers
@@ -77,7 +78,7 @@ def test_new_feedback_joins_existing_topics_without_clustering(
     with db.unit_of_work() as session:
         got = assign_topics(session, workspace.id, new_ids, airline.vectors[-HELD_OUT:])
         off = assign_topics(session, workspace.id, other, noise)
-        model = service.load_model(session, workspace.id)
+        model = assignment.load_model(session, workspace.id)
     assert {t.id for t in _active(db, workspace.id)} == before  # nothing re-clustered
     assert sum(1 for keys in got.values() if keys) >= HELD_OUT * 0.8
     sims = airline.vectors[-HELD_OUT:] @ model.parent_matrix.T
@@ -95,7 +96,7 @@ def test_rule_topics_match_keywords_for_stored_and_new_feedback(
     db: Database, workspace: Workspace, discovered: list[int]
 ) -> None:
     with db.unit_of_work() as session:
-        rule = service.create_rule(session, workspace.principal(), "Baggage", "bag, bags, luggage, baggage")
+        rule = editing.create_rule(session, workspace.principal(), "Baggage", "bag, bags, luggage, baggage")
         rule_id, key = rule.id, rule.key
     with db.unit_of_work(readonly=True) as session:
         members = set(session.scalars(select(RecordTopic.record_id).where(RecordTopic.topic_id == rule_id)))
@@ -107,7 +108,7 @@ def test_rule_topics_match_keywords_for_stored_and_new_feedback(
     new = store_texts(db, workspace.id, ["Where is my luggage?? 3 days now"], prefix="rule")
     with db.unit_of_work() as session:
         assert key in assign_topics(session, workspace.id, new, None)[new[0]]
-        service.update_rule(session, workspace.principal(), rule_id, "wifi")
+        editing.update_rule(session, workspace.principal(), rule_id, "wifi")
         assert session.get_one(FeedbackRecord, new[0]).topics == []
 
 
@@ -118,15 +119,15 @@ def test_edits_survive_rediscovery(db: Database, workspace: Workspace, airline: 
     level1 = [t for t in topics if t.parent_id is None and t.id != cancelled.id]
     doomed, target, source = level1[0], level1[1], level1[2]
     with db.unit_of_work() as session:
-        service.rename(session, actor, cancelled.id, "Cancellations")
-        doomed_members = set(service._members(session, [doomed.id]))
-        service.delete_topic(session, actor, doomed.id)
-        service.merge(session, actor, target.id, [source.id])
-        rule = service.create_rule(session, actor, "Refunds", "refund*")
-        rule_members = set(service._members(session, [rule.id]))
+        editing.rename(session, actor, cancelled.id, "Cancellations")
+        doomed_members = set(catalogue.members(session, [doomed.id]))
+        editing.delete_topic(session, actor, doomed.id)
+        editing.merge(session, actor, target.id, [source.id])
+        rule = editing.create_rule(session, actor, "Refunds", "refund*")
+        rule_members = set(catalogue.members(session, [rule.id]))
         assert not any(doomed.key in (r.topics or []) for r in session.scalars(select(FeedbackRecord)))
     with db.unit_of_work() as session:
-        report = service.discover_workspace(session, workspace.id, seed=5, min_topic_size=8, embed=airline.embed())
+        report = runs.discover_workspace(session, workspace.id, seed=5, min_topic_size=8, embed=airline.embed())
     assert report.kept_edited >= 2 and report.suppressed >= 1
     after = {t.id: t for t in _active(db, workspace.id)}
     assert after[cancelled.id].label == "Cancellations" and after[cancelled.id].key == cancelled.key
@@ -135,11 +136,11 @@ def test_edits_survive_rediscovery(db: Database, workspace: Workspace, airline: 
     with db.unit_of_work(readonly=True) as session:
         assert session.get_one(Topic, doomed.id).status == "deleted"
         assert session.get_one(Topic, source.id).status == "merged"
-        assert set(service._members(session, [rule.id])) == rule_members
+        assert set(catalogue.members(session, [rule.id])) == rule_members
         # the deleted theme was not handed to a new topic: most of its old texts carry no discovered topic now
         still = session.scalars(select(FeedbackRecord.topics).where(FeedbackRecord.id.in_(doomed_members))).all()
         assert sum(1 for keys in still if keys) <= 0.5 * len(doomed_members)
-        assert len(service._members(session, [cancelled.id])) > 10
+        assert len(catalogue.members(session, [cancelled.id])) > 10
 
 
 def test_split_replaces_a_topic_with_k(
@@ -147,19 +148,19 @@ def test_split_replaces_a_topic_with_k(
 ) -> None:
     topic = max((t for t in _active(db, workspace.id) if t.parent_id is None), key=lambda t: t.id)
     with db.unit_of_work(readonly=True) as session:
-        members = set(service._members(session, [topic.id]))
+        members = set(catalogue.members(session, [topic.id]))
     with db.unit_of_work() as session:
-        made = service.split(session, workspace.principal(), topic.id, 2, embed=airline.embed())
+        made = editing.split(session, workspace.principal(), topic.id, 2, embed=airline.embed())
         made_ids = [t.id for t in made]
         assert all(t.user_edited and t.parent_id is None for t in made)
     with db.unit_of_work(readonly=True) as session:
-        parts = [set(service._members(session, [i])) for i in made_ids]
+        parts = [set(catalogue.members(session, [i])) for i in made_ids]
         assert parts[0] | parts[1] == members and not parts[0] & parts[1]
         assert session.get_one(Topic, topic.id).status == "split"
         record = session.get_one(FeedbackRecord, next(iter(parts[0])))
         assert topic.key not in (record.topics or [])
     with db.unit_of_work() as session:  # re-discovery keeps the user's split
-        service.discover_workspace(session, workspace.id, seed=0, min_topic_size=8, embed=airline.embed())
+        runs.discover_workspace(session, workspace.id, seed=0, min_topic_size=8, embed=airline.embed())
     assert set(made_ids) <= {t.id for t in _active(db, workspace.id)}
 
 
@@ -169,19 +170,19 @@ def test_bad_edits_change_nothing(db: Database, workspace: Workspace, airline: C
     parent = next(t for t in topics if t.parent_id is None)
     child = next(t for t in topics if t.parent_id is not None)
     with db.unit_of_work() as session:
-        rule = service.create_rule(session, actor, "Wifi", "wifi")
+        rule = editing.create_rule(session, actor, "Wifi", "wifi")
         rule_id = rule.id
     cases = [
-        (lambda s: service.rename(s, actor, parent.id, "   "), InvalidInput, "empty"),
-        (lambda s: service.rename(s, actor, parent.id, "x" * 201), InvalidInput, "at most"),
-        (lambda s: service.merge(s, actor, parent.id, [child.id]), InvalidInput, "same level"),
-        (lambda s: service.merge(s, actor, parent.id, [rule_id]), InvalidInput, "rule topic"),
-        (lambda s: service.merge(s, actor, parent.id, [parent.id]), InvalidInput, "at least one other"),
-        (lambda s: service.split(s, actor, parent.id, 1), InvalidInput, "2 to 10"),
-        (lambda s: service.split(s, actor, rule_id, 2), InvalidInput, "rule topic"),
-        (lambda s: service.rename(s, actor, 999_999, "x"), NotFound, "not found"),
-        (lambda s: service.update_rule(s, actor, parent.id, "x"), InvalidInput, "Only rule topics"),
-        (lambda s: service.create_rule(s, actor, "Empty", "-x"), InvalidInput, "at least one term"),
+        (lambda s: editing.rename(s, actor, parent.id, "   "), InvalidInput, "empty"),
+        (lambda s: editing.rename(s, actor, parent.id, "x" * 201), InvalidInput, "at most"),
+        (lambda s: editing.merge(s, actor, parent.id, [child.id]), InvalidInput, "same level"),
+        (lambda s: editing.merge(s, actor, parent.id, [rule_id]), InvalidInput, "rule topic"),
+        (lambda s: editing.merge(s, actor, parent.id, [parent.id]), InvalidInput, "at least one other"),
+        (lambda s: editing.split(s, actor, parent.id, 1), InvalidInput, "2 to 10"),
+        (lambda s: editing.split(s, actor, rule_id, 2), InvalidInput, "rule topic"),
+        (lambda s: editing.rename(s, actor, 999_999, "x"), NotFound, "not found"),
+        (lambda s: editing.update_rule(s, actor, parent.id, "x"), InvalidInput, "Only rule topics"),
+        (lambda s: editing.create_rule(s, actor, "Empty", "-x"), InvalidInput, "at least one term"),
     ]
     for action, error, message in cases:
         with pytest.raises(error, match=message), db.unit_of_work() as session:
@@ -191,13 +192,13 @@ def test_bad_edits_change_nothing(db: Database, workspace: Workspace, airline: C
     ]
     other = dataclasses.replace(workspace.principal(), workspace_id=workspace.id + 1)  # cannot see these topics
     with pytest.raises(NotFound), db.unit_of_work() as session:
-        service.rename(session, other, parent.id, "Mine")
+        editing.rename(session, other, parent.id, "Mine")
 
 
 def test_discovery_needs_enough_texts(db: Database, workspace: Workspace, airline: Corpus) -> None:
     store_texts(db, workspace.id, airline.texts[:3])
     with pytest.raises(InvalidInput, match="at least 10"), db.unit_of_work() as session:
-        service.discover_workspace(session, workspace.id, embed=airline.embed())
+        runs.discover_workspace(session, workspace.id, embed=airline.embed())
 
 
 def test_a_corrected_topic_sticks_through_reassignment_and_rediscovery(
@@ -212,12 +213,12 @@ def test_a_corrected_topic_sticks_through_reassignment_and_rediscovery(
     chosen = next(t for t in topics if t.parent_id is None and t.key not in current)
     with db.unit_of_work() as session:
         with pytest.raises(InvalidInput, match="No topic is called"):
-            service.correct_record_topic(session, workspace.id, record_id, "no such topic")
+            assignment.correct_record_topic(session, workspace.id, record_id, "no such topic")
         session.add(LabelCorrection(workspace_id=workspace.id, record_id=record_id, topic=chosen.label.upper()))
-        keys = service.correct_record_topic(session, workspace.id, record_id, chosen.label.upper())
+        keys = assignment.correct_record_topic(session, workspace.id, record_id, chosen.label.upper())
     assert keys[0] == chosen.key
     with db.unit_of_work() as session:
         assert assign_topics(session, workspace.id, [record_id], airline.vectors[:1])[record_id][0] == chosen.key
-        service.discover_workspace(session, workspace.id, seed=2, min_topic_size=8, embed=airline.embed())
+        runs.discover_workspace(session, workspace.id, seed=2, min_topic_size=8, embed=airline.embed())
         record = session.get_one(FeedbackRecord, record_id)
         assert record.topics and record.topics[0] == chosen.key

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Query
-from sqlalchemy.orm import Session
 
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Reader, Writer
-from cem.auth.principal import Principal
 from cem.jobs.queue import enqueue
 from cem.schemas import Id
-from cem.text.topics import service
+from cem.text.redaction import masked_text
+from cem.text.sentiment import SentimentLabel
+from cem.text.topics import catalogue, editing, statistics
 from cem.text.topics.schemas import (
     DiscoverIn,
     JobStarted,
@@ -29,10 +27,8 @@ from cem.text.topics.schemas import (
 
 router = APIRouter(tags=["topics"], route_class=StrictJsonRoute)
 
-SentimentLabel = Literal["negative", "neutral", "positive", "mixed"]
 
-
-def summary(stats: service.TopicStats) -> TopicSummary:
+def summary(stats: statistics.TopicStats) -> TopicSummary:
     base = TopicRead.model_validate(stats.topic).model_dump()
     return TopicSummary(
         **base,
@@ -44,20 +40,10 @@ def summary(stats: service.TopicStats) -> TopicSummary:
     )
 
 
-def masked_text(session: Session, actor: Principal, text: str | None) -> str:
-    """The text as this caller may see it (personal data masked for roles without PII access)."""
-    try:
-        from cem.text.redaction import masker_for
-    except ImportError:  # redaction not installed
-        return text or ""
-    masker = masker_for(session, actor)
-    return (masker.text(text) if masker else text) or ""
-
-
 @router.get("/text/topics", response_model=list[TopicSummary], summary="Topics with volume, sentiment and trend")
 def list_topics(session: DbSession, actor: Reader) -> list[TopicSummary]:
     """Every active topic and subtopic (subtopics name their parent_id), biggest first."""
-    return [summary(s) for s in service.topic_stats(session, actor.workspace_id)]
+    return [summary(s) for s in statistics.topic_stats(session, actor.workspace_id)]
 
 
 @router.post("/text/topics/discover", response_model=JobStarted, summary="Re-discover topics (background job)")
@@ -76,13 +62,13 @@ def discover(session: DbSession, actor: Writer, body: DiscoverIn) -> JobStarted:
 
 @router.post("/text/topics/rules", response_model=TopicRead, summary="Create a rule topic from a keyword query")
 def create_rule(session: DbSession, actor: Writer, body: RuleTopicIn) -> TopicRead:
-    return TopicRead.model_validate(service.create_rule(session, actor, body.label, body.query))
+    return TopicRead.model_validate(editing.create_rule(session, actor, body.label, body.query))
 
 
 @router.get("/text/topics/{topic_id}", response_model=TopicSummary, summary="One topic with its statistics")
 def get_topic(session: DbSession, actor: Reader, topic_id: Id) -> TopicSummary:
-    service.get_topic(session, actor.workspace_id, topic_id)
-    return summary(service.topic_stats(session, actor.workspace_id, [topic_id])[0])
+    catalogue.get_topic(session, actor.workspace_id, topic_id)
+    return summary(statistics.topic_stats(session, actor.workspace_id, [topic_id])[0])
 
 
 @router.get("/text/topics/{topic_id}/verbatims", response_model=VerbatimPage, summary="A topic's feedback texts")
@@ -95,10 +81,10 @@ def verbatims(
     sentiment: SentimentLabel | None = None,
 ) -> VerbatimPage:
     """Most typical first (closest to the topic's centroid)."""
-    rows, total = service.verbatims(
+    rows, total = statistics.verbatims(
         session, actor.workspace_id, topic_id, limit=limit, offset=offset, sentiment=sentiment
     )
-    topic = service.get_topic(session, actor.workspace_id, topic_id)
+    topic = catalogue.get_topic(session, actor.workspace_id, topic_id)
     items = [
         Verbatim(
             record_id=r.id,
@@ -116,27 +102,27 @@ def verbatims(
 
 @router.patch("/text/topics/{topic_id}", response_model=TopicRead, summary="Rename a topic")
 def rename(session: DbSession, actor: Writer, topic_id: Id, body: TopicRename) -> TopicRead:
-    return TopicRead.model_validate(service.rename(session, actor, topic_id, body.label))
+    return TopicRead.model_validate(editing.rename(session, actor, topic_id, body.label))
 
 
 @router.delete("/text/topics/{topic_id}", response_model=dict[str, bool], summary="Delete a topic")
 def delete(session: DbSession, actor: Writer, topic_id: Id) -> dict[str, bool]:
     """Its records lose it; its theme is not rediscovered."""
-    service.delete_topic(session, actor, topic_id)
+    editing.delete_topic(session, actor, topic_id)
     return {"deleted": True}
 
 
 @router.post("/text/topics/{topic_id}/merge", response_model=TopicRead, summary="Merge topics into this one")
 def merge(session: DbSession, actor: Writer, topic_id: Id, body: TopicMerge) -> TopicRead:
-    return TopicRead.model_validate(service.merge(session, actor, topic_id, body.source_ids))
+    return TopicRead.model_validate(editing.merge(session, actor, topic_id, body.source_ids))
 
 
 @router.post("/text/topics/{topic_id}/split", response_model=list[TopicRead], summary="Split a topic into k")
 def split(session: DbSession, actor: Writer, topic_id: Id, body: TopicSplit) -> list[TopicRead]:
-    made = service.split(session, actor, topic_id, body.k, seed=body.seed)
+    made = editing.split(session, actor, topic_id, body.k, seed=body.seed)
     return [TopicRead.model_validate(t) for t in made]
 
 
 @router.put("/text/topics/{topic_id}/rule", response_model=TopicRead, summary="Change a rule topic's query")
 def update_rule(session: DbSession, actor: Writer, topic_id: Id, body: RuleUpdate) -> TopicRead:
-    return TopicRead.model_validate(service.update_rule(session, actor, topic_id, body.query))
+    return TopicRead.model_validate(editing.update_rule(session, actor, topic_id, body.query))

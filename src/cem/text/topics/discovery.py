@@ -15,16 +15,20 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse  # type: ignore[import-untyped]
 
-from cem.text.topics import DEFAULT_MIN_TOPIC_SIZE
-from cem.text.topics.stopwords import STOP_WORDS
+from cem.text.topics.stopwords import stop_words
+
+if TYPE_CHECKING:
+    from scipy import sparse  # type: ignore[import-untyped]
 
 Vectors = npt.NDArray[np.float32]
 Progress = Callable[[str, float], None]  # (stage, fraction done of the whole discovery)
+
+DEFAULT_MIN_TOPIC_SIZE = 10
 
 MAX_TOPICS = 40
 MAX_SUBTOPICS = 5
@@ -104,8 +108,8 @@ def auto_topic_count(n: int, min_topic_size: int) -> int:
 
 
 def _kmeans(vectors: Vectors, k: int, seed: int) -> npt.NDArray[np.intp]:
-    # scikit-learn is imported where it is used: this module is loaded by every process that registers
-    # tasks (imports, the API, the worker), and most of them never cluster (importing it costs ~0.6 s).
+    # scikit-learn and scipy are imported where they are used: this module is on the import path of every process
+    # (web, API, CLI, worker), and most of them never cluster (importing sklearn costs ~0.6 s).
     from sklearn.cluster import KMeans, MiniBatchKMeans
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
@@ -156,12 +160,13 @@ def _renumber(labels: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
 
 def term_matrix(texts: Sequence[str]) -> tuple[sparse.csr_matrix, npt.NDArray[np.str_]]:
     """Document-term counts of words and two-word phrases, stop words (English and Portuguese) removed."""
-    from sklearn.feature_extraction.text import CountVectorizer  # lazily, as in _kmeans
+    from scipy import sparse  # lazily, as in _kmeans
+    from sklearn.feature_extraction.text import CountVectorizer
 
     n = len(texts)
     vectorizer = CountVectorizer(
         token_pattern=TOKEN_PATTERN,
-        stop_words=sorted(w for w in STOP_WORDS if len(w) > 1),
+        stop_words=sorted(w for w in stop_words() if len(w) > 1),
         ngram_range=(1, 2),
         min_df=2 if n < 5000 else 5,
         max_features=50_000,
@@ -204,6 +209,8 @@ def top_terms(
 
 def _class_counts(counts: sparse.csr_matrix, labels: npt.NDArray[np.intp], k: int) -> npt.NDArray[np.float64]:
     """(k, terms) summed counts per class, by one sparse product."""
+    from scipy import sparse  # lazily, as in _kmeans
+
     if counts.shape[1] == 0:
         return np.zeros((k, 0))
     onehot = sparse.csr_matrix(
@@ -224,7 +231,8 @@ def _label(terms: list[str], fallback: str) -> str:
     return ", ".join(terms) if terms else fallback
 
 
-def _unique_key(base: str, taken: set[str]) -> str:
+def unique_key(base: str, taken: set[str]) -> str:
+    """base, or base-2, base-3... when taken; the result is added to taken."""
     key, n = base, 2
     while key in taken:
         key, n = f"{base}-{n}", n + 1
@@ -261,7 +269,7 @@ def build_clusters(
         fallback = f"topic {c + 1}" if not key_prefix else f"group {c + 1}"
         label = _label(terms, fallback)
         used_labels.add(label)
-        key = _unique_key(key_prefix + slugify(" ".join(terms[:2]) or fallback), taken)
+        key = unique_key(key_prefix + slugify(" ".join(terms[:2]) or fallback), taken)
         out.append(Cluster(key, label, terms, centroid, members, _threshold(vectors[members], centroid)))
     return out
 

@@ -7,7 +7,7 @@ unaccented spellings are both listed: reviews are often typed without accents.
 
 from __future__ import annotations
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+from functools import cache
 
 PORTUGUESE_STOP_WORDS = frozenset(
     """
@@ -36,4 +36,12 @@ NOISE_WORDS = frozenset(
     | {"don", "didn", "doesn", "isn", "wasn", "aren", "weren", "won", "wouldn", "couldn", "shouldn", "haven", "hasn"}
 )
 
-STOP_WORDS: frozenset[str] = frozenset(ENGLISH_STOP_WORDS) | PORTUGUESE_STOP_WORDS | NOISE_WORDS
+
+@cache
+def stop_words() -> frozenset[str]:
+    """English, Portuguese and noise words, left out of topic labels."""
+    # scikit-learn is imported here, by the labelling that needs it, not with the module: this module is on the
+    # import path of every process (web, API, CLI), and importing sklearn took ~28 % of the app's start-up.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) | PORTUGUESE_STOP_WORDS | NOISE_WORDS

@@ -6,7 +6,7 @@ from typing import Any
 
 from cem.auth.principal import system_principal
 from cem.jobs.registry import PRIORITY_INTERACTIVE, TaskContext, task
-from cem.text.topics import service
+from cem.text.topics import runs
 from cem.text.topics.discovery import DEFAULT_MIN_TOPIC_SIZE
 
 
@@ -29,7 +29,7 @@ def discover_topics(
     def progress(stage: str, done: float) -> None:
         ctx.progress(int(done * 100), 100, stage)
 
-    report = service.discover_in_db(
+    report = runs.discover_in_db(
         ctx.db,
         workspace_id,
         seed=seed,
