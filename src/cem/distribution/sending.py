@@ -29,6 +29,7 @@ from cem.distribution.models import Contact, ContactSkip, Distribution, Invitati
 from cem.distribution.rules import History, decide
 from cem.jobs.models import JobEffect
 from cem.jobs.queue import enqueue
+from cem.responses.respondent import pick_language
 from cem.surveys import service as survey_service
 from cem.surveys.models import Survey, SurveyResponse
 
@@ -180,7 +181,7 @@ def _content(session: Session, dist: Distribution, language: str | None, cache: 
         survey = session.get_one(Survey, dist.survey_id)
         assert survey.current_version_id is not None
         defn = survey_service.version_definition(session, survey.current_version_id)
-        lang = survey_service.pick_language(defn, None, language, None)
+        lang = pick_language(defn, None, language, None)
         cache[key] = EmailContent.for_definition(defn, survey_name=survey.name, subject=dist.subject, lang=lang)
     return cache[key]
 

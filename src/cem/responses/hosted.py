@@ -44,6 +44,8 @@ from cem.db.session import Database
 from cem.errors import Conflict
 from cem.feedback.group_commit import GroupCommitQueue, Pending
 from cem.responses import answers as answer_rules
+from cem.responses import service as response_service
+from cem.responses.respondent import context_for, pick_language
 from cem.surveys import logic, service
 from cem.surveys.definition import Ending, Page, Question, SurveyDefinition, is_rtl, text
 from cem.surveys.models import Survey, SurveyResponse
@@ -333,12 +335,12 @@ def _find_response(session: Session, survey: Survey, key: str | None) -> SurveyR
     if known is not None and key in known:
         response = known[key]
     else:
-        response = service.get_response_by_key(session, key) if key else None
+        response = response_service.get_response_by_key(session, key) if key else None
     return response if response is not None and response.survey_id == survey.id else None
 
 
 def _context(session: Session, response: SurveyResponse) -> logic.Context:
-    return service.context_for(session, response)
+    return context_for(session, response)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -369,7 +371,7 @@ def _show(db: Database, slug: str, query: dict[str, str], cookies: dict[str, str
         defn = service.version_definition(session, response.version_id)
         lang = response.language
         if query.get("lang"):
-            lang = service.pick_language(defn, query["lang"], None, None)
+            lang = pick_language(defn, query["lang"], None, None)
         ctx = _context(session, response)
         opened = response.id if "opened_at" not in (response.meta or {}) else None
         if response.status == "completed":
@@ -382,7 +384,7 @@ def _show(db: Database, slug: str, query: dict[str, str], cookies: dict[str, str
             view.unavailable = ""
             return Outcome(view=view, mark_opened=opened)
         reason = service.availability(survey)
-        page = service.current_page(defn, response)
+        page = response_service.current_page(defn, response)
         if reason or page is None:
             return Outcome(view=_message_view(survey, reason or "This survey has changed; please start again."))
         values = {**(response.meta or {}).get("prefill", {}), **response.answers}
@@ -413,7 +415,7 @@ def _fresh(session: Session, survey: Survey, query: dict[str, str], accept: str 
     """A visitor without a response: show the first page; nothing is stored until they submit it."""
     assert survey.current_version_id is not None
     defn = service.version_definition(session, survey.current_version_id)
-    lang = service.pick_language(defn, query.get("lang"), None, accept)
+    lang = pick_language(defn, query.get("lang"), None, accept)
     reason = service.availability(survey)
     if reason:
         return Outcome(view=_message_view(survey, reason, lang))
@@ -534,7 +536,7 @@ def _start(
     defn = service.version_definition(session, survey.current_version_id)
     hidden = {h.id: _first(form, f"h_{h.id}") for h in defn.hidden_fields if _first(form, f"h_{h.id}")}
     channel = _first(form, "channel")
-    response = service.start_response(
+    response = response_service.start_response(
         session,
         survey,
         channel=channel if channel in WIDGET_CHANNELS else "link",
@@ -585,7 +587,7 @@ def _submit(session: Session, post: PageSubmit) -> Outcome:
         if by_nonce is not None:  # a double click in the same batch finds it (nothing is flushed before the end)
             by_nonce[survey.id, nonce] = response
     if _first(form, "action") == "back":
-        service.go_back(session, response, now=now)
+        response_service.go_back(session, response, now=now)
         return Outcome(resume_key=response.resume_key, survey_id=survey.id)
     return _submit_page(session, survey, response, form, nonce, created, now)
 
@@ -600,15 +602,23 @@ def _submit_page(
     now: datetime,
 ) -> Outcome:
     defn = service.version_definition(session, response.version_id)
-    page = service.current_page(defn, response)
+    page = response_service.current_page(defn, response)
     page_id = _first(form, "page")
     if response.status == "completed" or page is None or (page.id != page_id and nonce not in response.used_nonces):
         return Outcome(resume_key=response.resume_key, survey_id=survey.id)  # stale form: show where they are
     ctx = _context(session, response)
     raw = answer_rules.parse_form(logic.visible_questions(page, ctx), form)
     try:
-        result = service.submit_page(session, response, page_id=page_id, answers=raw, nonce=nonce or None, now=now)
-    except service.SurveyUnavailable as exc:
+        result = response_service.submit_page(
+            session,
+            response,
+            page_id=page_id,
+            answers=raw,
+            nonce=nonce or None,
+            now=now,
+            shared=session.info.get(service.SHARED_WRITES),
+        )
+    except response_service.SurveyUnavailable as exc:
         return Outcome(view=_message_view(survey, exc.detail), status=409)
     except Conflict:
         return Outcome(resume_key=response.resume_key, survey_id=survey.id)
@@ -747,7 +757,7 @@ async def respond_submit(request: Request, slug: str) -> Response:
 
 def preview_view(survey: Survey, defn: SurveyDefinition, page_id: str | None, lang: str | None) -> PageView:
     """The builder's preview: any page of the working copy, logic ignored, nothing stored."""
-    language = service.pick_language(defn, lang, None, None)
+    language = pick_language(defn, lang, None, None)
     if not defn.pages:
         view = _message_view(survey, "Add a page to see the preview.", language)
         view.preview = True

@@ -23,6 +23,7 @@ from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.json_input import parse_json
 from cem.responses import hosted
+from cem.responses import service as response_service
 from cem.surveys import builder, service
 from cem.surveys.builder import BuilderError, Form
 from cem.surveys.definition import (
@@ -71,7 +72,7 @@ def _editor(request: Request, principal: Principal, survey_id: int, **extra: Any
         defn = parse_definition(survey.definition)
         problems = validate_definition(defn)
         versions = service.list_versions(session, survey)
-        counts = service.response_counts(session, survey)
+        counts = response_service.response_counts(session, survey)
     context = {
         "survey": survey,
         "defn": defn,
@@ -133,7 +134,7 @@ def _error(
 def survey_list(request: Request, principal: PageReader) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         surveys = service.list_surveys(session, workspace_id=principal.workspace_id)
-        counts = {s.id: service.response_counts(session, s) for s in surveys}
+        counts = {s.id: response_service.response_counts(session, s) for s in surveys}
     return render(
         request,
         "surveys/list.html",
@@ -335,8 +336,8 @@ def response_list(
     with get_db(request).unit_of_work(readonly=True) as session:
         survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
         wanted = status if status in ("started", "completed") else None
-        rows = service.list_responses(session, survey, status=wanted, limit=51, before_id=before)
-        counts = service.response_counts(session, survey)
+        rows = response_service.list_responses(session, survey, status=wanted, limit=51, before_id=before)
+        counts = response_service.response_counts(session, survey)
         versions = {v.id: v.number for v in service.list_versions(session, survey)}
         summaries = [_summary(session, r) for r in rows[:50]]
     return render(
@@ -355,7 +356,7 @@ def response_list(
 
 def _summary(session: Any, response: SurveyResponse) -> str:
     defn: SurveyDefinition = service.version_definition(session, response.version_id)
-    items = service.answer_items(defn, response)
+    items = response_service.answer_items(defn, response)
     return "; ".join(f"{i.question_id}: {i.display}" for i in items[:3])[:160]
 
 
@@ -363,11 +364,11 @@ def _summary(session: Any, response: SurveyResponse) -> str:
 def response_detail(request: Request, principal: PageReader, survey_id: int, response_id: int) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-        response = service.get_response(session, workspace_id=principal.workspace_id, response_id=response_id)
+        response = response_service.get_response(session, workspace_id=principal.workspace_id, response_id=response_id)
         if response.survey_id != survey.id:
-            service.get_response(session, workspace_id=-1, response_id=response_id)  # raises NotFound
+            response_service.get_response(session, workspace_id=-1, response_id=response_id)  # raises NotFound
         defn = service.version_definition(session, response.version_id)
-        items = service.answer_items(defn, response)
+        items = response_service.answer_items(defn, response)
         versions = {v.id: v.number for v in service.list_versions(session, survey)}
     return render(
         request,

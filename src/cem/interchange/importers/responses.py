@@ -29,7 +29,7 @@ from cem.customers.schemas import CustomerRef
 from cem.errors import BadRequest, CEMError
 from cem.interchange.importers.convert import QuestionCodes
 from cem.json_input import parse_json
-from cem.surveys import service as survey_service
+from cem.responses import service as response_service
 from cem.surveys.models import Survey
 
 NOT_SEEN = frozenset({"", "-99"})  # -99: "seen but not answered" in Qualtrics exports
@@ -318,7 +318,7 @@ def import_responses(
             continue
         try:
             with session.begin_nested():
-                survey_service.add_response(
+                response_service.add_response(
                     session,
                     survey,
                     answers=answers,
@@ -395,7 +395,7 @@ def import_surveyjs_results(
         digest = hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()[:32]
         try:
             with session.begin_nested():
-                survey_service.add_response(
+                response_service.add_response(
                     session,
                     survey,
                     answers=answers,
