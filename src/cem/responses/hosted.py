@@ -44,6 +44,7 @@ from cem.db.session import Database
 from cem.errors import Conflict
 from cem.feedback.group_commit import GroupCommitQueue, Pending
 from cem.responses import answers as answer_rules
+from cem.responses import records
 from cem.responses import service as response_service
 from cem.responses.respondent import context_for, pick_language
 from cem.surveys import logic, service
@@ -470,7 +471,7 @@ def respond_page(request: Request, slug: str) -> Response:
 # different respondents share one write transaction and each request is answered after the COMMIT holding its
 # page. The batch shares BEGIN/COMMIT (SQLite's single write lock), the survey, version and response look-ups
 # (one query each for the whole batch), one flush of all responses, one feedback upsert statement, one text
-# enrichment job per workspace and one completed-count update per survey (service.SharedWrites). Invalid
+# enrichment job per workspace and one completed-count update per survey (records.SharedWrites). Invalid
 # answers are no error: they are checked before anything is written, and a response created for an invalid
 # first page is dropped before it was ever flushed. A page that raises fails its batch: the transaction is
 # rolled back and each page of it is stored alone, so it gets its own error with nothing of it stored, and
@@ -616,7 +617,7 @@ def _submit_page(
             answers=raw,
             nonce=nonce or None,
             now=now,
-            shared=session.info.get(service.SHARED_WRITES),
+            shared=session.info.get(records.SHARED_WRITES),
         )
     except response_service.SurveyUnavailable as exc:
         return Outcome(view=_message_view(survey, exc.detail), status=409)
@@ -651,10 +652,10 @@ class PageSubmits(GroupCommitQueue[_PendingPage, Outcome]):
         return self._run(_PendingPage(post=post))
 
     def _store_together(self, items: Sequence[_PendingPage]) -> None:
-        shared = service.SharedWrites()
+        shared = records.SharedWrites()
         with self._db.unit_of_work() as session:
             _prefetch(session, [item.post for item in items])
-            session.info[service.SHARED_WRITES] = shared
+            session.info[records.SHARED_WRITES] = shared
             results: list[Outcome] = []
             with session.no_autoflush:  # one flush at the end; the look-ups above found what pages need
                 for item in items:

@@ -36,6 +36,7 @@ from cem.customers.models import Customer
 from cem.db.base import utcnow
 from cem.errors import CEMError, Conflict, InvalidInput, NotFound
 from cem.responses import answers as answer_rules
+from cem.responses import records
 from cem.responses.respondent import context_for, customer_attributes, pick_language
 from cem.surveys import logic
 from cem.surveys import service as surveys
@@ -199,7 +200,7 @@ def submit_page(
     answers: Mapping[str, Any],
     nonce: str | None = None,
     now: datetime | None = None,
-    shared: surveys.SharedWrites | None = None,
+    shared: records.SharedWrites | None = None,
 ) -> PageResult:
     """Check and store one page's answers, then move on. Invalid answers store nothing.
 
@@ -285,7 +286,7 @@ def _store_page(
     timings = dict((response.meta or {}).get("seconds_per_question", {}))
     timings.update({q.id: per_question for q in questions})
     response.meta = {**(response.meta or {}), "seconds_per_question": timings}
-    surveys.write_records(
+    records.write_records(
         session, survey, response, defn, page.questions, now=now, seconds=per_question, remove_stale=answered_before
     )
 
@@ -296,7 +297,7 @@ def _complete(
     response: SurveyResponse,
     ending_id: str | None,
     now: datetime,
-    shared: surveys.SharedWrites | None,
+    shared: records.SharedWrites | None,
 ) -> None:
     response.status = "completed"
     response.completed_at = now
@@ -390,7 +391,7 @@ def add_response(
     if completed and not was_completed:
         session.execute(update(Survey).where(Survey.id == survey.id).values(completed_count=Survey.completed_count + 1))
     every_question = [q for _, _, q in defn.questions()]
-    surveys.write_records(session, survey, response, defn, every_question, now=now, remove_stale=existed)
+    records.write_records(session, survey, response, defn, every_question, now=now, remove_stale=existed)
     return response
 
 

@@ -16,24 +16,17 @@ Functions other domains call (all take an open Session; the caller's unit of wor
 from __future__ import annotations
 
 import re
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, defer
 
 from cem.auth import audit
 from cem.auth.principal import Principal
 from cem.db.base import utcnow
 from cem.errors import BadRequest, Conflict, InvalidInput, NotFound
-from cem.feedback import bulk as feedback_bulk
-from cem.feedback import service as feedback_service
-from cem.feedback.models import FeedbackRecord
-from cem.feedback.schemas import FeedbackIn
-from cem.responses import answers as answer_rules
 from cem.surveys.definition import (
     DefinitionError,
     SurveyDefinition,
@@ -370,126 +363,6 @@ def availability(survey: Survey, now: datetime | None = None) -> str | None:
     if survey.close_after_responses and survey.completed_count >= survey.close_after_responses:
         return "This survey has all the responses it needs. Thank you for your interest."
     return None
-
-
-def write_records(
-    session: Session,
-    survey: Survey,
-    response: SurveyResponse,
-    defn: SurveyDefinition,
-    questions: list[Any],
-    *,
-    now: datetime,
-    seconds: float | None = None,
-    remove_stale: bool = True,
-) -> int:
-    """Upsert the feedback records of `questions` from response.answers; with `remove_stale`, delete the
-    records of answers withdrawn since (a page answered again after "back", a re-imported response)."""
-    answers = response.answers or {}
-    records: list[FeedbackIn] = []
-    keep: set[str] = set()
-    version = version_number(session, response.version_id)
-    for question in questions:
-        value = answers.get(question.id)
-        if value is None:
-            continue
-        other = answers.get(question.id + answer_rules.OTHER_SUFFIX)
-        for field_id, label, kind, field_value, meta in answer_rules.feedback_fields(defn, question, value, other):
-            keep.add(field_id)
-            metadata = {**meta, "survey_version": version, "channel": response.channel}
-            if seconds is not None:
-                metadata["seconds"] = seconds
-            elif "seconds_per_question" in (response.meta or {}):
-                metadata["seconds"] = response.meta["seconds_per_question"].get(question.id)
-            records.append(
-                FeedbackIn(
-                    source_type="survey",
-                    source_name=survey.slug,
-                    submission_id=response.submission_id,
-                    customer_id=response.customer_id,
-                    touchpoint=defn.settings.touchpoint,
-                    collected_at=response.completed_at or now,
-                    field_id=field_id,
-                    field_label=label,
-                    field_type=kind,
-                    value=field_value,
-                    language=response.language,
-                    metadata=metadata,
-                )
-            )
-    stale = [f for q in questions for f in answer_rules.all_field_ids(q) if f not in keep] if remove_stale else []
-    shared: SharedWrites | None = session.info.get(SHARED_WRITES)
-    if stale:
-        if shared is not None:
-            shared.write_rows(session)  # records collected before this delete are written before it
-        session.execute(
-            delete(FeedbackRecord).where(
-                FeedbackRecord.workspace_id == survey.workspace_id,
-                FeedbackRecord.source_type == "survey",
-                FeedbackRecord.source_name == survey.slug,
-                FeedbackRecord.submission_id == response.submission_id,
-                FeedbackRecord.field_id.in_(stale),
-            )
-        )
-    if not records:
-        return 0
-    rows = feedback_service.record_rows(session, workspace_id=survey.workspace_id, records=records, now=now)
-    if shared is not None:
-        shared.add_rows(rows)
-        return len(rows)
-    # Straight to the one bulk upsert: a response's field ids are unique, and nobody needs created/updated counts.
-    feedback_bulk.upsert_records(session, rows=rows, now=now)
-    feedback_service.enqueue_enrichment(session, workspace_id=survey.workspace_id, rows=rows)
-    return len(rows)
-
-
-SHARED_WRITES = "cem_survey_shared_writes"
-
-
-@dataclass
-class SharedWrites:
-    """Writes that page submits sharing one transaction make once for all, not once per page.
-
-    The hosted page's group commit (cem.responses.hosted.PageSubmits) puts one in `session.info[SHARED_WRITES]`
-    and calls `write` before its COMMIT. Meanwhile submit_page collects into it instead of writing, and does
-    not flush (the group flushes once): the pages' feedback records (one upsert statement; a later row of the
-    same identity wins), the text enrichment job (one per workspace, naming every submission) and the
-    completed counts of surveys without a response limit (one UPDATE per survey; a limited survey still
-    counts each completion at once, since its auto-close needs the exact count).
-    """
-
-    rows: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)  # feedback identity -> row
-    completions: Counter[int] = field(default_factory=Counter)  # survey id -> completed responses
-
-    def add_rows(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            key = (row["workspace_id"], row["source_type"], row["source_name"], row["submission_id"], row["field_id"])
-            self.rows.pop(key, None)  # re-inserted: the statement then writes rows in submit order
-            self.rows[key] = row
-
-    def write_rows(self, session: Session) -> None:
-        """Upsert the collected feedback records now (also before a delete that may concern them)."""
-        if not self.rows:
-            return
-        rows = list(self.rows.values())
-        self.rows.clear()
-        feedback_bulk.upsert_records(session, rows=rows, now=utcnow())
-        by_workspace: dict[int, list[dict[str, Any]]] = {}
-        for row in rows:
-            by_workspace.setdefault(row["workspace_id"], []).append(row)
-        for workspace_id, own in by_workspace.items():
-            feedback_service.enqueue_enrichment(session, workspace_id=workspace_id, rows=own)
-
-    def write(self, session: Session) -> None:
-        self.write_rows(session)
-        for survey_id, count in sorted(self.completions.items()):
-            session.execute(
-                update(Survey)
-                .where(Survey.id == survey_id)
-                .values(completed_count=Survey.completed_count + count)
-                .execution_options(synchronize_session=False)
-            )
-        self.completions.clear()
 
 
 def version_number(session: Session, version_id: int) -> int:
