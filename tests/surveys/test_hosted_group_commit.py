@@ -21,7 +21,8 @@ from sqlalchemy import event, func, select
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
 from cem.responses import records as response_records
-from cem.responses.hosted import Outcome, PageSubmit, PageSubmits, _PendingPage
+from cem.responses.hosted import PageSubmit, PageSubmits, _PendingPage
+from cem.responses.pages import Outcome
 from cem.surveys.models import Survey, SurveyResponse
 from tests.conftest import Workspace
 from tests.surveys.hosted_helpers import post_page, publish

@@ -178,6 +178,47 @@ def get_response_by_key(session: Session, resume_key: str) -> SurveyResponse | N
     return session.scalar(_RESPONSE_BY_KEY, {"key": resume_key})
 
 
+# Built once (making them costs more than running them): a first page's response by its nonce, and the responses
+# of a batch of page submits by resume key and by nonce (cem.responses.hosted).
+_BY_NONCE = select(SurveyResponse).where(
+    SurveyResponse.survey_id == bindparam("survey_id"), SurveyResponse.submission_id == bindparam("nonce")
+)
+_BY_KEYS = select(SurveyResponse).where(SurveyResponse.resume_key.in_(bindparam("keys", expanding=True)))
+_BY_NONCES = select(SurveyResponse).where(
+    SurveyResponse.survey_id == bindparam("survey_id"),
+    SurveyResponse.submission_id.in_(bindparam("nonces", expanding=True)),
+)
+
+
+def get_response_by_nonce(session: Session, survey_id: int, nonce: str) -> SurveyResponse | None:
+    """The response a hosted first page started (its form's nonce became the submission id)."""
+    return session.scalar(_BY_NONCE, {"survey_id": survey_id, "nonce": nonce})
+
+
+def responses_by_keys(session: Session, keys: set[str]) -> dict[str, SurveyResponse | None]:
+    """Every key, with its response or None."""
+    found: dict[str, SurveyResponse | None] = dict.fromkeys(keys)
+    if keys:
+        for response in session.scalars(_BY_KEYS, {"keys": sorted(keys)}):
+            found[response.resume_key] = response
+    return found
+
+
+def responses_by_nonces(session: Session, survey_id: int, nonces: set[str]) -> dict[str, SurveyResponse | None]:
+    """Every nonce, with the response it started on the survey or None."""
+    found: dict[str, SurveyResponse | None] = dict.fromkeys(nonces)
+    for response in session.scalars(_BY_NONCES, {"survey_id": survey_id, "nonces": sorted(nonces)}):
+        found[response.submission_id] = response
+    return found
+
+
+def mark_opened(session: Session, response_id: int, now: datetime | None = None) -> None:
+    """First view of a response created elsewhere (an email invitation): note when it was opened."""
+    response = session.get(SurveyResponse, response_id)
+    if response is not None and "opened_at" not in (response.meta or {}):
+        response.meta = {**(response.meta or {}), "opened_at": (now or utcnow()).isoformat()}
+
+
 def get_response(session: Session, *, workspace_id: int, response_id: int) -> SurveyResponse:
     response = session.get(SurveyResponse, response_id)
     if response is None or response.workspace_id != workspace_id:
@@ -192,6 +233,24 @@ def current_page(defn: SurveyDefinition, response: SurveyResponse) -> Page | Non
     return None
 
 
+@dataclass
+class OpenPage:
+    """A response at its current page, with what showing or checking that page needs (read once per request)."""
+
+    survey: Survey
+    response: SurveyResponse
+    defn: SurveyDefinition
+    page: Page | None  # None: the response is complete, or its version no longer has that page
+    ctx: logic.Context
+
+
+def open_page(session: Session, response: SurveyResponse) -> OpenPage:
+    survey = session.get(Survey, response.survey_id)
+    assert survey is not None
+    defn = surveys.version_definition(session, response.version_id)
+    return OpenPage(survey, response, defn, current_page(defn, response), context_for(session, response))
+
+
 def submit_page(
     session: Session,
     response: SurveyResponse,
@@ -202,12 +261,28 @@ def submit_page(
     now: datetime | None = None,
     shared: records.SharedWrites | None = None,
 ) -> PageResult:
-    """Check and store one page's answers, then move on. Invalid answers store nothing.
+    """Check and store one page's answers, then move on (see submit_open_page)."""
+    opened = open_page(session, response)
+    return submit_open_page(session, opened, page_id=page_id, answers=answers, nonce=nonce, now=now, shared=shared)
+
+
+def submit_open_page(
+    session: Session,
+    opened: OpenPage,
+    *,
+    page_id: str,
+    answers: Mapping[str, Any],
+    nonce: str | None = None,
+    now: datetime | None = None,
+    shared: records.SharedWrites | None = None,
+) -> PageResult:
+    """Check and store the answers of the page `opened` is on, then move on. Invalid answers store nothing.
 
     A nonce already used replays its earlier outcome (double click, retry after a timeout). With `shared` (a
     group commit) the page is not flushed, and its writes are collected for the group to make once.
     """
     now = now or utcnow()
+    response, page = opened.response, opened.page
     if nonce and nonce in (response.used_nonces or {}):
         earlier = response.used_nonces[nonce]
         return PageResult(
@@ -218,20 +293,15 @@ def submit_page(
         )
     if response.status == "completed":
         raise Conflict("This response is already complete.")
-    survey = session.get(Survey, response.survey_id)
-    assert survey is not None
-    _require_open(survey, now)
-    defn = surveys.version_definition(session, response.version_id)
-    page = current_page(defn, response)
+    _require_open(opened.survey, now)
     if page is None or page.id != page_id:
         raise Conflict(f"Page {page_id!r} is not the page this response is on; reload the survey.")
-    ctx = context_for(session, response)
-    questions = logic.visible_questions(page, ctx)
+    questions = logic.visible_questions(page, opened.ctx)
     values, errors = answer_rules.check_answers(questions, answers)
     if errors:
         return PageResult(errors=errors)
-    _store_page(session, survey, response, defn, page, questions, values, ctx, now)
-    target = logic.next_target(defn, page, ctx)
+    _store_page(session, opened, page, questions, values, now)
+    target = logic.next_target(opened.defn, page, opened.ctx)
     outcome: dict[str, Any] = {"page": target.page_id, "ending": target.ending_id, "completed": target.finished}
     response.used_nonces = {**(response.used_nonces or {}), **({nonce: outcome} if nonce else {})}
     response.page_history = [*(response.page_history or []), page.id]
@@ -240,7 +310,7 @@ def submit_page(
     response.page_shown_at = now
     response.updated_at = now
     if target.finished:
-        _complete(session, survey, response, target.ending_id, now, shared)
+        _complete(session, opened.survey, response, target.ending_id, now, shared)
     if shared is None:  # a group commit flushes all its pages at once
         session.flush()
     return PageResult(next_page_id=target.page_id, ending_id=target.ending_id, completed=target.finished)
@@ -260,16 +330,9 @@ def go_back(session: Session, response: SurveyResponse, *, now: datetime | None 
 
 
 def _store_page(
-    session: Session,
-    survey: Survey,
-    response: SurveyResponse,
-    defn: SurveyDefinition,
-    page: Page,
-    questions: list[Any],
-    values: dict[str, Any],
-    ctx: logic.Context,
-    now: datetime,
+    session: Session, opened: OpenPage, page: Page, questions: list[Any], values: dict[str, Any], now: datetime
 ) -> None:
+    survey, response, defn, ctx = opened.survey, opened.response, opened.defn, opened.ctx
     stored = dict(response.answers or {})
     answered_before = any(q.id in stored for q in page.questions)
     for question in page.questions:  # hidden or skipped questions lose any earlier answer (after "back")

@@ -1,4 +1,4 @@
-"""HTML pages of surveys: the public hosted page (cem.responses.hosted) and the builder for the CX team.
+"""HTML pages of surveys: the builder for the CX team (and the mount of the hosted page, cem.responses.web).
 
 The builder is forms per question, page and ending (plain POST + redirect, works without JavaScript):
 display and jump conditions as rows joined by all/any, page calculations; a JSON editor for everything
@@ -22,8 +22,9 @@ from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.json_input import parse_json
-from cem.responses import hosted
 from cem.responses import service as response_service
+from cem.responses import web as responses_web
+from cem.responses.views import preview_view
 from cem.surveys import builder, service
 from cem.surveys.builder import BuilderError, Form
 from cem.surveys.definition import (
@@ -39,7 +40,7 @@ from cem.web.deps import PageReader, page_permission, render
 from cem.web.forms import see_other
 
 router = APIRouter()
-router.include_router(hosted.router)
+router.include_router(responses_web.router)
 
 PageSurveys = Annotated[Principal, Depends(page_permission(Permission.surveys))]
 Edit = Callable[[dict[str, Any], Form], dict[str, Any]]
@@ -319,8 +320,8 @@ def survey_preview(request: Request, principal: PageReader, survey_id: int, page
     with get_db(request).unit_of_work(readonly=True) as session:
         survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
         defn = parse_definition(survey.definition)
-        view = hosted.preview_view(survey, defn, page or None, lang or None)
-    response = hosted.render_view(request, view)
+        view = preview_view(survey, defn, page or None, lang or None)
+    response = responses_web.render_view(request, view)
     response.headers["x-frame-options"] = "SAMEORIGIN"
     return response
 
