@@ -17,7 +17,7 @@ from cem.surveys import builder, logic, service
 from cem.surveys.definition import parse_definition
 from cem.surveys.models import Survey, SurveyResponse
 from tests.conftest import Workspace
-from tests.surveys.hosted_helpers import post_page
+from tests.responses.hosted_helpers import post_page
 from tests.test_roles_matrix import login
 
 

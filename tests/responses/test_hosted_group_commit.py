@@ -25,7 +25,7 @@ from cem.responses.hosted import PageSubmit, PageSubmits, _PendingPage
 from cem.responses.pages import Outcome
 from cem.surveys.models import Survey, SurveyResponse
 from tests.conftest import Workspace
-from tests.surveys.hosted_helpers import post_page, publish
+from tests.responses.hosted_helpers import post_page, publish
 
 DEFINITION: dict[str, Any] = {
     "title": {"en": "Batch"},

@@ -12,7 +12,7 @@ from cem.responses import service as response_service
 from cem.surveys import service
 from cem.surveys.models import Survey, SurveyResponse
 from tests.conftest import Workspace
-from tests.surveys.hosted_helpers import hidden_inputs, post_page, publish
+from tests.responses.hosted_helpers import hidden_inputs, post_page, publish
 from tests.surveys.samples import sample_definition
 
 
