@@ -3,7 +3,7 @@
 cem.responses.web reads the request into a PageSubmit and hands it to PageSubmits (the group commit below), whose
 transaction calls submit_posted(session, post, batch): it finds the survey and the respondent's response (or starts
 one on a first page), parses the form against the page's visible questions and stores it through
-cem.responses.service.submit_open_page. What the pages of one transaction share travels in a typed PageBatch.
+cem.responses.service.submit_page. What the pages of one transaction share travels in a typed PageBatch.
 
 A fresh visitor gets no database row until the first page is submitted; the form's nonce becomes the
 response's submission id, so a double submit of that first page finds the same response.
@@ -197,8 +197,15 @@ def _submit_page(
         return Outcome(resume_key=response.resume_key, survey_id=survey.id)  # stale form: show where they are
     raw = answer_rules.parse_form(logic.visible_questions(page, opened.ctx), post.form)
     try:
-        result = response_service.submit_open_page(
-            session, opened, page_id=page_id, answers=raw, nonce=nonce or None, now=now, shared=batch.shared
+        result = response_service.submit_page(
+            session,
+            response,
+            page_id=page_id,
+            answers=raw,
+            nonce=nonce or None,
+            now=now,
+            shared=batch.shared,
+            opened=opened,
         )
     except response_service.SurveyUnavailable as exc:
         return Outcome(view=message_view(survey, exc.detail), status=409)

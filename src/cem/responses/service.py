@@ -4,7 +4,7 @@ Functions other domains call (all take an open Session; the caller's unit of wor
 
     start_response(session, survey, *, channel, customer_id=None, language=None, accept_language=None,
                    hidden=None, invitation_id=None, prefill=None, metadata=None, now=None) -> SurveyResponse
-    submit_page(session, response, *, page_id, answers, nonce=None, now=None, shared=None) -> PageResult
+    submit_page(session, response, *, page_id, answers, nonce=None, now=None, shared=None, opened=None) -> PageResult
         answers in the engine shape (see cem.surveys.definition); invalid -> PageResult.errors, nothing stored;
         with `shared` (the hosted page's group commit, cem.responses.records.SharedWrites) its records,
         enrichment job and completed count are written once for all pages of the transaction
@@ -260,29 +260,15 @@ def submit_page(
     nonce: str | None = None,
     now: datetime | None = None,
     shared: records.SharedWrites | None = None,
+    opened: OpenPage | None = None,
 ) -> PageResult:
-    """Check and store one page's answers, then move on (see submit_open_page)."""
-    opened = open_page(session, response)
-    return submit_open_page(session, opened, page_id=page_id, answers=answers, nonce=nonce, now=now, shared=shared)
-
-
-def submit_open_page(
-    session: Session,
-    opened: OpenPage,
-    *,
-    page_id: str,
-    answers: Mapping[str, Any],
-    nonce: str | None = None,
-    now: datetime | None = None,
-    shared: records.SharedWrites | None = None,
-) -> PageResult:
-    """Check and store the answers of the page `opened` is on, then move on. Invalid answers store nothing.
+    """Check and store one page's answers, then move on. Invalid answers store nothing.
 
     A nonce already used replays its earlier outcome (double click, retry after a timeout). With `shared` (a
-    group commit) the page is not flushed, and its writes are collected for the group to make once.
+    group commit) the page is not flushed, and its writes are collected for the group to make once. `opened` is
+    the response's page as the caller already read it (open_page), else it is read here.
     """
     now = now or utcnow()
-    response, page = opened.response, opened.page
     if nonce and nonce in (response.used_nonces or {}):
         earlier = response.used_nonces[nonce]
         return PageResult(
@@ -293,6 +279,8 @@ def submit_open_page(
         )
     if response.status == "completed":
         raise Conflict("This response is already complete.")
+    opened = opened or open_page(session, response)
+    page = opened.page
     _require_open(opened.survey, now)
     if page is None or page.id != page_id:
         raise Conflict(f"Page {page_id!r} is not the page this response is on; reload the survey.")

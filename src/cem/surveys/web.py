@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from cem.api.deps import get_db
@@ -29,13 +30,14 @@ from cem.surveys import builder, service
 from cem.surveys.builder import BuilderError, Form
 from cem.surveys.definition import (
     OPERATORS,
+    QUESTION_TYPE_LABELS,
     QUESTION_TYPES,
     DefinitionError,
     SurveyDefinition,
     parse_definition,
     validate_definition,
 )
-from cem.surveys.models import SurveyResponse
+from cem.surveys.models import Survey, SurveyResponse
 from cem.web.deps import PageReader, page_permission, render
 from cem.web.forms import see_other
 
@@ -44,6 +46,7 @@ router.include_router(responses_web.router)
 
 PageSurveys = Annotated[Principal, Depends(page_permission(Permission.surveys))]
 Edit = Callable[[dict[str, Any], Form], dict[str, Any]]
+Change = Callable[[Session, Survey], None]
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
@@ -84,7 +87,7 @@ def _editor(request: Request, principal: Principal, survey_id: int, **extra: Any
         "versions": versions,
         "counts": counts,
         "languages": defn.all_languages(),
-        "question_types": [(t, builder.TYPE_LABELS[t]) for t in QUESTION_TYPES],
+        "question_types": [(t, QUESTION_TYPE_LABELS[t]) for t in QUESTION_TYPES],
         "operators": OPERATORS,
         "sources": builder.SOURCES,
         "condition_editor": builder.condition_editor,
@@ -102,10 +105,19 @@ async def _apply(request: Request, principal: Principal, survey_id: int, edit: E
     """Run one builder edit and save it; on a bad edit re-render the editor with the reason, nothing saved."""
     form = await _form(request)
 
+    def change(session: Session, survey: Survey) -> None:
+        service.update_survey(session, principal, survey, definition=edit(survey.definition, form))
+
+    return await _save(request, principal, survey_id, change, anchor)
+
+
+async def _save(request: Request, principal: Principal, survey_id: int, change: Change, anchor: str = "") -> Response:
+    """Apply `change` to the survey in one unit of work, then show the editor at `anchor`; a bad change
+    re-renders the editor with the reason, nothing saved."""
+
     def work() -> None:
         with get_db(request).unit_of_work() as session:
-            survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-            service.update_survey(session, principal, survey, definition=edit(survey.definition, form))
+            change(session, service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id))
 
     try:
         await run_in_threadpool(work)
@@ -205,28 +217,17 @@ async def survey_settings(request: Request, principal: PageSurveys, survey_id: i
     form = await _form(request)
     name, slug = builder.one(form, "name"), builder.one(form, "slug")
 
-    def work() -> None:
-        with get_db(request).unit_of_work() as session:
-            survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-            definition = builder.edit_settings(survey.definition, form)
-            service.update_survey(
-                session,
-                principal,
-                survey,
-                name=name or None,
-                slug=slug if slug and slug != survey.slug else None,
-                definition=definition,
-            )
+    def change(session: Session, survey: Survey) -> None:
+        service.update_survey(
+            session,
+            principal,
+            survey,
+            name=name or None,
+            slug=slug if slug and slug != survey.slug else None,
+            definition=builder.edit_settings(survey.definition, form),
+        )
 
-    try:
-        await run_in_threadpool(work)
-    except BuilderError as exc:
-        return _error(request, principal, survey_id, str(exc), [], 400)
-    except CEMError as exc:
-        if exc.status_code == 404:
-            raise
-        return _error(request, principal, survey_id, exc.detail, exc.errors, exc.status_code)
-    return see_other(f"/surveys/{survey_id}#settings")
+    return await _save(request, principal, survey_id, change, "#settings")
 
 
 @router.post("/surveys/{survey_id}/json")
@@ -293,25 +294,15 @@ async def survey_status(request: Request, principal: PageSurveys, survey_id: int
     form = await _form(request)
     action = builder.one(form, "action")
 
-    def work() -> None:
-        with get_db(request).unit_of_work() as session:
-            survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-            if action == "publish":
-                service.publish_survey(session, principal, survey)
-            elif action in ("pause", "close"):
-                service.set_status(session, principal, survey, "paused" if action == "pause" else "closed")
-            else:
-                raise BuilderError(f"Unknown action {action!r}.")
+    def change(session: Session, survey: Survey) -> None:
+        if action == "publish":
+            service.publish_survey(session, principal, survey)
+        elif action in ("pause", "close"):
+            service.set_status(session, principal, survey, "paused" if action == "pause" else "closed")
+        else:
+            raise BuilderError(f"Unknown action {action!r}.")
 
-    try:
-        await run_in_threadpool(work)
-    except BuilderError as exc:
-        return _error(request, principal, survey_id, str(exc), [], 400)
-    except CEMError as exc:
-        if exc.status_code == 404:
-            raise
-        return _error(request, principal, survey_id, exc.detail, exc.errors, exc.status_code)
-    return see_other(f"/surveys/{survey_id}")
+    return await _save(request, principal, survey_id, change)
 
 
 @router.get("/surveys/{survey_id}/preview")

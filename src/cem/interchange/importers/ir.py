@@ -10,23 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cem.surveys.definition import QuestionType
+
 LocalText = dict[str, str]
 
-IRQuestionType = Literal[
-    "nps",
-    "csat",
-    "ces",
-    "rating",
-    "single_choice",
-    "multiple_choice",
-    "dropdown",
-    "text",
-    "matrix",
-    "ranking",
-    "date",
-    "consent",
-    "cta",
-]
+IRQuestionType = QuestionType  # the importers produce the question types a definition has (one list)
 
 
 @dataclass
