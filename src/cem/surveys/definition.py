@@ -19,7 +19,7 @@ Conditions are trees: a `ConditionGroup` (combinator and|or over children) or a 
 (source question|hidden|attribute|variable, ref, operator, value). Matrix rows are referred to as
 `question_id.row_id`.
 
-Answer values (the normalised form used by the engine, the API and `service.add_response`):
+Answer values (the normalised form used by the engine, the API and `cem.responses.service.add_response`):
     nps/csat/ces/rating: int;  single_choice/dropdown: choice id;  multiple_choice: [choice ids];
     ranking: [choice ids, best first];  text: str;  matrix: {row_id: column id (or int when `scale`)};
     date: "YYYY-MM-DD";  consent: true;  cta: true (clicked) / false (dismissed).

@@ -3,7 +3,7 @@
 Two layouts exist (both in the shared data):
   * legacy: row 1 = column names V1..V10 then question export tags (Q2, Q9_1, Q3_TEXT, Q1#1_2), row 2 = texts;
   * newer ("Insights"): row 1 = names (ResponseID, ..., Q2, Q9_1), row 2 = texts, row 3 = {'ImportId': 'QID9-1'}.
-Each data row becomes one response through `cem.surveys.service.add_response` (the one path that also writes the
+Each data row becomes one response through `cem.responses.service.add_response` (the one path that also writes the
 feedback records), with the Qualtrics ResponseID as submission id, so importing the same file again replaces
 instead of duplicating. Rows whose answers do not fit the survey are reported with their line; the rest are stored.
 """
