@@ -30,7 +30,7 @@ from cem.journeys import api as journeys_api
 from cem.journeys import web as journeys_web
 from cem.privacy import api as privacy_api
 from cem.privacy import web as privacy_web
-from cem.responses import hosted
+from cem.responses import web as responses_web
 from cem.sources import api as sources_api
 from cem.sources import web as sources_web
 from cem.surveys import api as surveys_api
@@ -80,7 +80,7 @@ def web_router() -> APIRouter:
         text_web,
         web_search,
         distribution_web,
-        hosted,  # the respondent pages, before the builder's /surveys/... pages (as when surveys.web mounted them)
+        responses_web,  # the respondent pages, before the builder's /surveys/... pages
         surveys_web,
         privacy_web,
     ):

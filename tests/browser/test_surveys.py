@@ -14,7 +14,7 @@ from cem.feedback.models import FeedbackRecord
 from cem.surveys.models import Survey, SurveyResponse
 from tests.browser.conftest import log_in
 from tests.conftest import PASSWORD, Workspace
-from tests.surveys.hosted_helpers import publish
+from tests.responses.hosted_helpers import publish
 from tests.surveys.samples import sample_definition
 
 pytestmark = pytest.mark.browser

@@ -15,6 +15,7 @@ from cem.db.session import Database
 from cem.distribution import sending
 from cem.distribution.mailer import OutgoingEmail
 from cem.distribution.models import ContactSkip, Distribution, Invitation
+from cem.responses import service as response_service
 from cem.surveys import service as survey_service
 from cem.surveys.models import SurveyResponse
 from tests.conftest import Workspace
@@ -51,11 +52,11 @@ def _token(inbox: Inbox, address: str) -> str:
 
 def _complete(db: Database, resume_key: str, nps: int) -> None:
     with db.unit_of_work() as session:
-        response = survey_service.get_response_by_key(session, resume_key)
+        response = response_service.get_response_by_key(session, resume_key)
         assert response is not None
-        first = survey_service.submit_page(session, response, page_id="p1", answers={"nps": nps}, nonce="n1")
+        first = response_service.submit_page(session, response, page_id="p1", answers={"nps": nps}, nonce="n1")
         assert not first.errors, first.errors
-        done = survey_service.submit_page(session, response, page_id="p2", answers={"why": "fast"}, nonce="n2")
+        done = response_service.submit_page(session, response, page_id="p2", answers={"why": "fast"}, nonce="n2")
         assert done.completed, done
 
 
@@ -108,7 +109,7 @@ def test_invitation_reminder_unsubscribe_round_trip(
     assert opened.headers["location"].startswith("/s/post-nps?r=") and "q_nps=9" in opened.headers["location"]
     key = _resume_key(opened.headers["location"])
     with db.unit_of_work(readonly=True) as session:
-        response = survey_service.get_response_by_key(session, key)
+        response = response_service.get_response_by_key(session, key)
         assert response is not None
         assert (response.customer_id, response.channel) == (ids["ana"], "email")
         assert response.meta.get("prefill") == {"nps": 9}

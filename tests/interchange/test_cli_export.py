@@ -17,6 +17,7 @@ from cem.interchange.exporters.responses import responses_csv, responses_xlsx
 from cem.interchange.exporters.surveyjs import to_surveyjs
 from cem.interchange.importers import read_definition
 from cem.interchange.importers.store import import_survey
+from cem.responses import service as response_service
 from cem.surveys import service as survey_service
 from tests.conftest import Workspace
 
@@ -206,7 +207,7 @@ def test_exports_do_not_turn_answers_into_formulas(db: Database, workspace: Work
         survey = import_survey(session, workspace.principal(), filename=path.name, content=path.read_bytes()).survey
         survey_service.publish_survey(session, workspace.principal(), survey)
         for payload in payloads:
-            survey_service.add_response(session, survey, answers={"question1": payload})
+            response_service.add_response(session, survey, answers={"question1": payload})
         defn = survey_service.working_definition(survey)
         rows = list(csv.reader(io.StringIO(responses_csv(session, survey, defn))))
         xlsx = responses_xlsx(session, survey, defn)

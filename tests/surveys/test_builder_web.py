@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cem.db.session import Database
+from cem.responses import service as response_service
 from cem.surveys import builder, logic, service
 from cem.surveys.definition import parse_definition
 from cem.surveys.models import Survey, SurveyResponse
 from tests.conftest import Workspace
-from tests.surveys.hosted_helpers import post_page
+from tests.responses.hosted_helpers import post_page
 from tests.test_roles_matrix import login
 
 
@@ -100,7 +101,7 @@ def test_build_publish_and_read_responses(app: FastAPI, workspace: Workspace, db
     assert "Why?" in client.get(f"{base}/preview?page=p2").text
     with db.unit_of_work() as session:
         survey = service.get_survey(session, workspace_id=workspace.id, survey_id=sid)
-        service.add_response(session, survey, answers={"nps": 5, "why": "price"}, channel="api")
+        response_service.add_response(session, survey, answers={"nps": 5, "why": "price"}, channel="api")
     client.post(
         f"{base}/questions/why", data={**form, "action": "save", "headline_en": "Why not?", "choices": "price | Price"}
     )

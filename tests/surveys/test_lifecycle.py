@@ -8,6 +8,7 @@ import pytest
 
 from cem.db.session import Database
 from cem.errors import BadRequest, Conflict
+from cem.responses import service as response_service
 from cem.surveys import service
 from tests.conftest import Workspace
 from tests.surveys.samples import sample_definition
@@ -28,22 +29,22 @@ def test_states_and_dates_gate_answering(db: Database, workspace: Workspace) -> 
             service.set_status(session, actor, survey, "paused")  # a draft cannot pause
         service.publish_survey(session, actor, survey)
         assert "opens on 2030-06-02" in (service.availability(survey, NOW) or "")
-        with pytest.raises(service.SurveyUnavailable):
-            service.start_response(session, survey, now=NOW)
+        with pytest.raises(response_service.SurveyUnavailable):
+            response_service.start_response(session, survey, now=NOW)
         inside = NOW + timedelta(days=2)
         assert service.availability(survey, inside) is None
-        response = service.start_response(session, survey, now=inside)
+        response = response_service.start_response(session, survey, now=inside)
         service.set_status(session, actor, survey, "paused")
         assert "paused" in (service.availability(survey, inside) or "")
-        with pytest.raises(service.SurveyUnavailable):
-            service.submit_page(session, response, page_id="p1", answers={"nps": 5}, now=inside)
+        with pytest.raises(response_service.SurveyUnavailable):
+            response_service.submit_page(session, response, page_id="p1", answers={"nps": 5}, now=inside)
         service.set_status(session, actor, survey, "live")
-        result = service.submit_page(session, response, page_id="p1", answers={"nps": 5}, now=inside)
+        result = response_service.submit_page(session, response, page_id="p1", answers={"nps": 5}, now=inside)
         assert result.next_page_id == "p2"
         assert "closed" in (service.availability(survey, NOW + timedelta(days=9)) or "")
         service.set_status(session, actor, survey, "closed")
-        with pytest.raises(service.SurveyUnavailable):
-            service.start_response(session, survey, now=inside)
+        with pytest.raises(response_service.SurveyUnavailable):
+            response_service.start_response(session, survey, now=inside)
 
 
 def test_publishing_needs_a_valid_definition_and_versions_only_on_change(db: Database, workspace: Workspace) -> None:
@@ -71,11 +72,11 @@ def test_close_after_n_completed_responses(db: Database, workspace: Workspace) -
     with db.unit_of_work() as session:
         survey = service.create_survey(session, actor, name="N", definition=defn)
         service.publish_survey(session, actor, survey)
-        partial = service.start_response(session, survey)
+        partial = response_service.start_response(session, survey)
         for _ in range(2):
-            response = service.start_response(session, survey, hidden={"plan": "pro"})
-            service.submit_page(session, response, page_id="p1", answers={"nps": 10})
-            service.submit_page(session, response, page_id="p3", answers={})
+            response = response_service.start_response(session, survey, hidden={"plan": "pro"})
+            response_service.submit_page(session, response, page_id="p1", answers={"nps": 10})
+            response_service.submit_page(session, response, page_id="p3", answers={})
         assert survey.status == "closed" and survey.completed_count == 2
-        with pytest.raises(service.SurveyUnavailable):
-            service.submit_page(session, partial, page_id="p1", answers={"nps": 1})
+        with pytest.raises(response_service.SurveyUnavailable):
+            response_service.submit_page(session, partial, page_id="p1", answers={"nps": 1})

@@ -10,6 +10,7 @@ from cem.customers.models import Customer
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
 from cem.privacy import service as privacy
+from cem.responses import service as response_service
 from cem.surveys import service
 from cem.surveys.models import SurveyResponse
 from tests.conftest import Workspace
@@ -26,8 +27,8 @@ def test_erasure_removes_the_persons_responses_and_records(db: Database, workspa
         survey = service.create_survey(session, actor, name="P", definition=sample_definition())
         service.publish_survey(session, actor, survey)
         for customer in (ana, bob):
-            response = service.start_response(session, survey, channel="email", customer_id=customer.id)
-            service.submit_page(session, response, page_id="p1", answers={"nps": 4, "name": customer.email})
+            response = response_service.start_response(session, survey, channel="email", customer_id=customer.id)
+            response_service.submit_page(session, response, page_id="p1", answers={"nps": 4, "name": customer.email})
         ana_id = ana.id
     with db.unit_of_work() as session:
         exported = privacy.export_person(session, email="ana@example.com", workspace_id=workspace.id)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
 from tests.conftest import Workspace
-from tests.surveys.hosted_helpers import post_page, publish
+from tests.responses.hosted_helpers import post_page, publish
 
 EN = "en"
 

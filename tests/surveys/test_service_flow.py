@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
+from cem.responses import service as response_service
 from cem.surveys import service
 from tests.conftest import Workspace
 from tests.surveys.samples import sample_definition
@@ -13,21 +14,25 @@ def test_detractor_flow_stores_typed_records(db: Database, workspace: Workspace)
     with db.unit_of_work() as session:
         survey = service.create_survey(session, workspace.principal(), name="CX", definition=sample_definition())
         service.publish_survey(session, workspace.principal(), survey)
-        response = service.start_response(session, survey, channel="link", hidden={"plan": "pro"}, language="de")
-        first = service.submit_page(session, response, page_id="p1", answers={"nps": "3", "name": "Ana"}, nonce="n1")
+        response = response_service.start_response(
+            session, survey, channel="link", hidden={"plan": "pro"}, language="de"
+        )
+        first = response_service.submit_page(
+            session, response, page_id="p1", answers={"nps": "3", "name": "Ana"}, nonce="n1"
+        )
         assert first.next_page_id == "p2"
-        again = service.submit_page(session, response, page_id="p1", answers={"nps": "3"}, nonce="n1")
+        again = response_service.submit_page(session, response, page_id="p1", answers={"nps": "3"}, nonce="n1")
         assert again.duplicate and again.next_page_id == "p2"
-        bad = service.submit_page(session, response, page_id="p2", answers={"issues": ["other"], "email": "x"})
+        bad = response_service.submit_page(session, response, page_id="p2", answers={"issues": ["other"], "email": "x"})
         assert set(bad.errors) == {"issues", "email"}
-        done = service.submit_page(
+        done = response_service.submit_page(
             session,
             response,
             page_id="p2",
             answers={"issues": ["price", "other"], "issues.other": "rude", "email": "a@b.co"},
         )
         assert done.next_page_id == "p3"
-        end = service.submit_page(session, response, page_id="p3", answers={"reason": "slow", "csat": 2})
+        end = response_service.submit_page(session, response, page_id="p3", answers={"reason": "slow", "csat": 2})
         assert end.completed and end.ending_id == "thanks"
         assert response.variables == {"score": 103}
         records = {r.field_id: r for r in session.scalars(select(FeedbackRecord))}

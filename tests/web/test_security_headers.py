@@ -14,7 +14,7 @@ from httpx import Response
 from cem.db.session import Database
 from tests.conftest import Workspace
 from tests.distribution.conftest import two_page_nps
-from tests.surveys.hosted_helpers import publish
+from tests.responses.hosted_helpers import publish
 from tests.web.helpers import WebUser
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "cem" / "web" / "templates"

@@ -30,6 +30,7 @@ from cem.distribution.mailer import OutgoingEmail, SmtpMailer
 from cem.distribution.models import Contact, ContactSkip, Distribution, Invitation, Unsubscribe
 from cem.jobs.models import JobEffect
 from cem.jobs.queue import enqueue
+from cem.responses.respondent import pick_language
 from cem.surveys import service as survey_service
 from cem.surveys.models import Survey
 
@@ -191,7 +192,7 @@ def email_content(session: Session, dist: Distribution, language: str | None, ca
         survey = session.get_one(Survey, dist.survey_id)
         assert survey.current_version_id is not None
         defn = survey_service.version_definition(session, survey.current_version_id)
-        lang = survey_service.pick_language(defn, None, language, None)
+        lang = pick_language(defn, None, language, None)
         cache[key] = EmailContent.for_definition(defn, survey_name=survey.name, subject=dist.subject, lang=lang)
     return cache[key]
 

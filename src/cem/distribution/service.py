@@ -49,6 +49,7 @@ from cem.distribution.schemas import (
 )
 from cem.errors import Conflict, InvalidInput, NotFound
 from cem.jobs.queue import enqueue
+from cem.responses import service as response_service
 from cem.surveys import service as survey_service
 from cem.surveys.models import Survey
 
@@ -462,7 +463,7 @@ def open_invitation(session: Session, *, token: str, answer: str | None, now: da
     if invitation.opened_at is None:
         invitation.opened_at = now
     response = (
-        survey_service.get_response(session, workspace_id=survey.workspace_id, response_id=invitation.response_id)
+        response_service.get_response(session, workspace_id=survey.workspace_id, response_id=invitation.response_id)
         if invitation.response_id
         else None
     )
@@ -476,7 +477,7 @@ def open_invitation(session: Session, *, token: str, answer: str | None, now: da
         first = next((q for _, _, q in defn.questions()), None) if defn else None
         if first is not None and answer is not None and answer.strip().lstrip("-").isdigit():
             prefill[first.id] = int(answer)
-        response = survey_service.start_response(
+        response = response_service.start_response(
             session,
             survey,
             channel=invitation.channel,

@@ -18,6 +18,7 @@ from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.customers import service as customer_service
 from cem.errors import BadRequest
+from cem.responses import service as response_service
 from cem.schemas import Id
 from cem.surveys import service
 from cem.surveys.models import RESPONSE_STATUSES, Survey, SurveyResponse
@@ -72,7 +73,7 @@ def survey_detail(session: Session, survey: Survey) -> SurveyDetail:
         **survey_read(session, survey).model_dump(),
         definition=survey.definition,
         problems=[Problem(**p.as_dict()) for p in problems],
-        responses=service.response_counts(session, survey),
+        responses=response_service.response_counts(session, survey),
     )
 
 
@@ -193,7 +194,7 @@ def list_responses(
         if not cursor.isdigit():
             raise BadRequest("The cursor is not one this API returned.")
         before = int(cursor)
-    rows = service.list_responses(session, survey, status=status, limit=limit + 1, before_id=before)
+    rows = response_service.list_responses(session, survey, status=status, limit=limit + 1, before_id=before)
     more = len(rows) > limit
     rows = rows[:limit]
     return ResponsePage(
@@ -210,7 +211,7 @@ def add_response(session: DbSession, actor: Writer, survey_id: Id, body: Respons
         customer_id = customer_service.resolve_customers(
             session, workspace_id=actor.workspace_id, refs=[body.customer]
         )[0]
-    response = service.add_response(
+    response = response_service.add_response(
         session,
         survey,
         answers=body.answers,
@@ -239,9 +240,9 @@ def add_response(session: DbSession, actor: Writer, survey_id: Id, body: Respons
 def get_response(session: DbSession, actor: Reader, survey_id: Id, response_id: Id) -> ResponseDetail:
     """Answers are shown against the version the response was given on, even after later edits."""
     survey = _survey(session, actor, survey_id)
-    response = service.get_response(session, workspace_id=actor.workspace_id, response_id=response_id)
+    response = response_service.get_response(session, workspace_id=actor.workspace_id, response_id=response_id)
     if response.survey_id != survey.id:
-        response = service.get_response(session, workspace_id=-1, response_id=response_id)  # raises NotFound
+        response = response_service.get_response(session, workspace_id=-1, response_id=response_id)  # raises NotFound
     defn = service.version_definition(session, response.version_id)
-    items = [AnswerView(**vars(item)) for item in service.answer_items(defn, response)]
+    items = [AnswerView(**vars(item)) for item in response_service.answer_items(defn, response)]
     return ResponseDetail(**response_read(session, response).model_dump(), items=items)

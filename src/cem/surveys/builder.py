@@ -23,12 +23,14 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from cem.surveys.definition import (
+    CHOICE_TYPES,
     OPERATORS,
+    QUESTION_DEFAULT_HEADLINES,
     QUESTION_TYPES,
     UNARY_OPERATORS,
     Calculation,
@@ -38,23 +40,9 @@ from cem.surveys.definition import (
 )
 
 Form = Mapping[str, list[str]]
+T = TypeVar("T")
 SOURCES = ("question", "hidden", "attribute", "variable")
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-TYPE_LABELS = {
-    "nps": "NPS (0-10)",
-    "csat": "CSAT",
-    "ces": "CES (1-7)",
-    "rating": "Rating",
-    "single_choice": "Single choice",
-    "multiple_choice": "Multiple choice",
-    "dropdown": "Dropdown",
-    "text": "Open text",
-    "matrix": "Matrix",
-    "ranking": "Ranking",
-    "date": "Date",
-    "consent": "Consent",
-    "cta": "Call to action",
-}
 MATCHES = {"all": "and", "any": "or", "and": "and", "or": "or"}
 CALC_OPS: tuple[str, ...] = get_args(Calculation.model_fields["op"].annotation)
 CALC_OP_LABELS = {
@@ -67,14 +55,6 @@ CALC_OP_LABELS = {
 }
 TEXT_CALC_OPS = ("set", "append")
 NUMBER_CALC_OPS = tuple(op for op in CALC_OPS if op != "append")
-DEFAULT_HEADLINES = {
-    "nps": "How likely are you to recommend us to a friend or colleague?",
-    "csat": "How satisfied are you with us?",
-    "ces": "The company made it easy for me to handle my issue.",
-    "rating": "How would you rate your experience?",
-    "consent": "I agree to be contacted about my answers.",
-    "cta": "Tell others about us",
-}
 
 
 class BuilderError(ValueError):
@@ -95,17 +75,20 @@ def _languages(defn: dict[str, Any]) -> list[str]:
     return [default, *(x for x in defn.get("languages", []) if x != default)]
 
 
+def _put(texts: dict[str, str], lang: str, value: str) -> None:
+    """Set the text of one language; an empty value removes it."""
+    if value:
+        texts[lang] = value
+    else:
+        texts.pop(lang, None)
+
+
 def _local(form: Form, prefix: str, defn: dict[str, Any], keep: dict[str, str] | None = None) -> dict[str, str]:
     """A LocalText from fields `<prefix>_<lang>`; languages not in the form keep their old text."""
     result = dict(keep or {})
     for lang in _languages(defn):
-        name = f"{prefix}_{lang}"
-        if name in form:
-            value = one(form, name)
-            if value:
-                result[lang] = value
-            else:
-                result.pop(lang, None)
+        if f"{prefix}_{lang}" in form:
+            _put(result, lang, one(form, f"{prefix}_{lang}"))
     return result
 
 
@@ -150,14 +133,12 @@ def parse_choices(
         if "other" in flags:
             choice["other"] = True
         choices.append(choice)
+    by_id = {c["id"]: c for c in choices}
     for lang, text_block in translations.items():
-        by_id = {c["id"]: c for c in choices}
         for line in text_block.splitlines():
             ident, _, label = (p.strip() for p in line.partition("|"))
-            if ident in by_id and label:
-                by_id[ident]["label"][lang] = label
-            elif ident in by_id:
-                by_id[ident]["label"].pop(lang, None)
+            if ident in by_id:
+                _put(by_id[ident]["label"], lang, label)
     return choices
 
 
@@ -176,9 +157,13 @@ def _value(raw: str) -> Any:
     if "," in raw:
         return [v.strip() for v in raw.split(",") if v.strip()]
     try:
-        number = float(raw)
+        return _plain(float(raw))
     except ValueError:
         return raw
+
+
+def _plain(number: float) -> int | float:
+    """A whole number as an int (5, not 5.0), as people typed it."""
     return int(number) if number.is_integer() else number
 
 
@@ -269,9 +254,7 @@ def _logic(form: Form, item: dict[str, Any]) -> None:
             item.pop("display_logic", None)
         else:
             item["display_logic"] = condition
-    rules = list(item.get("jump_logic", []))
-    removed = {int(v) for v in form.get("jump_remove", []) if v.isdigit()}
-    rules = [rule for index, rule in enumerate(rules) if index not in removed]
+    rules = _unchecked(item.get("jump_logic", []), form, "jump_remove")
     condition = conditions_from(form, "jump", "New jump rule")
     target = one(form, "jump_target")
     if condition is not None:
@@ -279,6 +262,12 @@ def _logic(form: Form, item: dict[str, Any]) -> None:
             raise BuilderError("Choose where the new jump rule goes.")
         rules.append({"condition": condition, "target": target})
     item["jump_logic"] = rules
+
+
+def _unchecked(items: list[Any], form: Form, name: str) -> list[Any]:
+    """The items whose index is not among the checked `name` boxes (the form's remove boxes)."""
+    removed = {int(v) for v in form.get(name, []) if v.isdigit()}
+    return [item for index, item in enumerate(items) if index not in removed]
 
 
 def _check_reference(defn: dict[str, Any], source: str, ref: str, label: str) -> None:
@@ -325,7 +314,7 @@ def calculation_from(form: Form, defn: dict[str, Any]) -> dict[str, Any] | None:
                 raise BuilderError(f"{label}: a number is expected for {variable!r}, not {raw!r}.")
             if op == "divide" and number == 0:
                 raise BuilderError(f"{label}: {variable!r} cannot be divided by 0.")
-            operand = {"value": int(number) if number.is_integer() else number}
+            operand = {"value": _plain(number)}
     elif source in SOURCES:
         if not raw:
             raise BuilderError(f"{label}: give the id of the {source} to use.")
@@ -344,8 +333,7 @@ def _calculations(form: Form, defn: dict[str, Any], page: dict[str, Any]) -> Non
     """Remove the checked calculations (by index), then add the new row's one at the end."""
     if "calc_variable" not in form and "calc_remove" not in form:
         return
-    removed = {int(v) for v in form.get("calc_remove", []) if v.isdigit()}
-    calculations = [c for index, c in enumerate(page.get("calculations") or []) if index not in removed]
+    calculations = _unchecked(page.get("calculations") or [], form, "calc_remove")
     new = calculation_from(form, defn)
     if new is not None:
         calculations.append(new)
@@ -365,10 +353,14 @@ def find_question(defn: dict[str, Any], question_id: str) -> tuple[int, int]:
 
 
 def find_page(defn: dict[str, Any], page_id: str) -> int:
-    for index, page in enumerate(defn.get("pages", [])):
-        if page.get("id") == page_id:
-            return index
-    raise BuilderError(f"There is no page {page_id!r}.")
+    return _index(defn.get("pages", []), page_id, "page")
+
+
+def _index(items: list[dict[str, Any]], ident: str, what: str) -> int:
+    index = next((i for i, item in enumerate(items) if item.get("id") == ident), None)
+    if index is None:
+        raise BuilderError(f"There is no {what} {ident!r}.")
+    return index
 
 
 def _all_ids(defn: dict[str, Any]) -> set[str]:
@@ -407,9 +399,9 @@ def new_question(defn: dict[str, Any], kind: str, question_id: str) -> dict[str,
     question: dict[str, Any] = {
         "id": question_id,
         "type": kind,
-        "headline": {lang: DEFAULT_HEADLINES.get(kind, "New question")},
+        "headline": {lang: QUESTION_DEFAULT_HEADLINES.get(kind, "New question")},
     }
-    if kind in ("single_choice", "multiple_choice", "dropdown", "ranking"):
+    if kind in CHOICE_TYPES:
         question["choices"] = [{"id": "a", "label": {lang: "Option A"}}, {"id": "b", "label": {lang: "Option B"}}]
     if kind == "matrix":
         question["rows"] = [{"id": "r1", "label": {lang: "Row 1"}}]
@@ -425,14 +417,19 @@ def add_question(defn: dict[str, Any], page_id: str, form: Form) -> dict[str, An
     return new
 
 
-def _int(form: Form, name: str, label: str) -> int | None:
+def _parsed(form: Form, name: str, parse: Callable[[str], T], problem: str) -> T | None:
+    """The field read by `parse`, None when empty; a value `parse` refuses is a BuilderError saying `problem`."""
     raw = one(form, name)
     if not raw:
         return None
     try:
-        return int(raw)
+        return parse(raw)
     except ValueError:
-        raise BuilderError(f"{label} must be a whole number.") from None
+        raise BuilderError(problem) from None
+
+
+def _int(form: Form, name: str, label: str) -> int | None:
+    return _parsed(form, name, int, f"{label} must be a whole number.")
 
 
 def edit_question(defn: dict[str, Any], question_id: str, form: Form) -> dict[str, Any]:
@@ -455,13 +452,8 @@ def edit_question(defn: dict[str, Any], question_id: str, form: Form) -> dict[st
     if "lower_label" in form or "upper_label" in form:
         lang = new.get("default_language", "en")
         for name in ("lower_label", "upper_label"):
-            labels = dict(question.get(name, {}))
-            value = one(form, name)
-            if value:
-                labels[lang] = value
-            else:
-                labels.pop(lang, None)
-            question[name] = labels
+            question[name] = dict(question.get(name, {}))
+            _put(question[name], lang, one(form, name))
     if kind == "cta":
         question["button_label"] = _local(form, "button_label", new, question.get("button_label"))
         question["button_url"] = one(form, "button_url") or None
@@ -481,20 +473,26 @@ def move(items: list[Any], index: int, direction: str) -> None:
         items[index], items[target] = items[target], items[index]
 
 
+def _reorder(items: list[Any], index: int, action: str) -> None:
+    """delete | up | down of one item of a list; another action is a BuilderError."""
+    if action == "delete":
+        items.pop(index)
+    elif action in ("up", "down"):
+        move(items, index, action)
+    else:
+        raise BuilderError(f"Unknown action {action!r}.")
+
+
 def question_action(defn: dict[str, Any], question_id: str, action: str, form: Form) -> dict[str, Any]:
     """delete | up | down | to_page (move to the page named in `page`)."""
     new = copy.deepcopy(defn)
     p_index, q_index = find_question(new, question_id)
     questions = new["pages"][p_index]["questions"]
-    if action == "delete":
-        questions.pop(q_index)
-    elif action in ("up", "down"):
-        move(questions, q_index, action)
-    elif action == "to_page":
+    if action == "to_page":
         target = find_page(new, one(form, "page"))
         new["pages"][target].setdefault("questions", []).append(questions.pop(q_index))
     else:
-        raise BuilderError(f"Unknown action {action!r}.")
+        _reorder(questions, q_index, action)
     return new
 
 
@@ -509,13 +507,7 @@ def edit_page(defn: dict[str, Any], page_id: str, form: Form) -> dict[str, Any]:
 
 def page_action(defn: dict[str, Any], page_id: str, action: str) -> dict[str, Any]:
     new = copy.deepcopy(defn)
-    index = find_page(new, page_id)
-    if action == "delete":
-        new["pages"].pop(index)
-    elif action in ("up", "down"):
-        move(new["pages"], index, action)
-    else:
-        raise BuilderError(f"Unknown action {action!r}.")
+    _reorder(new["pages"], find_page(new, page_id), action)
     return new
 
 
@@ -530,9 +522,7 @@ def add_ending(defn: dict[str, Any], form: Form) -> dict[str, Any]:
 def edit_ending(defn: dict[str, Any], ending_id: str, form: Form) -> dict[str, Any]:
     new = copy.deepcopy(defn)
     endings = new.get("endings", [])
-    index = next((i for i, e in enumerate(endings) if e.get("id") == ending_id), None)
-    if index is None:
-        raise BuilderError(f"There is no ending {ending_id!r}.")
+    index = _index(endings, ending_id, "ending")
     if one(form, "action") == "delete":
         endings.pop(index)
         return new
@@ -544,13 +534,9 @@ def edit_ending(defn: dict[str, Any], ending_id: str, form: Form) -> dict[str, A
 
 
 def _datetime(form: Form, name: str, label: str) -> str | None:
-    raw = one(form, name)
-    if not raw:
+    value = _parsed(form, name, datetime.fromisoformat, f"{label} is not a date and time (YYYY-MM-DD HH:MM).")
+    if value is None:
         return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise BuilderError(f"{label} is not a date and time (YYYY-MM-DD HH:MM).") from None
     return value.isoformat() if value.tzinfo else value.isoformat() + "+00:00"
 
 
@@ -590,10 +576,9 @@ def edit_settings(defn: dict[str, Any], form: Form) -> dict[str, Any]:
             ident, kind, initial = match.group(1), match.group(2) or "number", match.group(3)
             if kind == "number":
                 try:
-                    value: Any = float(initial) if initial else 0
+                    value: Any = _plain(float(initial)) if initial else 0
                 except ValueError:
                     raise BuilderError(f"Variables: {ident!r} starts at a number, not {initial!r}.") from None
-                value = int(value) if float(value).is_integer() else value
             else:
                 value = initial or ""
             variables.append({"id": ident, "type": kind, "initial": value})

@@ -19,7 +19,7 @@ Conditions are trees: a `ConditionGroup` (combinator and|or over children) or a 
 (source question|hidden|attribute|variable, ref, operator, value). Matrix rows are referred to as
 `question_id.row_id`.
 
-Answer values (the normalised form used by the engine, the API and `service.add_response`):
+Answer values (the normalised form used by the engine, the API and `cem.responses.service.add_response`):
     nps/csat/ces/rating: int;  single_choice/dropdown: choice id;  multiple_choice: [choice ids];
     ranking: [choice ids, best first];  text: str;  matrix: {row_id: column id (or int when `scale`)};
     date: "YYYY-MM-DD";  consent: true;  cta: true (clicked) / false (dismissed).
@@ -57,9 +57,34 @@ QuestionType = Literal[
     "consent",
     "cta",
 ]
+# QuestionType is the one list of question types; everything else that lists them derives from it or is keyed by it
+# (the importers' cem.interchange.importers.ir, the builder's labels below, QUESTION_FIELD_TYPES).
 QUESTION_TYPES: tuple[str, ...] = QuestionType.__args__  # type: ignore[attr-defined]
 CHOICE_TYPES = frozenset({"single_choice", "multiple_choice", "dropdown", "ranking"})
 SCORE_TYPES = frozenset({"nps", "csat", "ces", "rating"})
+QUESTION_TYPE_LABELS: dict[str, str] = {
+    "nps": "NPS (0-10)",
+    "csat": "CSAT",
+    "ces": "CES (1-7)",
+    "rating": "Rating",
+    "single_choice": "Single choice",
+    "multiple_choice": "Multiple choice",
+    "dropdown": "Dropdown",
+    "text": "Open text",
+    "matrix": "Matrix",
+    "ranking": "Ranking",
+    "date": "Date",
+    "consent": "Consent",
+    "cta": "Call to action",
+}
+QUESTION_DEFAULT_HEADLINES = {  # what a new question of the builder asks
+    "nps": "How likely are you to recommend us to a friend or colleague?",
+    "csat": "How satisfied are you with us?",
+    "ces": "The company made it easy for me to handle my issue.",
+    "rating": "How would you rate your experience?",
+    "consent": "I agree to be contacted about my answers.",
+    "cta": "Tell others about us",
+}
 
 Operator = Literal[
     "equals",

@@ -1,4 +1,4 @@
-"""HTML pages of surveys: the public hosted page (cem.responses.hosted) and the builder for the CX team.
+"""HTML pages of surveys: the builder for the CX team and its preview (rendered by cem.responses.web).
 
 The builder is forms per question, page and ending (plain POST + redirect, works without JavaScript):
 display and jump conditions as rows joined by all/any, page calculations; a JSON editor for everything
@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from cem.api.deps import get_db
@@ -22,18 +23,21 @@ from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.json_input import parse_json
-from cem.responses import hosted
+from cem.responses import service as response_service
+from cem.responses import web as responses_web
+from cem.responses.views import preview_view
 from cem.surveys import builder, service
 from cem.surveys.builder import BuilderError, Form
 from cem.surveys.definition import (
     OPERATORS,
+    QUESTION_TYPE_LABELS,
     QUESTION_TYPES,
     DefinitionError,
     SurveyDefinition,
     parse_definition,
     validate_definition,
 )
-from cem.surveys.models import SurveyResponse
+from cem.surveys.models import Survey, SurveyResponse
 from cem.web.deps import PageReader, page_permission, render
 from cem.web.forms import see_other
 
@@ -41,6 +45,7 @@ router = APIRouter()
 
 PageSurveys = Annotated[Principal, Depends(page_permission(Permission.surveys))]
 Edit = Callable[[dict[str, Any], Form], dict[str, Any]]
+Change = Callable[[Session, Survey], None]
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
@@ -70,7 +75,7 @@ def _editor(request: Request, principal: Principal, survey_id: int, **extra: Any
         defn = parse_definition(survey.definition)
         problems = validate_definition(defn)
         versions = service.list_versions(session, survey)
-        counts = service.response_counts(session, survey)
+        counts = response_service.response_counts(session, survey)
     context = {
         "survey": survey,
         "defn": defn,
@@ -81,7 +86,7 @@ def _editor(request: Request, principal: Principal, survey_id: int, **extra: Any
         "versions": versions,
         "counts": counts,
         "languages": defn.all_languages(),
-        "question_types": [(t, builder.TYPE_LABELS[t]) for t in QUESTION_TYPES],
+        "question_types": [(t, QUESTION_TYPE_LABELS[t]) for t in QUESTION_TYPES],
         "operators": OPERATORS,
         "sources": builder.SOURCES,
         "condition_editor": builder.condition_editor,
@@ -99,10 +104,19 @@ async def _apply(request: Request, principal: Principal, survey_id: int, edit: E
     """Run one builder edit and save it; on a bad edit re-render the editor with the reason, nothing saved."""
     form = await _form(request)
 
+    def change(session: Session, survey: Survey) -> None:
+        service.update_survey(session, principal, survey, definition=edit(survey.definition, form))
+
+    return await _save(request, principal, survey_id, change, anchor)
+
+
+async def _save(request: Request, principal: Principal, survey_id: int, change: Change, anchor: str = "") -> Response:
+    """Apply `change` to the survey in one unit of work, then show the editor at `anchor`; a bad change
+    re-renders the editor with the reason, nothing saved."""
+
     def work() -> None:
         with get_db(request).unit_of_work() as session:
-            survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-            service.update_survey(session, principal, survey, definition=edit(survey.definition, form))
+            change(session, service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id))
 
     try:
         await run_in_threadpool(work)
@@ -132,7 +146,7 @@ def _error(
 def survey_list(request: Request, principal: PageReader) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         surveys = service.list_surveys(session, workspace_id=principal.workspace_id)
-        counts = {s.id: service.response_counts(session, s) for s in surveys}
+        counts = {s.id: response_service.response_counts(session, s) for s in surveys}
     return render(
         request,
         "surveys/list.html",
@@ -202,28 +216,17 @@ async def survey_settings(request: Request, principal: PageSurveys, survey_id: i
     form = await _form(request)
     name, slug = builder.one(form, "name"), builder.one(form, "slug")
 
-    def work() -> None:
-        with get_db(request).unit_of_work() as session:
-            survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-            definition = builder.edit_settings(survey.definition, form)
-            service.update_survey(
-                session,
-                principal,
-                survey,
-                name=name or None,
-                slug=slug if slug and slug != survey.slug else None,
-                definition=definition,
-            )
+    def change(session: Session, survey: Survey) -> None:
+        service.update_survey(
+            session,
+            principal,
+            survey,
+            name=name or None,
+            slug=slug if slug and slug != survey.slug else None,
+            definition=builder.edit_settings(survey.definition, form),
+        )
 
-    try:
-        await run_in_threadpool(work)
-    except BuilderError as exc:
-        return _error(request, principal, survey_id, str(exc), [], 400)
-    except CEMError as exc:
-        if exc.status_code == 404:
-            raise
-        return _error(request, principal, survey_id, exc.detail, exc.errors, exc.status_code)
-    return see_other(f"/surveys/{survey_id}#settings")
+    return await _save(request, principal, survey_id, change, "#settings")
 
 
 @router.post("/surveys/{survey_id}/json")
@@ -290,25 +293,15 @@ async def survey_status(request: Request, principal: PageSurveys, survey_id: int
     form = await _form(request)
     action = builder.one(form, "action")
 
-    def work() -> None:
-        with get_db(request).unit_of_work() as session:
-            survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-            if action == "publish":
-                service.publish_survey(session, principal, survey)
-            elif action in ("pause", "close"):
-                service.set_status(session, principal, survey, "paused" if action == "pause" else "closed")
-            else:
-                raise BuilderError(f"Unknown action {action!r}.")
+    def change(session: Session, survey: Survey) -> None:
+        if action == "publish":
+            service.publish_survey(session, principal, survey)
+        elif action in ("pause", "close"):
+            service.set_status(session, principal, survey, "paused" if action == "pause" else "closed")
+        else:
+            raise BuilderError(f"Unknown action {action!r}.")
 
-    try:
-        await run_in_threadpool(work)
-    except BuilderError as exc:
-        return _error(request, principal, survey_id, str(exc), [], 400)
-    except CEMError as exc:
-        if exc.status_code == 404:
-            raise
-        return _error(request, principal, survey_id, exc.detail, exc.errors, exc.status_code)
-    return see_other(f"/surveys/{survey_id}")
+    return await _save(request, principal, survey_id, change)
 
 
 @router.get("/surveys/{survey_id}/preview")
@@ -317,8 +310,8 @@ def survey_preview(request: Request, principal: PageReader, survey_id: int, page
     with get_db(request).unit_of_work(readonly=True) as session:
         survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
         defn = parse_definition(survey.definition)
-        view = hosted.preview_view(survey, defn, page or None, lang or None)
-    response = hosted.render_view(request, view)
+        view = preview_view(survey, defn, page or None, lang or None)
+    response = responses_web.render_view(request, view)
     response.headers["x-frame-options"] = "SAMEORIGIN"
     return response
 
@@ -334,8 +327,8 @@ def response_list(
     with get_db(request).unit_of_work(readonly=True) as session:
         survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
         wanted = status if status in ("started", "completed") else None
-        rows = service.list_responses(session, survey, status=wanted, limit=51, before_id=before)
-        counts = service.response_counts(session, survey)
+        rows = response_service.list_responses(session, survey, status=wanted, limit=51, before_id=before)
+        counts = response_service.response_counts(session, survey)
         versions = {v.id: v.number for v in service.list_versions(session, survey)}
         summaries = [_summary(session, r) for r in rows[:50]]
     return render(
@@ -354,7 +347,7 @@ def response_list(
 
 def _summary(session: Any, response: SurveyResponse) -> str:
     defn: SurveyDefinition = service.version_definition(session, response.version_id)
-    items = service.answer_items(defn, response)
+    items = response_service.answer_items(defn, response)
     return "; ".join(f"{i.question_id}: {i.display}" for i in items[:3])[:160]
 
 
@@ -362,11 +355,11 @@ def _summary(session: Any, response: SurveyResponse) -> str:
 def response_detail(request: Request, principal: PageReader, survey_id: int, response_id: int) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-        response = service.get_response(session, workspace_id=principal.workspace_id, response_id=response_id)
+        response = response_service.get_response(session, workspace_id=principal.workspace_id, response_id=response_id)
         if response.survey_id != survey.id:
-            service.get_response(session, workspace_id=-1, response_id=response_id)  # raises NotFound
+            response_service.get_response(session, workspace_id=-1, response_id=response_id)  # raises NotFound
         defn = service.version_definition(session, response.version_id)
-        items = service.answer_items(defn, response)
+        items = response_service.answer_items(defn, response)
         versions = {v.id: v.number for v in service.list_versions(session, survey)}
     return render(
         request,

@@ -3,7 +3,7 @@
 Two layouts exist (both in the shared data):
   * legacy: row 1 = column names V1..V10 then question export tags (Q2, Q9_1, Q3_TEXT, Q1#1_2), row 2 = texts;
   * newer ("Insights"): row 1 = names (ResponseID, ..., Q2, Q9_1), row 2 = texts, row 3 = {'ImportId': 'QID9-1'}.
-Each data row becomes one response through `cem.surveys.service.add_response` (the one path that also writes the
+Each data row becomes one response through `cem.responses.service.add_response` (the one path that also writes the
 feedback records), with the Qualtrics ResponseID as submission id, so importing the same file again replaces
 instead of duplicating. Rows whose answers do not fit the survey are reported with their line; the rest are stored.
 """
@@ -29,7 +29,7 @@ from cem.customers.schemas import CustomerRef
 from cem.errors import BadRequest, CEMError
 from cem.interchange.importers.convert import QuestionCodes
 from cem.json_input import parse_json
-from cem.surveys import service as survey_service
+from cem.responses import service as response_service
 from cem.surveys.models import Survey
 
 NOT_SEEN = frozenset({"", "-99"})  # -99: "seen but not answered" in Qualtrics exports
@@ -81,11 +81,13 @@ class ResponseImportResult:
         }
 
     def store(self, session: Session, survey: Survey, line: int, submission_id: str, **response: Any) -> None:
-        """Add one response (`survey_service.add_response` arguments) in a savepoint; counted as stored, or
+        """Add one response (`response_service.add_response` arguments) in a savepoint; counted as stored, or
         reported with its line and the reasons it was refused."""
         try:
             with session.begin_nested():
-                survey_service.add_response(session, survey, submission_id=submission_id, channel="import", **response)
+                response_service.add_response(
+                    session, survey, submission_id=submission_id, channel="import", **response
+                )
             self.stored += 1
         except CEMError as exc:
             messages = [f"{'.'.join(map(str, e.get('loc', [])[1:]))}: {e.get('msg')}" for e in exc.errors] or [

@@ -20,11 +20,12 @@ from sqlalchemy import event, func, select
 
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
-from cem.responses.hosted import Outcome, PageSubmit, PageSubmits, _PendingPage
-from cem.surveys import service
+from cem.responses import records as response_records
+from cem.responses.hosted import PageSubmit, PageSubmits, _PendingPage
+from cem.responses.pages import Outcome
 from cem.surveys.models import Survey, SurveyResponse
 from tests.conftest import Workspace
-from tests.surveys.hosted_helpers import post_page, publish
+from tests.responses.hosted_helpers import post_page, publish
 
 DEFINITION: dict[str, Any] = {
     "title": {"en": "Batch"},
@@ -182,7 +183,7 @@ def test_an_invalid_page_gets_its_errors_and_stores_nothing(db: Database, survey
 
 def test_a_page_that_fails_is_rolled_back_alone(db: Database, survey_id: int, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = first("7", "this one breaks")
-    real = service.write_records
+    real = response_records.write_records
 
     def failing(session: Any, survey: Any, response: Any, *args: Any, **kwargs: Any) -> int:
         written = real(session, survey, response, *args, **kwargs)  # its changes are made, then it fails
@@ -190,7 +191,7 @@ def test_a_page_that_fails_is_rolled_back_alone(db: Database, survey_id: int, mo
             raise RuntimeError("disk on fire")
         return written
 
-    monkeypatch.setattr(service, "write_records", failing)
+    monkeypatch.setattr(response_records, "write_records", failing)
     good = [first("1"), first("2"), first("10")]
     with commits(db) as seen:
         pending, mine = run_batch(db, [good[0], bad, good[1]], good[2])

@@ -8,10 +8,11 @@ from sqlalchemy import func, select
 from cem.customers.models import Customer
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
+from cem.responses import service as response_service
 from cem.surveys import service
 from cem.surveys.models import Survey, SurveyResponse
 from tests.conftest import Workspace
-from tests.surveys.hosted_helpers import hidden_inputs, post_page, publish
+from tests.responses.hosted_helpers import hidden_inputs, post_page, publish
 from tests.surveys.samples import sample_definition
 
 
@@ -128,7 +129,7 @@ def test_language_from_query_customer_browser_with_rtl(client: TestClient, db: D
         session.flush()
         survey = service.get_survey_by_slug(session, "cx")
         assert survey is not None
-        response = service.start_response(session, survey, channel="email", customer_id=customer.id)
+        response = response_service.start_response(session, survey, channel="email", customer_id=customer.id)
         key = response.resume_key
     page = client.get(f"/s/cx?r={key}")
     assert '<html lang="de" dir="ltr">' in page.text
@@ -176,7 +177,7 @@ def test_opened_at_is_noted_once(client: TestClient, db: Database, workspace: Wo
     with db.unit_of_work() as session:
         survey = service.get_survey_by_slug(session, "cx")
         assert survey is not None
-        key = service.start_response(session, survey, channel="email").resume_key
+        key = response_service.start_response(session, survey, channel="email").resume_key
     client.get(f"/s/cx?r={key}")
     with db.unit_of_work(readonly=True) as session:
         first = session.scalars(select(SurveyResponse)).one().meta["opened_at"]
