@@ -30,7 +30,9 @@ from cem.journeys import api as journeys_api
 from cem.journeys import web as journeys_web
 from cem.privacy import api as privacy_api
 from cem.privacy import web as privacy_web
+from cem.responses import api as responses_api
 from cem.responses import web as responses_web
+from cem.responses import web_team as responses_web_team
 from cem.sources import api as sources_api
 from cem.sources import web as sources_web
 from cem.surveys import api as surveys_api
@@ -53,6 +55,7 @@ def api_router() -> APIRouter:
         privacy_api,
         interchange_api,  # before surveys_api: /surveys/import is not a survey id
         surveys_api,
+        responses_api,  # a survey's responses, under /surveys/{survey_id}/responses
         analytics_api,
         analyses_api,
         dashboards_api,
@@ -81,6 +84,7 @@ def web_router() -> APIRouter:
         web_search,
         distribution_web,
         responses_web,  # the respondent pages, before the builder's /surveys/... pages
+        responses_web_team,  # the builder's preview and the response viewer
         surveys_web,
         privacy_web,
     ):

@@ -13,7 +13,8 @@ Functions other domains call (all take an open Session; the caller's unit of wor
         a whole response at once (imports, API): checks every answer, stores it completed, idempotent on
         (survey, submission_id)
     get_response_by_key(session, resume_key) -> SurveyResponse | None
-    get_response / list_responses / response_counts / answer_items: responses as the CX team reads them
+    get_response / list_responses / answer_items: responses as the CX team reads them
+    (their counts per status are authoring's: cem.surveys.service.response_counts)
 
 Answers become feedback records through cem.responses.records.write_records: source_type "survey",
 source_name = survey slug, submission_id = response.submission_id, field_id = question id; see
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -455,16 +456,6 @@ def list_responses(
     if before_id:
         stmt = stmt.where(SurveyResponse.id < before_id)
     return list(session.scalars(stmt.order_by(SurveyResponse.id.desc()).limit(limit)))
-
-
-def response_counts(session: Session, survey: Survey) -> dict[str, int]:
-    rows = session.execute(
-        select(SurveyResponse.status, func.count())
-        .where(SurveyResponse.survey_id == survey.id)
-        .group_by(SurveyResponse.status)
-    ).all()
-    counts = {status: int(n) for status, n in rows}
-    return {"started": counts.get("started", 0), "completed": counts.get("completed", 0)}
 
 
 @dataclass

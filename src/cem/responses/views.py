@@ -1,7 +1,7 @@
 """What the hosted survey page shows: view models, already localised, piped (recalled answers) and escaped by Jinja.
 
 Pure functions of a definition, a logic context and a language: no database, so a view outlives its transaction.
-Used by the hosted page (cem.responses.web) and the builder's preview (cem.surveys.web).
+Used by the hosted page (cem.responses.web) and the builder's preview (cem.responses.web_team).
 """
 
 from __future__ import annotations

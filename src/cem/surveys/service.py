@@ -8,6 +8,7 @@ Functions other domains call (all take an open Session; the caller's unit of wor
     publish_survey(session, actor, survey) -> SurveyVersion      validates, new version if changed, goes live
     set_status(session, actor, survey, status) -> Survey         live | paused | closed
     delete_survey(session, actor, survey)                        only a survey nobody answered
+    response_counts(session, survey) -> {"started": n, "completed": n}
     get_survey(session, *, workspace_id, survey_id) / get_survey_by_slug(session, slug)
     version_definition(session, version_id) -> SurveyDefinition  (cached; versions never change)
     availability(survey, now) -> str | None                      why a survey takes no answers, or None
@@ -20,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
 from cem.auth import audit
@@ -368,6 +369,18 @@ def availability(survey: Survey, now: datetime | None = None) -> str | None:
 def version_number(session: Session, version_id: int) -> int:
     """The number (1, 2, ...) of a stored survey version."""
     return _cached_version(session, version_id)[1]
+
+
+def response_counts(session: Session, survey: Survey) -> dict[str, int]:
+    """Responses per status; counted here, next to the survey, because authoring shows them (the list, the
+    editor, the API's survey detail) and must not depend on cem.responses, which answers surveys."""
+    rows = session.execute(
+        select(SurveyResponse.status, func.count())
+        .where(SurveyResponse.survey_id == survey.id)
+        .group_by(SurveyResponse.status)
+    ).all()
+    counts = {status: int(n) for status, n in rows}
+    return {"started": counts.get("started", 0), "completed": counts.get("completed", 0)}
 
 
 def delete_survey(session: Session, actor: Principal, survey: Survey) -> None:

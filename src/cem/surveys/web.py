@@ -1,9 +1,9 @@
-"""HTML pages of surveys: the builder for the CX team and its preview (rendered by cem.responses.web).
+"""HTML pages of surveys: the builder for the CX team (its preview and the response viewer: cem.responses.web_team).
 
 The builder is forms per question, page and ending (plain POST + redirect, works without JavaScript):
 display and jump conditions as rows joined by all/any, page calculations; a JSON editor for everything
 else (e.g. groups nested inside groups, shown read-only in the forms), a live preview of the
-working copy in an iframe (reloaded after every save), lifecycle buttons and the response viewer.
+working copy in an iframe (reloaded after every save) and lifecycle buttons.
 Every edit goes through service.update_survey: on a live survey it must be valid and makes a version.
 """
 
@@ -23,9 +23,6 @@ from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.json_input import parse_json
-from cem.responses import service as response_service
-from cem.responses import web as responses_web
-from cem.responses.views import preview_view
 from cem.surveys import builder, service
 from cem.surveys.builder import BuilderError, Form
 from cem.surveys.definition import (
@@ -33,11 +30,10 @@ from cem.surveys.definition import (
     QUESTION_TYPE_LABELS,
     QUESTION_TYPES,
     DefinitionError,
-    SurveyDefinition,
     parse_definition,
     validate_definition,
 )
-from cem.surveys.models import Survey, SurveyResponse
+from cem.surveys.models import Survey
 from cem.web.deps import PageReader, page_permission, render
 from cem.web.forms import see_other
 
@@ -75,7 +71,7 @@ def _editor(request: Request, principal: Principal, survey_id: int, **extra: Any
         defn = parse_definition(survey.definition)
         problems = validate_definition(defn)
         versions = service.list_versions(session, survey)
-        counts = response_service.response_counts(session, survey)
+        counts = service.response_counts(session, survey)
     context = {
         "survey": survey,
         "defn": defn,
@@ -146,7 +142,7 @@ def _error(
 def survey_list(request: Request, principal: PageReader) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         surveys = service.list_surveys(session, workspace_id=principal.workspace_id)
-        counts = {s.id: response_service.response_counts(session, s) for s in surveys}
+        counts = {s.id: service.response_counts(session, s) for s in surveys}
     return render(
         request,
         "surveys/list.html",
@@ -302,72 +298,3 @@ async def survey_status(request: Request, principal: PageSurveys, survey_id: int
             raise BuilderError(f"Unknown action {action!r}.")
 
     return await _save(request, principal, survey_id, change)
-
-
-@router.get("/surveys/{survey_id}/preview")
-def survey_preview(request: Request, principal: PageReader, survey_id: int, page: str = "", lang: str = "") -> Response:
-    """The working copy as respondents would see it (any page, logic off, nothing stored)."""
-    with get_db(request).unit_of_work(readonly=True) as session:
-        survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-        defn = parse_definition(survey.definition)
-        view = preview_view(survey, defn, page or None, lang or None)
-    response = responses_web.render_view(request, view)
-    response.headers["x-frame-options"] = "SAMEORIGIN"
-    return response
-
-
-# --------------------------------------------------------------------------------------------------
-# Responses
-
-
-@router.get("/surveys/{survey_id}/responses")
-def response_list(
-    request: Request, principal: PageReader, survey_id: int, status: str = "", before: int | None = None
-) -> Response:
-    with get_db(request).unit_of_work(readonly=True) as session:
-        survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-        wanted = status if status in ("started", "completed") else None
-        rows = response_service.list_responses(session, survey, status=wanted, limit=51, before_id=before)
-        counts = response_service.response_counts(session, survey)
-        versions = {v.id: v.number for v in service.list_versions(session, survey)}
-        summaries = [_summary(session, r) for r in rows[:50]]
-    return render(
-        request,
-        "surveys/responses.html",
-        principal,
-        survey=survey,
-        rows=rows[:50],
-        summaries=summaries,
-        versions=versions,
-        counts=counts,
-        status=wanted or "",
-        next_before=rows[49].id if len(rows) > 50 else None,
-    )
-
-
-def _summary(session: Any, response: SurveyResponse) -> str:
-    defn: SurveyDefinition = service.version_definition(session, response.version_id)
-    items = response_service.answer_items(defn, response)
-    return "; ".join(f"{i.question_id}: {i.display}" for i in items[:3])[:160]
-
-
-@router.get("/surveys/{survey_id}/responses/{response_id}")
-def response_detail(request: Request, principal: PageReader, survey_id: int, response_id: int) -> Response:
-    with get_db(request).unit_of_work(readonly=True) as session:
-        survey = service.get_survey(session, workspace_id=principal.workspace_id, survey_id=survey_id)
-        response = response_service.get_response(session, workspace_id=principal.workspace_id, response_id=response_id)
-        if response.survey_id != survey.id:
-            response_service.get_response(session, workspace_id=-1, response_id=response_id)  # raises NotFound
-        defn = service.version_definition(session, response.version_id)
-        items = response_service.answer_items(defn, response)
-        versions = {v.id: v.number for v in service.list_versions(session, survey)}
-    return render(
-        request,
-        "surveys/response.html",
-        principal,
-        survey=survey,
-        response=response,
-        items=items,
-        version=versions.get(response.version_id),
-        seconds=(response.meta or {}).get("seconds_per_question", {}),
-    )
