@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
+from fastapi.types import DecoratedCallable
 
 from cem.analytics.dashboards import export, service, views
 from cem.analytics.dashboards.schemas import (
@@ -34,6 +36,11 @@ TABLE_FILE = file_responses(CSV, XLSX)  # the `format` parameter picks one
 DashboardManager = Annotated[Principal, Depends(require(Permission.dashboards))]
 
 
+def table_export_route(path: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A GET route that answers with one table as a CSV or XLSX file."""
+    return router.get(path, summary=summary, response_class=Response, responses=TABLE_FILE)
+
+
 def file_response(content: bytes, media_type: str, filename: str) -> Response:
     return Response(
         content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
@@ -46,36 +53,21 @@ def get_overview(session: DbSession, actor: Reader, query: Annotated[OverviewQue
     return service.overview(session, workspace_id=actor.workspace_id, query=query)
 
 
-@router.get(
-    "/dashboards/overview/export",
-    summary="One overview table as CSV or XLSX",
-    response_class=Response,
-    responses=TABLE_FILE,
-)
+@table_export_route("/dashboards/overview/export", "One overview table as CSV or XLSX")
 def export_overview(session: DbSession, actor: Reader, query: Annotated[OverviewExport, Query()]) -> Response:
     export.check_overview_table(query.table)  # before the work, and with the choices named
     data = service.overview(session, workspace_id=actor.workspace_id, query=query)
     return file_response(*export.render(export.overview_table(data, query.table), query.format))
 
 
-@router.get(
-    "/dashboards/journey/export",
-    summary="A journey view table as CSV or XLSX",
-    response_class=Response,
-    responses=TABLE_FILE,
-)
+@table_export_route("/dashboards/journey/export", "A journey view table as CSV or XLSX")
 def export_journey(session: DbSession, actor: Reader, query: Annotated[JourneyViewExport, Query()]) -> Response:
     views.check_journey_table(query.table)
     view = views.journey_view(session, workspace_id=actor.workspace_id, query=query)
     return file_response(*export.render(views.journey_table(view, query.table), query.format))
 
 
-@router.get(
-    "/dashboards/drivers/export",
-    summary="A drivers & gaps view table as CSV or XLSX",
-    response_class=Response,
-    responses=TABLE_FILE,
-)
+@table_export_route("/dashboards/drivers/export", "A drivers & gaps view table as CSV or XLSX")
 def export_drivers(session: DbSession, actor: Reader, query: Annotated[DriverViewExport, Query()]) -> Response:
     views.check_driver_table(query.table)
     # The costly bootstrap only when its table is asked for.
