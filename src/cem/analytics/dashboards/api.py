@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from fastapi.types import DecoratedCallable
 
@@ -24,16 +24,13 @@ from cem.analytics.dashboards.schemas import (
 )
 from cem.analytics.schemas import MetricResult
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Reader, require
+from cem.api.deps import DbSession, Reader
 from cem.api.downloads import attachment, download_route
 from cem.api.files import CSV, XLSX
-from cem.auth.permissions import Permission
-from cem.auth.principal import Principal
+from cem.api.params import DashboardManager
 from cem.schemas import Id
 
 router = APIRouter(tags=["dashboards"], route_class=StrictJsonRoute)
-
-DashboardManager = Annotated[Principal, Depends(require(Permission.dashboards))]
 
 
 def table_export_route(path: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:

@@ -16,11 +16,10 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Exporter, Importer, Reader, require
+from cem.api.deps import DbSession, Exporter, Importer, Reader
 from cem.api.downloads import attachment, download_route
 from cem.api.files import CSV, XLSX
-from cem.auth.permissions import Permission
-from cem.auth.principal import Principal
+from cem.api.params import SurveyManager
 from cem.errors import BadRequest, UnsupportedMediaType
 from cem.interchange.exporters.responses import responses_csv, responses_xlsx
 from cem.interchange.exporters.surveyjs import to_surveyjs
@@ -32,7 +31,6 @@ from cem.surveys.definition import SurveyDefinition
 from cem.surveys.models import Survey
 
 router = APIRouter(tags=["surveys"], route_class=StrictJsonRoute)
-SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 MAX_RESPONSE_FILE_BYTES = 50 * 1024 * 1024
 
 
