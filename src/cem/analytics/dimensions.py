@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, String, Subquery, and_, case, cast, func, select
 
+from cem.analytics.registry import add_unique
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
@@ -53,10 +54,7 @@ DIMENSIONS: dict[str, Dimension] = {}
 
 def register(dimension: Dimension) -> Dimension:
     """Add a dimension (names are unique)."""
-    if dimension.name in DIMENSIONS:
-        raise ValueError(f"dimension {dimension.name!r} is already registered")
-    DIMENSIONS[dimension.name] = dimension
-    return dimension
+    return add_unique(DIMENSIONS, dimension.name, dimension, kind="dimension")
 
 
 def _survey(_dialect: str) -> ColumnElement[Any]:

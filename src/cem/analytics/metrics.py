@@ -14,6 +14,7 @@ from typing import Literal
 
 from cem import scores
 from cem.analytics import stats
+from cem.analytics.registry import add_unique
 from cem.analytics.stats import Estimate
 
 AggOp = Literal["count", "sum", "sum_sq"]
@@ -73,10 +74,7 @@ METRICS: dict[str, Metric] = {}
 
 def register(metric: Metric) -> Metric:
     """Add a metric to the registry (slugs are unique)."""
-    if metric.slug in METRICS:
-        raise ValueError(f"metric {metric.slug!r} is already registered")
-    METRICS[metric.slug] = metric
-    return metric
+    return add_unique(METRICS, metric.slug, metric, kind="metric")
 
 
 def _count(values: Mapping[str, float], name: str) -> int:

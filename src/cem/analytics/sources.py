@@ -78,16 +78,21 @@ def _invitation_state(session: Session) -> str:
     return "/".join(map(str, row))
 
 
+# Who was reached, by which survey and through which channel: the columns responses and invitations share.
+_SURVEY_CONTACT_COLUMNS = {
+    "id": "BIGINT",
+    "workspace_id": "BIGINT",
+    "customer_id": "BIGINT",
+    "survey": "VARCHAR",
+    "channel": "VARCHAR",
+}
+
 RESPONSES = Source(
     entity="response",
     table="responses",
     alias="r",
     columns={
-        "id": "BIGINT",
-        "workspace_id": "BIGINT",
-        "customer_id": "BIGINT",
-        "survey": "VARCHAR",
-        "channel": "VARCHAR",
+        **_SURVEY_CONTACT_COLUMNS,
         "language": "VARCHAR",
         "started_at": "TIMESTAMP",
         "completed": "DOUBLE",
@@ -102,11 +107,7 @@ INVITATIONS = Source(
     table="invitations",
     alias="i",
     columns={
-        "id": "BIGINT",
-        "workspace_id": "BIGINT",
-        "customer_id": "BIGINT",
-        "survey": "VARCHAR",
-        "channel": "VARCHAR",
+        **_SURVEY_CONTACT_COLUMNS,
         "sent_at": "TIMESTAMP",
         "responded": "DOUBLE",
     },

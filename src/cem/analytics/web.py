@@ -35,7 +35,8 @@ from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.web.deps import PageReader, page_permission, render
-from cem.web.forms import see_other, validation_message
+from cem.web.forms import see_other
+from cem.web.refusals import refusal_message, refused
 
 router = APIRouter()
 
@@ -75,14 +76,6 @@ def p_text(p: float | None) -> str:
     if p is None:
         return "no test"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def _message(exc: CEMError | ValidationError) -> str:
-    return validation_message(exc) if isinstance(exc, ValidationError) else exc.detail
-
-
-def _status(exc: CEMError | ValidationError) -> int:
-    return 422 if isinstance(exc, ValidationError) else exc.status_code
 
 
 def _helpers() -> dict[str, Any]:
@@ -236,7 +229,7 @@ def journey_page(request: Request, principal: PageReader) -> Response:
                 query = JourneyViewQuery(metric=metric, **values)
                 view = views.journey_view(session, workspace_id=principal.workspace_id, query=query)
         except (CEMError, ValidationError) as exc:
-            errors.append(_message(exc))
+            errors.append(refusal_message(exc))
     chart = None
     if view and view.funnel and view.funnel.stages:
         chart = {
@@ -272,7 +265,7 @@ def drivers_page(request: Request, principal: PageReader) -> Response:
                 )
                 view = views.driver_view(session, workspace_id=principal.workspace_id, query=query)
         except (CEMError, ValidationError) as exc:
-            errors.append(_message(exc))
+            errors.append(refusal_message(exc))
     quadrant = None
     if view and view.result and view.result.drivers:
         quadrant = {
@@ -326,9 +319,7 @@ def dashboard_create(
         with get_db(request).unit_of_work() as session:
             created = service.create_dashboard(session, actor=principal, data=data)
     except (CEMError, ValidationError) as exc:
-        response = _index_page(request, principal, error=_message(exc), form=form)
-        response.status_code = _status(exc)
-        return response
+        return refused(_index_page(request, principal, error=refusal_message(exc), form=form), exc)
     return see_other(f"/dashboards/{created.id}")
 
 
@@ -412,9 +403,7 @@ def _edit_failed(request: Request, principal: Principal, dashboard_id: int, exc:
                  form: dict[str, str]) -> Response:  # fmt: skip
     if isinstance(exc, CEMError) and exc.status_code in (403, 404):
         raise exc  # no form to re-show: the error page says why
-    response = _dashboard_page(request, principal, dashboard_id, error=_message(exc), form=form)
-    response.status_code = _status(exc)
-    return response
+    return refused(_dashboard_page(request, principal, dashboard_id, error=refusal_message(exc), form=form), exc)
 
 
 @router.post("/dashboards/{dashboard_id}/edit")

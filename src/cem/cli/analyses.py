@@ -28,6 +28,7 @@ from cem.analytics.schemas import MIN_N_HELP
 from cem.analytics.stats import DEFAULT_MIN_N
 from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.options import Workspace
 from cem.errors import NotFound
 from cem.exports_safety import csv_writer
 from cem.journeys import service as journey_service
@@ -39,7 +40,6 @@ app.add_typer(analyze_app, name="analyze")
 
 FORMATS = ("table", "csv", "json")
 M = TypeVar("M", bound=BaseModel)
-WorkspaceOpt = typer.Option("default", "--workspace", help="Workspace slug.")
 FormatOpt = typer.Option("table", "--format", help="table, csv or json.")
 JourneyOpt = typer.Option(..., "--journey", help="Journey key, e.g. online-purchase.")
 FromOpt = typer.Option(None, "--from", help="First day (YYYY-MM-DD).")
@@ -127,7 +127,7 @@ def stages_command(
     date_from: str = FromOpt,
     date_to: str = ToOpt,
     min_n: int = MinNOpt,
-    workspace: str = WorkspaceOpt,
+    workspace: Workspace = "default",
     fmt: str = FormatOpt,
 ) -> None:
     """A metric per stage of a journey, with interval, n, volume and the stage's top pain point."""
@@ -154,7 +154,7 @@ def funnel_command(
     segment: list[str] = typer.Option([], "--segment", help="customer.<attribute>=value (repeatable)."),
     date_from: str = FromOpt,
     date_to: str = ToOpt,
-    workspace: str = WorkspaceOpt,
+    workspace: Workspace = "default",
     fmt: str = FormatOpt,
 ) -> None:
     """Customers reaching each stage, drop-off to the next stage and the hours it took (median, p75)."""
@@ -174,7 +174,7 @@ def pain_points_command(
     journey_key: str = JourneyOpt,
     limit: int = typer.Option(10, min=1, max=500),
     min_n: int = MinNOpt,
-    workspace: str = WorkspaceOpt,
+    workspace: Workspace = "default",
     fmt: str = FormatOpt,
 ) -> None:
     """Touchpoints ranked by volume x share of negative feedback."""
@@ -199,7 +199,7 @@ def compare_command(
     date_from: str = FromOpt,
     date_to: str = ToOpt,
     min_n: int = MinNOpt,
-    workspace: str = WorkspaceOpt,
+    workspace: Workspace = "default",
     fmt: str = FormatOpt,
 ) -> None:
     """A metric per variant (A/B, segments) and each variant against the control with its p-value."""
@@ -238,7 +238,7 @@ def drivers_command(
     bootstrap: int = typer.Option(200, help="Bootstrap resamples (0: no intervals)."),
     seed: int = typer.Option(0),
     performance: str = typer.Option("mean", help="mean or top_box."),
-    workspace: str = WorkspaceOpt,
+    workspace: Workspace = "default",
     fmt: str = FormatOpt,
 ) -> None:
     """Johnson relative weights and Shapley values of R^2, with bootstrap intervals and the quadrant."""
@@ -273,7 +273,7 @@ def gaps_command(
     journey_key: str = typer.Option(None, "--journey", help="Only this journey's targets."),
     metric: str = typer.Option(None),
     min_n: int = MinNOpt,
-    workspace: str = WorkspaceOpt,
+    workspace: Workspace = "default",
     fmt: str = FormatOpt,
 ) -> None:
     """Promised (targets) against perceived values, the worst shortfall first."""
@@ -297,7 +297,7 @@ def target_command(
     stage: str = typer.Option(None, "--stage", help="Stage key (with --journey)."),
     journey_key: str = typer.Option(None, "--journey", help="Journey key of --stage."),
     note: str = typer.Option(""),
-    workspace: str = WorkspaceOpt,
+    workspace: Workspace = "default",
 ) -> None:
     """Set (or replace) the target of a metric at a touchpoint or a journey stage."""
     if (touchpoint is None) == (stage is None):

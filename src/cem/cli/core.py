@@ -11,6 +11,7 @@ from cem.admin import service as admin_service
 from cem.auth.permissions import permissions_for
 from cem.auth.principal import Principal
 from cem.cli.app import app, db_app, echo, friendly_errors, open_db, user_app
+from cem.cli.options import Workspace
 from cem.config import get_settings
 
 
@@ -64,7 +65,7 @@ def user_create(
 @friendly_errors
 def token_create(
     name: str = typer.Option(..., help="What the token is for."),
-    workspace: str = typer.Option("default", help="Workspace slug."),
+    workspace: Workspace = "default",
     role: str = typer.Option("analyst", help="Role of the token."),
     scope: list[str] = typer.Option([], help="Narrow to these permissions (repeatable)."),
 ) -> None:

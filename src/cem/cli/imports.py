@@ -11,6 +11,7 @@ import typer
 from cem.admin import service as admin_service
 from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.options import Workspace
 from cem.exports_safety import SafeCsvWriter, csv_writer
 from cem.imports.engine import Counts
 from cem.imports.runner import LocalImport, recover_interrupted, run_local
@@ -79,7 +80,7 @@ class Bar:
 @friendly_errors
 def import_file(
     file: Path = typer.Argument(..., help="CSV file (or .ndjson/.jsonl with one feedback record per line)."),
-    workspace: str = typer.Option("default", help="Workspace slug."),
+    workspace: Workspace = "default",
     target: str = typer.Option("feedback", help="feedback, customers or events."),
     mapping: str = typer.Option(None, help="Name of a saved mapping."),
     mapping_file: Path = typer.Option(None, help="JSON file holding the mapping."),

@@ -16,6 +16,7 @@ from cem.analytics.metrics import METRICS
 from cem.analytics.schemas import MIN_N_HELP, MetricQuery, MetricResult, MetricRow
 from cem.analytics.stats import DEFAULT_CONFIDENCE, DEFAULT_MIN_N
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.options import Workspace
 from cem.exports_safety import csv_writer
 
 FORMATS = ("table", "csv", "json")
@@ -33,7 +34,7 @@ def metrics_command(
     compare_to: str = typer.Option(None, "--compare-to", help="'previous': each bucket (or range) vs the one before."),
     min_n: int = typer.Option(DEFAULT_MIN_N, "--min-n", help=MIN_N_HELP),
     confidence: float = typer.Option(DEFAULT_CONFIDENCE, help="Confidence level of the intervals."),
-    workspace: str = typer.Option("default", help="Workspace slug."),
+    workspace: Workspace = "default",
     engine: str = typer.Option(
         "sql",
         help=(

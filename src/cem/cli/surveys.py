@@ -13,6 +13,7 @@ import typer
 from cem.admin import service as admin_service
 from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.options import Workspace
 from cem.interchange.exporters.surveyjs import to_surveyjs
 from cem.surveys import service as survey_service
 
@@ -32,7 +33,7 @@ def _read(path: Path) -> bytes:
 @friendly_errors
 def import_command(
     file: Path = typer.Argument(..., help="Qualtrics .qsf, LimeSurvey .lss or SurveyJS .json file."),
-    workspace: str = typer.Option("default", help="Workspace slug."),
+    workspace: Workspace = "default",
     name: str = typer.Option(None, help="Survey name (default: the name in the file)."),
     responses: list[Path] = typer.Option(None, "--responses", help="Qualtrics response CSV export(s) to add."),
     output_format: str = typer.Option("text", "--format", help="text or json."),
@@ -71,7 +72,7 @@ def import_command(
 def import_responses_command(
     file: Path = typer.Argument(..., help="Qualtrics response CSV export, or SurveyJS results .json."),
     survey_id: int = typer.Option(..., "--survey", help="Id of the survey the responses belong to."),
-    workspace: str = typer.Option("default", help="Workspace slug."),
+    workspace: Workspace = "default",
     output_format: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """Add the responses in FILE to a survey (re-importing the same file replaces, never duplicates)."""
@@ -103,7 +104,7 @@ def import_responses_command(
 @friendly_errors
 def export_command(
     survey_id: int = typer.Argument(..., help="Survey id."),
-    workspace: str = typer.Option("default", help="Workspace slug."),
+    workspace: Workspace = "default",
     output_format: str = typer.Option("surveyjs", "--format", help="surveyjs (the definition as SurveyJS JSON)."),
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file instead of standard output."),
 ) -> None:

@@ -3,16 +3,15 @@ the distribution report, and the website widget's public endpoints (CORS per all
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Reader, get_settings, require
-from cem.auth.permissions import Permission
-from cem.auth.principal import Principal
+from cem.api.deps import DbSession, Reader, get_settings
+from cem.api.params import SurveyManager
 from cem.distribution import report as report_service
 from cem.distribution import service, widget
 from cem.distribution.schemas import (
@@ -36,7 +35,6 @@ from cem.json_input import parse_json
 from cem.schemas import Id
 
 router = APIRouter(tags=["survey distribution"], route_class=StrictJsonRoute)
-SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 MAX_WIDGET_BODY = 8 * 1024
 
 

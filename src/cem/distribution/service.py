@@ -15,12 +15,12 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cem.auth import audit
 from cem.auth.principal import Principal
 from cem.customers.models import Customer
+from cem.db.unique import flush_unique
 from cem.distribution import audiences as audience_engine
 from cem.distribution import clock
 from cem.distribution.models import (
@@ -207,14 +207,6 @@ def _check_filters(session: Session, *, workspace_id: int, flt: AudienceFilter) 
     list(audience_engine.evaluate(session, workspace_id=workspace_id, flt=flt, now=clock.now(), customer_ids=[]))
 
 
-def _flush_unique(session: Session, name: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"An audience named {name!r} already exists.") from None
-
-
 def create_audience(session: Session, *, actor: Principal, data: AudienceIn) -> Audience:
     _check_filters(session, workspace_id=actor.workspace_id, flt=data.filters)
     audience = Audience(
@@ -224,7 +216,7 @@ def create_audience(session: Session, *, actor: Principal, data: AudienceIn) -> 
         filters=data.filters.model_dump(mode="json"),
     )
     session.add(audience)
-    _flush_unique(session, data.name)
+    flush_unique(session, f"An audience named {data.name!r}")
     audit.record(session, actor, "audience.create", entity_type="audience", entity_id=audience.id)
     return audience
 
@@ -245,7 +237,7 @@ def update_audience(session: Session, *, actor: Principal, audience_id: int, dat
         audience.name = data.name
     if data.description is not None:
         audience.description = data.description
-    _flush_unique(session, audience.name)
+    flush_unique(session, f"An audience named {audience.name!r}")
     audit.record(session, actor, "audience.update", entity_type="audience", entity_id=audience.id)
     return audience
 

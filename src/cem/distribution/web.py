@@ -36,7 +36,8 @@ from cem.errors import CEMError, NotFound
 from cem.json_input import parse_json
 from cem.surveys import service as survey_service
 from cem.web.deps import PageReader, page_permission, render
-from cem.web.forms import blank_to_none, see_other, validation_message
+from cem.web.forms import blank_to_none, see_other
+from cem.web.refusals import refusal_message, refused
 from cem.web.templating import templates
 
 router = APIRouter()
@@ -57,27 +58,9 @@ EXAMPLE_FILTERS = json.dumps(
 )
 
 
-def _message(exc: CEMError | ValidationError | ValueError) -> str:
-    if isinstance(exc, ValidationError):
-        return validation_message(exc)
-    if isinstance(exc, CEMError):
-        return exc.detail
-    return str(exc)
-
-
-def _status(exc: CEMError | ValidationError | ValueError) -> int:
-    return exc.status_code if isinstance(exc, CEMError) else 422
-
-
 def _page(request: Request, principal: Principal, template: str, context: dict[str, Any]) -> Response:
     """A distribution page; its forms are shown to those who may manage surveys."""
     return render(request, template, principal, can_edit=principal.can(Permission.surveys), **context)
-
-
-def _refused(page: Response, exc: CEMError | ValidationError | ValueError) -> Response:
-    """The form's page again, showing why the input was refused, with the error's status."""
-    page.status_code = _status(exc)
-    return page
 
 
 def _filters(raw: str) -> AudienceFilter:
@@ -114,7 +97,7 @@ def audience_create(
         with get_db(request).unit_of_work() as session:
             audience_id = service.create_audience(session, actor=principal, data=data).id
     except (CEMError, ValidationError, ValueError) as exc:
-        return _refused(_audiences_page(request, principal, error=_message(exc), form=form), exc)
+        return refused(_audiences_page(request, principal, error=refusal_message(exc), form=form), exc)
     return see_other(f"/audiences/{audience_id}")
 
 
@@ -176,7 +159,7 @@ def audience_edit(
     except NotFound:
         raise
     except (CEMError, ValidationError, ValueError) as exc:
-        return _refused(_audience_page(request, principal, audience_id, None, "email", error=_message(exc)), exc)
+        return refused(_audience_page(request, principal, audience_id, None, "email", error=refusal_message(exc)), exc)
     return see_other(f"/audiences/{audience_id}")
 
 
@@ -248,7 +231,7 @@ def contact_rules_save(
         with get_db(request).unit_of_work() as session:
             service.update_contact_settings(session, actor=principal, data=data)
     except (CEMError, ValidationError) as exc:
-        return _refused(_rules_page(request, principal, error=_message(exc), form=form), exc)
+        return refused(_rules_page(request, principal, error=refusal_message(exc), form=form), exc)
     return see_other("/contact-rules?saved=1")
 
 
@@ -298,7 +281,7 @@ def _survey_form(request: Request, principal: Principal, survey_id: int, action:
     except NotFound:
         raise
     except (CEMError, ValidationError, ValueError) as exc:
-        return _refused(_survey_page(request, principal, survey_id, error=_message(exc)), exc)
+        return refused(_survey_page(request, principal, survey_id, error=refusal_message(exc)), exc)
     return see_other(f"/surveys/{survey_id}/distribution")
 
 

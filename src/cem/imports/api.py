@@ -11,7 +11,8 @@ from fastapi.responses import Response
 
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import DbSession, Importer, Reader, get_settings
-from cem.api.files import CSV, file_responses
+from cem.api.downloads import attachment, download_route
+from cem.api.files import CSV
 from cem.errors import BadRequest
 from cem.exports_safety import csv_writer
 from cem.imports import service
@@ -82,11 +83,11 @@ def resume_import(session: DbSession, actor: Importer, run_id: Id) -> RunRead:
     return RunRead.model_validate(service.resume_run(session, actor=actor, run_id=run_id))
 
 
-@router.get(
+@download_route(
+    router,
     "/imports/{run_id}/errors.csv",
     summary="The run's row errors as CSV (line, column, reason, value)",
-    response_class=Response,
-    responses=file_responses(CSV),
+    media_types=(CSV,),
 )
 def import_errors_csv(session: DbSession, actor: Reader, run_id: Id) -> Response:
     run = service.get_run(session, workspace_id=actor.workspace_id, run_id=run_id)
@@ -94,8 +95,7 @@ def import_errors_csv(session: DbSession, actor: Reader, run_id: Id) -> Response
     writer = csv_writer(buffer)
     writer.writerow(["line", "column", "reason", "value"])
     writer.writerows([e.get("line"), e.get("column"), e.get("reason"), e.get("value", "")] for e in run.errors or [])
-    headers = {"content-disposition": f'attachment; filename="import-{run.id}-errors.csv"'}
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+    return attachment(buffer.getvalue(), "text/csv; charset=utf-8", f"import-{run.id}-errors.csv")
 
 
 # -- saved mappings ------------------------------------------------------------------------------

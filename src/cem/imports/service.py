@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cem.auth import audit
 from cem.auth.principal import Principal
 from cem.db.base import utcnow
+from cem.db.unique import flush_unique
 from cem.errors import Conflict, InvalidInput, NotFound
 from cem.imports import engine
 from cem.imports.models import ImportMapping, ImportRun
@@ -63,14 +63,6 @@ def mapping_by_name(session: Session, *, workspace_id: int, name: str) -> Import
     return found
 
 
-def _flush_unique(session: Session, name: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"A mapping named {name!r} already exists.") from None
-
-
 def create_mapping(session: Session, *, actor: Principal, mapping_in: MappingIn) -> ImportMapping:
     """Save a validated mapping under a workspace-unique name."""
     parsed = parse_mapping(mapping_in.target, mapping_in.mapping)
@@ -81,7 +73,7 @@ def create_mapping(session: Session, *, actor: Principal, mapping_in: MappingIn)
         mapping=parsed.model_dump(exclude_defaults=True),
     )
     session.add(saved)
-    _flush_unique(session, mapping_in.name)
+    flush_unique(session, f"A mapping named {mapping_in.name!r}")
     audit.record(session, actor, "import_mapping.create", entity_type="import_mapping", entity_id=saved.id)
     return saved
 
@@ -96,7 +88,7 @@ def update_mapping(session: Session, *, actor: Principal, mapping_id: int, updat
         saved.target = target
     if update.name is not None:
         saved.name = update.name
-    _flush_unique(session, saved.name)
+    flush_unique(session, f"A mapping named {saved.name!r}")
     audit.record(session, actor, "import_mapping.update", entity_type="import_mapping", entity_id=saved.id)
     return saved
 

@@ -6,13 +6,13 @@ from collections.abc import Iterable
 from typing import TypeVar
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cem.auth import audit
 from cem.auth.principal import Principal
 from cem.db.base import utcnow
-from cem.errors import Conflict, InvalidInput, NotFound
+from cem.db.unique import flush_unique
+from cem.errors import InvalidInput, NotFound
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
 from cem.journeys.schemas import (
     JourneyIn,
@@ -27,14 +27,6 @@ from cem.journeys.schemas import (
 )
 
 Owned = TypeVar("Owned", Journey, Touchpoint)
-
-
-def _flush_unique(session: Session, what: str) -> None:
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise Conflict(f"{what} already exists.") from None
 
 
 def get_journey(session: Session, *, workspace_id: int, journey_id: int) -> Journey:
@@ -69,7 +61,7 @@ def create_journey(session: Session, *, actor: Principal, journey_in: JourneyIn)
         description=journey_in.description,
     )
     session.add(journey)
-    _flush_unique(session, f"A journey with the key {journey_in.key!r}")
+    flush_unique(session, f"A journey with the key {journey_in.key!r}")
     for stage_in in journey_in.stages:
         _add_stage(session, actor=actor, journey=journey, stage_in=stage_in)
     audit.record(session, actor, "journey.create", entity_type="journey", entity_id=journey.id)
@@ -85,7 +77,7 @@ def _add_stage(session: Session, *, actor: Principal, journey: Journey, stage_in
     position = _next_position(session, JourneyStage.position, JourneyStage.journey_id == journey.id)
     stage = JourneyStage(journey_id=journey.id, key=stage_in.key, name=stage_in.name, position=position)
     session.add(stage)
-    _flush_unique(session, f"A stage with the key {stage_in.key!r} in this journey")
+    flush_unique(session, f"A stage with the key {stage_in.key!r} in this journey")
     for tp_in in stage_in.touchpoints:
         _add_touchpoint(session, actor=actor, stage=stage, tp_in=tp_in)
     return stage
@@ -109,7 +101,7 @@ def _add_touchpoint(session: Session, *, actor: Principal, stage: JourneyStage, 
         position=position,
     )
     session.add(tp)
-    _flush_unique(session, f"A touchpoint with the key {tp_in.key!r}")
+    flush_unique(session, f"A touchpoint with the key {tp_in.key!r}")
     return tp
 
 

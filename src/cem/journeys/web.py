@@ -22,7 +22,8 @@ from cem.journeys import service
 from cem.journeys.models import CHANNELS
 from cem.journeys.schemas import JourneyIn, JourneyUpdate, StageIn, StageUpdate, TouchpointIn, TouchpointUpdate
 from cem.web.deps import PageJourneys, PageReader, render
-from cem.web.forms import blank_to_none, see_other, validation_message
+from cem.web.forms import blank_to_none, see_other
+from cem.web.refusals import refusal_message, refused
 
 router = APIRouter()
 
@@ -59,18 +60,8 @@ def journey_create(
             journey = service.create_journey(session, actor=principal, journey_in=journey_in)
             journey_id = journey.id
     except (CEMError, ValidationError) as exc:
-        response = _list_page(request, principal, show_archived=False, error=_message(exc), form=form)
-        response.status_code = _status(exc)
-        return response
+        return refused(_list_page(request, principal, show_archived=False, error=refusal_message(exc), form=form), exc)
     return see_other(_journey_url(journey_id))
-
-
-def _message(exc: CEMError | ValidationError) -> str:
-    return validation_message(exc) if isinstance(exc, ValidationError) else exc.detail
-
-
-def _status(exc: CEMError | ValidationError) -> int:
-    return 422 if isinstance(exc, ValidationError) else exc.status_code
 
 
 def _map_page(request: Request, principal: Principal, journey_id: int, show_archived: bool, **extra: Any) -> Response:
@@ -133,9 +124,7 @@ def _edit(
     except (CEMError, ValidationError) as exc:
         if target is None:
             raise  # the journey itself is unknown: the plain error page says so
-        response = _map_page(request, principal, target, show_archived == "1", error=_message(exc))
-        response.status_code = _status(exc)
-        return response
+        return refused(_map_page(request, principal, target, show_archived == "1", error=refusal_message(exc)), exc)
     return see_other(_journey_url(target, show_archived))
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from fastapi.types import DecoratedCallable
 
 from cem.analytics.dashboards import export, service, views
 from cem.analytics.dashboards.schemas import (
@@ -22,22 +24,18 @@ from cem.analytics.dashboards.schemas import (
 )
 from cem.analytics.schemas import MetricResult
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Reader, require
-from cem.api.files import CSV, XLSX, file_responses
-from cem.auth.permissions import Permission
-from cem.auth.principal import Principal
+from cem.api.deps import DbSession, Reader
+from cem.api.downloads import attachment, download_route
+from cem.api.files import CSV, XLSX
+from cem.api.params import DashboardManager
 from cem.schemas import Id
 
 router = APIRouter(tags=["dashboards"], route_class=StrictJsonRoute)
 
-TABLE_FILE = file_responses(CSV, XLSX)  # the `format` parameter picks one
-DashboardManager = Annotated[Principal, Depends(require(Permission.dashboards))]
 
-
-def file_response(content: bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+def table_export_route(path: str, summary: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A GET route that answers with one table as a CSV or XLSX file (the `format` parameter picks one)."""
+    return download_route(router, path, summary=summary, media_types=(CSV, XLSX))
 
 
 @router.get("/dashboards/overview", response_model=Overview, summary="The program overview: tiles, trends, movers")
@@ -46,42 +44,27 @@ def get_overview(session: DbSession, actor: Reader, query: Annotated[OverviewQue
     return service.overview(session, workspace_id=actor.workspace_id, query=query)
 
 
-@router.get(
-    "/dashboards/overview/export",
-    summary="One overview table as CSV or XLSX",
-    response_class=Response,
-    responses=TABLE_FILE,
-)
+@table_export_route("/dashboards/overview/export", "One overview table as CSV or XLSX")
 def export_overview(session: DbSession, actor: Reader, query: Annotated[OverviewExport, Query()]) -> Response:
     export.check_overview_table(query.table)  # before the work, and with the choices named
     data = service.overview(session, workspace_id=actor.workspace_id, query=query)
-    return file_response(*export.render(export.overview_table(data, query.table), query.format))
+    return attachment(*export.render(export.overview_table(data, query.table), query.format))
 
 
-@router.get(
-    "/dashboards/journey/export",
-    summary="A journey view table as CSV or XLSX",
-    response_class=Response,
-    responses=TABLE_FILE,
-)
+@table_export_route("/dashboards/journey/export", "A journey view table as CSV or XLSX")
 def export_journey(session: DbSession, actor: Reader, query: Annotated[JourneyViewExport, Query()]) -> Response:
     views.check_journey_table(query.table)
     view = views.journey_view(session, workspace_id=actor.workspace_id, query=query)
-    return file_response(*export.render(views.journey_table(view, query.table), query.format))
+    return attachment(*export.render(views.journey_table(view, query.table), query.format))
 
 
-@router.get(
-    "/dashboards/drivers/export",
-    summary="A drivers & gaps view table as CSV or XLSX",
-    response_class=Response,
-    responses=TABLE_FILE,
-)
+@table_export_route("/dashboards/drivers/export", "A drivers & gaps view table as CSV or XLSX")
 def export_drivers(session: DbSession, actor: Reader, query: Annotated[DriverViewExport, Query()]) -> Response:
     views.check_driver_table(query.table)
     # The costly bootstrap only when its table is asked for.
     wanted = query if query.table == "drivers" else query.model_copy(update={"outcome": None})
     view = views.driver_view(session, workspace_id=actor.workspace_id, query=wanted)
-    return file_response(*export.render(views.driver_table(view, query.table), query.format))
+    return attachment(*export.render(views.driver_table(view, query.table), query.format))
 
 
 @router.get("/dashboards", response_model=list[DashboardSummary], summary="Shared dashboards and your own")
@@ -122,15 +105,10 @@ def widget_data(session: DbSession, actor: Reader, dashboard_id: Id, widget_id: 
     return service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
 
 
-@router.get(
-    "/dashboards/{dashboard_id}/widgets/{widget_id}/export",
-    summary="One widget's table as CSV or XLSX",
-    response_class=Response,
-    responses=TABLE_FILE,
-)
+@table_export_route("/dashboards/{dashboard_id}/widgets/{widget_id}/export", "One widget's table as CSV or XLSX")
 def export_widget(
     session: DbSession, actor: Reader, dashboard_id: Id, widget_id: Id, format: ExportFormat = "csv"
 ) -> Response:
     result = service.widget_data(session, actor=actor, dashboard_id=dashboard_id, widget_id=widget_id)
     table = export.metric_table(result, name=f"dashboard-{dashboard_id}-widget-{widget_id}")
-    return file_response(*export.render(table, format))
+    return attachment(*export.render(table, format))

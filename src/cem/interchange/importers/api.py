@@ -16,10 +16,10 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Exporter, Importer, Reader, require
-from cem.api.files import CSV, XLSX, file_responses
-from cem.auth.permissions import Permission
-from cem.auth.principal import Principal
+from cem.api.deps import DbSession, Exporter, Importer, Reader
+from cem.api.downloads import attachment, download_route
+from cem.api.files import CSV, XLSX
+from cem.api.params import SurveyManager
 from cem.errors import BadRequest, UnsupportedMediaType
 from cem.interchange.exporters.responses import responses_csv, responses_xlsx
 from cem.interchange.exporters.surveyjs import to_surveyjs
@@ -31,7 +31,6 @@ from cem.surveys.definition import SurveyDefinition
 from cem.surveys.models import Survey
 
 router = APIRouter(tags=["surveys"], route_class=StrictJsonRoute)
-SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 MAX_RESPONSE_FILE_BYTES = 50 * 1024 * 1024
 
 
@@ -99,8 +98,7 @@ def import_survey_responses(
 def export_surveyjs(session: DbSession, actor: Reader, survey_id: Id) -> Response:
     survey = survey_service.get_survey(session, workspace_id=actor.workspace_id, survey_id=survey_id)
     model = to_surveyjs(survey_service.working_definition(survey), name=survey.name)
-    headers = {"content-disposition": f'attachment; filename="{survey.slug}.surveyjs.json"'}
-    return Response(json.dumps(model, ensure_ascii=False), media_type="application/json", headers=headers)
+    return attachment(json.dumps(model, ensure_ascii=False), "application/json", f"{survey.slug}.surveyjs.json")
 
 
 def _export_definition(session: DbSession, survey_id: Id, workspace_id: Id) -> tuple[Survey, SurveyDefinition]:
@@ -108,26 +106,20 @@ def _export_definition(session: DbSession, survey_id: Id, workspace_id: Id) -> t
     return survey, current_definition(session, survey)
 
 
-@router.get(
-    "/surveys/{survey_id}/responses.csv",
-    summary="The survey's responses as CSV",
-    response_class=Response,
-    responses=file_responses(CSV),
+@download_route(
+    router, "/surveys/{survey_id}/responses.csv", summary="The survey's responses as CSV", media_types=(CSV,)
 )
 def export_responses_csv(session: DbSession, actor: Exporter, survey_id: Id) -> Response:
     survey, defn = _export_definition(session, survey_id, actor.workspace_id)
-    headers = {"content-disposition": f'attachment; filename="{survey.slug}-responses.csv"'}
-    return Response(responses_csv(session, survey, defn), media_type="text/csv; charset=utf-8", headers=headers)
+    return attachment(responses_csv(session, survey, defn), "text/csv; charset=utf-8", f"{survey.slug}-responses.csv")
 
 
-@router.get(
+@download_route(
+    router,
     "/surveys/{survey_id}/responses.xlsx",
     summary="The survey's responses as an Excel workbook",
-    response_class=Response,
-    responses=file_responses(XLSX),
+    media_types=(XLSX,),
 )
 def export_responses_xlsx(session: DbSession, actor: Exporter, survey_id: Id) -> Response:
     survey, defn = _export_definition(session, survey_id, actor.workspace_id)
-    headers = {"content-disposition": f'attachment; filename="{survey.slug}-responses.xlsx"'}
-    media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(responses_xlsx(session, survey, defn), media_type=media, headers=headers)
+    return attachment(responses_xlsx(session, survey, defn), XLSX, f"{survey.slug}-responses.xlsx")

@@ -1,0 +1,35 @@
+"""A refused form, shown again: the reason in words and the status code of the error.
+
+Pages catch the service's `CEMError`, pydantic's `ValidationError` (the form did not fit the schema) and, where
+a field is parsed by hand (JSON, numbers), `ValueError`; all three end as the same page with a readable reason.
+"""
+
+from __future__ import annotations
+
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from cem.errors import CEMError
+from cem.web.forms import validation_message
+
+FormError = CEMError | ValidationError | ValueError
+
+
+def refusal_message(exc: FormError) -> str:
+    """One readable sentence (or one per invalid field) saying why the input was refused."""
+    if isinstance(exc, ValidationError):
+        return validation_message(exc)
+    if isinstance(exc, CEMError):
+        return exc.detail
+    return str(exc)
+
+
+def refusal_status(exc: FormError) -> int:
+    """The error's own status; 422 for input that did not validate."""
+    return exc.status_code if isinstance(exc, CEMError) else 422
+
+
+def refused(page: Response, exc: FormError) -> Response:
+    """The form's page again, showing why the input was refused, with the error's status."""
+    page.status_code = refusal_status(exc)
+    return page
