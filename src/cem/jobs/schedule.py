@@ -63,10 +63,7 @@ def periodic(job_name: str, *, cron: str, name: str | None = None, **args: Any) 
 
 
 def schedules() -> list[Schedule]:
-    """Every declared schedule, sorted by name."""
-    from cem.jobs.registry import load_builtin_tasks
-
-    load_builtin_tasks()
+    """Every declared schedule (of the tasks modules the registered plugins import), sorted by name."""
     return sorted(_SCHEDULES.values(), key=lambda s: s.name)
 
 

@@ -26,6 +26,7 @@ from cem.auth import audit
 from cem.auth.principal import Principal
 from cem.db.session import Database
 from cem.errors import InvalidInput, NotFound
+from cem.feedback import enrichment as feedback_enrichment
 from cem.feedback.models import FeedbackRecord
 from cem.jobs.models import Job
 from cem.text.topics import discovery as disc
@@ -306,10 +307,7 @@ def _write(session: Session, assigned: dict[int, list[tuple[Topic, float]]]) -> 
 
 def _set_topic_column(session: Session, keys: dict[int, list[str]]) -> None:
     """feedback_record.topics = the keys (deduplicated, in order); one executemany."""
-    if not keys:
-        return
-    # ORM bulk UPDATE by primary key: one executemany, not one statement per record.
-    session.execute(update(FeedbackRecord), [{"id": rid, "topics": list(dict.fromkeys(k))} for rid, k in keys.items()])
+    feedback_enrichment.set_topics(session, keys)
 
 
 def refresh_topic_column(session: Session, record_ids: Iterable[int]) -> None:
