@@ -2,7 +2,8 @@
 
 Each built-in domain that reacts to another or runs background jobs has a plugin module implementing hooks of
 cem.hooks.specs; this list is the one place that names them all. Installing also registers the tasks the plugins
-contribute (`job_tasks`), so every process that runs or enqueues jobs knows the same tasks.
+contribute (`job_tasks`, asked on first need: cem.jobs.registry.register_later), so every process that runs or
+enqueues jobs knows the same tasks.
 """
 
 from __future__ import annotations
@@ -37,5 +38,5 @@ def install(*extra: object) -> pluggy.PluginManager:
     """Build the manager, make it the process's (cem.hooks.install) and register its tasks; returns it."""
     pm = plugin_manager(*extra)
     hooks.install(pm)
-    registry.register(*hooks.job_tasks(pm))
+    registry.register_later(lambda: hooks.job_tasks(pm))
     return pm

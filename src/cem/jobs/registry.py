@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -103,6 +103,9 @@ class Task:
 
 
 _TASKS: dict[str, Task] = {}
+# Task contributions not asked for yet (cem.plugins.install): a plugin whose tasks module is slow to import
+# (topics load scikit-learn) then costs nothing to a command that never runs or lists its tasks.
+_LATER: list[Callable[[], Iterable[Task]]] = []
 
 
 def task(name: str, *, lease_seconds: int = 300, priority: int = PRIORITY_NORMAL) -> Callable[[TaskFn], TaskFn]:
@@ -125,6 +128,17 @@ def register(*tasks: Task) -> None:
         _TASKS[found.name] = found
 
 
+def register_later(source: Callable[[], Iterable[Task]]) -> None:
+    """Register the tasks `source` returns when a task name is not found, or the full list is wanted."""
+    _LATER.append(source)
+
+
+def register_pending() -> None:
+    """Ask every source given to `register_later` for its tasks now (once)."""
+    while _LATER:
+        register(*_LATER.pop(0)())
+
+
 def declared_in(module: ModuleType) -> list[Task]:
     """The tasks whose functions `module` defines (what a plugin contributes through the `job_tasks` hook)."""
     return [t for t in _TASKS.values() if t.fn.__module__ == module.__name__]
@@ -138,6 +152,8 @@ def check_priority(priority: int) -> None:
 
 def find_task(name: str) -> Task | None:
     """The registered task, or None (the worker dead-letters jobs of a task that no longer exists)."""
+    if name not in _TASKS:
+        register_pending()
     return _TASKS.get(name)
 
 
@@ -151,6 +167,7 @@ def get_task(name: str) -> Task:
 
 def registered_names() -> list[str]:
     """Names of every registered task, sorted."""
+    register_pending()
     return sorted(_TASKS)
 
 

@@ -1,8 +1,10 @@
-"""Enrichment of text feedback: language, sentiment, emotions, topics and a stored embedding for search.
+"""Enrichment of text feedback: language, sentiment, emotions and a stored embedding for search; topics come from
+the `records_enriched` hook (cem.text.topics.plugin), and the columns are written through cem.feedback.enrichment.
 
-Runs in background jobs (never in the ingest request). The slow part, embedding, happens outside any write
-transaction: records are read, then embedded and classified, then written in one short unit of work that first checks
-each text is still the one that was embedded (a text changed meanwhile is left to the job its own change enqueued).
+Runs in background jobs (never in the ingest request; the `feedback_stored` hook queues them, cem.text.plugin).
+The slow part, embedding, happens outside any write transaction: records are read, then embedded and classified,
+then written in one short unit of work that first checks each text is still the one that was embedded (a text
+changed meanwhile is left to the job its own change enqueued).
 """
 
 from __future__ import annotations
