@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pluggy
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from cem import plugins as cem_plugins
 from cem.admin import service as admin_service
 from cem.app import create_app
 from cem.auth.models import Membership, User
@@ -50,6 +52,12 @@ def _database_url(tmp_dir: Path) -> str:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plugins() -> pluggy.PluginManager:
+    """The built-in plugins, registered as the composition roots register them (create_app and the CLI do too)."""
+    return cem_plugins.install()
 
 
 @pytest.fixture(scope="session")

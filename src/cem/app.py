@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from cem import __version__
+from cem import __version__, plugins
 from cem.api import docs as api_docs
 from cem.api import errors as api_errors
 from cem.api.limits import BodySizeLimit
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     settings = settings or get_settings()
     settings.check_secrets()
     use_password_hash_cost(settings.password_hash_cost)
+    app_plugins = plugins.install()  # before anything stores data: ingest calls the hooks, workers run the tasks
     database = db or Database(settings)
     migrate.upgrade(database.engine)
     workers = (
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.plugins = app_plugins
     app.state.feedback_group_commit = GroupCommit(database)
     app.state.token_cache = TokenCache(settings.token_cache_seconds)
     app.state.login_throttle = LoginThrottle(database, settings)

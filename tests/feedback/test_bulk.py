@@ -11,6 +11,7 @@ from sqlalchemy import select
 from cem.db.session import Database
 from cem.feedback import bulk
 from cem.feedback.models import FeedbackRecord
+from cem.feedback.rows import FeedbackRow
 from tests.conftest import Workspace
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -23,7 +24,7 @@ TRICKY_TEXTS = [
 ]
 
 
-def row(workspace_id: int, i: int, **changes: Any) -> dict[str, Any]:
+def row(workspace_id: int, i: int, **changes: Any) -> FeedbackRow:
     base: dict[str, Any] = {
         "workspace_id": workspace_id,
         "source_type": "csv",
@@ -42,7 +43,7 @@ def row(workspace_id: int, i: int, **changes: Any) -> dict[str, Any]:
         "language": "pt-BR",
         "metadata": {"nested": {"list": [1, 2.5, None, True]}, "emoji": "😀"},
     }
-    return base | changes
+    return FeedbackRow(**(base | changes))
 
 
 def stored(db: Database) -> dict[str, FeedbackRecord]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from cem import plugins
 from cem.cli import analyses, core, demo, export, imports, jobs, metrics, privacy, surveys, text, text_topics  # noqa: F401  (each registers commands on `app`)
 from cem.cli.app import app
 
 
 def main() -> None:
+    plugins.install()  # the composition root of every command, and so of the worker processes `cem worker` runs
     app()
 
 

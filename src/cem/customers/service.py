@@ -1,19 +1,16 @@
-"""Customers: resolve-or-create by external id / email, upserts, listing, and the 360 timeline."""
+"""Customers: resolve-or-create by external id / email, upserts, listing, events (the 360 timeline: timeline.py)."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from cem import hooks
 from cem.auth import audit
 from cem.auth.principal import Principal
 from cem.customers import bulk as customer_bulk
@@ -164,24 +161,9 @@ def ingest_events(session: Session, *, actor: Principal, events: Sequence[EventI
         update=("customer_id", "touchpoint_id", "type", "occurred_at", "properties", "value"),
         keep_if_null=("customer_id", "touchpoint_id"),
     )
-    for hook in _event_hooks():
-        hook(session, ws, rows)
+    hooks.events_ingested(session, workspace_id=ws, rows=rows)  # e.g. triggered surveys schedule their sends
     audit.record(session, actor, "event.ingest", entity_type="event", details={"count": len(rows)})
     return len(rows)
-
-
-# Domains that react to ingested events inside the ingest transaction, as "module:function"; imported
-# lazily because they import this module. Triggered surveys schedule their sends here.
-EVENT_HOOKS: tuple[str, ...] = ("cem.distribution.triggers:on_events",)
-
-
-@functools.cache
-def _event_hooks() -> list[Callable[[Session, int, list[dict[str, Any]]], None]]:
-    hooks = []
-    for spec in EVENT_HOOKS:
-        module, _, name = spec.partition(":")
-        hooks.append(getattr(importlib.import_module(module), name))
-    return hooks
 
 
 def _touchpoint_id(touchpoints: dict[str, int], key: str | None, index: int) -> int | None:
@@ -232,25 +214,6 @@ def touchpoint_id(touchpoints: dict[str, int], key: str | None, index: int) -> i
     return _touchpoint_id(touchpoints, key, index)
 
 
-@dataclass
-class TimelineEntry:
-    """One line of a timeline item: an answer of a submission, or an event's value and properties."""
-
-    label: str
-    value: str
-    text: str
-
-
-@dataclass
-class TimelineItem:
-    kind: str  # event | feedback
-    at: datetime
-    title: str  # event type, or "source_type · source_name" for feedback
-    detail: dict[str, Any]
-    touchpoint: str = ""  # "Journey / Stage / Touchpoint"
-    entries: list[TimelineEntry] = field(default_factory=list)
-
-
 def list_events(session: Session, *, workspace_id: int, customer_id: int, limit: int = 500) -> list[Event]:
     return list(
         session.scalars(
@@ -272,55 +235,3 @@ def customer_names(session: Session, *, workspace_id: int, ids: set[int]) -> dic
         )
     )
     return {cid: name or email or ext or f"#{cid}" for cid, name, email, ext in rows}
-
-
-def _event_item(event: Event, labels: dict[int, str]) -> TimelineItem:
-    props = "; ".join(f"{k}={v}" for k, v in sorted(event.properties.items()))
-    value = (
-        "" if event.value is None else (str(int(event.value)) if event.value == int(event.value) else str(event.value))
-    )
-    return TimelineItem(
-        kind="event",
-        at=event.occurred_at,
-        title=event.type,
-        detail={"id": event.id},
-        touchpoint=labels.get(event.touchpoint_id, "") if event.touchpoint_id else "",
-        entries=[TimelineEntry(label=event.type, value=value, text=props)],
-    )
-
-
-def _feedback_items(records: Sequence[Any], labels: dict[int, str]) -> list[TimelineItem]:
-    """One item per submission: its answers grouped together, dated by the newest answer."""
-    from cem.feedback import service as feedback_service  # feedback imports this module at load time
-
-    groups: dict[tuple[str, str, str], TimelineItem] = {}
-    for rec in sorted(records, key=lambda r: r.id):  # answers in the order they were stored (question order)
-        key = (rec.source_type, rec.source_name, rec.submission_id)
-        item = groups.get(key)
-        if item is None:
-            item = groups[key] = TimelineItem(
-                kind="feedback",
-                at=rec.collected_at,
-                title=f"{rec.source_type} · {rec.source_name}",
-                detail={"submission_id": rec.submission_id},
-            )
-        item.at = max(item.at, rec.collected_at)
-        if rec.touchpoint_id and not item.touchpoint:
-            item.touchpoint = labels.get(rec.touchpoint_id, "")
-        text = rec.value_text if rec.field_type in ("text", "choice") else ""
-        value = "" if text else feedback_service.display_value(rec)
-        item.entries.append(TimelineEntry(label=rec.field_label or rec.field_id, value=value, text=text or ""))
-    return list(groups.values())
-
-
-def customer_timeline(session: Session, *, workspace_id: int, customer_id: int, limit: int = 500) -> list[TimelineItem]:
-    """Every event and feedback submission of one customer in one list, newest first."""
-    from cem.feedback import service as feedback_service  # feedback imports this module at load time
-
-    get_customer(session, workspace_id=workspace_id, customer_id=customer_id)
-    labels = journey_service.touchpoint_labels(session, workspace_id=workspace_id)
-    events = list_events(session, workspace_id=workspace_id, customer_id=customer_id, limit=limit)
-    records = feedback_service.for_customer(session, workspace_id=workspace_id, customer_id=customer_id, limit=limit)
-    items = [_event_item(e, labels) for e in events] + _feedback_items(records, labels)
-    items.sort(key=lambda i: i.at, reverse=True)
-    return items

@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from cem.api.deps import get_db
 from cem.customers import service
+from cem.customers import timeline as customer_timeline
 from cem.text.redaction import mask_timeline
 from cem.web.deps import PageReader, render
 
@@ -37,6 +38,8 @@ def customer_360(request: Request, principal: PageReader, customer_id: int) -> R
     """The customer 360: attributes and every interaction and feedback submission, newest first."""
     with get_db(request).unit_of_work(readonly=True) as session:
         customer = service.get_customer(session, workspace_id=principal.workspace_id, customer_id=customer_id)
-        timeline = service.customer_timeline(session, workspace_id=principal.workspace_id, customer_id=customer_id)
+        timeline = customer_timeline.customer_timeline(
+            session, workspace_id=principal.workspace_id, customer_id=customer_id
+        )
         mask_timeline(session, principal, timeline)  # personal data in texts, for roles without pii:read
     return render(request, "customers/detail.html", principal, customer=customer, timeline=timeline)

@@ -1,4 +1,4 @@
-"""Background tasks of survey distribution (registered in cem.jobs.builtin_tasks)."""
+"""Background tasks of survey distribution (contributed by cem.distribution.plugin through the job_tasks hook)."""
 
 from __future__ import annotations
 

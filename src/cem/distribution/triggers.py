@@ -1,6 +1,6 @@
 """Triggered surveys: ingested interaction events schedule a survey send after the trigger's delay.
 
-`on_events` is called by cem.customers.service.ingest_events (EVENT_HOOKS) inside the ingest
+`on_events` is called from cem.customers.service.ingest_events (the events_ingested hook) inside the ingest
 transaction, so the scheduled job exists exactly when the event does. The job's dedupe key contains the
 event's idempotency key: re-sending the same event never schedules a second survey. When the job runs,
 `run_trigger` checks the contact rules for that one customer and delivers through sending.py; a send

@@ -74,15 +74,7 @@ def typed_value(field_type: str, value: Any) -> TypedValue:
             raise ValueError("the number is too large") from None
         except ValueError:
             raise ValueError(f"{str(value)[:40]!r} is not a number") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError("the value must be a finite number")
-        if field_type in SCORE_RANGES:
-            low, high = SCORE_RANGES[field_type]
-            if not low <= number <= high:
-                raise ValueError(f"a {field_type} value must be between {low:g} and {high:g}")
-            if field_type == "nps" and number != int(number):
-                raise ValueError("an nps value must be a whole number from 0 to 10")
-        return TypedValue(number=number)
+        return TypedValue(number=checked_number(field_type, number))
     if field_type == "boolean":
         return TypedValue(boolean=_to_bool(value))
     if field_type == "date":
@@ -100,6 +92,20 @@ def typed_value(field_type: str, value: Any) -> TypedValue:
     if "\x00" in text:  # PostgreSQL cannot store it and SQLite's text functions stop at it
         raise ValueError("text must not contain NUL (\\u0000) characters")
     return TypedValue(text=text)
+
+
+def checked_number(field_type: str, number: float) -> float:
+    """The one score validator: a finite number, within the score type's range (whole for NPS); ValueError says
+    why not. Every way into the store (API, webhooks, surveys, imports) checks numbers here."""
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError("the value must be a finite number")
+    if field_type in SCORE_RANGES:
+        low, high = SCORE_RANGES[field_type]
+        if not low <= number <= high:
+            raise ValueError(f"a {field_type} value must be between {low:g} and {high:g}")
+        if field_type == "nps" and number != int(number):
+            raise ValueError("an nps value must be a whole number from 0 to 10")
+    return number
 
 
 def _to_bool(value: Any) -> bool:

@@ -1,4 +1,5 @@
-"""The unified feedback store: idempotent ingest, explorer search with keyset pages, CSV export rows."""
+"""The unified feedback store: idempotent ingest (through cem.feedback.writer), explorer search with keyset pages,
+CSV export rows."""
 
 from __future__ import annotations
 
@@ -11,100 +12,26 @@ from sqlalchemy.orm import Session
 
 from cem.auth import audit
 from cem.auth.principal import Principal
-from cem.customers import service as customer_service
 from cem.customers.models import Customer
 from cem.db.base import utcnow
 from cem.errors import NotFound
-from cem.feedback import bulk as feedback_bulk
 from cem.feedback.fulltext import SpanFinder, has_words, hide_spans, matching_ids, text_match
 from cem.feedback.models import FeedbackRecord
-from cem.feedback.schemas import FeedbackFilter, FeedbackIn, IngestResult, typed_value
-from cem.journeys import service as journey_service
+from cem.feedback.schemas import FeedbackFilter, FeedbackIn, IngestResult
+from cem.feedback.writer import FeedbackWriter, created_flags
 from cem.journeys.models import Touchpoint
 from cem.pagination import decode_cursor, encode_cursor
 
 
-def record_rows(
-    session: Session, *, workspace_id: int, records: Sequence[FeedbackIn], now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """Turn validated inputs into table rows, resolving customers and touchpoints in bulk."""
-    now = now or utcnow()
-    customer_ids = customer_service.customer_ids_for(session, workspace_id=workspace_id, items=records)
-    touchpoints = journey_service.touchpoint_ids_by_key(
-        session, workspace_id=workspace_id, keys={r.touchpoint for r in records if r.touchpoint}
-    )
-    rows = []
-    for index, (rec, cid) in enumerate(zip(records, customer_ids, strict=True)):
-        value = typed_value(rec.field_type, rec.value)
-        rows.append(
-            {
-                "workspace_id": workspace_id,
-                "source_type": rec.source_type,
-                "source_name": rec.source_name,
-                "submission_id": rec.submission_id,
-                "customer_id": cid,
-                "touchpoint_id": customer_service.touchpoint_id(touchpoints, rec.touchpoint, index),
-                "collected_at": rec.collected_at or now,
-                "field_id": rec.field_id,
-                "field_label": rec.field_label,
-                "field_type": rec.field_type,
-                "value_number": value.number,
-                "value_text": value.text,
-                "value_bool": value.boolean,
-                "value_date": value.day,
-                "language": rec.language,
-                "metadata": rec.metadata,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    return rows
-
-
-def _existing_keys(session: Session, workspace_id: int, rows: Sequence[dict[str, Any]]) -> set[tuple[str, ...]]:
-    keys = {(r["source_type"], r["source_name"], r["submission_id"], r["field_id"]) for r in rows}
-    submissions = {k[2] for k in keys}
-    found = session.execute(
-        select(
-            FeedbackRecord.source_type,
-            FeedbackRecord.source_name,
-            FeedbackRecord.submission_id,
-            FeedbackRecord.field_id,
-        ).where(FeedbackRecord.workspace_id == workspace_id, FeedbackRecord.submission_id.in_(submissions))
-    )
-    return {tuple(r) for r in found} & keys
-
-
-def _key(row: dict[str, Any]) -> tuple[str, ...]:
-    return (row["source_type"], row["source_name"], row["submission_id"], row["field_id"])
-
-
-def store_rows(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> IngestResult:
-    """Upsert prepared rows on their identity; later duplicates inside one batch win and count once."""
-    flags = upsert_rows(session, workspace_id=workspace_id, rows=rows)
-    first = {_key(row): was_created for row, was_created in reversed(list(zip(rows, flags, strict=True)))}
-    created = sum(first.values())
-    return IngestResult(accepted=len(rows), created=created, updated=len(first) - created)
-
-
-def upsert_rows(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> list[bool]:
-    """Upsert prepared rows (later duplicates inside one batch win); whether each row created its record."""
-    deduped = list({_key(r): r for r in rows}.values())
-    existing = _existing_keys(session, workspace_id, deduped)
-    feedback_bulk.upsert_records(session, rows=deduped, now=deduped[0]["updated_at"] if deduped else utcnow())
-    created = []
-    for row in rows:
-        key = _key(row)
-        created.append(key not in existing)
-        existing.add(key)
-    return created
-
-
 def ingest_feedback(session: Session, *, actor: Principal, records: Sequence[FeedbackIn]) -> IngestResult:
-    """Store feedback records idempotently; the whole batch is one transaction (all or nothing)."""
-    rows = record_rows(session, workspace_id=actor.workspace_id, records=records)
-    result = store_rows(session, workspace_id=actor.workspace_id, rows=rows)
-    enqueue_enrichment(session, workspace_id=actor.workspace_id, rows=rows)
+    """Store feedback records idempotently; the whole batch is one transaction (all or nothing).
+
+    Later duplicates inside one batch win and count once.
+    """
+    writer = FeedbackWriter(session, now=utcnow())
+    rows = writer.add_records(actor.workspace_id, records)
+    created = sum(created_flags(rows, writer.flush(count_created=True)))
+    result = IngestResult(accepted=len(rows), created=created, updated=len({r.key for r in rows}) - created)
     audit.record(session, actor, "feedback.ingest", entity_type="feedback_record", details=result.model_dump())
     return result
 
@@ -115,29 +42,15 @@ def ingest_each(session: Session, *, items: Sequence[tuple[Principal, FeedbackIn
     The group-commit path (feedback/group_commit.py). A key sent twice in the batch is created by the first
     request and updated by the second, as if they had arrived one after the other.
     """
-    workspace_id = items[0][0].workspace_id
-    rows = record_rows(session, workspace_id=workspace_id, records=[record for _, record in items])
-    stored = upsert_rows(session, workspace_id=workspace_id, rows=rows)
-    enqueue_enrichment(session, workspace_id=workspace_id, rows=rows)
+    writer = FeedbackWriter(session, now=utcnow())
+    rows = writer.add_records(items[0][0].workspace_id, [record for _, record in items])
+    stored = created_flags(rows, writer.flush(count_created=True))
     results = []
     for (actor, _), created in zip(items, stored, strict=True):
         result = IngestResult(accepted=1, created=int(created), updated=int(not created))
         audit.record(session, actor, "feedback.ingest", entity_type="feedback_record", details=result.model_dump())
         results.append(result)
     return results
-
-
-def enqueue_enrichment(session: Session, *, workspace_id: int, rows: Sequence[dict[str, Any]]) -> None:
-    """Hook for text analytics: a later issue registers a task that enriches text records."""
-    if not any(r["value_text"] for r in rows):
-        return
-    from cem.jobs.registry import registered_names
-
-    if "text.enrich_submissions" in registered_names():
-        from cem.jobs.queue import enqueue
-
-        submissions = sorted({r["submission_id"] for r in rows if r["value_text"]})
-        enqueue(session, "text.enrich_submissions", workspace_id=workspace_id, submission_ids=submissions)
 
 
 def get_record(session: Session, *, workspace_id: int, record_id: int) -> FeedbackRecord:

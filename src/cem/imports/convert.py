@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import ValidationError, validate_email
 
 from cem.customers.bulk import BulkRef
-from cem.feedback.schemas import SCORE_RANGES, TYPED, FeedbackIn, TypedValue, typed_value
+from cem.feedback.rows import FeedbackRow
+from cem.feedback.schemas import SCORE_RANGES, TYPED, FeedbackIn, TypedValue, checked_number, typed_value
 from cem.imports.schemas import CustomerMap, CustomersMapping, FeedbackMapping
 
 MAX_ID = 200
@@ -38,7 +39,7 @@ class Pending:
     line: int
     key: str  # duplicate-detection identity within the file
     key_label: str
-    records: list[dict[str, Any]]
+    records: list[FeedbackRow]
     ref: BulkRef | None = None
     customer_id: int | None = None
     touchpoint: str | None = None
@@ -87,15 +88,7 @@ def typed_columns(field_type: str, raw: str) -> tuple[float | None, str | None, 
             number = float(raw)
         except ValueError:
             raise ValueError(f"{raw!r} is not a number") from None
-        if field_type in SCORE_RANGES:
-            low, high = SCORE_RANGES[field_type]
-            if not low <= number <= high:
-                raise ValueError(f"a {field_type} value must be between {low:g} and {high:g}")
-            if field_type == "nps" and number != int(number):
-                raise ValueError("an nps value must be a whole number from 0 to 10")
-        elif number != number or number in (float("inf"), float("-inf")):
-            raise ValueError("the value must be a finite number")
-        return number, None, None, None
+        return checked_number(field_type, number), None, None, None
     if field_type in ("text", "choice"):
         if len(raw) > MAX_TEXT:
             raise ValueError("text longer than 100,000 characters")
@@ -197,7 +190,7 @@ class FeedbackCsv:
             pending.touchpoint = cells[self.i_tp].strip() or None
         return pending
 
-    def _records(self, cells: list[str], row: dict[str, Any]) -> list[dict[str, Any]]:
+    def _records(self, cells: list[str], row: dict[str, Any]) -> list[FeedbackRow]:
         records = []
         for i, column, field_id, field_type, label in self.fields:
             raw = cells[i]
@@ -210,16 +203,16 @@ class FeedbackCsv:
             except ValueError as exc:
                 raise RowProblem(column, str(exc), raw) from None
             records.append(
-                {
+                FeedbackRow(
                     **row,
-                    "field_id": field_id,
-                    "field_label": label,
-                    "field_type": field_type,
-                    "value_number": number,
-                    "value_text": text,
-                    "value_bool": flag,
-                    "value_date": day,
-                }
+                    field_id=field_id,
+                    field_label=label,
+                    field_type=field_type,
+                    value_number=number,
+                    value_text=text,
+                    value_bool=flag,
+                    value_date=day,
+                )
             )
         if not records:
             names = ", ".join(f[1] for f in self.fields)
@@ -264,24 +257,22 @@ class FeedbackNdjson:
             reason = "malformed JSON" if err["type"] == "json_invalid" else err["msg"]
             raise RowProblem(where, reason, raw.decode(errors="replace").strip()) from None
         number, text, flag, day = context[TYPED]  # split once, by the validation
-        record = {
-            "workspace_id": self.workspace_id,
-            "source_type": rec.source_type,
-            "source_name": rec.source_name,
-            "submission_id": rec.submission_id,
-            "customer_id": None,
-            "touchpoint_id": None,
-            "collected_at": rec.collected_at or self.now,
-            "field_id": rec.field_id,
-            "field_label": rec.field_label,
-            "field_type": rec.field_type,
-            "value_number": number,
-            "value_text": text,
-            "value_bool": flag,
-            "value_date": day,
-            "language": rec.language,
-            "metadata": rec.metadata,
-        }
+        record = FeedbackRow(
+            workspace_id=self.workspace_id,
+            source_type=rec.source_type,
+            source_name=rec.source_name,
+            submission_id=rec.submission_id,
+            collected_at=rec.collected_at or self.now,
+            field_id=rec.field_id,
+            field_label=rec.field_label,
+            field_type=rec.field_type,
+            value_number=number,
+            value_text=text,
+            value_bool=flag,
+            value_date=day,
+            language=rec.language,
+            metadata=rec.metadata,
+        )
         key = "\x1f".join((rec.source_type, rec.source_name, rec.submission_id, rec.field_id))
         label = f"record ({rec.submission_id!r}, {rec.field_id!r})"
         pending = Pending(line, key, label, [record], customer_id=rec.customer_id, touchpoint=rec.touchpoint)

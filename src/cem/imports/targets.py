@@ -16,8 +16,8 @@ from cem.customers import bulk as customer_bulk
 from cem.customers import service as customer_service
 from cem.customers.schemas import EventIn
 from cem.db.session import Database
-from cem.feedback import bulk as feedback_bulk
-from cem.feedback import service as feedback_service
+from cem.feedback import writer as feedback_writer
+from cem.feedback.writer import FeedbackWriter
 from cem.imports.convert import Cache, Columns, Pending, RefReader, RowProblem, parse_datetime
 from cem.imports.schemas import CustomersMapping, EventsMapping
 from cem.journeys import service as journey_service
@@ -218,24 +218,23 @@ def prepare_feedback(db: Database, items: list[Pending], ctx: Context) -> Prepar
         with db.unit_of_work() as session:
             _learn(ctx, customer_bulk.resolve_refs(session, workspace_id=ctx.workspace_id, refs=refs))
     good = _with_customer_ids(checked, ctx, errors)
-    records = []
+    rows = []
     for p in good:
         tp_id = p.extra["touchpoint_id"]
-        for record in p.records:
-            record["customer_id"] = p.customer_id
-            record["touchpoint_id"] = tp_id
-            records.append(record)
+        for row in p.records:
+            row.customer_id = p.customer_id
+            row.touchpoint_id = tp_id
+            rows.append(row)
     _remember(good, ctx)
-    encoded = feedback_bulk.encode_records(db.dialect, records, ctx.now)
-    with_text = [r for r in records if r["value_text"]]
-    return Prepared((encoded, with_text), len(good), errors)
+    return Prepared(feedback_writer.prepare(db.dialect, rows, ctx.now), len(good), errors)
 
 
 def write_feedback(session: Session, batch: Prepared, ctx: Context) -> tuple[int, list[RowErrorDict]]:
-    """Upsert a prepared batch's records and queue their text for enrichment; (rows stored, new errors)."""
-    encoded, with_text = batch.payload
-    feedback_bulk.write_encoded(session, encoded)
-    feedback_service.enqueue_enrichment(session, workspace_id=ctx.workspace_id, rows=with_text)
+    """Upsert a prepared batch's records (the writer's hook queues their text for enrichment); (rows stored, new
+    errors)."""
+    writer = FeedbackWriter(session, now=ctx.now)
+    writer.add_prepared(batch.payload)
+    writer.flush()
     return batch.ok, []
 
 

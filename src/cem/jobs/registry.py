@@ -1,17 +1,24 @@
-"""Task registry: `@task("domain.verb")` registers a function the worker can run by name."""
+"""Task registry: `@task("domain.verb")` registers a function the worker can run by name.
+
+A domain's tasks module is imported by its plugin (e.g. cem/text/plugin.py), which contributes the tasks through
+the `job_tasks` hook; the composition roots register the plugins (cem.plugins), so every process that runs or
+enqueues jobs knows the same tasks.
+"""
 
 from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from cem.errors import CEMError, NotFound
+from cem.jobs.models import JobEffect
 
 if TYPE_CHECKING:
     from cem.db.session import Database
@@ -58,8 +65,6 @@ class TaskContext:
         either sees both or neither. INSERT ... ON CONFLICT DO NOTHING (not SELECT-then-INSERT) makes a
         concurrent duplicate wait for the first transaction's outcome instead of failing with an error.
         """
-        from cem.jobs.models import JobEffect
-
         if not key or len(key) > MAX_EFFECT_KEY:
             raise JobArgsError(f"An idempotency key must be 1-{MAX_EFFECT_KEY} characters, got {len(key)}.")
         dialect = self.session.get_bind().dialect.name
@@ -98,7 +103,9 @@ class Task:
 
 
 _TASKS: dict[str, Task] = {}
-_loaded = False
+# Task contributions not asked for yet (cem.plugins.install): a plugin whose tasks module is slow to import
+# (topics load scikit-learn) then costs nothing to a command that never runs or lists its tasks.
+_LATER: list[Callable[[], Iterable[Task]]] = []
 
 
 def task(name: str, *, lease_seconds: int = 300, priority: int = PRIORITY_NORMAL) -> Callable[[TaskFn], TaskFn]:
@@ -107,13 +114,34 @@ def task(name: str, *, lease_seconds: int = 300, priority: int = PRIORITY_NORMAL
         raise ValueError("lease_seconds must be at least 1")
     check_priority(priority)
 
-    def register(fn: TaskFn) -> TaskFn:
-        _TASKS[name] = Task(
-            name=name, fn=fn, lease_seconds=lease_seconds, priority=priority, signature=inspect.signature(fn)
-        )
+    def declare(fn: TaskFn) -> TaskFn:
+        signature = inspect.signature(fn)
+        register(Task(name=name, fn=fn, lease_seconds=lease_seconds, priority=priority, signature=signature))
         return fn
 
-    return register
+    return declare
+
+
+def register(*tasks: Task) -> None:
+    """Make tasks runnable by name (a name declared again is replaced)."""
+    for found in tasks:
+        _TASKS[found.name] = found
+
+
+def register_later(source: Callable[[], Iterable[Task]]) -> None:
+    """Register the tasks `source` returns when a task name is not found, or the full list is wanted."""
+    _LATER.append(source)
+
+
+def register_pending() -> None:
+    """Ask every source given to `register_later` for its tasks now (once)."""
+    while _LATER:
+        register(*_LATER.pop(0)())
+
+
+def declared_in(module: ModuleType) -> list[Task]:
+    """The tasks whose functions `module` defines (what a plugin contributes through the `job_tasks` hook)."""
+    return [t for t in _TASKS.values() if t.fn.__module__ == module.__name__]
 
 
 def check_priority(priority: int) -> None:
@@ -124,7 +152,8 @@ def check_priority(priority: int) -> None:
 
 def find_task(name: str) -> Task | None:
     """The registered task, or None (the worker dead-letters jobs of a task that no longer exists)."""
-    load_builtin_tasks()
+    if name not in _TASKS:
+        register_pending()
     return _TASKS.get(name)
 
 
@@ -138,16 +167,8 @@ def get_task(name: str) -> Task:
 
 def registered_names() -> list[str]:
     """Names of every registered task, sorted."""
-    load_builtin_tasks()
+    register_pending()
     return sorted(_TASKS)
-
-
-def load_builtin_tasks() -> None:
-    """Import every module that declares tasks (once per process)."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        import cem.jobs.builtin_tasks  # noqa: F401
 
 
 def json_problem(value: Any, path: str) -> str | None:

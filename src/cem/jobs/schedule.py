@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from cem.errors import CEMError
 from cem.jobs.models import JobSchedule
 from cem.jobs.queue import enqueue
-from cem.jobs.registry import JobArgsError, check_json_args
+from cem.jobs.registry import JobArgsError, check_json_args, register_pending
 
 log = logging.getLogger("cem.worker")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,10 +63,8 @@ def periodic(job_name: str, *, cron: str, name: str | None = None, **args: Any) 
 
 
 def schedules() -> list[Schedule]:
-    """Every declared schedule, sorted by name."""
-    from cem.jobs.registry import load_builtin_tasks
-
-    load_builtin_tasks()
+    """Every declared schedule (of the tasks the registered plugins contribute), sorted by name."""
+    register_pending()
     return sorted(_SCHEDULES.values(), key=lambda s: s.name)
 
 

@@ -243,7 +243,6 @@ class PageSubmits(GroupCommitQueue[_PendingPage, Outcome]):
         shared = records.SharedWrites()
         with self._db.unit_of_work() as session:
             batch = PageBatch.prefetch(session, [item.post for item in items], shared)
-            session.info[records.SHARED_WRITES] = shared  # where records.write_records looks for it
             results: list[Outcome] = []
             with session.no_autoflush:  # one flush at the end; the look-ups above found what pages need
                 for item in items:

@@ -12,14 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from cem.db.base import utcnow
-from cem.feedback import bulk as feedback_bulk
-from cem.feedback import service as feedback_service
-from cem.feedback.models import FeedbackRecord
 from cem.feedback.schemas import FeedbackIn
+from cem.feedback.writer import FeedbackWriter
 from cem.responses import answers as answer_rules
 from cem.surveys.definition import SurveyDefinition
 from cem.surveys.models import Survey, SurveyResponse
@@ -36,6 +33,7 @@ def write_records(
     now: datetime,
     seconds: float | None = None,
     remove_stale: bool = True,
+    shared: SharedWrites | None = None,
 ) -> int:
     """Upsert the feedback records of `questions` from response.answers; with `remove_stale`, delete the
     records of answers withdrawn since (a page answered again after "back", a re-imported response)."""
@@ -72,70 +70,51 @@ def write_records(
                 )
             )
     stale = [f for q in questions for f in answer_rules.all_field_ids(q) if f not in keep] if remove_stale else []
-    shared: SharedWrites | None = session.info.get(SHARED_WRITES)
+    # A group commit's one writer flushes all its pages at once; alone, a page writes straight away.
+    writer = shared.feedback(session) if shared is not None else FeedbackWriter(session, now=now)
     if stale:
-        if shared is not None:
-            shared.write_rows(session)  # records collected before this delete are written before it
-        session.execute(
-            delete(FeedbackRecord).where(
-                FeedbackRecord.workspace_id == survey.workspace_id,
-                FeedbackRecord.source_type == "survey",
-                FeedbackRecord.source_name == survey.slug,
-                FeedbackRecord.submission_id == response.submission_id,
-                FeedbackRecord.field_id.in_(stale),
-            )
+        writer.withdraw(
+            workspace_id=survey.workspace_id,
+            source_type="survey",
+            source_name=survey.slug,
+            submission_id=response.submission_id,
+            field_ids=stale,
         )
     if not records:
         return 0
-    rows = feedback_service.record_rows(session, workspace_id=survey.workspace_id, records=records, now=now)
-    if shared is not None:
-        shared.add_rows(rows)
-        return len(rows)
-    # Straight to the one bulk upsert: a response's field ids are unique, and nobody needs created/updated counts.
-    feedback_bulk.upsert_records(session, rows=rows, now=now)
-    feedback_service.enqueue_enrichment(session, workspace_id=survey.workspace_id, rows=rows)
+    rows = writer.add_records(survey.workspace_id, records)
+    if shared is None:
+        writer.flush()
     return len(rows)
 
 
-SHARED_WRITES = "cem_survey_shared_writes"
 
 
 @dataclass
 class SharedWrites:
     """Writes that page submits sharing one transaction make once for all, not once per page.
 
-    The hosted page's group commit (cem.responses.hosted.PageSubmits) puts one in `session.info[SHARED_WRITES]`
+    The hosted page's group commit (cem.responses.hosted.PageSubmits) passes one to every page submit
     and calls `write` before its COMMIT. Meanwhile submit_page collects into it instead of writing, and does
     not flush (the group flushes once): the pages' feedback records (one upsert statement; a later row of the
-    same identity wins), the text enrichment job (one per workspace, naming every submission) and the
+    same identity wins, then the `feedback_stored` hook once per workspace, so one text enrichment job names
+    every submission) and the
     completed counts of surveys without a response limit (one UPDATE per survey; a limited survey still
     counts each completion at once, since its auto-close needs the exact count).
     """
 
-    rows: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)  # feedback identity -> row
+    writer: FeedbackWriter | None = None  # made on first use, for the group's unit of work
     completions: Counter[int] = field(default_factory=Counter)  # survey id -> completed responses
 
-    def add_rows(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            key = (row["workspace_id"], row["source_type"], row["source_name"], row["submission_id"], row["field_id"])
-            self.rows.pop(key, None)  # re-inserted: the statement then writes rows in submit order
-            self.rows[key] = row
-
-    def write_rows(self, session: Session) -> None:
-        """Upsert the collected feedback records now (also before a delete that may concern them)."""
-        if not self.rows:
-            return
-        rows = list(self.rows.values())
-        self.rows.clear()
-        feedback_bulk.upsert_records(session, rows=rows, now=utcnow())
-        by_workspace: dict[int, list[dict[str, Any]]] = {}
-        for row in rows:
-            by_workspace.setdefault(row["workspace_id"], []).append(row)
-        for workspace_id, own in by_workspace.items():
-            feedback_service.enqueue_enrichment(session, workspace_id=workspace_id, rows=own)
+    def feedback(self, session: Session) -> FeedbackWriter:
+        """The group's feedback writer (a later row of the same identity wins; one upsert at `write`)."""
+        if self.writer is None:
+            self.writer = FeedbackWriter(session)
+        return self.writer
 
     def write(self, session: Session) -> None:
-        self.write_rows(session)
+        if self.writer is not None:
+            self.writer.flush()
         for survey_id, count in sorted(self.completions.items()):
             session.execute(
                 update(Survey)

@@ -289,7 +289,7 @@ def submit_page(
     values, errors = answer_rules.check_answers(questions, answers)
     if errors:
         return PageResult(errors=errors)
-    _store_page(session, opened, page, questions, values, now)
+    _store_page(session, opened, page, questions, values, now, shared)
     target = logic.next_target(opened.defn, page, opened.ctx)
     outcome: dict[str, Any] = {"page": target.page_id, "ending": target.ending_id, "completed": target.finished}
     response.used_nonces = {**(response.used_nonces or {}), **({nonce: outcome} if nonce else {})}
@@ -319,7 +319,13 @@ def go_back(session: Session, response: SurveyResponse, *, now: datetime | None 
 
 
 def _store_page(
-    session: Session, opened: OpenPage, page: Page, questions: list[Any], values: dict[str, Any], now: datetime
+    session: Session,
+    opened: OpenPage,
+    page: Page,
+    questions: list[Any],
+    values: dict[str, Any],
+    now: datetime,
+    shared: records.SharedWrites | None,
 ) -> None:
     survey, response, defn, ctx = opened.survey, opened.response, opened.defn, opened.ctx
     stored = dict(response.answers or {})
@@ -339,7 +345,15 @@ def _store_page(
     timings.update({q.id: per_question for q in questions})
     response.meta = {**(response.meta or {}), "seconds_per_question": timings}
     records.write_records(
-        session, survey, response, defn, page.questions, now=now, seconds=per_question, remove_stale=answered_before
+        session,
+        survey,
+        response,
+        defn,
+        page.questions,
+        now=now,
+        seconds=per_question,
+        remove_stale=answered_before,
+        shared=shared,
     )
 
 

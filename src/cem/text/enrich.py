@@ -1,15 +1,15 @@
-"""Enrichment of text feedback: language, sentiment, emotions, topics and a stored embedding for search.
+"""Enrichment of text feedback: language, sentiment, emotions and a stored embedding for search; topics come from
+the `records_enriched` hook (cem.text.topics.plugin), and the columns are written through cem.feedback.enrichment.
 
-Runs in background jobs (never in the ingest request). The slow part, embedding, happens outside any write
-transaction: records are read, then embedded and classified, then written in one short unit of work that first checks
-each text is still the one that was embedded (a text changed meanwhile is left to the job its own change enqueued).
+Runs in background jobs (never in the ingest request; the `feedback_stored` hook queues them, cem.text.plugin).
+The slow part, embedding, happens outside any write transaction: records are read, then embedded and classified,
+then written in one short unit of work that first checks each text is still the one that was embedded (a text
+changed meanwhile is left to the job its own change enqueued).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from cem import hooks
 from cem.db.base import utcnow
 from cem.db.session import Database
+from cem.feedback import enrichment as feedback_enrichment
 from cem.feedback.models import FeedbackRecord
 from cem.text import settings as text_settings
 from cem.text.embeddings import MODEL_NAME, Embedder, Vectors, shared_embedder
@@ -37,7 +39,6 @@ from cem.text.vector_index import encode_vector
 log = logging.getLogger("cem.text")
 
 TEXT_FIELD_TYPES = ("text",)
-TOPICS_MODULE = "cem.text.topics.service"
 Progress = Callable[[int], None]
 
 
@@ -132,27 +133,15 @@ def sentiments(
     return shared_default_analyzer().from_vectors(texts, vectors, part_vectors)
 
 
-def topics_available() -> bool:
-    return importlib.util.find_spec(TOPICS_MODULE) is not None and hasattr(
-        importlib.import_module(TOPICS_MODULE), "assign_topics"
-    )
-
-
-def assign_topics(
-    session: Session, workspace_id: int, record_ids: list[int], vectors: npt.NDArray[Any]
-) -> dict[int, list[str]] | None:
-    """Topics from cem.text.topics (TXT-B's assignment to existing topics), or None when that is not installed."""
-    if not topics_available():
-        return None
-    assign: Callable[..., dict[int, list[str]]] = importlib.import_module(TOPICS_MODULE).assign_topics
-    # A savepoint: a failure in topic assignment must not lose the sentiment, emotions and embeddings of the batch
-    # (they are still written; the topics are assigned again on the next re-discovery or re-enrichment).
+def announce(session: Session, workspace_id: int, record_ids: list[int], vectors: npt.NDArray[Any]) -> None:
+    """Call the `records_enriched` hook (topic assignment implements it) in a savepoint: a failing implementation
+    must not lose the sentiment, emotions and embeddings of the batch (topics are assigned again on the next
+    re-discovery or re-enrichment)."""
     try:
         with session.begin_nested():
-            return assign(session, workspace_id, record_ids, vectors)
+            hooks.records_enriched(session, workspace_id=workspace_id, record_ids=record_ids, vectors=vectors)
     except Exception:
-        log.exception("Topic assignment failed for %d records of workspace %d", len(record_ids), workspace_id)
-        return None
+        log.exception("records_enriched failed for %d records of workspace %d", len(record_ids), workspace_id)
 
 
 def enrich_records(
@@ -188,29 +177,24 @@ def enrich_records(
         result.skipped += len(pending) - len(keep)
         if not keep:
             return result
-        ids = [pending[i].record_id for i in keep]
-        topics = assign_topics(session, workspace_id, ids, vectors[keep])
         now = utcnow()
         updates = []
         for i in keep:
             p = pending[i]
             language = p.language or detected.get(i)
-            row: dict[str, Any] = {
-                "id": p.record_id,
-                "language": language,
-                "sentiment_label": found[i].label,
-                "sentiment_score": found[i].score,
-                "emotions": emotions[i],
-                "enriched_at": now,
-                # The analytics snapshot refreshes by updated_at: a new sentiment must reach it like any edit.
-                "updated_at": now,
-            }
-            if topics is not None:
-                row["topics"] = topics.get(p.record_id, [])
+            row = feedback_enrichment.Enrichment(
+                record_id=p.record_id,
+                language=language,
+                sentiment_label=found[i].label,
+                sentiment_score=found[i].score,
+                emotions=emotions[i],
+                at=now,
+            )
             updates.append(row)
             result.languages[language or "unknown"] = result.languages.get(language or "unknown", 0) + 1
-        session.execute(update(FeedbackRecord), updates)
+        feedback_enrichment.set_columns(session, updates)
         _store_embeddings(session, workspace_id, [pending[i] for i in keep], vectors[keep], now)
+        announce(session, workspace_id, [pending[i].record_id for i in keep], vectors[keep])
         result.enriched = len(keep)
     return result
 
@@ -293,8 +277,6 @@ def stale_record_ids(
 
 
 def count_text_records(session: Session, workspace_id: int) -> int:
-    from sqlalchemy import func
-
     return int(
         session.scalar(
             select(func.count()).where(

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cem.auth import audit
 from cem.auth.principal import Principal
 from cem.db.base import utcnow
 from cem.errors import BadRequest, Conflict, InvalidInput
+from cem.feedback import enrichment as feedback_enrichment
 from cem.feedback import service as feedback_service
 from cem.feedback.fulltext import SpanFinder
 from cem.feedback.models import FeedbackRecord
@@ -317,13 +318,6 @@ def rescore_batch(session: Session, *, workspace_id: int, after_id: int, batch: 
     if keep:
         vectors = np.stack([decode_vector(r[1], r[2]) for r in keep])
         found = enrich.sentiments([r[3] or "" for r in keep], vectors, head)
-        now = utcnow()
-
-        session.execute(
-            update(FeedbackRecord),
-            [
-                {"id": r[0], "sentiment_label": s.label, "sentiment_score": s.score, "updated_at": now}
-                for r, s in zip(keep, found, strict=True)
-            ],
-        )
+        sentiments = {r[0]: (s.label, s.score) for r, s in zip(keep, found, strict=True)}
+        feedback_enrichment.set_sentiments(session, sentiments, at=utcnow())
     return int(rows[-1][0])

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from cem.errors import InvalidInput
-from cem.feedback.models import FeedbackRecord
+from cem.feedback import enrichment as feedback_enrichment
 from cem.text.models import LabelCorrection
 from cem.text.topics.catalogue import DEFAULT_THRESHOLD, list_topics, resolve_topic, with_parent
 from cem.text.topics.discovery import normalise
@@ -201,15 +201,7 @@ def _write(session: Session, assigned: dict[int, Scored]) -> None:
     ]
     if rows:
         session.execute(insert(RecordTopic), rows)
-    _set_topic_column(session, {rid: [t.key for t, _ in found] for rid, found in assigned.items()})
-
-
-def _set_topic_column(session: Session, keys: dict[int, list[str]]) -> None:
-    """feedback_record.topics = the keys (deduplicated, in order); one executemany."""
-    if not keys:
-        return
-    # ORM bulk UPDATE by primary key: one executemany, not one statement per record.
-    session.execute(update(FeedbackRecord), [{"id": rid, "topics": list(dict.fromkeys(k))} for rid, k in keys.items()])
+    feedback_enrichment.set_topics(session, {rid: [t.key for t, _ in found] for rid, found in assigned.items()})
 
 
 def refresh_topic_column(session: Session, record_ids: Iterable[int]) -> None:
@@ -225,4 +217,4 @@ def refresh_topic_column(session: Session, record_ids: Iterable[int]) -> None:
         )
         for rid, key in session.execute(stmt):
             keys[int(rid)].append(str(key))
-    _set_topic_column(session, keys)
+    feedback_enrichment.set_topics(session, keys)

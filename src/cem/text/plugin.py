@@ -1,0 +1,29 @@
+"""Text analytics as a plugin: stored text feedback is queued for enrichment; the enrichment tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from cem.feedback.rows import FeedbackRow
+from cem.hooks import hookimpl
+from cem.jobs import registry
+from cem.jobs.queue import enqueue
+from cem.jobs.registry import Task
+from cem.text import tasks
+
+ENRICH_SUBMISSIONS = "text.enrich_submissions"  # the task cem.text.tasks declares
+
+
+@hookimpl
+def feedback_stored(session: Session, workspace_id: int, rows: Sequence[FeedbackRow]) -> None:
+    """One enrichment job naming every submission with text (the job finds their text records itself)."""
+    submissions = sorted({r.submission_id for r in rows if r.value_text})
+    if submissions:
+        enqueue(session, ENRICH_SUBMISSIONS, workspace_id=workspace_id, submission_ids=submissions)
+
+
+@hookimpl
+def job_tasks() -> list[Task]:
+    return registry.declared_in(tasks)
