@@ -11,7 +11,7 @@ from sqlalchemy import select
 from cem.db.session import Database
 from cem.feedback import bulk
 from cem.feedback.models import FeedbackRecord
-from cem.feedback.rows import FeedbackRow
+from cem.hooks.rows import FeedbackRow
 from tests.conftest import Workspace
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The one upsert of feedback rows (cem.feedback.rows.FeedbackRow) into feedback_record, fast at import volumes.
+"""The one upsert of feedback rows (cem.hooks.rows.FeedbackRow) into feedback_record, fast at import volumes.
 
 Only cem.feedback.writer calls it. Why not the ORM: at import volumes SQLAlchemy's per-row bind processing
 (JSON, UTC datetimes) costs more than SQLite itself. On SQLite the rows are serialised once here, in the exact
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from cem.db.upsert import upsert_rows
 from cem.feedback.models import FeedbackRecord
-from cem.feedback.rows import FeedbackRow
+from cem.hooks.rows import FeedbackRow
 
 COLUMNS = (
     "workspace_id",

@@ -1,6 +1,6 @@
 """The one writer into the feedback store: every source's records reach feedback_record through a FeedbackWriter.
 
-One writer per unit of work. Sources add typed rows (cem.feedback.rows.FeedbackRow), withdraw records whose answers
+One writer per unit of work. Sources add typed rows (cem.hooks.rows.FeedbackRow), withdraw records whose answers
 were taken back, and flush: one upsert statement for everything pending (a later row of the same identity wins),
 then the `feedback_stored` hook (cem.hooks) per workspace in the same session, which is how text enrichment and
 later domains learn of new feedback. Nothing commits here; the caller's unit of work does.
@@ -23,8 +23,8 @@ from cem.customers import service as customer_service
 from cem.db.base import utcnow
 from cem.feedback import bulk
 from cem.feedback.models import FeedbackRecord
-from cem.feedback.rows import FeedbackRow, RowKey
 from cem.feedback.schemas import FeedbackIn, typed_value
+from cem.hooks.rows import FeedbackRow, RowKey
 from cem.journeys import service as journey_service
 
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from sqlalchemy.orm import Session
 
-    from cem.feedback.rows import FeedbackRow
+    from cem.hooks.rows import FeedbackRow
     from cem.jobs.registry import Task
 
 PROJECT = "cem"

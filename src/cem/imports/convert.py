@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import ValidationError, validate_email
 
 from cem.customers.bulk import BulkRef
-from cem.feedback.rows import FeedbackRow
 from cem.feedback.schemas import SCORE_RANGES, TYPED, FeedbackIn, TypedValue, checked_number, typed_value
+from cem.hooks.rows import FeedbackRow
 from cem.imports.schemas import CustomerMap, CustomersMapping, FeedbackMapping
 
 MAX_ID = 200

@@ -88,8 +88,6 @@ def write_records(
     return len(rows)
 
 
-
-
 @dataclass
 class SharedWrites:
     """Writes that page submits sharing one transaction make once for all, not once per page.

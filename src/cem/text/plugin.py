@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from cem.feedback.rows import FeedbackRow
 from cem.hooks import hookimpl
+from cem.hooks.rows import FeedbackRow
 from cem.jobs import registry
 from cem.jobs.queue import enqueue
 from cem.jobs.registry import Task

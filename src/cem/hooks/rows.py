@@ -1,4 +1,6 @@
-"""The typed row every writer puts into feedback_record (cem.feedback.writer writes it)."""
+"""The typed row every writer puts into feedback_record (cem.feedback.writer writes it). It is part of the hook
+contract: `feedback_stored` hands these rows to every plugin, so it lives here, below the domains, importing none.
+"""
 
 from __future__ import annotations
 
