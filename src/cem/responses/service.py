@@ -47,11 +47,8 @@ from cem.surveys.models import CHANNELS, Survey, SurveyResponse, SurveyVersion
 MAX_PAGE_SECONDS = 3600.0  # a page left open overnight is not an hour-long answer
 
 
-class SurveyUnavailable(CEMError):
+class SurveyUnavailable(CEMError, status_code=409, code="survey_unavailable"):
     """The survey takes no answers now (draft, paused, closed, not yet open, or full)."""
-
-    status_code = 409
-    code = "survey_unavailable"
 
 
 def _require_open(survey: Survey, now: datetime) -> None:
