@@ -15,52 +15,43 @@ class CEMError(Exception):
     status_code = 400
     code = "bad_request"
 
+    def __init_subclass__(cls, *, status_code: int | None = None, code: str | None = None, **kwargs: Any) -> None:
+        """A subclass names its status and code in its class line: `class NotFound(CEMError, status_code=404, ...)`."""
+        super().__init_subclass__(**kwargs)
+        if status_code is not None:
+            cls.status_code = status_code
+        if code is not None:
+            cls.code = code
+
     def __init__(self, detail: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
 
 
-class BadRequest(CEMError):
-    status_code = 400
-    code = "bad_request"
+class BadRequest(CEMError, status_code=400, code="bad_request"): ...
 
 
-class Unauthorized(CEMError):
-    status_code = 401
-    code = "unauthorized"
+class Unauthorized(CEMError, status_code=401, code="unauthorized"): ...
 
 
-class Forbidden(CEMError):
-    status_code = 403
-    code = "forbidden"
+class Forbidden(CEMError, status_code=403, code="forbidden"): ...
 
 
-class NotFound(CEMError):
-    status_code = 404
-    code = "not_found"
+class NotFound(CEMError, status_code=404, code="not_found"): ...
 
 
-class Conflict(CEMError):
-    status_code = 409
-    code = "conflict"
+class Conflict(CEMError, status_code=409, code="conflict"): ...
 
 
-class PayloadTooLarge(CEMError):
-    status_code = 413
-    code = "payload_too_large"
+class PayloadTooLarge(CEMError, status_code=413, code="payload_too_large"): ...
 
 
-class UnsupportedMediaType(CEMError):
-    status_code = 415
-    code = "unsupported_media_type"
+class UnsupportedMediaType(CEMError, status_code=415, code="unsupported_media_type"): ...
 
 
-class TooManyRequests(CEMError):
+class TooManyRequests(CEMError, status_code=429, code="too_many_requests"):
     """Refused for now: retry after `retry_after` seconds (sent as the Retry-After header)."""
-
-    status_code = 429
-    code = "too_many_requests"
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
@@ -71,11 +62,8 @@ class TooManyRequests(CEMError):
         return {"Retry-After": str(self.retry_after)}
 
 
-class InvalidInput(CEMError):
+class InvalidInput(CEMError, status_code=422, code="invalid_input"):
     """A semantically invalid request that passed schema validation (e.g. unknown reference)."""
-
-    status_code = 422
-    code = "invalid_input"
 
 
 def error_body(code: str, detail: str, status: int, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -6,9 +6,9 @@ are drawn from the same numbers by static/js/charts.js with the locally served E
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -216,20 +216,35 @@ def _view_page(
     return response
 
 
+View = TypeVar("View")
+
+
+def _load_view(request: Request, errors: list[str], load: Callable[[Session], View]) -> View | None:
+    """What `load` reads in a read-only unit of work; None when the form has errors or the analysis refuses
+    (the refusal is added to `errors`)."""
+    if errors:
+        return None
+    try:
+        with get_db(request).unit_of_work(readonly=True) as session:
+            return load(session)
+    except (CEMError, ValidationError) as exc:
+        errors.append(refusal_message(exc))
+        return None
+
+
 @router.get("/dashboards/journey")
 def journey_page(request: Request, principal: PageReader) -> Response:
     """The journey's stages left to right with score, volume and top pain point; the funnel; pain points; gaps."""
     params = request.query_params
     values, errors = _parse(params, ints=("journey_id", "min_n"), dates=("date_from", "date_to"))
     metric = (params.get("metric") or "").strip()[:64] or None
-    view = None
-    if not errors:
-        try:
-            with get_db(request).unit_of_work(readonly=True) as session:
-                query = JourneyViewQuery(metric=metric, **values)
-                view = views.journey_view(session, workspace_id=principal.workspace_id, query=query)
-        except (CEMError, ValidationError) as exc:
-            errors.append(refusal_message(exc))
+    view = _load_view(
+        request,
+        errors,
+        lambda s: views.journey_view(
+            s, workspace_id=principal.workspace_id, query=JourneyViewQuery(metric=metric, **values)
+        ),
+    )
     chart = None
     if view and view.funnel and view.funnel.stages:
         chart = {
@@ -250,22 +265,20 @@ def drivers_page(request: Request, principal: PageReader) -> Response:
     if values.get("bootstrap", 0) > 2000:
         errors.append("bootstrap: at most 2000 rounds")
     drivers = [d.strip()[:200] for d in _all(params, "driver") if d.strip()][:15]
-    view = None
-    if not errors:
-        try:
-            with get_db(request).unit_of_work(readonly=True) as session:
-                query = DriverViewQuery(
-                    outcome=(params.get("outcome") or "").strip()[:200] or None,
-                    drivers=drivers,
-                    source_name=(params.get("source_name") or "").strip()[:200] or None,
-                    performance="top_box" if params.get("performance") == "top_box" else "mean",
-                    segment_metric=(params.get("segment_metric") or "nps").strip()[:64],
-                    segment_by=(params.get("segment_by") or "source_name").strip()[:120],
-                    **values,
-                )
-                view = views.driver_view(session, workspace_id=principal.workspace_id, query=query)
-        except (CEMError, ValidationError) as exc:
-            errors.append(refusal_message(exc))
+
+    def load(session: Session) -> views.DriverView:
+        query = DriverViewQuery(
+            outcome=(params.get("outcome") or "").strip()[:200] or None,
+            drivers=drivers,
+            source_name=(params.get("source_name") or "").strip()[:200] or None,
+            performance="top_box" if params.get("performance") == "top_box" else "mean",
+            segment_metric=(params.get("segment_metric") or "nps").strip()[:64],
+            segment_by=(params.get("segment_by") or "source_name").strip()[:120],
+            **values,
+        )
+        return views.driver_view(session, workspace_id=principal.workspace_id, query=query)
+
+    view = _load_view(request, errors, load)
     quadrant = None
     if view and view.result and view.result.drivers:
         quadrant = {

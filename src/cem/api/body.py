@@ -70,8 +70,7 @@ def validate_items(model: type[M], items: list[Any]) -> list[M]:
     return valid
 
 
-class ValidationFailed(InvalidInput):
-    code = "validation_error"
+class ValidationFailed(InvalidInput, code="validation_error"): ...
 
 
 class StrictJsonRequest(Request):

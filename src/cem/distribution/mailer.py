@@ -24,8 +24,7 @@ from cem.config import Settings
 from cem.errors import BadRequest
 
 
-class MailNotConfigured(BadRequest):
-    code = "mail_not_configured"
+class MailNotConfigured(BadRequest, code="mail_not_configured"): ...
 
 
 class DeliveryError(Exception):

@@ -422,9 +422,7 @@ def delete_trigger(session: Session, *, actor: Principal, survey_id: int, trigge
 # -- links: open and unsubscribe ---------------------------------------------------------------------
 
 
-class LinkGone(Conflict):
-    status_code = 410
-    code = "gone"
+class LinkGone(Conflict, status_code=410, code="gone"): ...
 
 
 def invitation_by_token(session: Session, token: str) -> Invitation:

@@ -44,22 +44,9 @@ COLUMNS = (
     "created_at",
     "updated_at",
 )
-# Columns a re-send overwrites (identity and created_at never change).
-UPDATABLE = (
-    "customer_id",
-    "touchpoint_id",
-    "collected_at",
-    "field_label",
-    "field_type",
-    "value_number",
-    "value_text",
-    "value_bool",
-    "value_date",
-    "language",
-    "metadata",
-    "updated_at",
-)
 IDENTITY = ("workspace_id", "source_type", "source_name", "submission_id", "field_id")
+# Columns a re-send overwrites: all but the identity and created_at, which never change.
+UPDATABLE = tuple(c for c in COLUMNS if c not in (*IDENTITY, "created_at"))
 KEEP_IF_NULL = ("customer_id", "touchpoint_id")
 
 

@@ -26,10 +26,8 @@ csv.field_size_limit(16 * 1024 * 1024)
 Kind = Literal["csv", "ndjson"]
 
 
-class ImportFileError(InvalidInput):
+class ImportFileError(InvalidInput, code="invalid_file"):
     """The whole file cannot be imported (encoding, delimiter, header, missing columns)."""
-
-    code = "invalid_file"
 
 
 @dataclass

@@ -106,11 +106,15 @@ def upload(
     return RedirectResponse(f"/imports/{run_id}", status_code=303)
 
 
-@router.get("/imports/{run_id}")
-def run_page(request: Request, principal: PageReader, run_id: int) -> Response:
+def _render_run(request: Request, principal: Principal, run_id: int, template: str) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         run = service.get_run(session, workspace_id=principal.workspace_id, run_id=run_id)
-    return render(request, "imports/run.html", principal, run=run, can_import=principal.can(Permission.imports))
+    return render(request, template, principal, run=run, can_import=principal.can(Permission.imports))
+
+
+@router.get("/imports/{run_id}")
+def run_page(request: Request, principal: PageReader, run_id: int) -> Response:
+    return _render_run(request, principal, run_id, "imports/run.html")
 
 
 @router.post("/imports/{run_id}/resume")
@@ -124,6 +128,4 @@ def resume(request: Request, principal: PageImporter, run_id: int) -> Response:
 @router.get("/imports/{run_id}/status")
 def run_status(request: Request, principal: PageReader, run_id: int) -> Response:
     """The status fragment the run page polls (it stops polling once the run has ended)."""
-    with get_db(request).unit_of_work(readonly=True) as session:
-        run = service.get_run(session, workspace_id=principal.workspace_id, run_id=run_id)
-    return render(request, "imports/_status.html", principal, run=run, can_import=principal.can(Permission.imports))
+    return _render_run(request, principal, run_id, "imports/_status.html")

@@ -34,11 +34,8 @@ PRIORITY_NORMAL = 50
 PRIORITY_BULK = 100
 
 
-class JobArgsError(CEMError, TypeError):
+class JobArgsError(CEMError, TypeError, status_code=400, code="invalid_job_args"):
     """Job arguments that are not JSON values or do not fit the task's signature (a programming error)."""
-
-    status_code = 400
-    code = "invalid_job_args"
 
 
 @dataclass

@@ -16,7 +16,7 @@ from cem.auth.principal import Principal
 from cem.customers import service as customer_service
 from cem.errors import BadRequest
 from cem.responses import service
-from cem.responses.schemas import AnswerView, ResponseDetail, ResponseIn, ResponsePage, ResponseRead
+from cem.responses.schemas import ResponseDetail, ResponseIn, ResponsePage, ResponseRead
 from cem.schemas import Id
 from cem.surveys import service as survey_service
 from cem.surveys.models import RESPONSE_STATUSES, Survey, SurveyResponse
@@ -117,5 +117,5 @@ def get_response(session: DbSession, actor: Reader, survey_id: Id, response_id: 
     if response.survey_id != survey.id:
         response = service.get_response(session, workspace_id=-1, response_id=response_id)  # raises NotFound
     defn = survey_service.version_definition(session, response.version_id)
-    items = [AnswerView(**vars(item)) for item in service.answer_items(defn, response)]
+    items = service.answer_items(defn, response)
     return ResponseDetail(**response_read(session, response).model_dump(), items=items)

@@ -39,6 +39,7 @@ from cem.errors import CEMError, Conflict, InvalidInput, NotFound
 from cem.responses import answers as answer_rules
 from cem.responses import records
 from cem.responses.respondent import context_for, customer_attributes, pick_language
+from cem.responses.schemas import AnswerView
 from cem.surveys import logic
 from cem.surveys import service as surveys
 from cem.surveys.definition import Page, SurveyDefinition
@@ -47,11 +48,8 @@ from cem.surveys.models import CHANNELS, Survey, SurveyResponse, SurveyVersion
 MAX_PAGE_SECONDS = 3600.0  # a page left open overnight is not an hour-long answer
 
 
-class SurveyUnavailable(CEMError):
+class SurveyUnavailable(CEMError, status_code=409, code="survey_unavailable"):
     """The survey takes no answers now (draft, paused, closed, not yet open, or full)."""
-
-    status_code = 409
-    code = "survey_unavailable"
 
 
 def _require_open(survey: Survey, now: datetime) -> None:
@@ -472,17 +470,7 @@ def list_responses(
     return list(session.scalars(stmt.order_by(SurveyResponse.id.desc()).limit(limit)))
 
 
-@dataclass
-class AnswerItem:
-    question_id: str
-    page_id: str
-    type: str
-    headline: str
-    value: Any
-    display: str
-
-
-def answer_items(defn: SurveyDefinition, response: SurveyResponse) -> list[AnswerItem]:
+def answer_items(defn: SurveyDefinition, response: SurveyResponse) -> list[AnswerView]:
     """The response's answers in question order, read against the version it was given on."""
     ctx = logic.Context(
         answers=dict(response.answers or {}),
@@ -500,7 +488,7 @@ def answer_items(defn: SurveyDefinition, response: SurveyResponse) -> list[Answe
             if other:
                 display = f"{display} ({other})"
             items.append(
-                AnswerItem(
+                AnswerView(
                     question_id=question.id,
                     page_id=page.id,
                     type=question.type,
