@@ -13,6 +13,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cem.admin import service as admin_service
+from cem.auth import credentials
 from cem.app import create_app
 from cem.auth.models import User
 from cem.auth.security import HASH_PARAMETERS, use_password_hash_cost, verify_password
@@ -42,7 +43,7 @@ def test_a_default_deployment_hashes_at_the_production_cost_and_logs_in(tmp_path
         assert argon2.extract_parameters(stored) == PRODUCTION
         assert verify_password(stored, PASSWORD) and not verify_password(stored, PASSWORD + "x")
         with db.unit_of_work() as session:
-            login = admin_service.login(
+            login = credentials.login(
                 session, email="pat@real.example", password=PASSWORD, workspace_slug=None, hours=1
             )
         assert login.session_secret
