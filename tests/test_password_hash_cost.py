@@ -13,8 +13,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from cem.admin import service as admin_service
-from cem.auth import credentials
 from cem.app import create_app
+from cem.auth import credentials
 from cem.auth.models import User
 from cem.auth.security import HASH_PARAMETERS, use_password_hash_cost, verify_password
 from cem.cli import app as cli_app
