@@ -8,8 +8,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
+from cem.jobs.models import Job
+from cem.jobs.queue import enqueue
 from cem.text.models import FeedbackEmbedding
 from cem.text.vector_index import decode_vector
 from tests.conftest import Workspace
@@ -42,7 +44,7 @@ def test_ingest_enqueues_one_job_per_batch_and_never_waits(
     )
     queued = jobs(workspace.db, "text.enrich_submissions")
     assert len(queued) == 1 and queued[0].status == "queued"
-    assert sorted(queued[0].args["submission_ids"]) == sorted(TEXTS)
+    assert sorted(sid for _, _, sid in queued[0].args["submissions"]) == sorted(TEXTS)
     # Ingest returned before any enrichment: nothing is filled yet.
     assert all(r.sentiment_label is None for r in records_by_submission(workspace.db).values())
 
@@ -109,3 +111,27 @@ def test_a_failing_topic_assignment_keeps_the_rest(
     record = records_by_submission(workspace.db)["t"]
     assert record.sentiment_label == "positive" and record.enriched_at is not None
     assert jobs(workspace.db, "text.enrich_submissions")[0].status == "done"
+
+
+def test_enrichment_after_a_write_selects_that_source_only(
+    workspace: Workspace, api: Callable[[str], TestClient]
+) -> None:
+    """Submission ids are unique within a source: reviews whose ids the tickets also use never re-process them."""
+    agent = api("agent")
+    tickets = [text_record(f"t{i}", f"ticket {i}: the parcel is late", source_name="tickets") for i in range(3)]
+    ingest(agent, tickets)
+    run_jobs(workspace.db)
+    ingest(agent, [text_record(f"t{i}", f"review {i}: lovely shoes", source_name="reviews") for i in range(2)])
+    run_jobs(workspace.db)
+    job = jobs(workspace.db, "text.enrich_submissions")[-1]
+    assert sorted(map(tuple, job.args["submissions"])) == [("review", "reviews", "t0"), ("review", "reviews", "t1")]
+    assert job.result is not None and (job.result["enriched"], job.result["skipped"]) == (2, 0)
+
+
+def test_jobs_queued_by_older_versions_still_enrich(workspace: Workspace, api: Callable[[str], TestClient]) -> None:
+    ingest(api("agent"), [text_record("old", "Terrible, the order never arrived.")])
+    with workspace.db.unit_of_work() as session:  # only a job in the args shape before jobs named the source
+        session.execute(delete(Job).where(Job.name == "text.enrich_submissions"))
+        enqueue(session, "text.enrich_submissions", workspace_id=workspace.id, submission_ids=["old"])
+    run_jobs(workspace.db)
+    assert records_by_submission(workspace.db)["old"].sentiment_label == "negative"

@@ -228,21 +228,32 @@ def _store_embeddings(
     )
 
 
-def record_ids_for_submissions(session: Session, workspace_id: int, submission_ids: Sequence[str]) -> list[int]:
-    """Text records of these submissions (the ingest hook names submissions, not the ids it just upserted)."""
-    ids: list[int] = []
-    for start in range(0, len(submission_ids), 500):
-        chunk = list(submission_ids[start : start + 500])
-        ids.extend(
-            session.scalars(
-                select(FeedbackRecord.id).where(
-                    FeedbackRecord.workspace_id == workspace_id,
-                    FeedbackRecord.submission_id.in_(chunk),
-                    FeedbackRecord.field_type.in_(TEXT_FIELD_TYPES),
-                    FeedbackRecord.value_text.is_not(None),
-                )
+def record_ids_for_submissions(
+    session: Session,
+    workspace_id: int,
+    submissions: Sequence[tuple[str, str, str]],
+    *,
+    any_source: Sequence[str] = (),
+) -> list[int]:
+    """Text records of these (source_type, source_name, submission_id) submissions: what one write stored (the
+    hook names submissions, not record ids). `any_source`: submission ids of any source (jobs of older versions)."""
+    by_source: dict[tuple[str | None, str | None], list[str]] = {}
+    for kind, name, submission_id in submissions:
+        by_source.setdefault((kind, name), []).append(submission_id)
+    if any_source:
+        by_source.setdefault((None, None), []).extend(any_source)
+    ids: set[int] = set()
+    for (source_type, source_name), submission_ids in by_source.items():
+        for start in range(0, len(submission_ids), 500):
+            stmt = select(FeedbackRecord.id).where(
+                FeedbackRecord.workspace_id == workspace_id,
+                FeedbackRecord.submission_id.in_(submission_ids[start : start + 500]),
+                FeedbackRecord.field_type.in_(TEXT_FIELD_TYPES),
+                FeedbackRecord.value_text.is_not(None),
             )
-        )
+            if source_type is not None:
+                stmt = stmt.where(FeedbackRecord.source_type == source_type, FeedbackRecord.source_name == source_name)
+            ids.update(session.scalars(stmt))
     return sorted(ids)
 
 

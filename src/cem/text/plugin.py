@@ -18,10 +18,11 @@ ENRICH_SUBMISSIONS = "text.enrich_submissions"  # the task cem.text.tasks declar
 
 @hookimpl
 def feedback_stored(session: Session, workspace_id: int, rows: Sequence[FeedbackRow]) -> None:
-    """One enrichment job naming every submission with text (the job finds their text records itself)."""
-    submissions = sorted({r.submission_id for r in rows if r.value_text})
+    """One enrichment job naming every submission with text, by source: submission ids are unique only within a
+    source, so a review import never re-enriches the tickets whose ids it shares (the job finds the records itself)."""
+    submissions = sorted({(r.source_type, r.source_name, r.submission_id) for r in rows if r.value_text})
     if submissions:
-        enqueue(session, ENRICH_SUBMISSIONS, workspace_id=workspace_id, submission_ids=submissions)
+        enqueue(session, ENRICH_SUBMISSIONS, workspace_id=workspace_id, submissions=[list(k) for k in submissions])
 
 
 @hookimpl

@@ -30,10 +30,16 @@ def _workspace(ctx: TaskContext) -> int:
 
 
 @task("text.enrich_submissions", lease_seconds=LEASE_SECONDS, priority=PRIORITY_BULK)
-def enrich_submissions(ctx: TaskContext, submission_ids: list[str]) -> dict[str, Any]:
-    """Enrich the text records of the submissions one ingest or import batch stored (the ingest hook's job)."""
+def enrich_submissions(
+    ctx: TaskContext, submissions: list[list[str]] | None = None, submission_ids: list[str] | None = None
+) -> dict[str, Any]:
+    """Enrich the text records of the submissions one ingest or import batch stored (the ingest hook's job).
+
+    `submissions` are [source_type, source_name, submission_id]; `submission_ids` alone is the shape of jobs queued
+    before sources were named (any source), still accepted so a queue carried over an upgrade drains."""
     workspace_id = _workspace(ctx)
-    record_ids = enrich.record_ids_for_submissions(ctx.session, workspace_id, submission_ids)
+    keys = [(str(t), str(n), str(i)) for t, n, i in submissions or []]
+    record_ids = enrich.record_ids_for_submissions(ctx.session, workspace_id, keys, any_source=submission_ids or [])
     # End the job's own transaction before the slow part: on SQLite it would hold the single write lock.
     ctx.session.rollback()
     return _run(ctx, workspace_id, record_ids, force=False)
