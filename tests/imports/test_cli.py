@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cem.cli import app
+from cem.config import get_settings
 from cem.db.session import Database
 from tests.imports.conftest import feedback_count, records
 
@@ -84,3 +85,28 @@ def test_cli_file_level_errors_exit_non_zero(
 def test_cli_missing_file(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(app, ["import", str(tmp_path / "nope.csv"), "--workspace", "acme"])
     assert result.exit_code == 2 and "File not found" in result.output
+
+
+def test_a_missing_workspace_says_which_exist_and_how_to_create_one(cli: CliRunner, tmp_path: Path) -> None:
+    data = tmp_path / "f.csv"
+    data.write_text("submission_id,nps\ns1,9\n")
+    for command in (["import", str(data)], ["user", "token", "--name", "ci"]):
+        result = cli.invoke(app, [*command, "--workspace", "ghost"])
+        assert result.exit_code == 2, result.output
+        assert "Workspaces in this store: acme (pass --workspace)." in result.output
+        assert "cem user create --email you@example.com --workspace ghost" in result.output
+
+
+def test_a_fresh_store_says_it_has_no_workspace_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CEM_DATA_DIR", str(tmp_path / "fresh"))
+    monkeypatch.setenv("CEM_DATABASE_URL", "")  # the embedded default, as on a new machine
+    get_settings.cache_clear()
+    try:
+        data = tmp_path / "f.csv"
+        data.write_text("submission_id,nps\ns1,9\n")
+        result = CliRunner().invoke(app, ["import", str(data)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    assert "Workspace 'default' does not exist. This store has no workspace yet." in result.output
+    assert "cem user create --email you@example.com --workspace default" in result.output

@@ -33,6 +33,10 @@ def get_workspace_by_slug(session: Session, slug: str) -> Workspace:
     return ws
 
 
+def workspace_slugs(session: Session) -> list[str]:
+    return list(session.scalars(select(Workspace.slug).order_by(Workspace.slug)))
+
+
 def get_workspace(session: Session, workspace_id: int) -> Workspace | None:
     return session.get(Workspace, workspace_id)
 

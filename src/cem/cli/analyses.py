@@ -12,7 +12,6 @@ import typer
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
-from cem.admin import service as admin_service
 from cem.analytics.analyses import abtest, drivers, gaps, journey
 from cem.analytics.analyses.schemas import (
     CompareQuery,
@@ -29,6 +28,7 @@ from cem.analytics.stats import DEFAULT_MIN_N
 from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.cli.options import Workspace
+from cem.cli.workspaces import workspace_named
 from cem.errors import NotFound
 from cem.exports_safety import csv_writer
 from cem.journeys import service as journey_service
@@ -84,7 +84,7 @@ def _journey_id(session: Session, workspace_id: int, key: str) -> int:
 def _run(workspace: str, work: Callable[[Session, int], Any], *, write: bool = False) -> Any:
     db = open_db()
     with db.unit_of_work(readonly=not write) as session:
-        ws = admin_service.get_workspace_by_slug(session, workspace)
+        ws = workspace_named(session, workspace)
         return work(session, ws.id)
 
 

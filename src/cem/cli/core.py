@@ -12,6 +12,7 @@ from cem.auth.permissions import permissions_for
 from cem.auth.principal import Principal
 from cem.cli.app import app, db_app, echo, friendly_errors, open_db, user_app
 from cem.cli.options import Workspace
+from cem.cli.workspaces import workspace_named
 from cem.config import get_settings
 
 
@@ -72,7 +73,7 @@ def token_create(
     """Issue an API token and print it once."""
     db = open_db()
     with db.unit_of_work() as session:
-        ws = admin_service.get_workspace_by_slug(session, workspace)
+        ws = workspace_named(session, workspace)
         actor = Principal(
             workspace_id=ws.id,
             role="admin",

@@ -8,10 +8,10 @@ from typing import Any, TextIO
 
 import typer
 
-from cem.admin import service as admin_service
 from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.cli.options import Workspace
+from cem.cli.workspaces import workspace_named
 from cem.exports_safety import SafeCsvWriter, csv_writer
 from cem.imports.engine import Counts
 from cem.imports.runner import LocalImport, recover_interrupted, run_local
@@ -104,7 +104,7 @@ def import_file(
     db = open_db()
     recover_interrupted(db)
     with db.unit_of_work(readonly=True) as session:
-        ws = admin_service.get_workspace_by_slug(session, workspace)
+        ws = workspace_named(session, workspace)
         actor = system_principal(ws.id, label="cli")
     report, bar = ErrorReport(errors_csv), Bar()
     try:

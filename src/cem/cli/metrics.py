@@ -10,13 +10,13 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from cem.admin import service as admin_service
 from cem.analytics import dimensions, service
 from cem.analytics.metrics import METRICS
 from cem.analytics.schemas import MIN_N_HELP, MetricQuery, MetricResult, MetricRow
 from cem.analytics.stats import DEFAULT_CONFIDENCE, DEFAULT_MIN_N
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.cli.options import Workspace
+from cem.cli.workspaces import workspace_named
 from cem.exports_safety import csv_writer
 
 FORMATS = ("table", "csv", "json")
@@ -60,7 +60,7 @@ def metrics_command(
     )
     db = open_db()
     with db.unit_of_work(readonly=True) as session:
-        ws = admin_service.get_workspace_by_slug(session, workspace)
+        ws = workspace_named(session, workspace)
         # A Spark session lives as long as this command's process: started once, ended with it.
         runner = service.make_engine(session, name=engine, workspace_id=ws.id)
         result = service.compute(session, workspace_id=ws.id, query=query, engine=runner)

@@ -9,10 +9,10 @@ from typing import Any
 import typer
 from sqlalchemy.orm import Session
 
-from cem.admin import service as admin_service
 from cem.analytics.settings import AnalyticsSettings
 from cem.auth.principal import Principal, system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.workspaces import workspace_named
 from cem.config import get_settings
 from cem.privacy import service
 from cem.privacy.mentions import Mention
@@ -136,5 +136,5 @@ def _echo_records(mentions: list[Mention], heading: str) -> None:
 def _scope(session: Session, workspace: str | None) -> tuple[int | None, Principal | None]:
     if workspace is None:
         return None, None
-    ws = admin_service.get_workspace_by_slug(session, workspace)
+    ws = workspace_named(session, workspace)
     return ws.id, system_principal(ws.id, label="cli")

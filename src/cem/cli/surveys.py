@@ -10,10 +10,10 @@ from pathlib import Path
 
 import typer
 
-from cem.admin import service as admin_service
 from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.cli.options import Workspace
+from cem.cli.workspaces import workspace_named
 from cem.interchange.exporters.surveyjs import to_surveyjs
 from cem.surveys import service as survey_service
 
@@ -47,7 +47,7 @@ def import_command(
     extra = [(p.name, _read(p)) for p in responses or []]
     db = open_db()
     with db.unit_of_work() as session:
-        ws = admin_service.get_workspace_by_slug(session, workspace)
+        ws = workspace_named(session, workspace)
         actor = system_principal(ws.id, label="cli")
         outcome = import_survey(session, actor, filename=file.name, content=content, name=name, responses=extra)
         report = outcome.as_dict()
@@ -83,7 +83,7 @@ def import_responses_command(
     content = _read(file)
     db = open_db()
     with db.unit_of_work() as session:
-        ws = admin_service.get_workspace_by_slug(session, workspace)
+        ws = workspace_named(session, workspace)
         actor = system_principal(ws.id, label="cli")
         survey = survey_service.get_survey(session, workspace_id=ws.id, survey_id=survey_id)
         result = add_responses(session, actor, survey, file.name, content)
@@ -113,7 +113,7 @@ def export_command(
         fail(f"Unknown export format {output_format!r}; use surveyjs.", 2)
     db = open_db()
     with db.unit_of_work(readonly=True) as session:
-        ws = admin_service.get_workspace_by_slug(session, workspace)
+        ws = workspace_named(session, workspace)
         survey = survey_service.get_survey(session, workspace_id=ws.id, survey_id=survey_id)
         model = to_surveyjs(survey_service.working_definition(survey), name=survey.name)
     text = json.dumps(model, indent=2, ensure_ascii=False)

@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.workspaces import workspace_named
 from cem.exports_safety import SafeDictWriter
 from cem.text.sentiment import ANALYZERS, DEFAULT_ANALYZER, Sentiment, analyze_texts, get_analyzer
 
@@ -123,10 +124,9 @@ def _write(
 
 
 def workspace_id_of(db: Any, slug: str) -> int:
-    from cem.admin import service as admin_service
 
     with db.unit_of_work(readonly=True) as session:
-        return int(admin_service.get_workspace_by_slug(session, slug).id)
+        return int(workspace_named(session, slug).id)
 
 
 def _stale_ids(db: Any, workspace_id: int) -> list[int]:
