@@ -381,3 +381,26 @@ def test_olist_reviews(shared_data: Path, run_import: Run, db: Database) -> None
     assert n_scores == unique_ok
     assert n_text == sum(1 for r in first_line.values() if r["review_comment_message"].strip())
     assert n_text <= comments
+
+
+def test_dates_in_another_layout_name_the_column_the_value_and_the_format_to_set(
+    write: Write, run_import: Run, db: Database
+) -> None:
+    # The layout of a city's 311 export (month first, 12-hour clock), and of a European spreadsheet (day first).
+    path = write("id,when,nps\nr1,03/27/2024 11:05:00 PM,9\nr2,27.03.2024,7\n")
+    out = run_import(
+        path,
+        mapping={"submission_id": "id", "collected_at": "when", "fields": [{"column": "nps", "field_type": "nps"}]},
+    )
+    assert (out.counts.ok, out.counts.errors) == (0, 2)
+    us, eu = out.counts.first_errors
+    assert (us["column"], us["value"]) == ("when", "03/27/2024 11:05:00 PM")
+    assert 'it reads with "collected_at_format": "%m/%d/%Y %I:%M:%S %p"' in us["reason"]
+    assert eu["value"] == "27.03.2024" and '"collected_at_format": "%d.%m.%Y"' in eu["reason"]
+    fixed = {"submission_id": "id", "collected_at": "when", "collected_at_format": "%m/%d/%Y %I:%M:%S %p"}
+    again = run_import(
+        write("id,when,nps\nr1,03/27/2024 11:05:00 PM,9\n"),
+        mapping={**fixed, "fields": [{"column": "nps", "field_type": "nps"}]},
+    )
+    assert again.counts.ok == 1
+    assert [r.collected_at.isoformat() for r in records(db)] == ["2024-03-27T23:05:00+00:00"]

@@ -63,13 +63,51 @@ class Cache:
             return value
 
 
-def parse_datetime(raw: str, fmt: str | None) -> datetime:
-    """ISO 8601 (or `fmt`) -> aware datetime; naive values are taken as UTC."""
+# Date layouts of real exports (city 311 requests, helpdesk tickets, tweets, European spreadsheets), tried in this
+# order to suggest a `collected_at_format` when a value is not ISO 8601; day-first and month-first both appear.
+COMMON_DATE_FORMATS = (
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d",
+    "%d-%m-%Y",
+    "%a %b %d %H:%M:%S %z %Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+)
+
+
+def suggest_date_formats(raw: str) -> list[str]:
+    """The common layouts (at most two, e.g. month-first and day-first) that read `raw`."""
+    found: list[str] = []
+    for fmt in COMMON_DATE_FORMATS:
+        try:
+            datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+        found.append(fmt)
+        if len(found) == 2:
+            break
+    return found
+
+
+def parse_datetime(raw: str, fmt: str | None, *, option: str = "collected_at_format") -> datetime:
+    """ISO 8601 (or `fmt`) -> aware datetime; naive values are taken as UTC. A value that does not parse names the
+    format that would read it, so a file of US dates says what to set as `option` in the mapping."""
     try:
         value = datetime.strptime(raw, fmt) if fmt else datetime.fromisoformat(raw)
     except ValueError:
         expected = f"the format {fmt}" if fmt else "ISO 8601 (e.g. 2024-05-01 or 2024-05-01T10:30:00Z)"
-        raise ValueError(f"not a date/time in {expected}") from None
+        suggestion = " or ".join(f'"{f}"' for f in suggest_date_formats(raw) if f != fmt)
+        hint = f'; it reads with "{option}": {suggestion} in the mapping' if suggestion else ""
+        raise ValueError(f"not a date/time in {expected}{hint}") from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 

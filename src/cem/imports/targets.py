@@ -3,6 +3,7 @@ touchpoints, duplicates across the file), stores the good rows and returns the r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,8 +88,9 @@ class EventsCsv:
             raise RowProblem("", f"expected {self.width} cells, found {len(cells)}")
         m = self.m
         at = self.cell(cells, m.occurred_at)
+        read_at = functools.partial(parse_datetime, fmt=m.occurred_at_format, option="occurred_at_format")
         try:
-            occurred = self.dates.get(at, lambda r: parse_datetime(r, m.occurred_at_format)) if at else None
+            occurred = self.dates.get(at, read_at) if at else None
         except ValueError as exc:
             raise RowProblem(m.occurred_at, str(exc), at) from None
         if occurred is None:
