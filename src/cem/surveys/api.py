@@ -5,14 +5,12 @@ Reading needs data:read; building and running surveys needs surveys:manage (admi
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Reader, require
-from cem.auth.permissions import Permission
+from cem.api.deps import DbSession, Reader
+from cem.api.params import SurveyManager
 from cem.auth.principal import Principal
 from cem.schemas import Id
 from cem.surveys import service
@@ -30,7 +28,6 @@ from cem.surveys.schemas import (
 )
 
 router = APIRouter(tags=["surveys"], route_class=StrictJsonRoute)
-SurveyManager = Annotated[Principal, Depends(require(Permission.surveys))]
 
 
 def _version_number(session: Session, survey: Survey) -> int | None:
