@@ -319,11 +319,17 @@ def _dotted_problem(ref: str) -> str | None:
     return None
 
 
+# The folder the test command writes its outputs to; README names what it will hold.
+GENERATED = "artifacts"
+
+
 def _path_problem(ref: str, origin: Path) -> str | None:
     """Why the file path `ref` resolves nowhere, or None. A path may be relative to the mentioning file's folder,
     to src/cem, to src or to the repository."""
     if ref.endswith("/") and ref.split("/")[0] not in _path_roots():
         return None  # a slash-separated phrase ("ser/estar/"), not a folder of the project
+    if ref.startswith(GENERATED + "/"):
+        return None  # written by the test command itself (logs, screenshots): absent until the tests that write it ran
     bases = [origin.parent, SRC, SRC.parent, REPO]
     if any((base / ref).exists() for base in bases):
         return None
