@@ -10,8 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Reader, get_settings
-from cem.api.params import SurveyManager
+from cem.api.deps import DbSession, Reader, SurveyManager, get_settings
 from cem.distribution import report as report_service
 from cem.distribution import service, widget
 from cem.distribution.schemas import (

@@ -9,8 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Reader
-from cem.api.params import SurveyManager
+from cem.api.deps import DbSession, Reader, SurveyManager
 from cem.auth.principal import Principal
 from cem.schemas import Id
 from cem.surveys import service

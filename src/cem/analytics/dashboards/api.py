@@ -24,10 +24,9 @@ from cem.analytics.dashboards.schemas import (
 )
 from cem.analytics.schemas import MetricResult
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Reader
+from cem.api.deps import DashboardManager, DbSession, Reader
 from cem.api.downloads import attachment, download_route
 from cem.api.files import CSV, XLSX
-from cem.api.params import DashboardManager
 from cem.schemas import Id
 
 router = APIRouter(tags=["dashboards"], route_class=StrictJsonRoute)

@@ -16,10 +16,9 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from cem.api.body import StrictJsonRoute
-from cem.api.deps import DbSession, Exporter, Importer, Reader
+from cem.api.deps import DbSession, Exporter, Importer, Reader, SurveyManager
 from cem.api.downloads import attachment, download_route
 from cem.api.files import CSV, XLSX
-from cem.api.params import SurveyManager
 from cem.errors import BadRequest, UnsupportedMediaType
 from cem.interchange.exporters.responses import responses_csv, responses_xlsx
 from cem.interchange.exporters.surveyjs import to_surveyjs
