@@ -60,6 +60,9 @@ FEEDBACK_COLUMNS = {
     "field_type": "VARCHAR",
     "value_number": "DOUBLE",
     "language": "VARCHAR",
+    "channel": "VARCHAR",
+    "agent": "VARCHAR",
+    "team": "VARCHAR",
     "sentiment_score": "DOUBLE",
     "sentiment_label": "VARCHAR",
     "collected_at": "TIMESTAMP",
@@ -80,7 +83,7 @@ TOUCHPOINT_COLUMNS = {
     "stage": "VARCHAR",
     "journey": "VARCHAR",
 }
-VERSION = 1
+VERSION = 2  # 2: feedback channel, agent and team (an older snapshot is rebuilt whole on the next refresh)
 BATCH = 100_000
 MAX_PARTS = 16  # more parts than this are compacted into one
 

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal, NamedTuple
+import re
+from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from cem.customers.schemas import CustomerRef
 from cem.schemas import ExternalId, Id, InputModel, Key, LongText, Name, ReadModel
@@ -18,6 +19,27 @@ SCORE_RANGES: dict[str, tuple[float, float]] = {
     "ces": (1, 7),
     "rating": (0, 10),
 }
+
+
+MAX_CHANNEL = 64
+_NOT_KEY = re.compile(r"[\W_]+")
+
+
+def normal_channel(raw: str) -> str:
+    """A channel as sources name it -> a short lowercase key: "ONLINE" -> online, " Walk In " -> walk-in,
+    "e_mail" -> e-mail. Runs of anything but letters and digits become one "-". ValueError says why not."""
+    key = _NOT_KEY.sub("-", raw.strip().lower()).strip("-")
+    if not key:
+        raise ValueError(f"{raw[:40]!r} is not a channel: it needs a letter or digit")
+    if len(key) > MAX_CHANNEL:
+        raise ValueError(f"a channel is at most {MAX_CHANNEL} characters")
+    return key
+
+
+# The interaction channel of a record, normalised (normal_channel) wherever it comes in.
+Channel = Annotated[str, AfterValidator(normal_channel)]
+# Who handled an interaction (agent or team): a free identifier, e.g. a ticket's assignee.
+Handler = ExternalId
 
 
 # A filter's row id: the database's ids are signed 64-bit, so anything larger names nothing and is refused up front.
@@ -40,6 +62,9 @@ class FeedbackIn(InputModel):
     field_type: FieldType
     value: float | int | bool | str | list[str] | None = None
     language: str | None = Field(default=None, max_length=16)
+    channel: Channel | None = Field(default=None, description="interaction channel, e.g. phone; stored lowercased")
+    agent: Handler | None = Field(default=None, description="who handled the interaction (e.g. ticket assignee)")
+    team: Handler | None = Field(default=None, description="the team that handled the interaction")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -135,6 +160,9 @@ class FeedbackRead(ReadModel):
     value_bool: bool | None
     value_date: date | None
     language: str | None
+    channel: str | None
+    agent: str | None
+    team: str | None
     metadata: dict[str, Any] = Field(validation_alias="meta")
     sentiment_label: str | None
     sentiment_score: float | None
@@ -158,6 +186,9 @@ class FeedbackFilter(InputModel):
     touchpoint_id: Id | None = None
     stage_id: Id | None = None
     customer_id: Id | None = None
+    channel: Channel | None = None
+    agent: str | None = Field(default=None, max_length=200)
+    team: str | None = Field(default=None, max_length=200)
     date_from: datetime | None = None
     date_to: datetime | None = None
     score_min: float | None = None

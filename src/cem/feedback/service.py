@@ -70,6 +70,10 @@ def _filtered(session: Session, workspace_id: int, flt: FeedbackFilter) -> Selec
         "field_id": fr.field_id,
         "touchpoint_id": fr.touchpoint_id,
         "customer_id": fr.customer_id,
+        # the record's channel, else its source type: what analytics' `channel` dimension groups by
+        "channel": func.coalesce(fr.channel, fr.source_type),
+        "agent": fr.agent,
+        "team": fr.team,
     }
     for name, column in simple.items():
         value = getattr(flt, name)
@@ -207,6 +211,9 @@ EXPORT_COLUMNS = (
     "field_type",
     "value",
     "language",
+    "channel",
+    "agent",
+    "team",
     "sentiment_label",
     "sentiment_score",
 )
@@ -242,6 +249,9 @@ def export_rows(
                 r.field_type,
                 export_value(r),
                 r.language or "",
+                r.channel or "",
+                r.agent or "",
+                r.team or "",
                 r.sentiment_label or "",
                 "" if r.sentiment_score is None else r.sentiment_score,
             ]

@@ -67,6 +67,9 @@ def rows_for(session: Session, *, workspace_id: int, records: Sequence[FeedbackI
                 value_bool=value.boolean,
                 value_date=value.day,
                 language=rec.language,
+                channel=rec.channel,
+                agent=rec.agent,
+                team=rec.team,
                 metadata=rec.metadata,
             )
         )

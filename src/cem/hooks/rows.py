@@ -35,6 +35,9 @@ class FeedbackRow:
     value_bool: bool | None = None
     value_date: date | None = None
     language: str | None = None
+    channel: str | None = None  # the interaction channel as a short lowercase key (cem.feedback.schemas.Channel)
+    agent: str | None = None  # who handled the interaction (a ticket's assignee)
+    team: str | None = None  # the team that handled it
     metadata: dict[str, Any] | None = None
 
     @property
@@ -59,6 +62,9 @@ class FeedbackRow:
             "value_bool": self.value_bool,
             "value_date": self.value_date,
             "language": self.language,
+            "channel": self.channel,
+            "agent": self.agent,
+            "team": self.team,
             "metadata": self.metadata or {},
             "created_at": now,
             "updated_at": now,

@@ -174,11 +174,14 @@ def default_mapping(header: list[str]) -> tuple[FeedbackMapping, str]:
 
 def describe(mapping: FeedbackMapping) -> str:
     """One line saying which column feeds what."""
-    parts = [f"submission_id <- {mapping.submission_id!r}"]
+    if mapping.submission_id:
+        parts = [f"submission_id <- {mapping.submission_id!r}"]
+    else:
+        parts = [f"row_key <- {mapping.row_key!r}"]
     if mapping.customer:
         c = mapping.customer
         parts += [f"customer {k} <- {v!r}" for k, v in (("external_id", c.external_id), ("email", c.email)) if v]
-    for name in ("collected_at", "language", "touchpoint"):
+    for name in ("collected_at", "language", "touchpoint", "channel", "agent", "team"):
         if getattr(mapping, name):
             parts.append(f"{name} <- {getattr(mapping, name)!r}")
     parts += [f"field {f.record_field_id} ({f.field_type}) <- {f.column!r}" for f in mapping.fields]
