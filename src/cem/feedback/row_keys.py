@@ -22,7 +22,6 @@ MAX_KEY_PARTS = 50
 T = TypeVar("T")
 
 
-
 def _readable_spec(value: Any) -> Any:
     # One clear message instead of one per member of the union below.
     if isinstance(value, str) and value != CONTENT:

@@ -110,7 +110,7 @@ class FeedbackMapping(InputModel):
 
     @model_validator(mode="after")
     def _unique_fields(self) -> FeedbackMapping:
-        one_of(self.submission_id, self.row_key, "submission_id (a column)", "row_key (columns or \"content\")")
+        one_of(self.submission_id, self.row_key, "submission_id (a column)", 'row_key (columns or "content")')
         ids = [f.record_field_id for f in self.fields]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
@@ -199,7 +199,14 @@ def mapped_columns(mapping: AnyMapping) -> list[str]:
 
 # Keys whose string values are constants or formats, never column names.
 _NOT_COLUMNS = frozenset(
-    {"source_type", "source_name", "touchpoint_key", "collected_at_format", "type_value", *(f"{c}_value" for c in CONTEXT)}
+    {
+        "source_type",
+        "source_name",
+        "touchpoint_key",
+        "collected_at_format",
+        "type_value",
+        *(f"{c}_value" for c in CONTEXT),
+    }
     | {"occurred_at_format", "field_id", "field_type", "label", "create"}
 )
 
