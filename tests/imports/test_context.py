@@ -232,6 +232,7 @@ BAD_MAPPINGS = [
     ({"submission_id": "id", "row_key": ["who"], "fields": FIELDS}, ["mapping", "row_key"]),
     ({"row_key": [], "fields": FIELDS}, ["mapping", "row_key"]),
     ({"row_key": "whole row", "fields": FIELDS}, ["mapping", "row_key"]),
+    ({"row_key": ["id", " "], "fields": FIELDS}, ["mapping", "row_key", "names", 1]),
     ({"fields": FIELDS}, ["mapping"]),
     ({"row_key": ["id", "author"], "fields": FIELDS}, ["file", "header"]),
 ]

@@ -84,6 +84,7 @@ BAD_MAPPINGS = [
     (_mapping(row_key=["review.title"]), ["mapping", "row_key"], "give submission_id or row_key, not both"),
     (_mapping(submission_id=None, row_key=[]), ["mapping", "row_key"], "at least one"),
     (_mapping(submission_id=None, row_key="everything"), ["mapping", "row_key"], '"content"'),
+    (_mapping(submission_id=None, row_key=["review.id", "a..b"]), ["mapping", "row_key", "names", 1], "empty step"),
     (_mapping(touchpoint="not a key!"), ["mapping", "touchpoint"], "pattern"),
     (_mapping(extra_thing="x"), ["mapping", "extra_thing"], "Extra inputs"),
     ({k: v for k, v in REVIEW_MAPPING.items() if k != "submission_id"}, ["mapping"], "give submission_id"),

@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Discriminator, Field, Tag
 
 CONTENT = "content"
 PREFIX = "k:"  # a keyed submission id reads as one (k: + 32 hex digits), unlike any id a source hands out
@@ -34,8 +34,11 @@ def _readable_spec(value: Any) -> Any:
 
 
 # A mapping's row key: the values (columns, JSON paths) that identify a row, or "content" for the whole row.
+# The discriminator validates a list against the list alone, so a bad name is one error at row_key.<index>.
 RowKeySpec = Annotated[
-    Annotated[list[T], Field(min_length=1, max_length=MAX_KEY_PARTS)] | Literal["content"],
+    Annotated[list[T], Field(min_length=1, max_length=MAX_KEY_PARTS), Tag("names")]
+    | Annotated[Literal["content"], Tag(CONTENT)],
+    Discriminator(lambda value: CONTENT if isinstance(value, str) else "names"),
     BeforeValidator(_readable_spec),
 ]
 
