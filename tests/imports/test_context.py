@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
+from cem.cli import app
 from cem.db.session import Database
 from cem.feedback.models import FeedbackRecord
 from cem.feedback.row_keys import PREFIX
@@ -266,3 +268,17 @@ def test_channel_keys_are_short_and_lowercase() -> None:
     for bad in ("", "--", "x" * 65):
         with pytest.raises(ValueError):
             normal_channel(bad)
+
+
+def test_cli_import_then_metrics_by_channel(cli: CliRunner, tmp_path: Path) -> None:
+    """The path a user takes: `cem import` with a mapping file, then `cem metrics --by channel`."""
+    mapping = tmp_path / "311.json"
+    mapping.write_text(json.dumps(MAPPING_311), encoding="utf-8")
+    imported = cli.invoke(app, ["import", str(NYC311), "--workspace", "acme", "--mapping-file", str(mapping)])
+    assert imported.exit_code == 0, imported.output
+    args = ["metrics", "feedback_volume", "--workspace", "acme", "--by", "channel", "--format", "json"]
+    out = cli.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    counts = {row["segment"]["channel"]: row["n"] for row in json.loads(out.output)["rows"]}
+    rows = _rows(NYC311)
+    assert counts == dict(Counter(row["Open Data Channel Type"].lower() for row in rows for _ in range(2)))
