@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:  # runnable as a plain script from a checkout
     sys.path.insert(0, str(REPO / "src"))
 
-from cem.clv import models  # noqa: E402
+from cem.clv import btyd  # noqa: E402
 from cem.clv.summary import Summary, summarise  # noqa: E402
 from cem.clv.tables import read_purchases  # noqa: E402
 
@@ -36,7 +36,7 @@ def _timed(label: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
     return result
 
 
-def generated_customers(fit: models.Fit, spend: models.Fit, n: int, seed: int = 0) -> Summary:
+def generated_customers(fit: btyd.Fit, spend: btyd.Fit, n: int, seed: int = 0) -> Summary:
     """Customers drawn from the BG/NBD process with the fitted parameters (and Gamma-Gamma spend)."""
     rng = np.random.default_rng(seed)
     r, alpha, a, b = fit.values()
@@ -80,7 +80,7 @@ def main() -> None:
     )
     summary = _timed("summary, 39-week calibration", summarise, purchases, calibration_end=date(1997, 9, 30))
     print(f"  {len(summary):,} customers, {int(summary.frequency.sum()):,} repeat purchases")
-    fits = {name: _timed(f"fit {name}", models.fit, name, summary) for name in ("bgnbd", "pnbd", "ggamma")}
+    fits = {name: _timed(f"fit {name}", btyd.fit, name, summary) for name in ("bgnbd", "pnbd", "ggamma")}
     for name, fit in fits.items():
         params = ", ".join(f"{k}={v:.4g}" for k, v in fit.params.items())
         print(f"  {name}: {params}; log-likelihood {fit.log_likelihood:.1f}")
@@ -92,9 +92,9 @@ def main() -> None:
     floor = float(np.sum(crowd.frequency) + np.sum(crowd.recency) + np.sum(crowd.T) + np.sum(crowd.monetary_value))
     floor_s = time.perf_counter() - started
     scoring_started, scoring_cpu = time.perf_counter(), time.process_time()
-    alive = models.probability_alive(fits["bgnbd"], crowd)
-    expected = models.expected_purchases(fits["bgnbd"], crowd, 52.0)
-    clv = models.lifetime_value(fits["bgnbd"], fits["ggamma"], crowd, periods=12, discount_rate=0.01)
+    alive = btyd.probability_alive(fits["bgnbd"], crowd)
+    expected = btyd.expected_purchases(fits["bgnbd"], crowd, 52.0)
+    clv = btyd.lifetime_value(fits["bgnbd"], fits["ggamma"], crowd, periods=12, discount_rate=0.01)
     scoring_s = time.perf_counter() - scoring_started
     scoring_cpu = time.process_time() - scoring_cpu
     assert np.isfinite(floor) and np.all(np.isfinite(clv)) and np.all((alive > 0) & (alive <= 1))

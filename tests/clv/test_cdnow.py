@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cem.cli import app
-from cem.clv import models
+from cem.clv import btyd
 from cem.clv.summary import Summary, summarise
 from cem.clv.tables import read_summary
 from cem.errors import InvalidInput
@@ -39,7 +39,7 @@ def paper_summary(cdnow: Path) -> Summary:
 
 @pytest.mark.parametrize("model", ["bgnbd", "pnbd", "ggamma"])
 def test_fit_reproduces_the_published_parameters(paper_summary: Summary, model: str) -> None:
-    fit = models.fit(model, paper_summary)
+    fit = btyd.fit(model, paper_summary)
     params, log_likelihood = PUBLISHED[model]
     for name, expected in params.items():
         # the paper prints 3-4 significant figures: within 0.5 % of them
@@ -113,19 +113,19 @@ def test_validation_compares_holdout_and_tracking_with_what_happened(cdnow: Path
 
 
 def test_predictions_are_probabilities_and_values(paper_summary: Summary) -> None:
-    purchases = models.fit("bgnbd", paper_summary)
-    spend = models.fit("ggamma", paper_summary)
-    alive = models.probability_alive(purchases, paper_summary)
+    purchases = btyd.fit("bgnbd", paper_summary)
+    spend = btyd.fit("ggamma", paper_summary)
+    alive = btyd.probability_alive(purchases, paper_summary)
     assert np.all((alive > 0) & (alive <= 1))
     assert np.all(alive[paper_summary.frequency == 0] == 1)  # BG/NBD: no repeat purchase, no chance to drop out
-    clv = models.lifetime_value(purchases, spend, paper_summary, periods=12, discount_rate=0.01)
+    clv = btyd.lifetime_value(purchases, spend, paper_summary, periods=12, discount_rate=0.01)
     assert np.all(np.isfinite(clv)) and np.all(clv >= 0)
     # a customer who bought often and recently is worth more than one who bought once long ago
     busy = int(np.argmax(paper_summary.frequency))
     idle = int(np.flatnonzero(paper_summary.frequency == 0)[0])
     assert clv[busy] > clv[idle]
-    pnbd = models.fit("pnbd", paper_summary)
-    assert np.all(models.probability_alive(pnbd, paper_summary) > 0)
+    pnbd = btyd.fit("pnbd", paper_summary)
+    assert np.all(btyd.probability_alive(pnbd, paper_summary) > 0)
 
 
 def test_cli_fit_prints_params_and_log_likelihood(cdnow: Path) -> None:
@@ -190,7 +190,7 @@ def test_bad_summaries_get_a_clear_error(tmp_path: Path, content: str, message: 
 def test_spend_model_needs_repeat_buyers_with_a_value() -> None:
     one_timers = Summary.from_arrays([0, 0, 1], [0, 0, 2], [5, 5, 5], [0, 0, 0])
     with pytest.raises(InvalidInput, match="at least 2 customers with repeat purchases"):
-        models.fit("ggamma", one_timers)
+        btyd.fit("ggamma", one_timers)
 
 
 def test_future_and_negative_purchases(tmp_path: Path) -> None:

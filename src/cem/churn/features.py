@@ -3,7 +3,8 @@
 The rules follow the protocol cem's figures are reported with (../shared/docs/reference-results.md): the id column is
 dropped; a column is numeric when every non-blank cell is a number, and a blank number reads as 0 (in the Telco data
 a blank TotalCharges is a customer with no bill yet); any other column is a category, one-hot encoded with its first
-category (in sorted order) dropped, as pandas' get_dummies(drop_first=True) does. Each feature remembers the column
+category (in sorted order) dropped, as pandas' get_dummies(drop_first=True) does; a text column with more than
+MAX_CATEGORIES values (an identifier, free text) is left out. Each feature remembers the column
 it came from, so a reason can be said in the column's own words ("Contract = Month-to-month").
 """
 
@@ -16,6 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from cem.errors import InvalidInput
+
+# A text column with more distinct values than this is an identifier or free text, not a category: left out.
+MAX_CATEGORIES = 50
 
 POSITIVE = frozenset({"1", "yes", "true", "y", "churned", "churn"})
 NEGATIVE = frozenset({"0", "no", "false", "n", "stayed", "retained"})
@@ -74,6 +78,8 @@ def learn_encoding(rows: Sequence[Mapping[str, str]], columns: Sequence[str]) ->
             features.append(Feature(column))
             continue
         values = sorted(set(filled) | ({""} if len(filled) < len(cells) else set()))
+        if len(values) > MAX_CATEGORIES:
+            continue
         kept = tuple(values[1:])  # the first category is the baseline
         categories[column] = kept
         features.extend(Feature(column, value) for value in kept)

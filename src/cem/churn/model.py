@@ -125,24 +125,35 @@ class ChurnModel:
         return np.asarray(self.pipeline.predict_proba(self.encoding.matrix(rows))[:, 1], dtype=float)
 
     def reasons(self, row: Mapping[str, str], top: int = 3) -> list[Reason]:
-        """The columns that move this customer's risk most, signed: the risk minus the risk with that column (all
-        its indicators) set to the training average, in percentage points."""
-        x = self.encoding.matrix([row])[0]
+        return self.reasons_many([row], top)[0]
+
+    def reasons_many(self, rows: Table, top: int = 3) -> list[list[Reason]]:
+        """Per row, the columns that move its risk most, signed: the risk minus the risk with that column (all its
+        indicators) set to the training average, in percentage points. One batch prediction per column."""
+        x = self.encoding.matrix(rows)
         scaler: StandardScaler = self.pipeline[0]
         means = np.asarray(scaler.mean_, dtype=float)
-        base = float(self.pipeline.predict_proba(x[None, :])[0, 1])
+        base = self.pipeline.predict_proba(x)[:, 1]
         by_column: dict[str, list[int]] = {}
         for j, feature in enumerate(self.encoding.features):
             by_column.setdefault(feature.column, []).append(j)
-        found: list[Reason] = []
-        for column, indexes in by_column.items():
+        columns = list(by_column)
+        deltas = np.zeros((len(rows), len(columns)))
+        for k, column in enumerate(columns):
             neutral = x.copy()
-            neutral[indexes] = means[indexes]
-            delta = 100.0 * (base - float(self.pipeline.predict_proba(neutral[None, :])[0, 1]))
-            found.append(Reason(self._describe(column, row), delta))
-        found.sort(key=lambda r: abs(r.points), reverse=True)
-        return found[:top]
+            neutral[:, by_column[column]] = means[by_column[column]]
+            deltas[:, k] = 100.0 * (base - self.pipeline.predict_proba(neutral)[:, 1])
+        order = np.argsort(-np.abs(deltas), axis=1)[:, :top]
+        return [
+            [Reason(_describe(columns[k], row), float(deltas[i, k])) for k in order[i]] for i, row in enumerate(rows)
+        ]
 
-    def _describe(self, column: str, row: Mapping[str, str]) -> str:
-        value = (row.get(column) or "").strip() or "(blank)"
-        return f"{column} = {value}"
+
+def _describe(column: str, row: Mapping[str, str]) -> str:
+    """ "Contract = Month-to-month", "tenure = 2", "days since last event = 12.5" (numbers shown short)."""
+    value = (row.get(column) or "").strip()
+    try:
+        number = float(value)
+    except ValueError:
+        return f"{column} = {value or '(blank)'}"
+    return f"{column} = {number:.4g}" if number != int(number) else f"{column} = {int(number)}"

@@ -11,8 +11,10 @@ from typing import Any
 
 import typer
 
-from cem.cli.app import app, echo, fail, friendly_errors
-from cem.clv import models
+from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.options import Workspace
+from cem.cli.workspaces import workspace_named
+from cem.clv import btyd, service
 from cem.clv.summary import summarise
 from cem.clv.tables import read_purchases, read_summary
 from cem.clv.validation import validate
@@ -21,7 +23,7 @@ from cem.exports_safety import csv_writer
 clv_app = typer.Typer(help="Customer lifetime value: BG/NBD, Pareto/NBD and Gamma-Gamma.", no_args_is_help=True)
 app.add_typer(clv_app, name="clv")
 
-MODELS = tuple(models.FITTERS)
+MODELS = tuple(btyd.FITTERS)
 
 
 @clv_app.command("fit")
@@ -42,7 +44,7 @@ def fit_command(
         fail(f"--model must be one of {', '.join(MODELS)}", 2)
     columns = {"frequency": frequency, "recency": recency, "T": age, "monetary_value": monetary}
     table = read_summary(summary, columns=columns, with_spend=model == "ggamma")
-    result = models.fit(model, table)
+    result = btyd.fit(model, table)
     payload: dict[str, Any] = {
         "model": result.model,
         "params": result.params,
@@ -147,3 +149,22 @@ def _iso(text: str, option: str) -> date:
     except ValueError:
         fail(f"{option}: {text!r} is not a date (YYYY-MM-DD)", 2)
         raise  # unreachable: fail() exits
+
+
+@clv_app.command("score")
+@friendly_errors
+def score_command(
+    workspace: Workspace = "default", fmt: str = typer.Option("table", "--format", help="table or json.")
+) -> None:
+    """Fit on the workspace's purchase events and store every customer's P(alive), expected purchases and value."""
+    with open_db().unit_of_work() as session:
+        report = service.score_workspace(session, workspace_named(session, workspace).id)
+    if fmt == "json":
+        echo(json.dumps(asdict(report), indent=2))
+        return
+    echo(
+        f"Scored {report.customers:,} customers ({report.repeat_buyers:,} bought again); "
+        f"BG/NBD log-likelihood {report.log_likelihood:.1f}"
+    )
+    if report.note:
+        echo(report.note)

@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 import numpy as np
 
-from cem.clv import models
+from cem.clv import btyd
 from cem.clv.summary import Purchase, Summary, summarise
 from cem.errors import InvalidInput
 
@@ -38,7 +38,7 @@ class TrackingRow:
 @dataclass(frozen=True)
 class Validation:
     calibration: Summary
-    fit: models.Fit
+    fit: btyd.Fit
     by_frequency: list[FrequencyRow]
     tracking: list[TrackingRow]
     holdout_actual: float
@@ -59,12 +59,12 @@ def validate(
     if not start <= calibration_end < holdout_end:
         raise InvalidInput("the dates must be in order: start <= calibration end < holdout end")
     calibration = summarise(purchases, calibration_end=calibration_end, unit_days=unit_days)
-    fit = models.fit(model, calibration)
+    fit = btyd.fit(model, calibration)
     horizon = (holdout_end - calibration_end).days / unit_days
     days = _purchase_days(purchases, holdout_end)
     known = set(calibration.customers)
     actual = np.array([sum(1 for d in days[c] if d > calibration_end) for c in calibration.customers], dtype=float)
-    expected = models.expected_purchases(fit, calibration, horizon)
+    expected = btyd.expected_purchases(fit, calibration, horizon)
     rows = []
     for x in range(top_group + 1):
         group = calibration.frequency == x if x < top_group else calibration.frequency >= top_group
@@ -87,7 +87,7 @@ def _purchase_days(purchases: Sequence[Purchase], until: date) -> dict[Hashable,
 
 
 def _tracking(
-    fit: models.Fit, days: dict[Hashable, list[date]], start: date, end: date, unit_days: float
+    fit: btyd.Fit, days: dict[Hashable, list[date]], start: date, end: date, unit_days: float
 ) -> list[TrackingRow]:
     """Cumulative repeat purchases per period: actual, and expected as the sum over customers of E[X(t - t0)]."""
     periods = math.ceil((end - start).days / unit_days)  # the last, partial period counts too
@@ -96,7 +96,7 @@ def _tracking(
     rows = []
     for period in range(1, periods + 1):
         t = float(period)
-        expected = float(models.expected_purchases_new(fit, np.maximum(t - first, 0.0)).sum())
+        expected = float(btyd.expected_purchases_new(fit, np.maximum(t - first, 0.0)).sum())
         actual = float(np.searchsorted(repeat_times, t, side="right"))
         rows.append(TrackingRow(period, actual, expected))
     return rows
