@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cem.clv import service
-from cem.db.base import utcnow
 from cem.errors import InvalidInput
+from cem.jobs.models import Job
 from cem.jobs.queue import enqueue
 from cem.jobs.registry import PRIORITY_BULK, TaskContext, task
 from cem.jobs.schedule import periodic
@@ -36,6 +37,8 @@ def score(ctx: TaskContext) -> dict[str, Any]:
 
 
 def queue_rescore(session: Session, workspace_id: int) -> None:
-    """One debounced rescore per workspace and window: jobs queued within a window share a dedupe key."""
-    window = int(utcnow().timestamp() // DEBOUNCE.total_seconds())
-    enqueue(session, SCORE, workspace_id=workspace_id, delay=DEBOUNCE, dedupe_key=f"{SCORE}:{workspace_id}:{window}")
+    """A rescore DEBOUNCE from now, unless one is already waiting: purchases arriving meanwhile join that one.
+    (Two writers racing past the check queue two rescores: harmless, each replaces the scores whole.)"""
+    waiting = select(Job.id).where(Job.name == SCORE, Job.workspace_id == workspace_id, Job.status == "queued")
+    if session.scalar(waiting.limit(1)) is None:
+        enqueue(session, SCORE, workspace_id=workspace_id, delay=DEBOUNCE)
