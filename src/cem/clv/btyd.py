@@ -105,21 +105,26 @@ def ggamma_log_likelihood(params: Array, x: Array, m: Array) -> Array:
 # -- fitting ---------------------------------------------------------------------------------------------------
 
 
-def _maximise(total: Callable[[Array], float], start: Array) -> tuple[Array, float, bool]:
-    """Maximise a log-likelihood over positive parameters (searched on their logs): Nelder-Mead finds the basin
-    robustly, BFGS then polishes to the precision the published figures have."""
+def _maximise(total: Callable[[Array], float], *starts: Array) -> tuple[Array, float, bool]:
+    """Maximise a log-likelihood over positive parameters (searched on their logs) from each start, keeping the
+    best: Nelder-Mead finds a basin robustly, BFGS then polishes to the precision the published figures have.
+    Several starts guard against a flat ridge (Gamma-Gamma's p -> infinity) capturing a single search."""
 
     def negative(log_params: Array) -> float:
         with np.errstate(all="ignore"):
             value = total(np.exp(log_params))
         return -value if np.isfinite(value) else 1e300
 
-    coarse = optimize.minimize(
-        negative, np.log(start), method="Nelder-Mead", options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9}
-    )
-    fine = optimize.minimize(negative, coarse.x, method="BFGS", options={"gtol": 1e-6})
-    best = fine if fine.fun <= coarse.fun else coarse
-    return np.exp(best.x), -float(best.fun), bool(coarse.success or fine.success)
+    found: list[tuple[float, Array, bool]] = []
+    for start in starts:
+        coarse = optimize.minimize(
+            negative, np.log(start), method="Nelder-Mead", options={"maxiter": 20_000, "xatol": 1e-7, "fatol": 1e-9}
+        )
+        fine = optimize.minimize(negative, coarse.x, method="BFGS", options={"gtol": 1e-6})
+        best = fine if fine.fun <= coarse.fun else coarse
+        found.append((float(best.fun), best.x, bool(coarse.success or fine.success)))
+    value, log_params, converged = min(found, key=lambda f: f[0])
+    return np.exp(log_params), -value, converged
 
 
 def fit_bgnbd(summary: Summary) -> Fit:
@@ -132,9 +137,7 @@ def fit_bgnbd(summary: Summary) -> Fit:
 def fit_pnbd(summary: Summary) -> Fit:
     _need_customers(summary)
     x, t_x, age = summary.frequency, summary.recency, summary.T
-    # Start from the BG/NBD's purchase process: the Pareto/NBD surface is flat far from its optimum.
-    start = np.ones(4)
-    params, ll, ok = _maximise(lambda p: float(pnbd_log_likelihood(p, x, t_x, age).sum()), start)
+    params, ll, ok = _maximise(lambda p: float(pnbd_log_likelihood(p, x, t_x, age).sum()), np.ones(4))
     return _fit("pnbd", params, ll, len(summary), ok)
 
 
@@ -144,7 +147,12 @@ def fit_ggamma(summary: Summary) -> Fit:
     if keep.sum() < 2:
         raise InvalidInput("the Gamma-Gamma spend model needs at least 2 customers with repeat purchases and a value")
     x, m = summary.frequency[keep], summary.monetary_value[keep]
-    params, ll, ok = _maximise(lambda p: float(ggamma_log_likelihood(p, x, m).sum()), np.ones(3))
+    params, ll, ok = _maximise(
+        lambda p: float(ggamma_log_likelihood(p, x, m).sum()),
+        np.ones(3),
+        np.array([5.0, 3.0, 10.0]),
+        np.array([2.0, 2.0, float(np.median(m))]),
+    )
     return _fit("ggamma", params, ll, int(keep.sum()), ok)
 
 

@@ -37,10 +37,15 @@ def customer_insights(session: Session, workspace_id: int, customer_id: int) -> 
             "Expected lifetime value (12 months)",
             "not enough repeat buyers" if value.clv is None else f"{value.clv:,.2f}",
         ),
-        ("Probability still active", f"{100 * value.p_alive:.0f} %"),
+        ("Probability still active", _alive(value.p_alive, value.frequency)),
         (f"Expected purchases, next {horizon} weeks", f"{value.expected_purchases:.2f}"),
         ("Repeat purchases so far", str(value.frequency)),
         ("Mean repeat purchase", f"{value.mean_spend:,.2f}" if value.frequency else "none yet"),
     ]
     note = f"BG/NBD and Gamma-Gamma fitted on {fit.customers:,} customers" if fit else ""
     return [CustomerInsight("Lifetime value", facts, note=note, order=20)]
+
+
+def _alive(p_alive: float, frequency: int) -> str:
+    # BG/NBD lets a customer drop out only right after a purchase, so one who never bought again counts as active.
+    return f"{100 * p_alive:.0f} %" + (" (no repeat purchase yet)" if frequency == 0 else "")
