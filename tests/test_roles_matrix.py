@@ -99,6 +99,12 @@ API: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/jobs"): A,
     ("GET", "/api/v1/jobs/{job_id}"): ANY,  # progress of a job the caller started (e.g. an import)
     ("POST", "/api/v1/jobs/{job_id}/retry"): A,
+    ("GET", "/api/v1/clv/model"): R,
+    ("GET", "/api/v1/clv/customers/{customer_id}"): R,
+    ("POST", "/api/v1/clv/score"): W,
+    ("GET", "/api/v1/churn/model"): R,
+    ("GET", "/api/v1/churn/customers/{customer_id}"): R,
+    ("POST", "/api/v1/churn/score"): W,
 }
 
 PAGES: dict[tuple[str, str], Rule] = {

@@ -3,6 +3,8 @@
 from cem.analytics.analyses import models as analyses_models
 from cem.analytics.dashboards import models as dashboard_models
 from cem.auth import models as auth_models
+from cem.churn import models as churn_models
+from cem.clv import models as clv_models
 from cem.customers import models as customer_models
 from cem.distribution import models as distribution_models
 from cem.feedback import models as feedback_models
@@ -30,4 +32,6 @@ ALL_MODEL_MODULES = (
     dashboard_models,
     topic_models,
     text_models,
+    clv_models,
+    churn_models,
 )

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from sqlalchemy.orm import Session
 
-    from cem.hooks.rows import FeedbackRow
+    from cem.hooks.rows import CustomerInsight, FeedbackRow
     from cem.jobs.registry import Task
 
 hookimpl = pluggy.HookimplMarker(specs.PROJECT)
@@ -71,6 +71,12 @@ def records_enriched(
     installed().hook.records_enriched(
         session=session, workspace_id=workspace_id, record_ids=record_ids, vectors=vectors
     )
+
+
+def customer_insights(session: Session, *, workspace_id: int, customer_id: int) -> list[CustomerInsight]:
+    """Every plugin's panels for one customer, in their `order`."""
+    panels = installed().hook.customer_insights(session=session, workspace_id=workspace_id, customer_id=customer_id)
+    return sorted((panel for contributed in panels for panel in contributed), key=lambda p: p.order)
 
 
 def has_implementations(hook_name: str) -> bool:

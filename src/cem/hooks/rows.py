@@ -69,3 +69,15 @@ class FeedbackRow:
             "created_at": now,
             "updated_at": now,
         }
+
+
+@dataclass(slots=True)
+class CustomerInsight:
+    """A panel a domain adds to the customer 360 page (`customer_insights` hook): a title, label/value facts, and
+    free lines (e.g. reasons). Plain strings: the page escapes them."""
+
+    title: str
+    facts: list[tuple[str, str]]
+    lines: list[str] | None = None
+    note: str = ""
+    order: int = 100  # lower first

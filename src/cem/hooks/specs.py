@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from sqlalchemy.orm import Session
 
-    from cem.hooks.rows import FeedbackRow
+    from cem.hooks.rows import CustomerInsight, FeedbackRow
     from cem.jobs.registry import Task
 
 PROJECT = "cem"
@@ -53,3 +53,9 @@ def records_enriched(session: Session, workspace_id: int, record_ids: Sequence[i
 @hookspec
 def job_tasks() -> Sequence[Task]:  # type: ignore[empty-body]
     """The background tasks a domain runs (cem.jobs.registry.Task, as the `@task` decorator declares them)."""
+
+
+@hookspec
+def customer_insights(session: Session, workspace_id: int, customer_id: int) -> Sequence[CustomerInsight]:  # type: ignore[empty-body]
+    """Panels for the customer 360 page (cem.customers.web): what a domain knows of the customer (lifetime value,
+    churn risk, ...). Read-only; an implementation with nothing to say returns an empty list."""

@@ -17,6 +17,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from cem.analytics.dashboards.models import Dashboard
 from cem.auth.models import ApiToken, AuditLog, Membership, User, WebSession
+from cem.churn.models import ChurnScore
+from cem.clv.models import CustomerValue
 from cem.customers.models import Customer, Event
 from cem.distribution.models import Contact as SurveyContact
 from cem.distribution.models import ContactSkip, Invitation, Unsubscribe
@@ -78,6 +80,14 @@ PERSONAL: dict[str, PersonalData] = {
     "record_topic": PersonalData(
         "topic assignments of the person's feedback texts",
         _topics_of_records,
+    ),
+    # Scores derived from the person's purchases, attributes and feedback (before customer, which they reference).
+    "customer_value": PersonalData(
+        "predicted lifetime value of the person's customer records",
+        lambda s: _among(CustomerValue.customer_id, s.customer_ids),
+    ),
+    "churn_score": PersonalData(
+        "predicted churn risk and its reasons", lambda s: _among(ChurnScore.customer_id, s.customer_ids)
     ),
     "event": PersonalData(
         "interaction events of the person's customer records", lambda s: _among(Event.customer_id, s.customer_ids)
@@ -153,6 +163,8 @@ NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
     "survey_channel_settings": NoPersonalData("a survey's recontact, email and widget settings (configuration)"),
     "survey_trigger": NoPersonalData("event types that trigger a survey (configuration)"),
     "survey_distribution": NoPersonalData("a survey sending's audience, subject and status (configuration)"),
+    "clv_fit": NoPersonalData("lifetime-value model parameters fitted over many customers"),
+    "churn_fit": NoPersonalData("churn model figures (cross-validation, feature names) over many customers"),
     "workspace_sentiment_model": NoPersonalData("logistic-regression weights and cross-validation figures"),
     "topic": NoPersonalData("topic labels and centroids aggregated over many texts (configuration)"),
     "workspace": NoPersonalData("an organisation's name, slug and settings"),
