@@ -155,7 +155,7 @@ def _reads(value: str, fmt: str | None) -> bool:
     return True
 
 
-_RANGE = re.compile(r"(?<![\d.])(\d{1,3})\s*(?:-|–|to|_)\s*(\d{1,3})(?![\d.])")
+_RANGE = re.compile(r"(?<![\d.])(\d{1,3})\s*(?:-|\u2013|to|_)\s*(\d{1,3})(?![\d.])")
 _OUT_OF = re.compile(r"(?:out\s+of|/)\s*(\d{1,3})(?!\d)", re.IGNORECASE)
 _POINTS = re.compile(r"(?<!\d)(\d{1,3})[\s_-]*(?:point|pt|star)s?\b", re.IGNORECASE)
 

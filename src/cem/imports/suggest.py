@@ -160,7 +160,7 @@ def _pairs(columns: list[ColumnProfile]) -> list[tuple[ColumnProfile, ColumnProf
 def date_column(g: Guess, key: str, names: tuple[str, ...], words: tuple[str, ...]) -> None:
     """`key` <- the best date column; `<key>_format` when the dates are not ISO 8601."""
     dates = [c for c in g.columns if c.date is not None]
-    found = g.first(dates, named(*names), *(has_word(w) for w in words), lambda c: True)
+    found = g.first(dates, named(*names), *(has_word(w) for w in words), lambda _: True)
     if found is None:
         return
     g.mapping[key] = g.take(found)
@@ -253,8 +253,8 @@ SCORE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ces", ("ces", "effort")),
     ("rating", ("rating", "ratings", "stars", "star", "score", "rate")),
 )
-TEXT_WORDS = ("comment", "comments", "feedback", "text", "message", "review", "body", "description", "verbatim")
-TEXT_WORDS += ("title", "subject", "remarks", "notes", "complaint", "answer", "content")
+TEXT_WORDS: tuple[str, ...] = ("comment", "comments", "feedback", "text", "message", "review", "body", "description")
+TEXT_WORDS += ("verbatim", "title", "subject", "remarks", "notes", "complaint", "answer", "content")
 
 
 def fields(g: Guess) -> None:
@@ -340,7 +340,14 @@ def metadata(g: Guess) -> None:
     g.mapping["metadata"] = [g.take(c) for c in g.free()]
 
 
-FEEDBACK_RULES = (source, submission_id, feedback_customer, collected_at, channel, touchpoint)
+FEEDBACK_RULES: tuple[Callable[[Guess], None], ...] = (
+    source,
+    submission_id,
+    feedback_customer,
+    collected_at,
+    channel,
+    touchpoint,
+)
 FEEDBACK_RULES += (agent, team, language, fields, metadata)
 
 
@@ -415,7 +422,9 @@ def event_external_id(g: Guess) -> None:
 
 
 def event_value(g: Guess) -> None:
-    found = g.first(g.columns, lambda c: bool(c.numbers) and has_word("value", "amount", "revenue", "price", "total")(c))
+    found = g.first(
+        g.columns, lambda c: bool(c.numbers) and has_word("value", "amount", "revenue", "price", "total")(c)
+    )
     if found is not None:
         g.mapping["value"] = g.take(found)
 
@@ -452,7 +461,9 @@ def suggest_mapping(
     for rule in RULES[target]:
         rule(g)
     summaries = [
-        ColumnSummary(name=c.name, guessed_type=c.guessed_type, examples=c.examples(), distinct=c.distinct, empty=c.empty)
+        ColumnSummary(
+            name=c.name, guessed_type=c.guessed_type, examples=c.examples(), distinct=c.distinct, empty=c.empty
+        )
         for c in g.columns
     ]
     return Suggestion(target=target, sample_rows=len(rows), mapping=g.mapping, columns=summaries, notes=g.notes)
