@@ -64,9 +64,12 @@ class Guess:
         self.used.add(column.name)
         return column.name
 
-    def first(self, columns: Iterable[ColumnProfile], *tests: Callable[[ColumnProfile], bool]) -> ColumnProfile | None:
-        """The first free column passing the first test that any passes (tests in order of preference)."""
-        pool = [c for c in columns if c.name not in self.used and c.values]
+    def first(
+        self, columns: Iterable[ColumnProfile], *tests: Callable[[ColumnProfile], bool], reuse: str | None = None
+    ) -> ColumnProfile | None:
+        """The first free column (or `reuse`) with values passing the first test that any passes (tests in order
+        of preference)."""
+        pool = [c for c in columns if (c.name not in self.used or c.name == reuse) and c.values]
         for test in tests:
             found = next((c for c in pool if test(c)), None)
             if found is not None:
@@ -183,9 +186,10 @@ def customer_ref(g: Guess) -> dict[str, str] | None:
     also be the submission id (one answer per customer, as in a churn survey)."""
     ref: dict[str, str] = {}
     ext = g.first(
-        [c for c in g.columns if c.name != g.mapping.get("submission_id")],
+        g.columns,
         named("customer_id", "customer_external_id", "external_id", "customer_unique_id"),
         lambda c: customer_like(c) and id_like(c),
+        reuse=g.mapping.get("submission_id"),
     )
     if ext is not None:
         ref["external_id"] = g.take(ext)
@@ -255,6 +259,7 @@ SCORE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 TEXT_WORDS: tuple[str, ...] = ("comment", "comments", "feedback", "text", "message", "review", "body", "description")
 TEXT_WORDS += ("verbatim", "title", "subject", "remarks", "notes", "complaint", "answer", "content")
+CATEGORY_WORDS = frozenset({"type", "category", "kind", "code", "status", "id", "key"})
 
 
 def fields(g: Guess) -> None:
@@ -315,7 +320,8 @@ def _num(n: float) -> str:
 
 
 def _plain_field(c: ColumnProfile) -> dict[str, Any] | None:
-    if c.guessed_type == "text" or (c.guessed_type == "string" and has_word(*TEXT_WORDS)(c)):
+    named_text = has_word(*TEXT_WORDS)(c) and c.words[-1] not in CATEGORY_WORDS  # "Comment", not "Complaint Type"
+    if c.guessed_type == "text" or (c.guessed_type == "string" and named_text):
         return {"field_type": "text"}
     if c.guessed_type == "choice":
         return {"field_type": "choice"}
