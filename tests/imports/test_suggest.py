@@ -238,8 +238,15 @@ def test_true_false_and_zero_one_columns_are_booleans() -> None:
 
 @pytest.mark.parametrize(
     ("header", "scale"),
-    [("Rating (1-5)", (1, 5)), ("nps_0_10", (0, 10)), ("score out of 10", (1, 10)), ("5-star rating", (1, 5))]
-    + [("satisfaction /7", (1, 7)), ("rating", None), ("q1_2024", None)],
+    [
+        ("Rating (1-5)", (1, 5)),
+        ("nps_0_10", (0, 10)),
+        ("score out of 10", (1, 10)),
+        ("5-star rating", (1, 5)),
+        ("satisfaction /7", (1, 7)),
+        ("rating", None),
+        ("q1_2024", None),
+    ],
 )
 def test_scale_hints(header: str, scale: tuple[int, int] | None) -> None:
     assert scale_hint(header) == scale
