@@ -28,6 +28,16 @@ def notes_about(suggestion: Suggestion, prefix: str) -> list[str]:
 
 # -- real files ----------------------------------------------------------------------------------
 
+# Olist's 1-5 review score: the rating default scale, declared in the mapping.
+REVIEW_SCORE = {
+    "column": "review_score",
+    "field_id": "review_score",
+    "field_type": "rating",
+    "scale_min": 1,
+    "scale_max": 5,
+    "label": "review_score",
+}
+
 
 def test_olist_reviews(shared_data: Path) -> None:
     s = suggest_for_file(shared_data / "olist-ecommerce-subset" / "olist_order_reviews_dataset.csv")
@@ -38,14 +48,7 @@ def test_olist_reviews(shared_data: Path) -> None:
     assert notes_about(s, "row_key: review_id is empty or repeats on a different row at line 1262")
     assert (m["source_type"], m["source_name"]) == ("review", "olist_order_reviews_dataset")
     assert m["collected_at"] == "review_answer_timestamp" and "collected_at_format" not in m  # ISO 8601
-    assert field(s, "review_score") == {
-        "column": "review_score",
-        "field_id": "review_score",
-        "field_type": "rating",
-        "scale_min": 1,
-        "scale_max": 5,
-        "label": "review_score",
-    }
+    assert field(s, "review_score") == REVIEW_SCORE
     [scale_note] = notes_about(s, "review_score:")
     assert "rating scale 1-5 assumed" in scale_note and "the header names no scale" in scale_note
     assert field(s, "review_comment_message")["field_type"] == "text"

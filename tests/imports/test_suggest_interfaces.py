@@ -13,6 +13,7 @@ from cem.cli import app
 from cem.config import Settings
 from cem.db.session import Database
 from tests.imports.conftest import feedback_count
+from tests.imports.test_suggest import REVIEW_SCORE
 
 REVIEWS = Path("olist-ecommerce-subset") / "olist_order_reviews_dataset.csv"
 
@@ -22,14 +23,7 @@ def test_cli_prints_the_mapping_as_json_and_notes_on_stderr(cli: CliRunner, shar
     assert result.exit_code == 0, result.output
     mapping = json.loads(result.stdout)  # stdout is only the mapping, ready for `> mapping.json`
     assert mapping["row_key"] == ["review_id", "order_id"]
-    assert mapping["fields"][0] == {
-        "column": "review_score",
-        "field_id": "review_score",
-        "field_type": "rating",
-        "scale_min": 1,
-        "scale_max": 5,
-        "label": "review_score",
-    }
+    assert mapping["fields"][0] == REVIEW_SCORE
     assert "Guessed from the first 1000 rows." in result.stderr
     assert "  review_score: integer, 5 distinct, 0 empty ('1', '5', '3')" in result.stderr
     assert "Note: review_score: rating scale 1-5 assumed" in result.stderr
