@@ -266,6 +266,7 @@ def test_scale_hints(header: str, scale: tuple[int, int] | None) -> None:
         (b"id,comment\n1,caf\xe9\n", "f.csv", "not valid UTF-8 at byte 16 (line 2)"),
         (b"\x00\x01PK\x03\x04", "f.csv", "NUL bytes"),
         (b'{"submission_id": "1"}\n', "f.ndjson", "NDJSON files hold one feedback record per line"),
+        (b"id;score\n1;5;x\n2\n", "f.csv", "None of the first 2 rows has as many cells as the header (2)"),
     ],
 )
 def test_bad_files_are_clear_errors(tmp_path: Path, content: bytes, name: str, message: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import Field
 
 from cem.imports.profile import ColumnProfile, profile_columns, scale_hint
-from cem.imports.reader import FileInfo, ImportFileError, MalformedRow, inspect_file, iter_csv
+from cem.imports.reader import FileInfo, ImportFileError, MalformedRow, delimiter_hint, inspect_file, iter_csv
 from cem.imports.schemas import parse_target
 from cem.schemas import ReadModel
 
@@ -496,6 +496,11 @@ def suggest_for_file(
             "--suggest-mapping reads CSV files."
         )
     rows, skipped = read_sample(info, sample_rows)
+    if not rows and skipped:
+        raise ImportFileError(
+            f"None of the first {skipped} rows has as many cells as the header ({len(info.header)}) or they are "
+            f"malformed.{delimiter_hint(info)}"
+        )
     suggestion = suggest_mapping(
         info.header,
         rows,
