@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cem.errors import InvalidInput
+from cem.imports import suggest
 from cem.imports.profile import scale_hint
 from cem.imports.reader import ImportFileError
 from cem.imports.suggest import Suggestion, suggest_for_file, suggest_mapping
@@ -286,3 +287,13 @@ def test_unknown_target_and_missing_file(tmp_path: Path) -> None:
         suggest_for_file(tmp_path / "nope.csv")
     with pytest.raises(ImportFileError, match="no data rows"):
         suggest_mapping(["id"], [])
+
+
+def test_ids_are_checked_in_the_first_rows_of_a_long_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text("id,score\n" + "".join(f"r{n % 4},{n % 5 + 1}\n" for n in range(6)), encoding="utf-8")
+    assert suggest_for_file(path).mapping["row_key"] == "content"  # r0 and r1 come back with other scores
+    monkeypatch.setattr(suggest, "UNIQUE_CHECK_ROWS", 4)
+    s = suggest_for_file(path, sample_rows=3)
+    assert s.mapping["submission_id"] == "id" and s.sample_rows == 3
+    assert notes_about(s, "submission_id: unique in the first 4 rows of about 6;")

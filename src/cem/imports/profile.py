@@ -1,7 +1,7 @@
 """What a column of an import file holds, read from its header and a sample of its values.
 
-`profile_columns` is pure (header + sample rows in, one ColumnProfile per column out) so the mapping
-suggestion (cem/imports/suggest.py) and the web import wizard read a file the same way. Dates are tested
+`profile_columns` is pure (header + sample rows in, one ColumnProfile per column out); the mapping suggestion
+(cem/imports/suggest.py) builds on it. Dates are tested
 against ISO 8601 (what imports read without a format) and then cem/imports/convert.py's COMMON_DATE_FORMATS,
 the layouts imports suggest when a date does not parse.
 """

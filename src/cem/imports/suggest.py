@@ -1,10 +1,11 @@
 """A mapping guessed from a file's header and first rows, to edit and pass back (`cem import --suggest-mapping`,
-`POST /api/v1/imports/suggest-mapping`, the web import wizard).
+`POST /api/v1/imports/suggest-mapping`).
 
-`suggest_mapping` is pure: header + sample rows (+ an optional whole-file uniqueness check) in, a Suggestion out.
-Each mapping key is guessed by one small rule below; every rule that assumes something says so in `notes`, and
-a rating-like field's scale comes from its header or the type's default, never from the largest answer seen.
-`suggest_for_file` reads the file exactly as an import does (cem/imports/reader.py) and calls it.
+`suggest_mapping` is pure: header + sample rows (+ an optional whole-file uniqueness check) in, a Suggestion out, so
+any other front end (a web import wizard) can call it too. Each mapping key is guessed by one small rule below;
+every rule that assumes something says so in `notes`, and a rating-like field's scale comes from its header or the
+type's default, never from the largest answer seen. `suggest_for_file` reads the file exactly as an import does
+(cem/imports/reader.py) and calls it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from cem.imports.schemas import parse_target
 from cem.schemas import ReadModel
 
 SAMPLE_ROWS = 1000
+# An id unique in the sample is checked against this many rows of the file (about 3 s per 200,000 rows).
+UNIQUE_CHECK_ROWS = 200_000
 # Scales used when a header states none; the note says so. NPS is 0-10 by definition.
 DEFAULT_SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7), "rating": (1, 5)}
 STANDARD_TOPS = (3, 5, 7, 10)
@@ -505,9 +508,17 @@ def suggest_for_file(
         info.header,
         rows,
         target=target,
-        check_unique=lambda columns: first_repeat(info, columns),
+        check_unique=lambda columns: first_repeat(info, columns, limit=UNIQUE_CHECK_ROWS),
         source_name=source_name or source_name_of(path.name),
     )
+    keyed = [k for k in ("submission_id", "external_id") if k in suggestion.mapping]
+    if isinstance(suggestion.mapping.get("row_key"), list):
+        keyed.append("row_key")
+    if keyed and info.estimated_rows > UNIQUE_CHECK_ROWS:
+        suggestion.notes.append(
+            f"{' and '.join(keyed)}: unique in the first {UNIQUE_CHECK_ROWS:,} rows of about {info.estimated_rows:,}; "
+            "a later repeat is reported as a duplicate row when importing."
+        )
     if skipped:
         suggestion.notes.append(f"{skipped} rows of the sample were malformed or had the wrong number of cells.")
     return suggestion
@@ -527,13 +538,15 @@ def read_sample(info: FileInfo, limit: int) -> tuple[list[list[str]], int]:
     return rows, skipped
 
 
-def first_repeat(info: FileInfo, columns: list[str]) -> int | None:
+def first_repeat(info: FileInfo, columns: list[str], *, limit: int | None = None) -> int | None:
     """The line where the values of `columns` are empty, or repeat on a row that differs from the first one, in the
-    whole file; None when they identify every row. An exact copy of a row is a duplicate (an import reports it),
-    not a sign that the columns do not identify a row."""
+    file (or its first `limit` rows); None when they identify every row. An exact copy of a row is a duplicate (an
+    import reports it), not a sign that the columns do not identify a row."""
     indexes = [info.header.index(c) for c in columns]
     seen: dict[tuple[str, ...], int] = {}
-    for line, cells in iter_csv(info):
+    for number, (line, cells) in enumerate(iter_csv(info)):
+        if limit is not None and number >= limit:
+            break
         if isinstance(cells, MalformedRow) or len(cells) != len(info.header):
             continue
         key = tuple(cells[i].strip() for i in indexes)
