@@ -511,7 +511,7 @@ def suggest_for_file(
         check_unique=lambda columns: first_repeat(info, columns, limit=UNIQUE_CHECK_ROWS),
         source_name=source_name or source_name_of(path.name),
     )
-    keyed = [k for k in ("submission_id", "external_id") if k in suggestion.mapping]
+    keyed: list[str] = [k for k in ("submission_id", "external_id") if k in suggestion.mapping]
     if isinstance(suggestion.mapping.get("row_key"), list):
         keyed.append("row_key")
     if keyed and info.estimated_rows > UNIQUE_CHECK_ROWS:
