@@ -297,3 +297,19 @@ def test_ids_are_checked_in_the_first_rows_of_a_long_file(tmp_path: Path, monkey
     s = suggest_for_file(path, sample_rows=3)
     assert s.mapping["submission_id"] == "id" and s.sample_rows == 3
     assert notes_about(s, "submission_id: unique in the first 4 rows of about 6;")
+
+
+def test_context_columns_only_by_a_telling_header() -> None:
+    header = ["id", "age group", "Language", "user_agent", "Owner"]
+    rows = [["1", "18-24", "English (United States)", "Mozilla/5.0", "ana"], ["2", "25-34", "fr", "curl/8", "bo"]]
+    m = suggest_mapping(header, rows).mapping
+    # "age group" is no team, a language of more than 16 characters no language code, a user agent no agent
+    assert (m["agent"], "team" in m, "language" in m) == ("Owner", False, False)
+    assert {"age group", "Language", "user_agent"} <= set(m["metadata"])
+
+
+def test_event_types_that_are_no_keys_get_a_note() -> None:
+    rows = [["c1", "Page View", "2024-05-01"], ["c2", "purchase", "2024-05-02"], ["c3", "Page View", "2024-05-03"]]
+    s = suggest_mapping(["customer_id", "event_type", "ts"], rows, target="events")
+    assert s.mapping["type"] == "event_type"
+    assert notes_about(s, "type: event_type holds values such as 'Page View' that are no event type key")

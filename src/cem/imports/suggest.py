@@ -237,11 +237,11 @@ def collected_at(g: Guess) -> None:
     date_column(g, "collected_at", names, (*words, "creation", "opened", "received"))
 
 
-def context_rule(key: str, *words: str, skip: tuple[str, ...] = ()) -> Callable[[Guess], None]:
-    """`key` <- the first column whose header has one of `words` (channel, agent, team, language per row)."""
+def context_rule(key: str, *tests: Callable[[ColumnProfile], bool]) -> Callable[[Guess], None]:
+    """`key` <- the first column passing one of `tests` (tests in order of preference)."""
 
     def rule(g: Guess) -> None:
-        found = g.first(g.columns, lambda c: has_word(*words)(c) and c.norm not in skip)
+        found = g.first(g.columns, *tests)
         if found is not None:
             g.mapping[key] = g.take(found)
 
@@ -249,10 +249,25 @@ def context_rule(key: str, *words: str, skip: tuple[str, ...] = ()) -> Callable[
     return rule
 
 
-channel = context_rule("channel", "channel", "medium", "via")
-agent = context_rule("agent", "agent", "assignee", "assigned", "owner", "representative", "rep", skip=("user_agent",))
-team = context_rule("team", "team", "group", "queue", "department")
-language = context_rule("language", "language", "lang", "locale")
+def short_values(limit: int) -> Callable[[ColumnProfile], bool]:
+    return lambda c: all(len(v) <= limit for v in c.values)
+
+
+def _both(*tests: Callable[[ColumnProfile], bool]) -> Callable[[ColumnProfile], bool]:
+    return lambda c: all(test(c) for test in tests)
+
+
+# Per-row context by header name. "group" alone is too common ("age group") to mean a team unless it is the header.
+channel = context_rule("channel", has_word("channel", "medium", "via"))
+agent = context_rule(
+    "agent",
+    _both(
+        has_word("agent", "assignee", "assigned", "owner", "representative", "rep"), lambda c: c.norm != "user_agent"
+    ),
+)
+team = context_rule("team", has_word("team", "queue", "department"), named("group", "assigned_group", "support_group"))
+language = context_rule("language", _both(has_word("language", "lang", "locale"), short_values(16)))  # codes: <= 16
+
 
 SCORE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("nps", ("nps", "recommend", "recommendation", "likelihood", "likely")),
@@ -410,6 +425,12 @@ def event_type(g: Guess) -> None:
     )
     if found is not None and found.guessed_type in ("choice", "string"):
         g.mapping["type"] = g.take(found)
+        odd = next((v for v in found.values if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", v)), None)
+        if odd is not None:
+            g.notes.append(
+                f"type: {found.name} holds values such as {odd!r} that are no event type key (letters, digits and "
+                "_ . : - only); those rows will be rejected: clean the column or set type_value."
+            )
         return
     g.mapping["type_value"] = "event"
     g.notes.append('type_value: no event type column found; every row becomes an event of type "event": rename it.')
