@@ -45,6 +45,7 @@ def test_cli_suggestion_for_customers(cli: CliRunner, shared_data: Path) -> None
         (b"id,score\n", [], "Error: The file has a header but no data rows."),
         (b"id,score\n1,5\n", ["--target", "orders"], "Error: Unknown import target 'orders'"),
         (b"id,comment\n1,caf\xe9\n", [], "Error: The file is not valid UTF-8 at byte 16 (line 2)"),
+        (b"id,score\n1,5\n", ["--mapping", "saved"], "Error: --suggest-mapping guesses a mapping and imports nothing"),
     ],
 )
 def test_cli_bad_input(cli: CliRunner, tmp_path: Path, content: bytes, args: list[str], message: str) -> None:
@@ -112,3 +113,12 @@ def test_api_bad_input_has_the_one_error_shape(
     assert r.status_code == status, body  # type: ignore[attr-defined]
     assert set(body) == {"error", "detail", "status", "errors"} and message in body["detail"]
     assert list((settings.data_dir / "imports").glob("*")) == []
+
+
+def test_cli_shows_hostile_headers_escaped(cli: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("id,\x1b[31mred\x1b[0m rating\n1,4\n2,5\n", encoding="utf-8")
+    result = cli.invoke(app, ["import", str(path), "--suggest-mapping"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stderr and "\\x1b[31mred\\x1b[0m rating: integer" in result.stderr
+    assert json.loads(result.stdout)["fields"][0]["column"] == "\x1b[31mred\x1b[0m rating"  # JSON escapes it

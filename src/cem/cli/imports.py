@@ -78,15 +78,21 @@ class Bar:
             self.bar.__exit__(None, None, None)
 
 
+def _shown(text: str) -> str:
+    """A file's text for the terminal: control characters (an escape sequence in a header) as escapes."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def _print_suggestion(suggestion: Suggestion) -> None:
     """The mapping as JSON on stdout (redirect it to a file); what each column looks like and the notes on stderr."""
     echo(json.dumps(suggestion.mapping, indent=2, ensure_ascii=False))
     typer.echo(f"Guessed from the first {suggestion.sample_rows} rows. Columns:", err=True)
     for c in suggestion.columns:
         examples = ", ".join(repr(e) for e in c.examples)
-        typer.echo(f"  {c.name}: {c.guessed_type}, {c.distinct} distinct, {c.empty} empty ({examples})", err=True)
+        line = f"  {c.name}: {c.guessed_type}, {c.distinct} distinct, {c.empty} empty ({examples})"
+        typer.echo(_shown(line), err=True)
     for note in suggestion.notes:
-        typer.echo(f"Note: {note}", err=True)
+        typer.echo(_shown(f"Note: {note}"), err=True)
     typer.echo("Edit the mapping, then pass it back with --mapping-file.", err=True)
 
 
@@ -108,6 +114,12 @@ def import_file(
 ) -> None:
     """Import a file: good rows are stored, bad rows reported; re-running the same file is safe."""
     if suggest_mapping:
+        if mapping or mapping_file or save_mapping:
+            fail(
+                "--suggest-mapping guesses a mapping and imports nothing; leave out --mapping, --mapping-file and "
+                "--save-mapping.",
+                2,
+            )
         _print_suggestion(suggest_for_file(file, target=target, encoding=encoding, delimiter=delimiter))
         return
     if mapping and mapping_file:
