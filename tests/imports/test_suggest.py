@@ -313,3 +313,11 @@ def test_event_types_that_are_no_keys_get_a_note() -> None:
     s = suggest_mapping(["customer_id", "event_type", "ts"], rows, target="events")
     assert s.mapping["type"] == "event_type"
     assert notes_about(s, "type: event_type holds values such as 'Page View' that are no event type key")
+
+
+def test_the_source_name_comes_from_the_file_name_with_a_note(tmp_path: Path) -> None:
+    path = tmp_path / "Shop reviews (May 2024).csv"
+    path.write_text("review_id,stars\nr1,4\nr2,5\n", encoding="utf-8")
+    s = suggest_for_file(path)
+    assert s.mapping["source_name"] == "Shop-reviews-May-2024"
+    assert notes_about(s, "source_name: 'Shop-reviews-May-2024' (from the file name); keep one name")

@@ -191,6 +191,10 @@ def source(g: Guess) -> None:
     kinds = (("review", "review"), ("ticket", "ticket"), ("tweet", "social"), ("survey", "survey"))
     g.mapping["source_type"] = next((kind for word, kind in kinds if word in words), "csv")
     g.mapping["source_name"] = g.source_name
+    g.notes.append(
+        f"source_name: {g.source_name!r} (from the file name); keep one name for every export of this source, as "
+        "re-imports skip ids already stored under the same source."
+    )
 
 
 def feedback_customer(g: Guess) -> None:
