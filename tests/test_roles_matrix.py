@@ -70,6 +70,7 @@ API: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/stages/{stage_id}/touchpoints/order"): J,
     ("PATCH", "/api/v1/touchpoints/{touchpoint_id}"): J,
     ("POST", "/api/v1/imports"): IMP,
+    ("POST", "/api/v1/imports/suggest-mapping"): IMP,
     ("GET", "/api/v1/imports"): R,
     ("GET", "/api/v1/imports/{run_id}"): R,
     ("GET", "/api/v1/imports/{run_id}/errors.csv"): R,
