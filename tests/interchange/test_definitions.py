@@ -42,7 +42,13 @@ def _qsf_counts(path: Path) -> tuple[int, dict[str, int]]:
         payload = questions[qid]
         if payload["QuestionType"] == "DB":
             continue  # descriptive text: display content, not a question
-        answerable += len(payload["Choices"]) if payload["QuestionType"] == "Slider" else 1  # a slider per statement
+        # a slider per statement, a matrix per side-by-side column group
+        if payload["QuestionType"] == "Slider":
+            answerable += len(payload["Choices"])
+        elif payload["QuestionType"] == "SBS":
+            answerable += len(payload.get("AdditionalQuestions") or {}) or 1
+        else:
+            answerable += 1
         if payload["QuestionType"] in ("MC", "RO") and payload.get("Selector") != "NPS":
             choices[qid] = len(payload["Choices"])
         elif payload["QuestionType"] in ("Matrix", "SBS"):

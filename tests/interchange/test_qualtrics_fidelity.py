@@ -47,8 +47,9 @@ def test_descriptive_text_is_a_display_block_not_a_question(shared_data: Path) -
     assert "- mcsa\n- mcma" in text and "\n\n# For each question type" in text  # line and paragraph breaks kept
     assert "<" not in text and "&nbsp;" not in text
     report = imported.report()
-    # 46 questions in the file's blocks (1 + 8 + 11 + 7 + 9 + 6 + 4; Trash excluded), one of them the descriptive text
-    assert (report.question_count, report.display_count) == (45, 1)
+    # 46 questions in the file's blocks (1 + 8 + 11 + 7 + 9 + 6 + 4; Trash excluded): one descriptive text, and six
+    # side-by-side questions of two column groups each that become two matrix questions each
+    assert (report.question_count, report.display_count) == (45 + 6, 1)
     assert "QID1" not in imported.codes  # no response columns expected for display text
     assert blocking_errors(validate_definition(imported.definition)) == []
 
@@ -214,8 +215,8 @@ def test_the_api_reports_what_the_import_kept(shared_data: Path, admin_api: Any)
     r = admin_api.post("/api/v1/surveys/import", files=[("file", (path.name, path.read_bytes(), "application/json"))])
     assert r.status_code == 201, r.text
     body = r.json()
-    assert (body["question_count"], body["display_count"], body["languages"]) == (45, 1, ["en"])
+    assert (body["question_count"], body["display_count"], body["languages"]) == (51, 1, ["en"])
     assert body["logic_rule_count"] >= 0 and body["page_count"] >= 1
     survey = admin_api.get(f"/api/v1/surveys/{body['survey_id']}").json()
     types = [q["type"] for p in survey["definition"]["pages"] for q in p["questions"]]
-    assert types.count("display") == 1 and len(types) == 46
+    assert types.count("display") == 1 and len(types) == 52

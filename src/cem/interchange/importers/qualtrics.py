@@ -12,7 +12,6 @@ labels, one per statement; texts in every language of the file, Qualtrics langua
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +27,7 @@ from cem.interchange.importers.ir import (
     LocalText,
     question_location,
 )
+from cem.interchange.importers.qualtrics_shapes import QuestionShapes
 from cem.interchange.importers.text import has_script, plain_text, safe_id, unique_id
 
 # Qualtrics language codes that are not BCP 47 tags as they are, -> BCP 47 (the one table of them). Codes not listed
@@ -66,7 +66,7 @@ _TEXT_VALIDATION = {
 }
 
 
-class QualtricsParser:
+class QualtricsParser(QuestionShapes):
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         entry = data.get("SurveyEntry") or {}
@@ -342,51 +342,9 @@ class QualtricsParser:
             self.ir.warn(loc, "question JavaScript not imported")
         if question.type in ("slider", "rating") and qtype == "Slider":
             return self._per_statement(question, payload, loc)
+        if qtype == "SBS":
+            return self._per_group(question, payload, loc)
         return [question]
-
-    def _display(self, question: IRQuestion, selector: Any, loc: str) -> bool:
-        """Descriptive text (DB/TB) or graphic (DB/GRB): display-only content, not a question.
-        False when there is nothing to show."""
-        question.type = "display"
-        question.required = False
-        if selector in ("GRB", "FLB"):
-            what = "graphic" if selector == "GRB" else "file"
-            if not any(question.headline.values()):
-                self.ir.warn(loc, f"{what}-only descriptive block not imported: cem text blocks show no {what}s")
-                return False
-            self.ir.warn(loc, f"descriptive {what}: imported as a text block with its caption; the {what} is not")
-        return True
-
-    def _per_statement(self, question: IRQuestion, payload: dict[str, Any], loc: str) -> list[IRQuestion]:
-        """A slider or star question asks each of its statements on its own scale: one cem question per statement,
-        named after the Qualtrics response columns (id QID5_1, ImportId QID5-1, export tag Q5_1) so answers import."""
-        statements = self._choices(payload, "Choices", "ChoiceOrder", loc) or [IRChoice("1", {})]
-        tags = payload.get("ChoiceDataExportTags")
-        questions: list[IRQuestion] = []
-        for statement in statements:
-            part = copy.deepcopy(question)
-            part.choices, part.rows, part.columns, part.row_tags = [], [], [], {}
-            part.source_ref = f"{question.id}-{statement.id}"
-            part.export_tag = str(tags.get(statement.id)) if isinstance(tags, dict) and tags.get(statement.id) else ""
-            part.export_tag = part.export_tag or f"{question.export_tag}_{statement.id}"
-            if len(statements) > 1:
-                part.id = f"{question.id}_{statement.id}"
-                part.headline = {
-                    lang: " — ".join(
-                        t for t in (text, statement.label.get(lang) or statement.label.get(self.lang)) if t
-                    )
-                    for lang, text in question.headline.items()
-                }
-            questions.append(part)
-        if len(statements) > 1:
-            kind = "star rating" if question.type == "rating" else "slider"
-            ids = ", ".join(q.id for q in questions)
-            self.ir.warn(
-                loc,
-                f"{kind} with {len(statements)} statements: split into {len(statements)} {kind}s ({ids}), "
-                "each headed by the question and its statement",
-            )
-        return questions
 
     def _recodes(self, payload: dict[str, Any], choices: list[IRChoice]) -> dict[str, str]:
         """Response exports hold recode values (when set) instead of choice keys: map both to the choice."""
@@ -432,24 +390,6 @@ class QualtricsParser:
         if not question.columns:
             self.ir.warn(loc, "the matrix has no answer columns in the file")
 
-    def _side_by_side(self, question: IRQuestion, payload: dict[str, Any], loc: str) -> None:
-        question.type = "matrix"
-        question.rows = self._choices(payload, "Choices", "ChoiceOrder", loc)
-        question.row_codes = {r.id: r.id for r in question.rows}
-        columns = payload.get("AdditionalQuestions") or {}
-        keys = sorted(columns, key=lambda k: int(k) if str(k).isdigit() else 0)
-        if keys:
-            first = columns[keys[0]]
-            question.columns = self._choices(first, "Answers", "AnswerOrder", loc)
-            question.column_codes = self._recodes(first, question.columns)
-            question.source_ref = f"{question.id}#{keys[0]}"
-        dropped = [plain_text((columns[k] or {}).get("QuestionText")) or k for k in keys[1:]]
-        self.ir.warn(
-            loc,
-            "side-by-side question: cem keeps the first column group"
-            + (f"; dropped: {', '.join(repr(d) for d in dropped)}" if dropped else ""),
-        )
-
     def _text_entry(
         self, question: IRQuestion, payload: dict[str, Any], selector: Any, validation: dict[str, Any], loc: str
     ) -> None:
@@ -466,44 +406,6 @@ class QualtricsParser:
             fields = [plain_text(c.get("Display")) for c in (payload.get("Choices") or {}).values()]
             self.ir.warn(loc, f"form fields {fields} are asked as one long text")
             question.text_long = True
-
-    def _slider(self, question: IRQuestion, payload: dict[str, Any], selector: Any, loc: str) -> None:
-        config = payload.get("Configuration") or {}
-        if selector == "STAR":
-            question.type = "rating"
-            question.rating_style = "stars"
-            question.scale = _whole(config.get("StarCount")) or _whole(config.get("CSSliderMax")) or 5
-            if str(config.get("StarType") or "discrete") != "discrete":
-                self.ir.warn(loc, "star rating allowed parts of a star: cem asks for whole stars")
-            return
-        question.type = "slider"
-        low, high = _number(config.get("CSSliderMin"), 0.0), _number(config.get("CSSliderMax"), 100.0)
-        if not low < high:
-            self.ir.warn(loc, f"slider range {low:g} to {high:g} is empty; imported as 0 to 100")
-            low, high = 0.0, 100.0
-        decimals = int(_number(config.get("NumDecimals"), 0))
-        grid = int(_number(config.get("GridLines"), 0))
-        step = (high - low) / grid if config.get("SnapToGrid") and grid > 0 else 10.0 ** -max(0, min(decimals, 6))
-        if abs((high - low) / step - round((high - low) / step)) > 1e-9:
-            self.ir.warn(loc, f"slider step {step:g} does not divide {low:g} to {high:g}; cem uses 1/100 of the range")
-            step = (high - low) / 100
-        question.range_min, question.range_max, question.step = low, high, step
-        labels = self._choices(payload, "Labels", "LabelOrder", loc)
-        if labels:
-            question.lower_label = labels[0].label
-        if len(labels) > 1:
-            question.upper_label = labels[-1].label
-        middle = [plain_text(label.label.get(self.lang)) for label in labels[1:-1]]
-        if middle:
-            self.ir.warn(
-                loc,
-                f"slider labels between the ends not imported ({', '.join(repr(m) for m in middle)}): cem labels the "
-                "two ends of a slider",
-            )
-        if selector not in ("HSLIDER", "HBAR", None):
-            self.ir.warn(loc, f"slider layout {selector} shown as a horizontal slider")
-
-    # -- logic -----------------------------------------------------------------------------------
 
     def _logic(self, question: IRQuestion, payload: dict[str, Any], loc: str) -> None:
         logic = payload.get("DisplayLogic")
@@ -608,19 +510,6 @@ class QualtricsParser:
                 for item in block.get("BlockElements") or []:
                     if item.get("Type") == "Question":
                         self.ir.warn(f"question {item.get('QuestionID')}", "in the Qualtrics trash; not imported")
-
-
-def _number(value: Any, default: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number == number and abs(number) != float("inf") else default
-
-
-def _whole(value: Any) -> int | None:
-    number = _number(value, 0)
-    return int(number) if number >= 1 and number.is_integer() else None
 
 
 def _join(parts: list[tuple[str, IRCondition]]) -> IRCondition:
