@@ -37,20 +37,30 @@ def _qsf_counts(path: Path) -> tuple[int, dict[str, int]]:
         if element["Element"] == "SQ":
             questions[element["Payload"]["QuestionID"]] = element["Payload"]
     choices: dict[str, int] = {}
+    answerable = 0
     for qid in shown:
         payload = questions[qid]
+        if payload["QuestionType"] == "DB":
+            continue  # descriptive text: display content, not a question
+        # a slider per statement, a matrix per side-by-side column group
+        if payload["QuestionType"] == "Slider":
+            answerable += len(payload["Choices"])
+        elif payload["QuestionType"] == "SBS":
+            answerable += len(payload.get("AdditionalQuestions") or {}) or 1
+        else:
+            answerable += 1
         if payload["QuestionType"] in ("MC", "RO") and payload.get("Selector") != "NPS":
             choices[qid] = len(payload["Choices"])
-        elif payload["QuestionType"] in ("Matrix", "SBS", "Slider"):
+        elif payload["QuestionType"] in ("Matrix", "SBS"):
             choices[qid] = len(payload["Choices"])  # matrix rows
-    return len(shown), choices
+    return answerable, choices
 
 
 def _lss_counts(path: Path) -> tuple[int, dict[str, int]]:
     root = ET.parse(path).getroot()
     rows = [{c.tag: c.text or "" for c in r} for r in root.findall("questions/rows/row")]
     by_qid = {r["qid"]: r for r in rows if r["parent_qid"] in ("0", "")}
-    kept = {qid: r for qid, r in by_qid.items() if r["type"] not in ("|", "I", "*")}
+    kept = {qid: r for qid, r in by_qid.items() if r["type"] not in ("|", "I", "*", "X")}  # X: boilerplate text
     answers: dict[str, set[str]] = defaultdict(set)
     for r in root.findall("answers/rows/row"):
         if (r.findtext("scale_id") or "0") == "0":
@@ -84,7 +94,7 @@ def _surveyjs_counts(path: Path) -> tuple[int, dict[str, int]]:
         for el in elements:
             if el["type"] in ("panel", "paneldynamic"):
                 walk(el.get("elements") or el.get("templateElements") or [])
-            elif el["type"] not in ("image", "signaturepad", "file", "expression"):
+            elif el["type"] not in ("image", "signaturepad", "file", "expression", "html"):  # html: display text
                 count += 1
                 if el["type"] in ("radiogroup", "checkbox", "dropdown", "tagbox", "imagepicker", "ranking"):
                     choices[el["name"]] = (

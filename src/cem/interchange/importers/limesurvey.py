@@ -265,8 +265,9 @@ class LimeSurveyParser:
             )
         elif kind == "D":
             question.type = "date"
-        elif kind == "X":
-            question.type = "cta"
+        elif kind == "X":  # boilerplate text: display content, not a question
+            question.type = "display"
+            question.required = False
         elif kind in ("F", "H", "A", "B", "C", "E", "1", ":", ";"):
             self._array(question, kind, subs, own_answers, loc)
         else:

@@ -198,9 +198,17 @@ class SurveyJSParser:
             items = [str(i.get("name")) for i in el.get("items") or [] if isinstance(i, dict)]
             question.text_long = True
             self.ir.warn(where, f"multiple text fields {items} are asked as one long text")
-        elif kind == "html":
-            question.type = "cta"
+        elif kind == "html":  # display-only content, not a question
+            question.type = "display"
+            question.required = False
             question.headline = self._text(el.get("html")) or {self.default: name}
+        elif kind == "slider":
+            question.type = "slider"
+            question.range_min, question.range_max = _num(el.get("min", 0)), _num(el.get("max", 100))
+            question.step = _num(el.get("step", 1)) or 1
+            labels = {str(i.get("value")): i.get("text") for i in el.get("customLabels") or [] if isinstance(i, dict)}
+            question.lower_label = self._text(labels.get(f"{question.range_min:g}"))
+            question.upper_label = self._text(labels.get(f"{question.range_max:g}"))
         else:
             self.ir.warn(where, f"question type {kind!r} has no cem equivalent; not imported")
             return None
