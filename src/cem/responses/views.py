@@ -92,7 +92,7 @@ def _labels(question: Question, lang: str, default: str) -> tuple[str, str]:
 
 
 def _score_options(question: Question) -> list[Option]:
-    low, high = question.points()
+    low, high = (int(end) for end in question.points())  # score types have whole points
     points = high - low + 1
     options = []
     for number in range(low, high + 1):
