@@ -44,13 +44,8 @@ RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
 # BCP 47 language[-Script][-REGION] (en, pt-BR, zh-Hans, zh-Hant-TW, es-419), plus one other subtag of 2-8 characters.
-LanguageCode = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True,
-        pattern=r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{2,8})?$",
-    ),
-]
+LANGUAGE_CODE_PATTERN = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{2,8})?$"
+LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=LANGUAGE_CODE_PATTERN)]
 Number = int | float
 
 QuestionType = Literal[
