@@ -6,6 +6,7 @@ Texts in one language are plain strings; several languages become SurveyJS local
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from cem.interchange.surveyjs import INPUT_TYPES, OPERATORS
@@ -26,6 +27,12 @@ class _Exporter:
         out = {"default": values.get(self.default) or next(iter(values.values()))}
         out.update({k: v for k, v in values.items() if k != self.default})
         return out
+
+    def html(self, lt: LocalText) -> str | dict[str, str]:
+        texts = self.text(lt) or ""
+        if isinstance(texts, dict):
+            return {lang: html.escape(value, quote=False) for lang, value in texts.items()}
+        return html.escape(texts, quote=False)
 
     def condition(self, node: ConditionNode | None) -> str | None:
         if node is None:
@@ -94,8 +101,14 @@ class _Exporter:
             )
         elif q.type == "consent":
             el.update(type="boolean", renderAs="checkbox")
-        elif q.type == "cta":
-            el = {"type": "html", "name": q.id, "html": self.text(q.headline) or ""}
+        elif q.type == "slider":
+            el.update(type="slider", min=q.range_min, max=q.range_max, step=q.step)
+            labels = [(q.range_min, q.lower_label), (q.range_max, q.upper_label)]
+            if q.lower_label or q.upper_label:
+                el["customLabels"] = [{"value": v, "text": self.text(lt)} for v, lt in labels if lt]
+        elif q.type in ("cta", "display"):
+            # cem texts are plain text; SurveyJS shows this one as HTML, so it is escaped.
+            el = {"type": "html", "name": q.id, "html": self.html(q.headline)}
         visible = self.condition(q.display_logic)
         if visible:
             el["visibleIf"] = visible
