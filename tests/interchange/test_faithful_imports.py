@@ -15,12 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
+from cem.db.session import Database
 from cem.errors import BadRequest
 from cem.interchange.importers import read_definition
 from cem.interchange.importers.convert import ImportedSurvey
 from cem.surveys import logic
 from cem.surveys.definition import Question, blocking_errors, validate_definition
+from cem.surveys.models import Survey
 from tests.conftest import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "survey-definitions"
@@ -383,3 +387,23 @@ def test_bad_files_are_refused_with_a_located_error(case: int) -> None:
     error = caught.value
     assert reason in error.detail
     assert error.errors and error.errors[0]["loc"][: len(loc)] == loc and error.errors[0]["msg"] == error.detail
+
+
+def test_bad_files_through_the_api_are_located_400s_and_store_nothing(admin_api: TestClient, db: Database) -> None:
+    def surveys() -> int:
+        with db.unit_of_work(readonly=True) as session:
+            return int(session.scalar(select(func.count()).select_from(Survey)) or 0)
+
+    for name, content, reason, loc in _bad_files():
+        r = admin_api.post("/api/v1/surveys/import", files={"file": (name, content)})
+        if name == "big.json":  # the request itself is refused before the file is read
+            assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+            continue
+        assert r.status_code == 400, (name, r.text)
+        body = r.json()
+        assert body["error"] == "bad_request" and reason in body["detail"]
+        assert body["errors"][0]["loc"][: len(loc)] == loc
+    assert surveys() == 0
+    good = admin_api.post("/api/v1/surveys/import", files={"file": (ALL_FIELDS.name, ALL_FIELDS.read_bytes())})
+    assert good.status_code == 201 and surveys() == 1
+    assert good.json()["display_count"] == 2
