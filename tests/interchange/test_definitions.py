@@ -37,13 +37,17 @@ def _qsf_counts(path: Path) -> tuple[int, dict[str, int]]:
         if element["Element"] == "SQ":
             questions[element["Payload"]["QuestionID"]] = element["Payload"]
     choices: dict[str, int] = {}
+    answerable = 0
     for qid in shown:
         payload = questions[qid]
+        if payload["QuestionType"] == "DB":
+            continue  # descriptive text: display content, not a question
+        answerable += len(payload["Choices"]) if payload["QuestionType"] == "Slider" else 1  # a slider per statement
         if payload["QuestionType"] in ("MC", "RO") and payload.get("Selector") != "NPS":
             choices[qid] = len(payload["Choices"])
-        elif payload["QuestionType"] in ("Matrix", "SBS", "Slider"):
+        elif payload["QuestionType"] in ("Matrix", "SBS"):
             choices[qid] = len(payload["Choices"])  # matrix rows
-    return len(shown), choices
+    return answerable, choices
 
 
 def _lss_counts(path: Path) -> tuple[int, dict[str, int]]:

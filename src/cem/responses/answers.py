@@ -72,7 +72,7 @@ def _slider(question: Question, raw: Any) -> int | float:
     steps = (number - low) / question.step
     if abs(steps - round(steps)) > 1e-6:
         raise AnswerError(reason)
-    number = round(low + round(steps) * question.step, 10)  # drops float noise such as 0.30000000000000004
+    number = round(float(low + round(steps) * question.step), 10)  # drops float noise such as 0.30000000000000004
     return int(number) if number.is_integer() else number
 
 

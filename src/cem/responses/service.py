@@ -410,7 +410,7 @@ def add_response(
     if version_id is None:
         raise Conflict("The survey has no published version to hold responses; publish it first.")
     defn = surveys.version_definition(session, version_id)
-    questions = [q.model_copy(update={"required": False}) for _, _, q in defn.questions()]
+    questions = [q.model_copy(update={"required": False}) for _, _, q in defn.answerable_questions()]
     known = {q.id for q in questions} | {q.id + answer_rules.OTHER_SUFFIX for q in questions}
     unknown = sorted(set(answers) - known)
     values, errors = answer_rules.check_answers(questions, answers)
@@ -454,7 +454,7 @@ def add_response(
     session.flush()
     if completed and not was_completed:
         session.execute(update(Survey).where(Survey.id == survey.id).values(completed_count=Survey.completed_count + 1))
-    every_question = [q for _, _, q in defn.questions()]
+    every_question = [q for _, _, q in defn.answerable_questions()]
     records.write_records(session, survey, response, defn, every_question, now=now, remove_stale=existed)
     return response
 

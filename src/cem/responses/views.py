@@ -52,6 +52,9 @@ class QuestionView:
     button_label: str = ""
     button_url: str | None = None
     style: str = "numbers"
+    range_min: str = ""  # slider bounds and step as HTML attribute values ("0", "0.5")
+    range_max: str = ""
+    step: str = ""
     value: Any = None
     other_value: str = ""
     error: str | None = None
@@ -129,6 +132,9 @@ def question_view(
     )
     if question.type in SCORE_TYPES:
         view.options = _score_options(question)
+    elif question.type == "slider":
+        low, high = question.points()
+        view.range_min, view.range_max, view.step = (f"{number:g}" for number in (low, high, question.step))
     elif question.type == "matrix":
         view.rows = [Option(value=r.id, label=text(r.label, lang, default)) for r in question.rows]
         if question.scale:

@@ -2,6 +2,8 @@
 
 Texts in one language are plain strings; several languages become SurveyJS localisation objects
 ({"default": ..., "fr": ...}) with the survey's default language as "default" and `locale`.
+A display block becomes an `html` element whose HTML is the escaped text (paragraphs and line breaks kept); a slider
+becomes SurveyJS's `slider` question (min, max, step, end labels as customLabels; SurveyJS 2.1+).
 """
 
 from __future__ import annotations
@@ -28,11 +30,10 @@ class _Exporter:
         out.update({k: v for k, v in values.items() if k != self.default})
         return out
 
-    def html(self, lt: LocalText) -> str | dict[str, str]:
-        texts = self.text(lt) or ""
-        if isinstance(texts, dict):
-            return {lang: html.escape(value, quote=False) for lang, value in texts.items()}
-        return html.escape(texts, quote=False)
+    def html(self, lt: LocalText) -> str | dict[str, str] | None:
+        """Plain text as safe HTML: escaped, blank lines -> paragraphs, single newlines -> <br>."""
+        escaped = {lang: _paragraphs(value) for lang, value in lt.items() if value}
+        return self.text(escaped)
 
     def condition(self, node: ConditionNode | None) -> str | None:
         if node is None:
@@ -102,13 +103,15 @@ class _Exporter:
         elif q.type == "consent":
             el.update(type="boolean", renderAs="checkbox")
         elif q.type == "slider":
-            el.update(type="slider", min=q.range_min, max=q.range_max, step=q.step)
-            labels = [(q.range_min, q.lower_label), (q.range_max, q.upper_label)]
-            if q.lower_label or q.upper_label:
-                el["customLabels"] = [{"value": v, "text": self.text(lt)} for v, lt in labels if lt]
-        elif q.type in ("cta", "display"):
-            # cem texts are plain text; SurveyJS shows this one as HTML, so it is escaped.
-            el = {"type": "html", "name": q.id, "html": self.html(q.headline)}
+            low, high = q.points()
+            el.update(type="slider", min=low, max=high, step=q.step)
+            labels = [(low, self.text(q.lower_label)), (high, self.text(q.upper_label))]
+            if any(label for _, label in labels):
+                el["customLabels"] = [{"value": value, "text": label or str(value)} for value, label in labels]
+        elif q.type == "display":
+            el = {"type": "html", "name": q.id, "html": self.html(q.headline) or ""}
+        elif q.type == "cta":
+            el = {"type": "html", "name": q.id, "html": self.html(q.headline) or ""}
         visible = self.condition(q.display_logic)
         if visible:
             el["visibleIf"] = visible
@@ -136,6 +139,11 @@ class _Exporter:
             ]
         model["showProgressBar"] = "top" if self.defn.settings.progress_bar else "off"
         return model
+
+
+def _paragraphs(value: str) -> str:
+    blocks = [block.strip() for block in value.replace("\r\n", "\n").split("\n\n") if block.strip()]
+    return "".join("<p>" + "<br>".join(html.escape(line) for line in block.split("\n")) + "</p>" for block in blocks)
 
 
 def to_surveyjs(defn: SurveyDefinition, *, name: str = "") -> dict[str, Any]:

@@ -149,6 +149,8 @@ class _Columns:
     def from_import_id(self, index: int, import_id: str) -> Column:
         if import_id in NEW_FIXED:
             return Column(index, None, [], fixed=NEW_FIXED[import_id])
+        if import_id in self.by_ref:  # a question per statement (Qualtrics sliders): "QID5-1"
+            return Column(index, self.by_ref[import_id], [])
         head, *parts = import_id.split("-")
         base, _, group = head.partition("#")
         code = self.by_ref.get(head) or self.by_ref.get(base)

@@ -210,9 +210,9 @@ class SurveyJSParser:
             question.text_long = True
             self.ir.warn(where, f"multiple text fields {items} are asked as one long text")
         elif kind == "html":
-            question.type = "display"  # the HTML as plain text: tags dropped, entities decoded
+            question.type = "display"  # the HTML as plain text: tags dropped, entities decoded; never required
             question.headline = self._text(el.get("html")) or {self.default: name}
-            question.help = {}
+            question.help, question.required = {}, False
         elif kind in SLIDER_TYPES or (kind == "text" and el.get("inputType") == "range"):
             self._slider(question, el, kind, where)
         else:
