@@ -133,8 +133,8 @@ def question_view(
     if question.type in SCORE_TYPES:
         view.options = _score_options(question)
     elif question.type == "slider":
-        low, high = question.points()
-        view.range_min, view.range_max, view.step = (f"{number:g}" for number in (low, high, question.step))
+        bounds = (*question.points(), question.step)
+        view.range_min, view.range_max, view.step = (f"{number:g}" for number in bounds)
     elif question.type == "matrix":
         view.rows = [Option(value=r.id, label=text(r.label, lang, default)) for r in question.rows]
         if question.scale:
