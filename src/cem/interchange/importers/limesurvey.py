@@ -24,6 +24,7 @@ from cem.interchange.importers.ir import (
     IRSurvey,
     IRVariable,
     LocalText,
+    question_location,
 )
 from cem.interchange.importers.languages import LIMESURVEY, bcp47
 from cem.interchange.importers.text import has_script, plain_text, safe_id, unique_id
@@ -264,10 +265,15 @@ class LimeSurveyParser:
         question = self._question(item, subs, answers)
         return [question] if question is not None else []
 
+    def _location(self, item: _Item) -> str:
+        """How warnings name the question: its code and the start of its text."""
+        texts = item.texts["question"]
+        return question_location(item.row.get("title", ""), {self.default: plain_text(texts.get(self.default))})
+
     def _base(self, item: _Item, kind: IRQuestionType) -> IRQuestion:
         """The parts every question has: id, texts, mandatory flag, relevance as display logic."""
         code = item.row.get("title", "")
-        loc = f"question {code}"
+        loc = self._location(item)
         question = IRQuestion(
             id=self.code_to_id[code],
             type=kind,
@@ -322,7 +328,7 @@ class LimeSurveyParser:
                 )
             )
         self.ir.warn(
-            f"question {code}",
+            self._location(item),
             f"multiple numerical input shown as sliders: became {len(sliders)} slider questions "
             f"({low:g} to {high:g} in steps of {step:g}), one per field",
         )
@@ -333,7 +339,7 @@ class LimeSurveyParser:
     ) -> IRQuestion | None:
         row = item.row
         qid, code, kind = row.get("qid", ""), row.get("title", ""), row.get("type", "")
-        loc = f"question {code}"
+        loc = self._location(item)
         attrs = self.attributes.get(qid, {})
         if kind in _DROPPED_TYPES:
             self.ir.warn(loc, f"{_DROPPED_TYPES[kind]} question has no cem equivalent; not imported")

@@ -20,6 +20,7 @@ from cem.interchange.importers.ir import (
     IRSurvey,
     IRVariable,
     LocalText,
+    question_location,
 )
 from cem.interchange.importers.languages import SURVEYJS, bcp47
 from cem.interchange.importers.text import plain_text, safe_id, unique_id
@@ -139,7 +140,7 @@ class SurveyJSParser:
                 self.ir.warn(f"{loc}.elements[{index}]", "not an object; skipped")
                 continue
             kind, name = str(element.get("type") or ""), str(element.get("name") or f"element{index + 1}")
-            where = f"question {name}"
+            where = question_location(name, self._text(element.get("title")), self.default)
             if kind in CONTAINER_TYPES:
                 note = "repeating panel: asked once" if kind == "paneldynamic" else "panel grouping dropped"
                 self.ir.warn(f"panel {name}", f"{note}; its questions are kept on the page")
