@@ -114,6 +114,27 @@ def test_limesurvey_slider_questions_keep_range_step_and_labels_in_every_languag
     assert any("4 slider questions (1 to 10 in steps of 0.1)" in w.message for w in imported.warnings)
 
 
+def test_limesurvey_relevance_on_a_slider_field_tests_that_slider() -> None:
+    """The multilingual sample with the array after Q2 shown only when Q2's first slider is above 5."""
+    root = ET.parse(MULTILINGUAL).getroot()
+    for row in root.findall("questions/rows/row"):
+        if row.findtext("title") == "ANT":
+            relevance = row.find("relevance")
+            if relevance is None:
+                relevance = ET.SubElement(row, "relevance")
+            relevance.text = "Q2_SQ01.NAOK > 5"
+    imported = read_definition(MULTILINGUAL.name, ET.tostring(root))
+    condition = imported.definition.question_map()["ANT"].display_logic
+    assert condition is not None and condition.model_dump() == {
+        "source": "question",
+        "ref": "Q2_SQ01",
+        "operator": "greater_than",
+        "value": "5",
+    }
+    assert logic.evaluate(condition, logic.Context(answers={"Q2_SQ01": 7.5})) is True
+    assert logic.evaluate(condition, logic.Context(answers={"Q2_SQ01": 2})) is False
+
+
 def test_limesurvey_point_scales_are_kept() -> None:
     questions = {q.id: q for q in _questions(_import(MULTILINGUAL))}
     assert questions["q5"].type == "rating" and questions["q5"].scale == 5  # 5 point choice

@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Any
 from xml.etree.ElementTree import Element
 
-from cem.interchange.importers.expressions import Token, TokenStream
 from cem.interchange.importers.ir import (
     IRChoice,
     IRCondition,
@@ -27,6 +25,7 @@ from cem.interchange.importers.ir import (
     question_location,
 )
 from cem.interchange.importers.languages import LIMESURVEY, bcp47
+from cem.interchange.importers.limesurvey_expressions import ExpressionParser, Unsupported
 from cem.interchange.importers.text import has_script, plain_text, safe_id, unique_id
 
 # LimeSurvey question type codes -> (cem type, note). Arrays are matrices: subquestions are rows; the 5- and
@@ -77,6 +76,7 @@ class LimeSurveyParser:
         self.qid_to_code: dict[str, str] = {}
         self.code_types: dict[str, str] = {}
         self.taken_ids: set[str] = set()
+        self.slider_ids: dict[tuple[str, str], str] = {}  # (question id, field code) -> the field's slider id
 
     # -- languages ----------------------------------------------------------------------------------------------
 
@@ -314,10 +314,11 @@ class LimeSurveyParser:
             headline = {
                 lang: f"{text} — {label[lang]}" if label.get(lang) else text for lang, text in base.headline.items()
             }
+            self.slider_ids[(base.id, sub_code)] = unique_id(f"{base.id}_{safe_id(sub_code)}", self.taken_ids)
             sliders.append(
                 replace(
                     base,
-                    id=unique_id(f"{base.id}_{safe_id(sub_code)}", self.taken_ids),
+                    id=self.slider_ids[(base.id, sub_code)],
                     headline=headline or label,
                     lower_label=lower,
                     upper_label=upper,
@@ -452,15 +453,21 @@ class LimeSurveyParser:
         if expr in ("", "1", "true"):
             return None
         try:
-            return _ExpressionParser(expr, self._resolve).parse()
-        except _Unsupported as exc:
+            return ExpressionParser(expr, self._resolve).parse()
+        except Unsupported as exc:
             self.ir.warn(loc, f"condition {expr!r} is not supported ({exc}); dropped (always shown)")
             return None
 
     def _resolve(self, name: str) -> tuple[str, str | None, str] | None:
-        """An Expression Manager variable -> (question id, subquestion code or None, LimeSurvey question type).
+        """An Expression Manager variable -> (question id, subquestion code or None, LimeSurvey question type);
+        a field of a multiple numerical input asked as sliders is its slider question."""
+        resolved = self._variable(name)
+        if resolved and resolved[1] and (resolved[0], resolved[1]) in self.slider_ids:
+            return self.slider_ids[(resolved[0], resolved[1])], None, "slider"
+        return resolved
 
-        Accepts `code`, `code.NAOK`, `code_sub` (a subquestion), and SGQA names `<sid>X<gid>X<qid><sub>`."""
+    def _variable(self, name: str) -> tuple[str, str | None, str] | None:
+        """Accepts `code`, `code.NAOK`, `code_sub` (a subquestion), and SGQA names `<sid>X<gid>X<qid><sub>`."""
         name = re.sub(r"\.(NAOK|value|shown)$", "", name)
         sgqa = re.fullmatch(r"\d+X\d+X(\d+)(\w*)", name)
         if sgqa:
@@ -472,103 +479,6 @@ class LimeSurveyParser:
         if head in self.code_to_id and sub:
             return self.code_to_id[head], sub, self.code_types[head]
         return None
-
-
-class _Unsupported(Exception):
-    pass
-
-
-_TOKEN = re.compile(
-    r"""\s*(?:(?P<str>"[^"]*"|'[^']*')|(?P<num>-?\d+(?:\.\d+)?(?![\w]))|(?P<op>==|!=|>=|<=|&&|\|\||[()<>!,])|
-        (?P<name>[A-Za-z0-9_][\w.]*))""",
-    re.VERBOSE,
-)
-_WORD_OPS = {"and": "&&", "or": "||", "eq": "==", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
-
-
-def _operator_word(kind: str, value: str) -> Token:
-    """LimeSurvey also spells the operators as words (and, or, eq, ...)."""
-    if kind == "name" and value.lower() in _WORD_OPS:
-        return "op", _WORD_OPS[value.lower()]
-    return kind, value
-
-
-_COMPARE = {
-    "==": "equals",
-    "!=": "not_equals",
-    ">": "greater_than",
-    "<": "less_than",
-    ">=": "greater_or_equal",
-    "<=": "less_or_equal",
-}
-
-
-class _ExpressionParser(TokenStream):
-    """and/or/parentheses over comparisons and is_empty() — the subset of LimeSurvey expressions cem can hold."""
-
-    error = _Unsupported
-    end_message = "expected more"
-    or_token = ("op", "||")
-    and_token = ("op", "&&")
-
-    def __init__(self, text: str, resolve: Any) -> None:
-        super().__init__(text, _TOKEN, _operator_word)
-        self.resolve = resolve
-
-    def factor(self) -> IRCondition:
-        token = self.peek()
-        if token == ("op", "("):
-            self.take()
-            node = self.disjunction()
-            self.take(")")
-            return node
-        negate = False
-        if token == ("op", "!"):
-            self.take()
-            negate = True
-            token = self.peek()
-        if token is not None and token[0] == "name" and token[1] == "is_empty":
-            self.take()
-            self.take("(")
-            ref = self.reference(self.take()[1])
-            self.take(")")
-            return IRCondition(ref=ref[0], operator="is_answered" if negate else "is_skipped")
-        if negate:
-            raise _Unsupported("'!' is only supported before is_empty()")
-        return self.comparison()
-
-    def reference(self, name: str) -> tuple[str, str | None, str]:
-        resolved = self.resolve(name)
-        if resolved is None:
-            raise _Unsupported(f"{name!r} is not a question of this survey")
-        code, sub, kind = resolved
-        if kind == "*":
-            raise _Unsupported(f"{name!r} is an equation, whose formula is not imported")
-        if sub and kind not in ("M", "P"):
-            return f"{code}.{sub}", None, kind  # an array row: question.row
-        return code, sub, kind
-
-    def comparison(self) -> IRCondition:
-        left = self.take()
-        if left[0] != "name" or self.peek() is None or self.peek()[1] == "(":  # type: ignore[index]
-            raise _Unsupported(f"{left[1]!r} is a function or value, not a question")
-        ref, sub, _kind = self.reference(left[1])
-        op_token = self.take()
-        if op_token[1] not in _COMPARE:
-            raise _Unsupported(f"operator {op_token[1]!r}")
-        kind, raw = self.take()
-        if kind not in ("str", "num"):
-            raise _Unsupported("comparison with another question")
-        value = raw[1:-1] if kind == "str" else raw
-        operator = _COMPARE[op_token[1]]
-        if sub is not None:  # a multiple-choice option: "Y" when ticked
-            ticked = (operator == "equals") == (value == "Y")
-            return IRCondition(
-                ref=ref, operator="includes_any" if ticked else "not_contains", value=[sub] if ticked else sub
-            )
-        if value == "" and operator in ("equals", "not_equals"):
-            return IRCondition(ref=ref, operator="is_skipped" if operator == "equals" else "is_answered")
-        return IRCondition(ref=ref, operator=operator, value=value)
 
 
 def _float(value: str | None, default: float) -> float:
