@@ -207,3 +207,15 @@ def test_question_warnings_name_the_question_and_its_text(shared_data: Path, rel
     question_warnings = [w for w in imported.warnings if w.location.startswith("question QID")]
     named = [w for w in question_warnings if "'" in w.location]
     assert named and all(len(w.location) < 80 for w in named)
+
+
+def test_the_api_reports_what_the_import_kept(shared_data: Path, admin_api: Any) -> None:
+    path = shared_data / QUALTRICS / "Long_Exhaustive_Sample_Survey/Long_Exhaustive_Sample_Survey.qsf"
+    r = admin_api.post("/api/v1/surveys/import", files=[("file", (path.name, path.read_bytes(), "application/json"))])
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["question_count"], body["display_count"], body["languages"]) == (45, 1, ["en"])
+    assert body["logic_rule_count"] >= 0 and body["page_count"] >= 1
+    survey = admin_api.get(f"/api/v1/surveys/{body['survey_id']}").json()
+    types = [q["type"] for p in survey["definition"]["pages"] for q in p["questions"]]
+    assert types.count("display") == 1 and len(types) == 46

@@ -3,22 +3,13 @@ a slider whose step does not divide its range is a located problem that blocks p
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cem.db.session import Database
-from cem.surveys.models import Survey
 from tests.conftest import Workspace
+from tests.surveys.test_builder_web import _definition
 from tests.test_roles_matrix import login
-
-
-def _definition(db: Database, survey_id: int) -> dict[str, Any]:
-    with db.unit_of_work(readonly=True) as session:
-        survey = session.get(Survey, survey_id)
-        assert survey is not None
-        return dict(survey.definition)
 
 
 def test_builder_adds_and_edits_display_text_and_sliders(app: FastAPI, workspace: Workspace, db: Database) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cem.surveys.definition import field_type, parse_definition, validate_definition
+from cem.surveys.definition import field_type, is_rtl, parse_definition, validate_definition
 from tests.surveys.samples import sample_definition
 
 
@@ -118,3 +118,8 @@ def test_bcp47_language_codes_are_accepted(code: str) -> None:
 def test_malformed_language_codes_are_refused(code: str) -> None:
     with pytest.raises(ValidationError):
         parse_definition({"default_language": code})
+
+
+def test_rtl_still_follows_the_language_subtag() -> None:
+    assert is_rtl("ar") and is_rtl("ar-EG") and is_rtl("fa-Arab-IR") and is_rtl("he-IL")
+    assert not is_rtl("zh-Hans") and not is_rtl("en-GB") and not is_rtl("es-419")
