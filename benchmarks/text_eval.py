@@ -25,6 +25,7 @@ import csv
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -198,6 +199,155 @@ def end_to_end(texts: list[str]) -> None:
     )
 
 
+# The length mix of real review and ticket exports: median ~200 characters, p90 ~800 (log-normal, as text lengths are).
+MIX_MEDIAN = 200
+MIX_P90 = 800
+MIX_MAX = 4000  # longer ticket threads exist, but the embedder reads at most embeddings.MAX_CHARS of them
+
+
+def length_mix(air: list[str], olist: list[str], n: int, seed: int = 0) -> list[str]:
+    """n real texts whose lengths follow the mix: half English (airline tweets), half Portuguese (Olist reviews).
+
+    A target up to the longest real text takes the unused real text closest to it in length; a longer target is
+    reached by joining consecutive real texts of the same language (a long review or a ticket thread), never by
+    repeating or inventing words. Deterministic for a seed.
+    """
+    rng = np.random.default_rng(seed)
+    sigma = float(np.log(MIX_P90 / MIX_MEDIAN) / 1.2815515655446004)  # z of the 90th percentile
+    targets = np.minimum(MIX_MAX, np.maximum(2, rng.lognormal(np.log(MIX_MEDIAN), sigma, n))).astype(int)
+    pools = [[t.strip() for t in air if t.strip()], [t.strip() for t in olist if t.strip()]]
+    unused = [sorted(range(len(pool)), key=lambda i, pool=pool: len(pool[i])) for pool in pools]
+    cursor = [0, 0]
+    out = []
+    for k, target in enumerate(targets.tolist()):
+        side = k % 2
+        pool, free = pools[side], unused[side]
+        if free and target <= len(pool[free[-1]]):
+            lengths = [len(pool[i]) for i in free]
+            at = min(int(np.searchsorted(lengths, target)), len(free) - 1)
+            out.append(pool[free.pop(at)])
+            continue
+        parts: list[str] = []
+        while sum(map(len, parts)) + len(parts) < target:
+            parts.append(pool[cursor[side] % len(pool)])
+            cursor[side] += 1
+        out.append(" ".join(parts))
+    return out
+
+
+def describe_mix(texts: Sequence[str]) -> str:
+    lengths = np.array([len(t) for t in texts])
+    return (
+        f"{len(texts)} texts, {int(lengths.sum())} characters: median {np.median(lengths):.0f}, "
+        f"p90 {np.percentile(lengths, 90):.0f}, max {int(lengths.max())} characters"
+    )
+
+
+@dataclass
+class Rate:
+    """One throughput measurement."""
+
+    texts: int
+    chars: int
+    wall: float
+    cpu: float
+
+    def line(self) -> str:
+        return (
+            f"{self.texts / self.wall:.1f} texts/s, {self.chars / self.wall:,.0f} characters/s wall; "
+            f"{1000 * self.cpu / self.chars * 1000:.1f} CPU ms per 1,000 characters "
+            f"({1000 * self.cpu / self.texts:.1f} per text)"
+        )
+
+
+def in_memory(texts: list[str]) -> Rate:
+    """The enrichment job's computing steps without the store: language, embedding (texts and contrasting clauses
+    in one pass), sentiment, emotions."""
+    from cem.text.emotions import DEFAULT_EXAMPLES, shared_emotion_model
+    from cem.text.sentiment import shared_default_analyzer
+
+    analyzer, emotion_model = shared_default_analyzer(), shared_emotion_model()
+    analyzer.centroids()  # model load, anchors and the language models are one-offs per process, not per text
+    emotion_model.centroids(DEFAULT_EXAMPLES)
+    detect_languages(["warm up"])
+    started, cpu = time.perf_counter(), time.process_time()
+    detect_languages(texts)
+    vectors, part_vectors = analyzer.embed(texts)
+    analyzer.from_vectors(texts, vectors, part_vectors)
+    emotion_model.detect(vectors, DEFAULT_EXAMPLES)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Rate(len(texts), sum(map(len, texts)), seconds, cpu)
+
+
+def through_the_store(texts: list[str]) -> Rate:
+    """Store the texts with the normal writer (ingest queues the enrichment job through the feedback_stored hook),
+    then time a worker draining the queue: the job's own chunking, reads, model calls, writes and topic hook."""
+    import tempfile
+
+    from cem import plugins
+    from cem.admin import service as admin_service
+    from cem.auth.principal import system_principal
+    from cem.config import Settings
+    from cem.db import migrate
+    from cem.db.session import Database
+    from cem.feedback import service as feedback_service
+    from cem.feedback.models import FeedbackRecord
+    from cem.feedback.schemas import FeedbackIn
+    from cem.jobs.models import Job
+    from cem.jobs.worker import Worker
+    from cem.text.emotions import DEFAULT_EXAMPLES, shared_emotion_model
+    from cem.text.sentiment import shared_default_analyzer
+    from sqlalchemy import func, select
+
+    plugins.install()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(Settings(env="test", data_dir=Path(tmp), database_url=f"sqlite:///{tmp}/bench.db"))
+        migrate.upgrade(db.engine)
+        with db.unit_of_work() as session:
+            ws = admin_service.ensure_workspace(session, slug="bench", name="Bench").id
+            records = [
+                FeedbackIn(
+                    source_type="review",
+                    source_name="bench",
+                    submission_id=str(i),
+                    field_id="comment",
+                    field_type="text",
+                    value=t,
+                )
+                for i, t in enumerate(texts)
+            ]
+            feedback_service.ingest_feedback(session, actor=system_principal(ws), records=records)
+        shared_default_analyzer().centroids()  # once per worker process, as in in_memory()
+        shared_emotion_model().centroids(DEFAULT_EXAMPLES)
+        detect_languages(["warm up"])
+        started, cpu = time.perf_counter(), time.process_time()
+        jobs = Worker(db, poll_seconds=0.01).run_until_idle()
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        with db.unit_of_work(readonly=True) as session:
+            enriched = session.scalar(select(func.count()).where(FeedbackRecord.enriched_at.is_not(None)))
+            failed = session.scalar(select(func.count()).where(Job.status != "done"))
+        db.dispose()
+    if enriched != len(texts) or failed:
+        raise SystemExit(f"end to end: {enriched} of {len(texts)} texts enriched, {failed} jobs not done")
+    print(f"  ({jobs} jobs ran)")
+    return Rate(len(texts), sum(map(len, texts)), seconds, cpu)
+
+
+def length_mix_throughput(air: list[str], olist: list[str], n: int) -> None:
+    """Texts/s, characters/s and CPU per character on the review/ticket length mix, in memory and through the
+    store, in one process (same machine, same minute)."""
+    texts = length_mix(air, olist, n)
+    print(f"\nLength mix (real texts; longer ones join consecutive same-language texts): {describe_mix(texts)}")
+    memory = in_memory(texts)
+    print(f"  (a) in memory (language, embedding, sentiment, emotions): {memory.line()}")
+    store = through_the_store(texts)
+    print(f"  (b) end to end through SQLite (writer, then the enrichment job): {store.line()}")
+    print(
+        f"  (b)/(a) per character: {store.cpu / memory.cpu:.2f}x the CPU, {store.wall / memory.wall:.2f}x the wall "
+        "time (<= 1 means the store costs nothing extra)"
+    )
+
+
 def topic_discovery(sizes: list[int]) -> None:
     """TXT-B's discovery time (embeddings given, so embedding time is excluded)."""
     try:
@@ -219,10 +369,18 @@ def main() -> None:
     parser.add_argument("--topics-n", type=int, nargs="*", default=[10_000, 100_000], help="Topic discovery sizes.")
     parser.add_argument("--repeat", type=int, default=1, help="Run the throughput measurements N times (busy machine).")
     parser.add_argument("--skip-accuracy", action="store_true", help="Only the throughput and topic measurements.")
+    parser.add_argument(
+        "--mix-texts", type=int, default=1000, help="Texts of the review/ticket length mix for throughput (0: skip)."
+    )
+    parser.add_argument("--only-mix", action="store_true", help="Only the length-mix throughput (skips all else).")
     args = parser.parse_args()
     air, olist = load_airline(args.data), load_olist(args.data)
     if args.limit:
         air, olist = (air[0][: args.limit], air[1][: args.limit]), (olist[0][: args.limit], olist[1][: args.limit])
+    if args.only_mix:
+        for _ in range(args.repeat):
+            length_mix_throughput(air[0], olist[0], args.mix_texts)
+        return
     if not args.skip_accuracy:
         evaluate("Airline tweets (English)", *air)
         evaluate("Olist reviews (Portuguese)", *olist, holdout_from=TUNING_ROWS)
@@ -231,6 +389,8 @@ def main() -> None:
         throughput(air[0][-n:] + olist[0][-n:])
         if args.db_texts:
             end_to_end(air[0][:half] + olist[0][:half])
+        if args.mix_texts:
+            length_mix_throughput(air[0], olist[0], args.mix_texts)
     print("\nEmotions: EXPERIMENTAL (example sentences on the same embeddings); no labelled emotion data to measure.")
     topic_discovery(args.topics_n)
 
