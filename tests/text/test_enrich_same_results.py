@@ -38,7 +38,9 @@ def real_texts(shared_data: Path) -> list[str]:
     """Real tweets and Olist reviews of every length the enrichment meets: short, with a contrast ("but", "mas"),
     and long ones made by joining consecutive texts of one language, one longer than MAX_CHARS."""
     tweets = _column(shared_data / "airline-tweets-sample" / "Tweets_sample_every7th_2000.csv", "text")
-    reviews = _column(shared_data / "olist-ecommerce-subset" / "olist_order_reviews_dataset.csv", "review_comment_message")
+    reviews = _column(
+        shared_data / "olist-ecommerce-subset" / "olist_order_reviews_dataset.csv", "review_comment_message"
+    )
     contrasted = [t for t in tweets[:400] + reviews[:400] if len(contrast_parts([t])) >= 2][:6]
     long_pt, long_en = " ".join(reviews[100:130]), " ".join(tweets[100:108])
     texts = tweets[:5] + reviews[:5] + contrasted + [long_pt, long_en, " ".join(reviews[200:205])]
