@@ -41,6 +41,8 @@ from cem.text import api as text_api
 from cem.text import web as text_web
 from cem.text import web_search
 from cem.text.topics import api as topics_api
+from cem.webhooks import api as webhooks_api
+from cem.webhooks import web as webhooks_web
 
 
 def api_router() -> APIRouter:
@@ -63,6 +65,7 @@ def api_router() -> APIRouter:
         topics_api,
         admin_api,
         distribution_api,
+        webhooks_api,
     ):
         router.include_router(domain.router)
     return router
@@ -87,6 +90,7 @@ def web_router() -> APIRouter:
         responses_web_team,  # the builder's preview and the response viewer
         surveys_web,
         privacy_web,
+        webhooks_web,
     ):
         router.include_router(domain.router)
     return router

@@ -14,6 +14,7 @@ from cem.sources import models as source_models
 from cem.surveys import models as survey_models
 from cem.text import models as text_models
 from cem.text.topics import models as topic_models
+from cem.webhooks import models as webhook_models
 
 ALL_MODEL_MODULES = (
     auth_models,
@@ -30,4 +31,5 @@ ALL_MODEL_MODULES = (
     dashboard_models,
     topic_models,
     text_models,
+    webhook_models,
 )
