@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from cem import hooks
@@ -236,3 +236,29 @@ def _workspace_id(db: Database) -> int:
 def test_no_delay_is_missing_from_the_schedule() -> None:
     assert [d.total_seconds() for d in RETRY_DELAYS] == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     assert timedelta(0) == RETRY_DELAYS[0]
+
+
+def test_ingest_without_subscribers_asks_once_and_a_new_subscription_is_seen_at_once(
+    admin_api: TestClient,
+    receiver: Receiver,
+    subscribe: Subscribe,
+    db: Database,
+    run_jobs: Callable[[], int],
+) -> None:
+    asked: list[str] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "webhook_subscription" in statement:
+            asked.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", spy)
+    try:
+        for n in range(3):
+            admin_api.post("/api/v1/feedback/bulk", json=feedback(f"before{n}"))
+        assert len(asked) == 1  # the first write asked; the next ones used the cached answer
+    finally:
+        event.remove(db.engine, "before_cursor_execute", spy)
+    subscribe(receiver.url)  # clears the workspace's cached answer
+    admin_api.post("/api/v1/feedback/bulk", json=feedback("after"))
+    run_jobs()
+    assert [r.headers["webhook-id"] for r in receiver.requests] and len(receiver.requests) == 1
