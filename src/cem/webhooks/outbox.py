@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from cem.jobs.queue import enqueue, enqueue_many
@@ -68,7 +69,10 @@ def publish(
     ]
     if not rows:
         return 0
-    ids = session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), rows).all()
+    if len(rows) == 1:  # one event (a case change, a completed response): a plain INSERT, without ORM bulk work
+        ids = [session.execute(insert(_DELIVERY).values(rows[0]).returning(_DELIVERY.c.id)).scalar_one()]
+    else:
+        ids = list(session.scalars(insert(WebhookDelivery).returning(WebhookDelivery.id), rows))
     enqueue_many(session, DELIVER, [{"delivery_id": i, "attempt": 1} for i in ids], workspace_id=workspace_id)
     return len(ids)
 
@@ -125,22 +129,76 @@ class Attempt:
     secret: str
     message_id: str
     body: str
+    failing: bool  # the subscription's last attempt failed (a success must reset its failure clock)
+
+
+_d, _s = WebhookDelivery, WebhookSubscription
+_DELIVERY = cast(Table, WebhookDelivery.__table__)
+# One Core statement (the hot path: ORM loading of two rows cost more CPU than the HTTP request).
+_PREPARE = (
+    select(_d.status, _d.attempts, _d.message_id, _d.body, _s.url, _s.enabled, _s.secret_encrypted, _s.failing_since)
+    .join(_s, _s.id == _d.subscription_id)
+    .where(_d.id == bindparam("delivery_id"))
+)
+
+
+@lru_cache(maxsize=1024)
+def _secret(encrypted: str, secret_key: str) -> str | None:
+    """Decrypting (HKDF + Fernet) once per secret and process, not once per attempt."""
+    return signing.decrypt_secret(encrypted, secret_key=secret_key)
 
 
 def prepare(session: Session, *, delivery_id: int, number: int, secret_key: str) -> Attempt | str:
     """The attempt to make, or why none is (already made, cancelled, subscription gone or disabled)."""
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None:
+    row = session.execute(_PREPARE, {"delivery_id": delivery_id}).one_or_none()
+    if row is None:
         return "the delivery no longer exists"
-    if delivery.status != "pending" or delivery.attempts >= number:
-        return f"attempt {number} is not due (status {delivery.status}, {delivery.attempts} made)"
-    subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
-    if not subscription.enabled:
+    if row.status != "pending" or row.attempts >= number:
+        return f"attempt {number} is not due (status {row.status}, {row.attempts} made)"
+    if not row.enabled:
         return "disabled"
-    secret = signing.decrypt_secret(subscription.secret_encrypted, secret_key=secret_key)
+    secret = _secret(row.secret_encrypted, secret_key)
     if secret is None:
         return "unreadable secret"
-    return Attempt(url=subscription.url, secret=secret, message_id=delivery.message_id, body=delivery.body)
+    return Attempt(
+        url=row.url, secret=secret, message_id=row.message_id, body=row.body, failing=row.failing_since is not None
+    )
+
+
+def record_success(session: Session, *, delivery_id: int, number: int, outcome: Outcome) -> bool:
+    """The common case in two Core statements: log the attempt, mark the delivery delivered. False if the delivery
+    changed meanwhile (the caller then takes the general path, `record`)."""
+    now = clock.now()
+    done = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
+        .values(
+            status="succeeded",
+            attempts=number,
+            last_status_code=outcome.status_code,
+            last_error="",
+            response_ms=outcome.response_ms,
+            next_attempt_at=None,
+            delivered_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    session.execute(insert(WebhookAttempt).values(_attempt_row(delivery_id, number, outcome, now)))
+    return True
+
+
+def _attempt_row(delivery_id: int, number: int, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery_id,
+        "number": number,
+        "at": now,
+        "status_code": outcome.status_code,
+        "error": outcome.error,
+        "response_ms": outcome.response_ms,
+        "response_excerpt": outcome.excerpt,
+    }
 
 
 def record(
@@ -157,17 +215,7 @@ def record(
     now = clock.now()
     delivery = session.get_one(WebhookDelivery, delivery_id)
     subscription = session.get_one(WebhookSubscription, delivery.subscription_id)
-    session.add(
-        WebhookAttempt(
-            delivery_id=delivery.id,
-            number=number,
-            at=now,
-            status_code=outcome.status_code,
-            error=outcome.error,
-            response_ms=outcome.response_ms,
-            response_excerpt=outcome.excerpt,
-        )
-    )
+    session.add(WebhookAttempt(**_attempt_row(delivery.id, number, outcome, now)))
     delivery.attempts = number
     delivery.last_status_code = outcome.status_code
     delivery.last_error = outcome.error

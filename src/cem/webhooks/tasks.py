@@ -38,6 +38,9 @@ def deliver(ctx: TaskContext, delivery_id: int, attempt: int, manual: bool = Fal
         timeout=settings.webhooks_timeout_seconds,
         allow_private=settings.webhooks_allow_private,
     )
+    if outcome.succeeded and not prepared.failing:
+        if outbox.record_success(ctx.session, delivery_id=delivery_id, number=attempt, outcome=outcome):
+            return {"status": "succeeded", "status_code": outcome.status_code}
     status = outbox.record(
         ctx.session,
         delivery_id=delivery_id,
