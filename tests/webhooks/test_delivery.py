@@ -18,7 +18,7 @@ from cem.db.session import Database
 from cem.jobs.models import Job
 from cem.webhooks.models import WebhookDelivery
 from cem.webhooks.outbox import RETRY_DELAYS
-from tests.webhooks.conftest import Answer, Clock, Received, Receiver
+from tests.webhooks.conftest import TEST_TIMEOUT, Answer, Clock, Received, Receiver
 
 Subscribe = Callable[..., dict[str, Any]]
 
@@ -86,7 +86,7 @@ def test_failures_retry_on_the_schedule_and_the_log_keeps_each_attempt(
     subscribe(receiver.url)
     receiver.plan = [
         Answer(status=500, body=b"database down"),
-        Answer(delay=1.0),  # longer than the 0.5 s the test settings allow
+        Answer(delay=TEST_TIMEOUT + 1.5),  # longer than the test settings allow
         Answer(status=302, headers={"location": receiver.url + "/elsewhere"}),
         Answer(status=200),
     ]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from cem.api.deps import get_db, get_settings
@@ -14,6 +14,7 @@ from cem.auth.principal import Principal
 from cem.errors import CEMError
 from cem.schemas import Id
 from cem.web.deps import PageWebhooks, render
+from cem.web.forms import see_other, validation_message
 from cem.webhooks import service
 from cem.webhooks.events import EVENT_TYPES
 from cem.webhooks.schemas import SubscriptionCreate, SubscriptionUpdate
@@ -24,10 +25,6 @@ Url = Annotated[str, Form(max_length=4000)]
 Description = Annotated[str, Form(max_length=2000)]
 EventChoices = Annotated[list[str], Form(max_length=50)]
 STATUSES = ("pending", "succeeded", "failed", "cancelled")
-
-
-def _problems(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(p) for p in err['loc']) or 'form'}: {err['msg']}" for err in exc.errors()]
 
 
 def _index(request: Request, principal: Principal, *, status: int = 200, **context: Any) -> Response:
@@ -104,7 +101,7 @@ def create_subscription(
                 session, actor=principal, subscription_in=subscription_in, settings=get_settings(request)
             )
     except ValidationError as exc:
-        return _index(request, principal, status=422, form=form, errors=_problems(exc))
+        return _index(request, principal, status=422, form=form, errors=[validation_message(exc)])
     except CEMError as exc:
         return _index(request, principal, status=exc.status_code, form=form, errors=[exc.detail])
     subscription_id = issued.subscription.id
@@ -138,7 +135,7 @@ def redeliver(request: Request, principal: PageWebhooks, delivery_id: Id) -> Res
     """ "Send again", then back to the delivery (a refusal, e.g. a disabled subscription, shows its reason)."""
     with get_db(request).unit_of_work() as session:
         service.redeliver(session, actor=principal, delivery_id=delivery_id)
-    return RedirectResponse(f"/webhooks/deliveries/{delivery_id}?sent=1", status_code=303)
+    return see_other(f"/webhooks/deliveries/{delivery_id}?sent=1")
 
 
 @router.get("/webhooks/{subscription_id}")
@@ -165,10 +162,10 @@ def update_subscription(
                 session, actor=principal, subscription_id=subscription_id, update=update, settings=get_settings(request)
             )
     except ValidationError as exc:
-        return _detail(request, principal, subscription_id, status=422, errors=_problems(exc))
+        return _detail(request, principal, subscription_id, status=422, errors=[validation_message(exc)])
     except CEMError as exc:
         return _detail(request, principal, subscription_id, status=exc.status_code, errors=[exc.detail])
-    return RedirectResponse(f"/webhooks/{subscription_id}", status_code=303)
+    return see_other(f"/webhooks/{subscription_id}")
 
 
 @router.post("/webhooks/{subscription_id}/rotate")
@@ -196,4 +193,4 @@ def send_test(request: Request, principal: PageWebhooks, subscription_id: Id) ->
 def delete_subscription(request: Request, principal: PageWebhooks, subscription_id: Id) -> Response:
     with get_db(request).unit_of_work() as session:
         service.delete_subscription(session, actor=principal, subscription_id=subscription_id)
-    return RedirectResponse("/webhooks", status_code=303)
+    return see_other("/webhooks")
