@@ -3,8 +3,8 @@ subscription costs ingest.
 
 1. Fan-out: N events (default 10,000) to one subscription, enqueued in batches, then drained by the durable job
    queue's worker threads (one job per attempt, cem.webhooks.outbox): deliveries/s from the workers' start to the
-   last 2xx recorded (target >= 200/s). The receiver is a threaded http.server on loopback answering 204; the
-   check that every message arrived once, under its own webhook-id, is part of the run.
+   last 2xx recorded (target >= 200/s). The receiver is a threaded http.server on loopback, in its own process,
+   answering 204; the check that every message arrived once, under its own webhook-id, is part of the run.
 2. Ingest: single-record feedback writes (each its own transaction, as the API's single-record path), records/s
    with no subscription, with one subscription to other events (the cached "nobody listens" path) and with one
    subscription to feedback.created (each write also enqueues a delivery and its job); the ratios to the first.
@@ -17,9 +17,10 @@ Usage: .venv/bin/python benchmarks/loop.py [--events 10000] [--workers 2] [--rec
 from __future__ import annotations
 
 import argparse
+import json
+import multiprocessing
 import sys
 import tempfile
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO / "src") not in sys.path:  # runnable as a plain script from a checkout
     sys.path.insert(0, str(REPO / "src"))
 
+import httpx  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from cem import hooks, plugins  # noqa: E402
@@ -45,30 +47,51 @@ from cem.webhooks.models import WebhookDelivery, WebhookSubscription  # noqa: E4
 from cem.webhooks.schemas import SubscriptionCreate  # noqa: E402
 
 
+def serve(port_out: Any) -> None:
+    """The receiver process: answers 204 and keeps every webhook-id it saw; GET returns them as JSON."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the sender's pooled connections are reused
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", "0")))
+            seen.append(self.headers["webhook-id"])
+            self._answer(204, b"")
+
+        def do_GET(self) -> None:
+            self._answer(200, json.dumps(seen).encode())
+
+        def _answer(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_out.put(server.server_address[1])
+    server.serve_forever()
+
+
 class Receiver:
-    """A loopback endpoint that answers 204 and remembers every webhook-id it saw."""
+    """A loopback endpoint in its own process (as a real receiver is: it must not take the workers' GIL)."""
 
     def __init__(self) -> None:
-        self.ids: list[str] = []
-        seen = self.ids
+        ports: Any = multiprocessing.Queue()
+        self.process = multiprocessing.Process(target=serve, args=(ports,), daemon=True)
+        self.process.start()
+        self.url = f"http://127.0.0.1:{ports.get(timeout=30)}/hook"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive: the sender's pooled connections are reused
+    def ids(self) -> list[str]:
+        return list(httpx.get(self.url, timeout=30).json())
 
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length", "0")))
-                seen.append(self.headers["webhook-id"])
-                self.send_response(204)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
 
 
 def setup(tmp: Path) -> tuple[Database, int]:
@@ -129,8 +152,9 @@ def fan_out(db: Database, workspace_id: int, events: int, workers: int) -> None:
     elapsed = time.perf_counter() - began
     for worker in pool:
         worker.stop()
-    receiver.server.shutdown()
-    assert len(receiver.ids) == events and len(set(receiver.ids)) == events, "a message was lost or sent twice"
+    seen = receiver.ids()
+    receiver.stop()
+    assert len(seen) == events and len(set(seen)) == events, "a message was lost or sent twice"
     print(f"fan-out: {events} events enqueued in {enqueued:.2f} s ({events / enqueued:,.0f} events/s)")
     print(
         f"fan-out: {events} signed deliveries to a loopback receiver by {workers} worker thread(s) in "
