@@ -20,6 +20,7 @@ from cem.jobs import plugin as jobs_plugin
 from cem.jobs import registry
 from cem.text import plugin as text_plugin
 from cem.text.topics import plugin as topics_plugin
+from cem.webhooks import plugin as webhooks_plugin
 
 BUILTIN_PLUGINS: tuple[object, ...] = (
     jobs_plugin,
@@ -30,6 +31,7 @@ BUILTIN_PLUGINS: tuple[object, ...] = (
     imports_plugin,
     text_plugin,
     topics_plugin,
+    webhooks_plugin,
 )
 
 

@@ -43,6 +43,8 @@ from cem.text import api as text_api
 from cem.text import web as text_web
 from cem.text import web_search
 from cem.text.topics import api as topics_api
+from cem.webhooks import api as webhooks_api
+from cem.webhooks import web as webhooks_web
 
 
 def api_router() -> APIRouter:
@@ -67,6 +69,7 @@ def api_router() -> APIRouter:
         distribution_api,
         clv_api,
         churn_api,
+        webhooks_api,
     ):
         router.include_router(domain.router)
     return router
@@ -91,6 +94,7 @@ def web_router() -> APIRouter:
         responses_web_team,  # the builder's preview and the response viewer
         surveys_web,
         privacy_web,
+        webhooks_web,
     ):
         router.include_router(domain.router)
     return router

@@ -17,6 +17,7 @@ from cem.cli import (  # noqa: F401  (each registers commands on `app`)
     surveys,
     text,
     text_topics,
+    webhooks,
 )
 from cem.cli.app import app
 

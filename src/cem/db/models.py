@@ -16,6 +16,7 @@ from cem.sources import models as source_models
 from cem.surveys import models as survey_models
 from cem.text import models as text_models
 from cem.text.topics import models as topic_models
+from cem.webhooks import models as webhook_models
 
 ALL_MODEL_MODULES = (
     auth_models,
@@ -34,4 +35,5 @@ ALL_MODEL_MODULES = (
     text_models,
     clv_models,
     churn_models,
+    webhook_models,
 )
