@@ -48,6 +48,16 @@ VALID_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/text/topics/{topic_id}/merge"): {"source_ids": [1]},
     ("POST", "/api/v1/text/topics/{topic_id}/split"): {"k": 2},
     ("PUT", "/api/v1/text/topics/{topic_id}/rule"): {"query": "refund"},
+    ("PUT", "/api/v1/alert-rules/{rule_id}"): {
+        "name": "Detractors",
+        "condition": {"conditions": [{"field": "score", "field_type": "nps", "op": "<=", "value": 6}]},
+    },
+    ("PATCH", "/api/v1/teams/{team_id}"): {"name": "New name"},
+    ("PATCH", "/api/v1/cases/{case_id}"): {"priority": "high"},
+    ("POST", "/api/v1/cases/{case_id}/assign"): {},
+    ("POST", "/api/v1/cases/{case_id}/notes"): {"body": "note"},
+    ("POST", "/api/v1/cases/{case_id}/replies"): {"body": "reply"},
+    ("POST", "/api/v1/cases/{case_id}/close"): {"contacted": True, "root_cause": "delivery", "recovered": False},
 }
 
 

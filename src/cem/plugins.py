@@ -12,6 +12,7 @@ import pluggy
 
 from cem import hooks
 from cem.analytics import plugin as analytics_plugin
+from cem.cases import plugin as cases_plugin
 from cem.distribution import plugin as distribution_plugin
 from cem.imports import plugin as imports_plugin
 from cem.jobs import plugin as jobs_plugin
@@ -26,6 +27,7 @@ BUILTIN_PLUGINS: tuple[object, ...] = (
     imports_plugin,
     text_plugin,
     topics_plugin,
+    cases_plugin,
 )
 
 

@@ -17,6 +17,7 @@ from cem.analytics import web as analytics_web
 from cem.analytics.analyses import api as analyses_api
 from cem.analytics.dashboards import api as dashboards_api
 from cem.api.errors import ERROR_RESPONSES
+from cem.cases import api as cases_api
 from cem.customers import api as customers_api
 from cem.customers import web as customers_web
 from cem.distribution import api as distribution_api
@@ -63,6 +64,7 @@ def api_router() -> APIRouter:
         topics_api,
         admin_api,
         distribution_api,
+        cases_api,
     ):
         router.include_router(domain.router)
     return router

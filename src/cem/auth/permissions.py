@@ -26,11 +26,15 @@ class Permission(StrEnum):
     # masked. Admin only: analysts study themes and metrics, which masked text serves as well.
     pii = "pii:read"
     dashboards = "dashboards:manage"  # create, edit, share and delete custom dashboards
+    # The closed loop: work cases (an agent sees only its own and its team's; analysts and admins see all) ...
+    cases = "cases:work"
+    # ... and set it up: alert rules, teams, SLA policies and business-hours calendars.
+    loop = "loop:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.viewer: frozenset({Permission.read}),
-    Role.agent: frozenset({Permission.read, Permission.write}),
+    Role.agent: frozenset({Permission.read, Permission.write, Permission.cases}),
     Role.analyst: frozenset(
         {
             Permission.read,
@@ -41,6 +45,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.export,
             Permission.surveys,
             Permission.dashboards,
+            Permission.cases,
+            Permission.loop,
         }
     ),
     Role.admin: frozenset(Permission),

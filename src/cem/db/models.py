@@ -3,6 +3,7 @@
 from cem.analytics.analyses import models as analyses_models
 from cem.analytics.dashboards import models as dashboard_models
 from cem.auth import models as auth_models
+from cem.cases import models as case_models
 from cem.customers import models as customer_models
 from cem.distribution import models as distribution_models
 from cem.feedback import models as feedback_models
@@ -30,4 +31,5 @@ ALL_MODEL_MODULES = (
     dashboard_models,
     topic_models,
     text_models,
+    case_models,
 )
