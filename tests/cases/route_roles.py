@@ -30,3 +30,17 @@ API: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/cases/{case_id}/replies"): CASES,
     ("POST", "/api/v1/cases/{case_id}/close"): CASES,
 }
+API.update(
+    {
+        ("GET", "/api/v1/business-calendars"): R,
+        ("POST", "/api/v1/business-calendars"): LOOP,
+        ("GET", "/api/v1/business-calendars/{calendar_id}"): R,
+        ("PUT", "/api/v1/business-calendars/{calendar_id}"): LOOP,
+        ("DELETE", "/api/v1/business-calendars/{calendar_id}"): LOOP,
+        ("GET", "/api/v1/slas"): R,
+        ("POST", "/api/v1/slas"): LOOP,
+        ("GET", "/api/v1/slas/{policy_id}"): R,
+        ("PUT", "/api/v1/slas/{policy_id}"): LOOP,
+        ("DELETE", "/api/v1/slas/{policy_id}"): LOOP,
+    }
+)

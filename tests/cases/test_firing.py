@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cem import hooks
+from cem.cases.calendar import Calendar
 from cem.cases.conditions import MATCH_TIMEOUT_SECONDS, Evaluator, Group, RecordFacts, SubmissionFacts, TextCondition
 from cem.cases.models import AlertFiring, Case
 from cem.db.session import Database
@@ -67,6 +68,17 @@ def test_detractor_on_a_hosted_survey_page_opens_a_case(
     clock: Clock,
 ) -> None:
     rule = admin_api.post("/api/v1/alert-rules", json=nps_detractor_rule()).json()
+    hours = {d: [["00:00", "23:59"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+    calendar = {"name": "Always", "timezone": "UTC", "hours": hours}
+    calendar_id = admin_api.post("/api/v1/business-calendars", json=calendar).json()["id"]
+    policy = {
+        "name": "High",
+        "conditions": {"priorities": ["high"]},
+        "calendar_id": calendar_id,
+        "first_response_minutes": 30,
+        "resolution_minutes": 240,
+    }
+    policy_id = admin_api.post("/api/v1/slas", json=policy).json()["id"]
     publish(db, workspace, two_page_nps(), slug="post-nps")
     first = client.get("/s/post-nps")
     r = post_page(client, "/s/post-nps", first.text, {"q_nps": "3"})
@@ -84,6 +96,9 @@ def test_detractor_on_a_hosted_survey_page_opens_a_case(
     assert fired["case_id"] == case.id and fired["reason"] == ["nps <= 6"]
     detail = admin_api.get(f"/api/v1/cases/{case.id}").json()
     assert [a["kind"] for a in detail["activity"]] == ["created"]
+    opened = Calendar.from_config("UTC", hours, []).add(case.created_at, 30)
+    assert (case.sla_policy_id, case.first_response_due_at) == (policy_id, opened)
+    assert detail["sla"]["state"] == "running"
     assert detail["activity"][0]["actor_label"] == "rule:Detractors"
 
 

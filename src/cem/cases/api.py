@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from cem.api.body import StrictJsonRoute
 from cem.api.deps import CaseWorker, DbSession, LoopManager, Reader
-from cem.cases import rules, schemas, service, teams
+from cem.cases import policies, rules, schemas, service, teams
 from cem.schemas import Id
 
 router = APIRouter(route_class=StrictJsonRoute)
@@ -216,3 +216,100 @@ def add_reply(session: DbSession, actor: CaseWorker, case_id: Id, reply: schemas
 )
 def close_case(session: DbSession, actor: CaseWorker, case_id: Id, outcome: schemas.CloseIn) -> schemas.CaseDetail:
     return service.detail(session, service.close(session, actor=actor, case_id=case_id, outcome=outcome))
+
+
+# -- SLA policies and business-hours calendars ---------------------------------------------------------------
+
+
+@router.get(
+    "/business-calendars",
+    response_model=list[schemas.CalendarRead],
+    tags=["slas"],
+    summary="List business-hours calendars",
+)
+def list_calendars(session: DbSession, actor: Reader) -> list[schemas.CalendarRead]:
+    return [
+        schemas.CalendarRead.model_validate(c)
+        for c in policies.list_calendars(session, workspace_id=actor.workspace_id)
+    ]
+
+
+@router.post(
+    "/business-calendars",
+    response_model=schemas.CalendarRead,
+    status_code=201,
+    tags=["slas"],
+    summary="Create a business-hours calendar",
+)
+def create_calendar(session: DbSession, actor: LoopManager, calendar_in: schemas.CalendarIn) -> schemas.CalendarRead:
+    return schemas.CalendarRead.model_validate(policies.save_calendar(session, actor=actor, calendar_in=calendar_in))
+
+
+@router.get(
+    "/business-calendars/{calendar_id}", response_model=schemas.CalendarRead, tags=["slas"], summary="Get a calendar"
+)
+def get_calendar(session: DbSession, actor: Reader, calendar_id: Id) -> schemas.CalendarRead:
+    found = policies.get_calendar(session, workspace_id=actor.workspace_id, calendar_id=calendar_id)
+    return schemas.CalendarRead.model_validate(found)
+
+
+@router.put(
+    "/business-calendars/{calendar_id}",
+    response_model=schemas.CalendarRead,
+    tags=["slas"],
+    summary="Replace a calendar",
+)
+def replace_calendar(
+    session: DbSession, actor: LoopManager, calendar_id: Id, calendar_in: schemas.CalendarIn
+) -> schemas.CalendarRead:
+    saved = policies.save_calendar(session, actor=actor, calendar_in=calendar_in, calendar_id=calendar_id)
+    return schemas.CalendarRead.model_validate(saved)
+
+
+@router.delete("/business-calendars/{calendar_id}", status_code=204, tags=["slas"], summary="Delete an unused calendar")
+def delete_calendar(session: DbSession, actor: LoopManager, calendar_id: Id) -> Response:
+    policies.delete_calendar(session, actor=actor, calendar_id=calendar_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/slas",
+    response_model=list[schemas.SlaPolicyRead],
+    tags=["slas"],
+    summary="List SLA policies in the order they are tried",
+)
+def list_policies(session: DbSession, actor: Reader) -> list[schemas.SlaPolicyRead]:
+    return [
+        schemas.SlaPolicyRead.model_validate(p)
+        for p in policies.list_policies(session, workspace_id=actor.workspace_id)
+    ]
+
+
+@router.post(
+    "/slas", response_model=schemas.SlaPolicyRead, status_code=201, tags=["slas"], summary="Create an SLA policy"
+)
+def create_policy(session: DbSession, actor: LoopManager, policy_in: schemas.SlaPolicyIn) -> schemas.SlaPolicyRead:
+    return schemas.SlaPolicyRead.model_validate(policies.save_policy(session, actor=actor, policy_in=policy_in))
+
+
+@router.get("/slas/{policy_id}", response_model=schemas.SlaPolicyRead, tags=["slas"], summary="Get an SLA policy")
+def get_policy(session: DbSession, actor: Reader, policy_id: Id) -> schemas.SlaPolicyRead:
+    return schemas.SlaPolicyRead.model_validate(
+        policies.get_policy(session, workspace_id=actor.workspace_id, policy_id=policy_id)
+    )
+
+
+@router.put("/slas/{policy_id}", response_model=schemas.SlaPolicyRead, tags=["slas"], summary="Replace an SLA policy")
+def replace_policy(
+    session: DbSession, actor: LoopManager, policy_id: Id, policy_in: schemas.SlaPolicyIn
+) -> schemas.SlaPolicyRead:
+    saved = policies.save_policy(session, actor=actor, policy_in=policy_in, policy_id=policy_id)
+    return schemas.SlaPolicyRead.model_validate(saved)
+
+
+@router.delete(
+    "/slas/{policy_id}", status_code=204, tags=["slas"], summary="Delete an SLA policy (its cases keep their due times)"
+)
+def delete_policy(session: DbSession, actor: LoopManager, policy_id: Id) -> Response:
+    policies.delete_policy(session, actor=actor, policy_id=policy_id)
+    return Response(status_code=204)

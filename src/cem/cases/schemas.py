@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import EmailStr, Field, field_validator
@@ -225,3 +225,65 @@ class BulkAssignRead(ReadModel):
 class CasesPage(ReadModel):
     items: list[CaseRead]
     next_cursor: str | None = None
+
+
+# -- SLA policies and business-hours calendars ---------------------------------------------------------------
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+Minutes = Annotated[int, Field(ge=1, le=525_600)]
+
+
+class CalendarIn(InputModel):
+    """Work periods per weekday in local time (several a day for lunch breaks or split shifts), and holidays."""
+
+    name: Name
+    timezone: Annotated[str, Field(min_length=1, max_length=64)]
+    hours: dict[Weekday, Annotated[list[tuple[ClockTime, ClockTime]], Field(max_length=6)]]
+    holidays: list[date] = Field(default_factory=list, max_length=500)
+
+
+class CalendarRead(ReadModel):
+    id: int
+    name: str
+    timezone: str
+    hours: dict[str, list[list[str]]]
+    holidays: list[str]
+
+
+class AttributeMatch(InputModel):
+    key: Annotated[str, Field(min_length=1, max_length=100)]
+    value: str | float | bool
+
+
+class SlaConditions(InputModel):
+    """Which cases the policy applies to; an empty list matches any."""
+
+    priorities: list[Priority] = Field(default_factory=list)
+    team_ids: list[Id] = Field(default_factory=list, max_length=100)
+    customer_attribute: AttributeMatch | None = None
+
+
+class SlaPolicyIn(InputModel):
+    name: Name
+    position: Annotated[int, Field(ge=0, le=10_000)] = 0
+    active: bool = True
+    conditions: SlaConditions = Field(default_factory=SlaConditions)
+    calendar_id: Id
+    first_response_minutes: Minutes
+    update_minutes: Minutes | None = None
+    resolution_minutes: Minutes
+    warning_minutes: Annotated[int, Field(ge=0, le=1440)] = 15
+
+
+class SlaPolicyRead(ReadModel):
+    id: int
+    name: str
+    position: int
+    active: bool
+    conditions: dict[str, Any]
+    calendar_id: int
+    first_response_minutes: int
+    update_minutes: int | None
+    resolution_minutes: int
+    warning_minutes: int
