@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cem.db.base import Base, BigIntPK, IdMixin, TimestampMixin, UTCDateTime, utcnow
@@ -160,6 +160,13 @@ class Case(IdMixin, TimestampMixin, Base):
     sla_warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Loop metrics read these (cem.analytics.sources): set when the moment happens, so every engine reads plain
+    # numbers. Minutes are wall-clock; the 0/1 flags are None until known (no SLA, not closed yet).
+    first_response_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    within_sla: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_loop: Mapped[float | None] = mapped_column(Float, nullable=True)  # contacted within the SLA
+    recovered: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class CaseActivity(IdMixin, Base):

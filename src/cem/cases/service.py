@@ -8,6 +8,7 @@ a slow SMTP server never holds a request and a retried job sends once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -232,8 +233,10 @@ def set_status(session: Session, case: Case, status: str, actor: Actor) -> None:
     case.status = status
     if status == "resolved":
         case.resolved_at = now
+        _finish(case, now)
     elif status == "open":
         case.resolved_at = case.closed_at = case.outcome = None  # the old outcome stays on the timeline
+        case.resolution_minutes = case.within_sla = case.closed_loop = case.recovered = None
 
 
 def update_case(session: Session, *, actor: Principal, case_id: int, update: CaseUpdate) -> Case:
@@ -340,7 +343,9 @@ def add_reply(session: Session, *, actor: Principal, case_id: int, reply: ReplyI
     session.add(activity)
     if case.status == "new":
         set_status(session, case, "open", who)
-    case.first_response_at = case.first_response_at or now
+    if case.first_response_at is None:
+        case.first_response_at = now
+        case.first_response_minutes = _minutes(case.created_at, now)
     case.last_response_at = now
     case.updated_at = now
     session.flush()
@@ -370,9 +375,26 @@ def close(session: Session, *, actor: Principal, case_id: int, outcome: CloseIn)
     case.updated_at = now
     log(session, case, "closed", who, **case.outcome)
     sla.refresh(session, case)
+    _finish(case, now)
+    in_time = case.first_response_due_at is None or (
+        case.first_response_at is not None and case.first_response_at <= case.first_response_due_at
+    )
+    case.closed_loop = 1.0 if outcome.contacted and in_time else 0.0
+    case.recovered = 1.0 if outcome.recovered else 0.0
     events.case_event(session, case, events.CASE_CLOSED, outcome=case.outcome)
     audit.record(session, actor, "case.close", entity_type="case", entity_id=case.id)
     return case
+
+
+def _minutes(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds() / 60, 2)
+
+
+def _finish(case: Case, now: datetime) -> None:
+    """The loop measures of a finished case: time to resolution and whether it met its SLA."""
+    case.resolution_minutes = _minutes(case.created_at, case.resolved_at or now)
+    state = sla.state(case, now)
+    case.within_sla = None if state == "none" else (0.0 if state == "breached" else 1.0)
 
 
 def raise_priority(priority: str) -> str:

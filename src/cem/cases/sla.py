@@ -96,6 +96,11 @@ def refresh(session: Session, case: Case, *, rechoose: bool = False) -> None:
     case.update_due_at = None
     if policy.update_minutes and case.last_response_at is not None and case.status in OPEN_STATUSES:
         case.update_due_at = cal.add(case.last_response_at, policy.update_minutes, paused)
+    reschedule(case, policy)
+
+
+def reschedule(case: Case, policy: SlaPolicy) -> None:
+    """When the sweep must look at the case next, from its stored due times."""
     case.next_deadline_at = _next_look(case, policy)
 
 

@@ -29,11 +29,16 @@ def run(session: Session, *, now: datetime, workspace_id: int | None = None) -> 
     )
     if workspace_id is not None:
         stmt = stmt.where(Case.workspace_id == workspace_id)
+    policies: dict[int, SlaPolicy | None] = {}
     for case in session.scalars(stmt).all():
-        policy = session.get(SlaPolicy, case.sla_policy_id) if case.sla_policy_id is not None else None
-        sla.refresh(session, case)
+        # The stored due times are current: every change to a case recomputes them (sla.refresh).
+        policy_id = case.sla_policy_id or 0
+        if policy_id not in policies:
+            policies[policy_id] = session.get(SlaPolicy, policy_id) if policy_id else None
+        policy = policies[policy_id]
         due = sla.pending_due(case)
         if policy is None or due is None:
+            case.next_deadline_at = None
             continue
         if now >= due and case.escalated_at is None:
             escalate(session, case, now=now, due=due)
@@ -43,7 +48,7 @@ def run(session: Session, *, now: datetime, workspace_id: int | None = None) -> 
             service.log(session, case, "sla_warning", service.SYSTEM, due_at=due.isoformat())
             service.notify(session, case, "sla_warning", [case.owner_id] if case.owner_id else _lead(session, case))
             warned += 1
-        sla.refresh(session, case)
+        sla.reschedule(case, policy)
     return {"warned": warned, "escalated": escalated}
 
 

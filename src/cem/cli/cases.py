@@ -8,12 +8,12 @@ import typer
 
 from cem.auth.principal import system_principal
 from cem.cases import service, teams
-from cem.cases.models import CASE_STATUSES
 from cem.cases.schemas import CaseRead
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.cli.options import Workspace
 from cem.cli.workspaces import workspace_named
 
+CASE_STATUSES = tuple(service.TRANSITIONS)  # every status (each has its allowed next ones)
 cases_app = typer.Typer(help="Closed-loop cases.", no_args_is_help=True)
 app.add_typer(cases_app, name="cases")
 
