@@ -1,6 +1,6 @@
 """Closed-loop benchmark (in process, a temporary SQLite store):
 
-1. ingest cost of alert rules: single-record units of work (what one API request does) with 0 and with 100
+1. ingest cost of alert rules: single-record POST /api/v1/feedback requests (in process) with 0 and with 100
    active rules; rules are evaluated by the queued `cases.evaluate` job, so ingest pays one probe and one job
    row per flush (target: the rate drops by less than 20 %);
 2. evaluation throughput of that job: submissions per second against the 100 rules;
@@ -17,40 +17,37 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from fastapi.testclient import TestClient
+from sqlalchemy import insert, update
 
 from cem import plugins
 from cem.admin import service as admin_service
+from cem.app import create_app
 from cem.auth.principal import system_principal
 from cem.cases import firing, rules, sweep
-from cem.cases.models import BusinessCalendar, Case, SlaPolicy
+from cem.cases.models import AlertRule, BusinessCalendar, Case, SlaPolicy
 from cem.cases.schemas import AlertRuleIn
 from cem.config import Settings
 from cem.db import migrate
 from cem.db.base import utcnow
 from cem.db.session import Database
-from cem.feedback.schemas import FeedbackIn
-from cem.feedback.writer import FeedbackWriter
 
 
-def ingest_rate(db: Database, workspace_id: int, run: str, n: int) -> float:
+def ingest_rate(client: TestClient, run: str, n: int) -> float:
+    """Records per second through POST /api/v1/feedback, one record per request (auth, JSON, one unit of work)."""
     started = time.perf_counter()
     for i in range(n):
-        record = FeedbackIn.model_validate(
-            {
-                "source_type": "api",
-                "source_name": "bench",
-                "submission_id": f"{run}-{i}",
-                "customer": {"external_id": f"cust-{i % 500}"},
-                "field_id": "nps",
-                "field_type": "nps",
-                "value": i % 11,
-            }
-        )
-        with db.unit_of_work() as session:
-            writer = FeedbackWriter(session)
-            writer.add_records(workspace_id, [record])
-            writer.flush()
+        record = {
+            "source_type": "api",
+            "source_name": "bench",
+            "submission_id": f"{run}-{i}",
+            "customer": {"external_id": f"cust-{i % 500}"},
+            "field_id": "nps",
+            "field_type": "nps",
+            "value": i % 11,
+        }
+        response = client.post("/api/v1/feedback", json=record)
+        assert response.status_code in (200, 201), response.text
     return n / (time.perf_counter() - started)
 
 
@@ -147,18 +144,29 @@ def main() -> None:
         plugins.install()
         with db.unit_of_work() as session:
             workspace_id = admin_service.ensure_workspace(session, slug="bench", name="Bench").id
-        ingest_rate(db, workspace_id, "warm", 200)
-        base = ingest_rate(db, workspace_id, "base", args.records)
+        app = create_app(settings, db=db)
+        with db.unit_of_work() as session:
+            token = admin_service.create_token(session, actor=system_principal(workspace_id), name="b", role="admin")
+        client = TestClient(app)
+        client.headers["Authorization"] = f"Bearer {token.secret}"
+        ingest_rate(client, "warm", 200)
         add_rules(db, workspace_id, 100)
-        with_rules = ingest_rate(db, workspace_id, "rules", args.records)
+        # Alternate runs without and with active rules and keep the best of each: the machine's load drifts.
+        rates: dict[bool, list[float]] = {False: [], True: []}
+        for round_no in range(3):
+            for active in (False, True):
+                with db.unit_of_work() as session:
+                    session.execute(update(AlertRule).values(active=active))
+                rates[active].append(ingest_rate(client, f"r{round_no}-{active}", args.records))
+        base, with_rules = max(rates[False]), max(rates[True])
         drop = 100 * (1 - with_rules / base)
         print(
-            f"ingest, 1 record per unit of work: {base:,.0f}/s without rules, {with_rules:,.0f}/s with 100 "
-            f"active rules ({drop:+.1f} % drop; target < 20 %)"
+            f"ingest, 1 record per HTTP request in process (best of 3): {base:,.0f}/s without rules, "
+            f"{with_rules:,.0f}/s "
+            f"with 100 active rules ({drop:+.1f} % drop; target < 20 %)"
         )
-        print(
-            f"evaluation job, 100 rules: {evaluation_rate(db, workspace_id, 'rules', args.records):,.0f} submissions/s"
-        )
+        rate = evaluation_rate(db, workspace_id, "r0-True", args.records)  # the submissions stored above
+        print(f"evaluation job, 100 rules: {rate:,.0f} submissions/s")
         seconds, counts = sweep_seconds(db, workspace_id, args.cases)
         print(
             f"SLA sweep over {args.cases:,} open cases ({counts['warned'] + counts['escalated']:,} due): "
