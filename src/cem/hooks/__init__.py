@@ -73,10 +73,6 @@ def records_enriched(
     )
 
 
-def domain_event(session: Session, *, workspace_id: int, event_type: str, data: dict[str, Any]) -> None:
-    installed().hook.domain_event(session=session, workspace_id=workspace_id, event_type=event_type, data=data)
-
-
 def has_implementations(hook_name: str) -> bool:
     """Whether any registered plugin implements the hook (benchmarks report what ran)."""
     return bool(getattr(installed().hook, hook_name).get_hookimpls())

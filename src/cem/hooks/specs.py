@@ -51,15 +51,5 @@ def records_enriched(session: Session, workspace_id: int, record_ids: Sequence[i
 
 
 @hookspec
-def domain_event(session: Session, workspace_id: int, event_type: str, data: dict[str, Any]) -> None:
-    """Something happened that outside systems may subscribe to (e.g. `alert.fired`, `case.created`).
-
-    `event_type` is dot-delimited (`<noun>.<past verb>`); `data` is a thin JSON object (ids, status, short
-    labels). Called inside the unit of work that made the change, so a subscriber's delivery job commits or rolls
-    back with it.
-    """
-
-
-@hookspec
 def job_tasks() -> Sequence[Task]:  # type: ignore[empty-body]
     """The background tasks a domain runs (cem.jobs.registry.Task, as the `@task` decorator declares them)."""
