@@ -61,6 +61,10 @@ def events_ingested(session: Session, *, workspace_id: int, rows: Sequence[dict[
     installed().hook.events_ingested(session=session, workspace_id=workspace_id, rows=rows)
 
 
+def domain_event(session: Session, *, workspace_id: int, event_type: str, data: dict[str, Any]) -> None:
+    installed().hook.domain_event(session=session, workspace_id=workspace_id, event_type=event_type, data=data)
+
+
 def feedback_stored(session: Session, *, workspace_id: int, rows: Sequence[FeedbackRow]) -> None:
     installed().hook.feedback_stored(session=session, workspace_id=workspace_id, rows=rows)
 

@@ -34,6 +34,16 @@ def events_ingested(session: Session, workspace_id: int, rows: Sequence[dict[str
 
 
 @hookspec
+def domain_event(session: Session, workspace_id: int, event_type: str, data: dict[str, Any]) -> None:
+    """Something happened that subscribers may want: feedback.created, response.completed, alert.fired,
+    case.created, case.updated, case.closed, sla.breached.
+
+    `data` is the event's JSON-serialisable body (ids, not objects). Called inside the caller's unit of work, so
+    an outbound delivery (cem.webhooks) is enqueued atomically with the change that caused it: the outbox pattern.
+    """
+
+
+@hookspec
 def feedback_stored(session: Session, workspace_id: int, rows: Sequence[FeedbackRow]) -> None:
     """Feedback records were just written to the store (cem.feedback.writer.FeedbackWriter.flush).
 
