@@ -6,7 +6,7 @@
 2. evaluation throughput of that job: submissions per second against the 100 rules;
 3. the SLA sweep over 100,000 open cases, 1 % of them due (target: under 2 s).
 
-Usage: .venv/bin/python benchmarks/loop.py [--records 2000] [--cases 100000]
+Usage: .venv/bin/python benchmarks/loop_cases.py [--records 2000] [--cases 100000]
 """
 
 from __future__ import annotations
