@@ -63,6 +63,8 @@ def records(n: int, seed: int = 7) -> list[dict[str, Any]]:
             "language": rng.choice(["en", "pt", None]),
             "collected_at": (start + timedelta(minutes=rng.randint(0, 120 * 24 * 60))).isoformat(),
         }
+        if field_id == "csat10":
+            record["scale"] = "csat-10"  # declared: scales are never guessed from the answers
         if rng.random() < 0.7:
             record["touchpoint"] = rng.choice(["checkout", "courier", "tracking"])
         if rng.random() < 0.6:

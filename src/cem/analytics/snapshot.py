@@ -59,6 +59,8 @@ FEEDBACK_COLUMNS = {
     "field_id": "VARCHAR",
     "field_type": "VARCHAR",
     "value_number": "DOUBLE",
+    "scale_min": "DOUBLE",  # the declared scale: the CSAT top box reads it
+    "scale_max": "DOUBLE",
     "language": "VARCHAR",
     "sentiment_score": "DOUBLE",
     "sentiment_label": "VARCHAR",
@@ -80,7 +82,7 @@ TOUCHPOINT_COLUMNS = {
     "stage": "VARCHAR",
     "journey": "VARCHAR",
 }
-VERSION = 1
+VERSION = 2  # 2: feedback carries its declared scale (an older snapshot is rebuilt, never read)
 BATCH = 100_000
 MAX_PARTS = 16  # more parts than this are compacted into one
 

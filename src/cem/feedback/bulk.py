@@ -41,6 +41,8 @@ COLUMNS = (
     "value_date",
     "language",
     "metadata",
+    "scale_min",
+    "scale_max",
     "created_at",
     "updated_at",
 )
@@ -103,6 +105,8 @@ def _sqlite_params(row: FeedbackRow, stamp: str, times: dict[datetime, str]) -> 
         None if day is None else day.isoformat(),
         row.language,
         json.dumps(meta) if meta else _EMPTY_JSON,
+        row.scale_min,
+        row.scale_max,
         stamp,
         stamp,
     )

@@ -51,6 +51,9 @@ class FeedbackRecord(IdMixin, Base):
     value_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    # The declared scale of a rating-like value (NPS, CSAT, CES, rating; a number may have one): see cem.scores.
+    scale_min: Mapped[float | None] = mapped_column(Float, nullable=True)
+    scale_max: Mapped[float | None] = mapped_column(Float, nullable=True)
     # Enrichment columns, filled by text analytics; empty until then.
     sentiment_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
     sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from cem import scores
 from cem.errors import InvalidInput
-from cem.feedback.schemas import FieldType, SourceType
+from cem.feedback.schemas import FieldType, ScaleMax, ScaleMin, ScaleName, SourceType, declared
 from cem.schemas import ExternalId, InputModel, Key, Name, ReadModel
 
 Target = Literal["feedback", "customers", "events"]
@@ -48,10 +49,17 @@ class FieldMap(InputModel):
     field_id: ExternalId | None = Field(default=None, description="defaults to the column name")
     field_type: FieldType
     label: str = Field(default="", max_length=1000)
+    # The field's declared scale (cem.scores): numbers or a name; none: the type's default.
+    scale_min: ScaleMin = None
+    scale_max: ScaleMax = None
+    scale: ScaleName = None
 
     @property
     def record_field_id(self) -> str:
         return self.field_id or self.column
+
+    def declared_scale(self) -> scores.Scale | None:
+        return declared(self.field_type, scale=self.scale, scale_min=self.scale_min, scale_max=self.scale_max)
 
 
 class FeedbackMapping(InputModel):
@@ -154,7 +162,7 @@ def mapped_columns(mapping: AnyMapping) -> list[str]:
 # Keys whose string values are constants or formats, never column names.
 _NOT_COLUMNS = frozenset(
     {"source_type", "source_name", "touchpoint_key", "collected_at_format", "language_value", "type_value"}
-    | {"occurred_at_format", "field_id", "field_type", "label", "create"}
+    | {"occurred_at_format", "field_id", "field_type", "label", "create", "scale"}
 )
 
 
