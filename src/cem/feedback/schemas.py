@@ -50,7 +50,10 @@ ScaleName = Annotated[
 
 
 def declared(field_type: str, *, scale: str | None, scale_min: float | None, scale_max: float | None) -> scores.Scale | None:
-    """The scale a validated declaration (ScaleName, ScaleMin, ScaleMax) names, else the type's default."""
+    """The scale a validated declaration (ScaleName, ScaleMin, ScaleMax) names; None when it names none (then the
+    type's default applies: `checked_number` checks against it and FeedbackRow writes it)."""
+    if scale is None and scale_min is None and scale_max is None:
+        return None
     return scores.declared_scale(field_type, name=scale, low=scale_min, high=scale_max)
 
 
@@ -95,7 +98,7 @@ class FeedbackIn(InputModel):
         return value
 
     def declared_scale(self) -> scores.Scale | None:
-        """The record's scale: the declared one, else its type's default (None: a number without a scale)."""
+        """The record's declared scale; None: none declared (its type's default applies)."""
         return declared(self.field_type, scale=self.scale, scale_min=self.scale_min, scale_max=self.scale_max)
 
 

@@ -59,6 +59,7 @@ class FieldMap(InputModel):
         return self.field_id or self.column
 
     def declared_scale(self) -> scores.Scale | None:
+        """The field's declared scale; None: none declared (its type's default applies)."""
         return declared(self.field_type, scale=self.scale, scale_min=self.scale_min, scale_max=self.scale_max)
 
 
