@@ -51,7 +51,9 @@ RECORDS = [
 def _seed(engine: Any) -> None:
     with engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO workspace (id, slug, name, settings, created_at, updated_at) VALUES (1, 'w', 'W', '{}', :t, :t)"),
+            text(
+                "INSERT INTO workspace (id, slug, name, settings, created_at, updated_at) VALUES (1, 'w', 'W', '{}', :t, :t)"
+            ),
             {"t": NOW},
         )
         conn.execute(

@@ -61,9 +61,7 @@ def test_real_reviews_rated_one_to_three_on_one_to_five_are_zero_percent_satisfi
     assert {(r.scale_min, r.scale_max) for r in records(db)} == {(1.0, 5.0)}
 
 
-def test_a_value_outside_the_declared_scale_is_a_located_row_error(
-    write: Write, run_import: Run, db: Database
-) -> None:
+def test_a_value_outside_the_declared_scale_is_a_located_row_error(write: Write, run_import: Run, db: Database) -> None:
     path = write("review_id,review_creation_date,review_score\nr1,2024-01-01,4\nr2,2024-01-02,6\nr3,2024-01-03,7\n")
     result = run_import(path, mapping=_mapping(scale="csat-5"))
     assert (result.counts.ok, result.counts.errors) == (1, 2)

@@ -13,7 +13,6 @@ SourceType = Literal["survey", "review", "ticket", "chat", "social", "csv", "api
 FieldType = Literal["nps", "csat", "ces", "rating", "number", "choice", "text", "boolean", "date"]
 
 
-
 def _scale_bounds_checked(high: float | None, info: ValidationInfo) -> float | None:
     """scale_min/scale_max (validated at scale_max, which follows scale_min): both or neither, min < max, and
     the standard scale for NPS and CES (cem.scores.declared_scale)."""
@@ -49,7 +48,9 @@ ScaleName = Annotated[
 ]
 
 
-def declared(field_type: str, *, scale: str | None, scale_min: float | None, scale_max: float | None) -> scores.Scale | None:
+def declared(
+    field_type: str, *, scale: str | None, scale_min: float | None, scale_max: float | None
+) -> scores.Scale | None:
     """The scale a validated declaration (ScaleName, ScaleMin, ScaleMax) names; None when it names none (then the
     type's default applies: `checked_number` checks against it and FeedbackRow writes it)."""
     if scale is None and scale_min is None and scale_max is None:
@@ -89,7 +90,9 @@ class FeedbackIn(InputModel):
         data = info.data
         if not {"field_type", "scale_min", "scale_max", "scale"} <= data.keys():
             return value  # the type or the scale is invalid: reported at its own key
-        scale = declared(data["field_type"], scale=data["scale"], scale_min=data["scale_min"], scale_max=data["scale_max"])
+        scale = declared(
+            data["field_type"], scale=data["scale"], scale_min=data["scale_min"], scale_max=data["scale_max"]
+        )
         typed = typed_value(data["field_type"], value, scale)
         # A caller validating with context={} gets the split value back, instead of splitting it a second time
         # (bulk NDJSON import: once per row counts).

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Select
-from sqlalchemy.orm import Session
 
 from cem.analytics import dimensions
 from cem.analytics.metrics import Agg, Metric
@@ -18,6 +17,7 @@ from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
 from cem.scores import top_box_min
+
 
 def top_box_thresholds(rows: Sequence[Any]) -> np.ndarray:
     """Each row's top-box threshold from its declared scale (rows with `scale_min`/`scale_max`, cem.scores

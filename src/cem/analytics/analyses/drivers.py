@@ -347,7 +347,7 @@ def _pivot(
     tops: dict[tuple[str, str, str], np.ndarray] = defaultdict(lambda: np.full(len(fields), np.nan))
     for st, sn, sub, field, value, low, high in session.execute(stmt):
         rows[(st, sn, sub)][column[field]] = value
-        if low is not None and high is not None:
+        if value is not None and low is not None and high is not None:
             tops[(st, sn, sub)][column[field]] = float(value >= top_box_min(low, high))
     if not rows:
         return np.empty((0, len(fields) + len(topics))), 0, np.empty((0, len(fields) - 1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, literal_column, select
+from sqlalchemy import ColumnElement, Float, Select, and_, case, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from cem import scores
@@ -19,9 +19,10 @@ from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
 
-
 # The top-box threshold of each record's declared scale (cem.scores.top_box_min), the text the columnar engines use.
-TOP_BOX = literal_column(scores.top_box_sql(f"{FR.__tablename__}.scale_min", f"{FR.__tablename__}.scale_max"))
+TOP_BOX: ColumnElement[float] = literal_column(
+    scores.top_box_sql(f"{FR.__tablename__}.scale_min", f"{FR.__tablename__}.scale_max"), type_=Float
+)
 
 
 class SqlEngine:
