@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
 import sqlite3
 from pathlib import Path
@@ -118,6 +120,12 @@ def test_only_low_scores_declared_one_to_five_are_zero_percent_satisfied(admin_a
     assert {(r.scale_min, r.scale_max) for r in stored(db)} == {(1.0, 5.0)}
     read = admin_api.get("/api/v1/feedback", params={"limit": 1}).json()["items"][0]
     assert (read["scale_min"], read["scale_max"]) == (1.0, 5.0)
+    exported = list(csv.DictReader(io.StringIO(admin_api.get("/api/v1/feedback/export.csv").text)))
+    assert len(exported) == 21 and {(e["value"], e["scale_min"], e["scale_max"]) for e in exported} == {
+        ("1", "1", "5"),
+        ("2", "1", "5"),
+        ("3", "1", "5"),
+    }
 
 
 def test_undeclared_csat_four_is_satisfied_on_the_default_scale(admin_api: TestClient, db: Database) -> None:
