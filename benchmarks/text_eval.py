@@ -8,14 +8,18 @@
 For each: the default model (no training on these labels), VADER (the floor; on Portuguese it shows what reading
 Portuguese as English would give), a logistic regression trained on the same embeddings (5-fold cross-validation,
 its C chosen by an inner cross-validation), and the workspace trainer `cem text train` uses (cem.text.training: fixed C,
-balanced classes, 5 folds, compared with the default on the same folds). Then enrichment throughput in texts/s:
-in memory (language + sentiment), and end to end through the database (the enrichment job's code: read the records,
-embed, language, sentiment, emotions, topics when present, write feedback_record + feedback_embedding) on a fresh SQLite
-database. Finally topic discovery time (TXT-B's benchmarks/text_topics.py, embeddings given: excludes embedding time).
-Throughput is also given in CPU ms per text: the machine is often shared, and wall time then says little.
+balanced classes, 5 folds, compared with the default on the same folds). Then enrichment throughput, on short texts
+(tweets and reviews as written) and on a length mix like real reviews and tickets (median ~200 characters, p90 ~800;
+length_mix), each two ways in the same run: (a) in memory, the computing steps of the enrichment job (language,
+embedding with the contrasting clauses, sentiment, emotions), and (b) end to end through the store: the texts stored
+by the normal writer on a fresh SQLite database, then a worker draining the enrichment jobs that ingest queued (read
+the records, mask personal data, embed, classify, write feedback_record + feedback_embedding, assign topics through
+the hook). Each in texts/s and characters/s (wall) and CPU ms per 1,000 characters, with the ratio (b)/(a) per
+character: CPU is the figure to compare, the machine is often shared and wall time then says little. Finally topic
+discovery time (TXT-B's benchmarks/text_topics.py, embeddings given: excludes embedding time).
 
-Usage: .venv/bin/python benchmarks/text_eval.py [--data ../shared/data] [--limit N] [--throughput-texts 500]
-       [--db-texts 500] [--topics-n 10000 100000] [--repeat N] [--skip-accuracy]
+Usage: .venv/bin/python benchmarks/text_eval.py [--data ../shared/data] [--limit N] [--short-texts 500]
+       [--mix-texts 1000] [--only-mix] [--topics-n 10000 100000] [--repeat N] [--skip-accuracy]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import csv
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +40,7 @@ if str(REPO / "src") not in sys.path:  # runnable as a plain script from a check
 
 from cem.text.embeddings import shared_embedder  # noqa: E402
 from cem.text.language import detect_languages  # noqa: E402
-from cem.text.sentiment import CLASSES, EmbeddingSentiment, VaderSentiment, analyze_texts  # noqa: E402
+from cem.text.sentiment import CLASSES, EmbeddingSentiment, VaderSentiment  # noqa: E402
 
 STARS = {1: "negative", 2: "negative", 3: "neutral", 4: "positive", 5: "positive"}
 TUNING_ROWS = 2000  # Olist rows looked at while writing the anchor sentences
@@ -124,28 +129,95 @@ def evaluate(name: str, texts: list[str], truth: list[str], holdout_from: int | 
         print(line)
 
 
-def throughput(texts: list[str]) -> None:
-    """End-to-end enrichment: language detection and sentiment (with the mixed-clause pass), texts per second."""
-    analyzer = EmbeddingSentiment()
+# The length mix of real review and ticket exports: median ~200 characters, p90 ~800 (log-normal, as text lengths are).
+MIX_MEDIAN = 200
+MIX_P90 = 800
+MIX_MAX = 4000  # longer ticket threads exist, but the embedder reads at most embeddings.MAX_CHARS of them
+
+
+def length_mix(air: list[str], olist: list[str], n: int, seed: int = 0) -> list[str]:
+    """n real texts whose lengths follow the mix: half English (airline tweets), half Portuguese (Olist reviews).
+
+    A target up to the longest real text takes the unused real text closest to it in length; a longer target is
+    reached by joining consecutive real texts of the same language (a long review or a ticket thread), never by
+    repeating or inventing words. Deterministic for a seed.
+    """
+    rng = np.random.default_rng(seed)
+    sigma = float(np.log(MIX_P90 / MIX_MEDIAN) / 1.2815515655446004)  # z of the 90th percentile
+    targets = np.minimum(MIX_MAX, np.maximum(2, rng.lognormal(np.log(MIX_MEDIAN), sigma, n))).astype(int)
+    pools = [[t.strip() for t in air if t.strip()], [t.strip() for t in olist if t.strip()]]
+    unused = [sorted(range(len(pool)), key=lambda i, pool=pool: len(pool[i])) for pool in pools]
+    cursor = [0, 0]
+    out = []
+    for k, target in enumerate(targets.tolist()):
+        side = k % 2
+        pool, free = pools[side], unused[side]
+        if free and target <= len(pool[free[-1]]):
+            lengths = [len(pool[i]) for i in free]
+            at = min(int(np.searchsorted(lengths, target)), len(free) - 1)
+            out.append(pool[free.pop(at)])
+            continue
+        parts: list[str] = []
+        while sum(map(len, parts)) + len(parts) < target:
+            parts.append(pool[cursor[side] % len(pool)])
+            cursor[side] += 1
+        out.append(" ".join(parts))
+    return out
+
+
+MIX_TITLE = "Length mix of reviews and tickets (real texts; longer ones join consecutive same-language texts)"
+
+
+def describe_mix(texts: Sequence[str]) -> str:
+    lengths = np.array([len(t) for t in texts])
+    return (
+        f"{len(texts)} texts, {int(lengths.sum())} characters: median {np.median(lengths):.0f}, "
+        f"p90 {np.percentile(lengths, 90):.0f}, max {int(lengths.max())} characters"
+    )
+
+
+@dataclass
+class Rate:
+    """One throughput measurement."""
+
+    texts: int
+    chars: int
+    wall: float
+    cpu: float
+
+    def line(self) -> str:
+        return (
+            f"{self.texts / self.wall:.1f} texts/s, {self.chars / self.wall:,.0f} characters/s wall; "
+            f"{1000 * self.cpu / self.chars * 1000:.1f} CPU ms per 1,000 characters "
+            f"({1000 * self.cpu / self.texts:.1f} per text)"
+        )
+
+
+def in_memory(texts: list[str]) -> Rate:
+    """The enrichment job's computing steps without the store: language, embedding (texts and contrasting clauses
+    in one pass), sentiment, emotions."""
+    from cem.text.emotions import DEFAULT_EXAMPLES, shared_emotion_model
+    from cem.text.sentiment import shared_default_analyzer
+
+    analyzer, emotion_model = shared_default_analyzer(), shared_emotion_model()
     analyzer.centroids()  # model load, anchors and the language models are one-offs per process, not per text
+    emotion_model.centroids(DEFAULT_EXAMPLES)
     detect_languages(["warm up"])
     started, cpu = time.perf_counter(), time.process_time()
-    languages = detect_languages(texts)
-    results = analyze_texts(texts, analyzer)
+    detect_languages(texts)
+    vectors, part_vectors = analyzer.embed(texts)
+    analyzer.from_vectors(texts, vectors, part_vectors)
+    emotion_model.detect(vectors, DEFAULT_EXAMPLES)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    mixed = sum(1 for r in results if r is not None and r.label == "mixed")
-    named = [lang or "unknown" for lang in languages]
-    known = {lang: named.count(lang) for lang in sorted(set(named))}
-    print(
-        f"\nEnrichment (language + sentiment), {len(texts)} texts: {len(texts) / seconds:.1f} texts/s wall; "
-        f"{len(texts) / cpu:.1f} texts per CPU s ({1000 * cpu / len(texts):.1f} CPU ms per text)"
-    )
-    print(f"  languages {known}; mixed {mixed}")
+    return Rate(len(texts), sum(map(len, texts)), seconds, cpu)
 
 
-def end_to_end(texts: list[str]) -> None:
-    """The enrichment job's code path on a fresh SQLite database: texts/s including reads and writes."""
+def through_the_store(texts: list[str]) -> Rate:
+    """Store the texts with the normal writer (ingest queues the enrichment job through the feedback_stored hook),
+    then time a worker draining the queue: the job's own chunking, reads, model calls, writes and topic hook."""
     import tempfile
+
+    from sqlalchemy import func, select
 
     from cem import hooks, plugins
     from cem.admin import service as admin_service
@@ -154,8 +226,12 @@ def end_to_end(texts: list[str]) -> None:
     from cem.db import migrate
     from cem.db.session import Database
     from cem.feedback import service as feedback_service
+    from cem.feedback.models import FeedbackRecord
     from cem.feedback.schemas import FeedbackIn
-    from cem.text import enrich
+    from cem.jobs.models import Job
+    from cem.jobs.worker import Worker
+    from cem.text.emotions import DEFAULT_EXAMPLES, shared_emotion_model
+    from cem.text.sentiment import shared_default_analyzer
 
     plugins.install()  # as the app does: ingest queues enrichment, enrichment assigns topics, through the hooks
     with tempfile.TemporaryDirectory() as tmp:
@@ -175,26 +251,34 @@ def end_to_end(texts: list[str]) -> None:
                 for i, t in enumerate(texts)
             ]
             feedback_service.ingest_feedback(session, actor=system_principal(ws), records=records)
-        with db.unit_of_work(readonly=True) as session:
-            ids = enrich.record_ids_for_submissions(session, ws, [str(i) for i in range(len(texts))])
-        # Model load and the anchor/emotion centroids are once per worker process, not per text.
-        from cem.text.emotions import DEFAULT_EXAMPLES, shared_emotion_model
-        from cem.text.sentiment import shared_default_analyzer
-
-        shared_default_analyzer().centroids()
+        shared_default_analyzer().centroids()  # once per worker process, as in in_memory()
         shared_emotion_model().centroids(DEFAULT_EXAMPLES)
         detect_languages(["warm up"])
         started, cpu = time.perf_counter(), time.process_time()
-        result = enrich.enrich_records(db, workspace_id=ws, record_ids=ids)
+        jobs = Worker(db, poll_seconds=0.01).run_until_idle()
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        with db.unit_of_work(readonly=True) as session:
+            enriched = session.scalar(select(func.count()).where(FeedbackRecord.enriched_at.is_not(None)))
+            failed = session.scalar(select(func.count()).where(Job.status != "done"))
         db.dispose()
-    topics = "with topic assignment" if hooks.has_implementations("records_enriched") else "no topic module"
-    # CPU seconds too: on a busy machine wall time says little; n / (cpu / cores) is what idle cores would give.
+    if enriched != len(texts) or failed:
+        raise SystemExit(f"end to end: {enriched} of {len(texts)} texts enriched, {failed} jobs not done")
+    topics = "topic assignment hook on" if hooks.has_implementations("records_enriched") else "no topic module"
+    print(f"  ({jobs} enrichment jobs ran: the job hands on to a new one every few seconds; {topics})")
+    return Rate(len(texts), sum(map(len, texts)), seconds, cpu)
+
+
+def compare(title: str, texts: list[str]) -> None:
+    """Texts/s, characters/s and CPU per character in memory and through the store, in one process (same machine,
+    same minutes). CPU per character is the figure to compare: on a shared machine wall time says little."""
+    print(f"\n{title}: {describe_mix(texts)}")
+    memory = in_memory(texts)
+    print(f"  (a) in memory (language, embedding, sentiment, emotions): {memory.line()}")
+    store = through_the_store(texts)
+    print(f"  (b) end to end through SQLite (writer, then the enrichment job): {store.line()}")
     print(
-        f"\nEnrichment end to end through SQLite ({topics}), {result.enriched} texts: "
-        f"{result.enriched / seconds:.1f} texts/s wall; {cpu:.1f} CPU s ({result.enriched / cpu:.1f} texts per CPU s, "
-        f"{1000 * cpu / result.enriched:.1f} CPU ms per text); "
-        f"languages {result.languages}"
+        f"  (b)/(a) per character: {store.cpu / memory.cpu:.2f}x the CPU, {store.wall / memory.wall:.2f}x the wall "
+        "time (<= 1: the store costs nothing extra)"
     )
 
 
@@ -214,23 +298,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--limit", type=int, default=0, help="Use only the first N texts of each set (0: all).")
-    parser.add_argument("--throughput-texts", type=int, default=500)
-    parser.add_argument("--db-texts", type=int, default=500, help="Texts for the end-to-end run (0: skip).")
+    parser.add_argument("--short-texts", type=int, default=500, help="Short texts for throughput (0: skip).")
     parser.add_argument("--topics-n", type=int, nargs="*", default=[10_000, 100_000], help="Topic discovery sizes.")
     parser.add_argument("--repeat", type=int, default=1, help="Run the throughput measurements N times (busy machine).")
     parser.add_argument("--skip-accuracy", action="store_true", help="Only the throughput and topic measurements.")
+    parser.add_argument(
+        "--mix-texts", type=int, default=1000, help="Texts of the review/ticket length mix for throughput (0: skip)."
+    )
+    parser.add_argument("--only-mix", action="store_true", help="Only the length-mix throughput (skips all else).")
     args = parser.parse_args()
     air, olist = load_airline(args.data), load_olist(args.data)
     if args.limit:
         air, olist = (air[0][: args.limit], air[1][: args.limit]), (olist[0][: args.limit], olist[1][: args.limit])
+    if args.only_mix:
+        for _ in range(args.repeat):
+            compare(MIX_TITLE, length_mix(air[0], olist[0], args.mix_texts))
+        return
     if not args.skip_accuracy:
         evaluate("Airline tweets (English)", *air)
         evaluate("Olist reviews (Portuguese)", *olist, holdout_from=TUNING_ROWS)
-    n, half = args.throughput_texts // 2, args.db_texts // 2
+    half = args.short_texts // 2
     for _ in range(args.repeat):
-        throughput(air[0][-n:] + olist[0][-n:])
-        if args.db_texts:
-            end_to_end(air[0][:half] + olist[0][:half])
+        if half:
+            compare("Short texts (tweets and Olist reviews as written)", air[0][-half:] + olist[0][-half:])
+        if args.mix_texts:
+            compare(MIX_TITLE, length_mix(air[0], olist[0], args.mix_texts))
     print("\nEmotions: EXPERIMENTAL (example sentences on the same embeddings); no labelled emotion data to measure.")
     topic_discovery(args.topics_n)
 

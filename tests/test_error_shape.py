@@ -48,6 +48,7 @@ VALID_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/text/topics/{topic_id}/merge"): {"source_ids": [1]},
     ("POST", "/api/v1/text/topics/{topic_id}/split"): {"k": 2},
     ("PUT", "/api/v1/text/topics/{topic_id}/rule"): {"query": "refund"},
+    ("PATCH", "/api/v1/webhooks/{subscription_id}"): {"description": "CRM"},
 }
 
 

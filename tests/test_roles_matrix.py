@@ -70,6 +70,7 @@ API: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/stages/{stage_id}/touchpoints/order"): J,
     ("PATCH", "/api/v1/touchpoints/{touchpoint_id}"): J,
     ("POST", "/api/v1/imports"): IMP,
+    ("POST", "/api/v1/imports/suggest-mapping"): IMP,
     ("GET", "/api/v1/imports"): R,
     ("GET", "/api/v1/imports/{run_id}"): R,
     ("GET", "/api/v1/imports/{run_id}/errors.csv"): R,
@@ -99,6 +100,12 @@ API: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/jobs"): A,
     ("GET", "/api/v1/jobs/{job_id}"): ANY,  # progress of a job the caller started (e.g. an import)
     ("POST", "/api/v1/jobs/{job_id}/retry"): A,
+    ("GET", "/api/v1/clv/model"): R,
+    ("GET", "/api/v1/clv/customers/{customer_id}"): R,
+    ("POST", "/api/v1/clv/score"): W,
+    ("GET", "/api/v1/churn/model"): R,
+    ("GET", "/api/v1/churn/customers/{customer_id}"): R,
+    ("POST", "/api/v1/churn/score"): W,
 }
 
 PAGES: dict[tuple[str, str], Rule] = {

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 30.0
     # Parallel SMTP connections per sending job (large batches only); most relays accept a few.
     smtp_connections: int = 4
+    # Outbound webhooks (cem.webhooks). Endpoints on private, loopback, link-local and other non-public addresses are
+    # refused (server-side request forgery) unless this allows them, e.g. for a receiver on the same host.
+    webhooks_allow_private: bool = False
+    # A delivery counts only if a 2xx answer arrives within this many seconds (the Standard Webhooks figure).
+    webhooks_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A subscription whose deliveries keep failing this long, without one success, is disabled.
+    webhooks_disable_after_days: float = Field(default=5.0, gt=0)
     # Base URL written into survey links (emails, widget); default http://host:port.
     public_url: str = ""
 

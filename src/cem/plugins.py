@@ -12,20 +12,26 @@ import pluggy
 
 from cem import hooks
 from cem.analytics import plugin as analytics_plugin
+from cem.churn import plugin as churn_plugin
+from cem.clv import plugin as clv_plugin
 from cem.distribution import plugin as distribution_plugin
 from cem.imports import plugin as imports_plugin
 from cem.jobs import plugin as jobs_plugin
 from cem.jobs import registry
 from cem.text import plugin as text_plugin
 from cem.text.topics import plugin as topics_plugin
+from cem.webhooks import plugin as webhooks_plugin
 
 BUILTIN_PLUGINS: tuple[object, ...] = (
     jobs_plugin,
     analytics_plugin,
+    churn_plugin,
+    clv_plugin,
     distribution_plugin,
     imports_plugin,
     text_plugin,
     topics_plugin,
+    webhooks_plugin,
 )
 
 

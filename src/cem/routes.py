@@ -17,6 +17,8 @@ from cem.analytics import web as analytics_web
 from cem.analytics.analyses import api as analyses_api
 from cem.analytics.dashboards import api as dashboards_api
 from cem.api.errors import ERROR_RESPONSES
+from cem.churn import api as churn_api
+from cem.clv import api as clv_api
 from cem.customers import api as customers_api
 from cem.customers import web as customers_web
 from cem.distribution import api as distribution_api
@@ -41,6 +43,8 @@ from cem.text import api as text_api
 from cem.text import web as text_web
 from cem.text import web_search
 from cem.text.topics import api as topics_api
+from cem.webhooks import api as webhooks_api
+from cem.webhooks import web as webhooks_web
 
 
 def api_router() -> APIRouter:
@@ -63,6 +67,9 @@ def api_router() -> APIRouter:
         topics_api,
         admin_api,
         distribution_api,
+        clv_api,
+        churn_api,
+        webhooks_api,
     ):
         router.include_router(domain.router)
     return router
@@ -87,6 +94,7 @@ def web_router() -> APIRouter:
         responses_web_team,  # the builder's preview and the response viewer
         surveys_web,
         privacy_web,
+        webhooks_web,
     ):
         router.include_router(domain.router)
     return router

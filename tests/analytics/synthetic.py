@@ -39,6 +39,7 @@ SENTIMENTS = ("negative", "neutral", "positive", "mixed")
 def records(n: int, seed: int = 7) -> list[dict[str, Any]]:
     """Records over four months, sources, languages, touchpoints, CSAT on 5- and 10-point scales, texts."""
     rng = random.Random(seed)
+    context = random.Random(seed + 1)  # its own stream: the records' other values stay what they were
     start = datetime(2026, 1, 1, tzinfo=UTC)
     out = []
     for i in range(n):
@@ -65,6 +66,12 @@ def records(n: int, seed: int = 7) -> list[dict[str, Any]]:
         }
         if field_id == "csat10":
             record["scale"] = "csat-10"  # declared: scales are never guessed from the answers
+        # Half the records name their channel (the rest fall back to their source type), some their handler.
+        if context.random() < 0.5:
+            record["channel"] = context.choice(["Phone", "ONLINE", "e-mail"])
+        if context.random() < 0.6:
+            record["agent"] = context.choice(["ana", "bo", "cy"])
+            record["team"] = context.choice(["care", "billing", None])
         if rng.random() < 0.7:
             record["touchpoint"] = rng.choice(["checkout", "courier", "tracking"])
         if rng.random() < 0.6:

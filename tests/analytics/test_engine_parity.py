@@ -59,11 +59,14 @@ QUERIES: list[dict[str, Any]] = [
     {"metric": "sentiment_negative", "group_by": ["subtopic", "channel"], "filters": ["topic=price"], "min_n": 1},
     {"metric": "feedback_volume", "group_by": ["language"], "filters": ["topic=refund"]},
     {"metric": "rating_mean", "group_by": ["topic"], "filters": ["subtopic=price/expensive"], "min_n": 1},
+    # Record context (27-28): channel falls back to the source type; agent and team may be null.
+    {"metric": "nps", "group_by": ["channel", "team"], "min_n": 1},
+    {"metric": "feedback_volume", "group_by": ["agent"], "filters": ["channel=review", "team=care"]},
 ]
 
 # Spark runs a representative subset (every metric kind, join, filter, interval and comparison): each Spark
 # query costs about a second of scheduling, and the suite's time budget is shared.
-SPARK = (1, 2, 3, 4, 7, 9, 12, 13, 16, 17, 19, 20, 21, 23)
+SPARK = (1, 2, 3, 4, 7, 9, 12, 13, 16, 17, 19, 20, 21, 23, 27, 28)
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +117,10 @@ def test_every_engine_agrees(
             assert_same(sql, duck, ("duckdb over the snapshot", raw))
             if index in SPARK:
                 assert_same(sql, spark_rows[0], ("spark", raw))
+            if raw.get("group_by") == ["channel", "team"]:
+                # The records' own channels, normalised, beside the source types of records naming none.
+                assert {r["segment"]["channel"] for r in sql} == {"phone", "online", "e-mail", "survey", "review"}
+                assert None in {r["segment"]["team"] for r in sql}
             if raw.get("group_by", [])[:1] == ["topic"] and not raw.get("filters"):
                 # Every active topic, records without one under null, never the deleted tombstone.
                 assert {r["segment"]["topic"] for r in sql} == {"delivery", "price", "app", "refund", None}

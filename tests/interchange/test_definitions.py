@@ -37,20 +37,37 @@ def _qsf_counts(path: Path) -> tuple[int, dict[str, int]]:
         if element["Element"] == "SQ":
             questions[element["Payload"]["QuestionID"]] = element["Payload"]
     choices: dict[str, int] = {}
+    answerable = 0
     for qid in shown:
         payload = questions[qid]
+        if payload["QuestionType"] == "DB":
+            continue  # descriptive text: display content, not a question
+        # a slider per statement, a matrix per side-by-side column group
+        if payload["QuestionType"] == "Slider":
+            answerable += len(payload["Choices"])
+        elif payload["QuestionType"] == "SBS":
+            answerable += len(payload.get("AdditionalQuestions") or {}) or 1
+        else:
+            answerable += 1
         if payload["QuestionType"] in ("MC", "RO") and payload.get("Selector") != "NPS":
             choices[qid] = len(payload["Choices"])
-        elif payload["QuestionType"] in ("Matrix", "SBS", "Slider"):
+        elif payload["QuestionType"] in ("Matrix", "SBS"):
             choices[qid] = len(payload["Choices"])  # matrix rows
-    return len(shown), choices
+    return answerable, choices
 
 
 def _lss_counts(path: Path) -> tuple[int, dict[str, int]]:
+    """Answerable questions: boilerplate (X) is display text, equations (*) variables; a multiple numerical input
+    shown as sliders (slider_layout 1) is one slider per field."""
     root = ET.parse(path).getroot()
     rows = [{c.tag: c.text or "" for c in r} for r in root.findall("questions/rows/row")]
     by_qid = {r["qid"]: r for r in rows if r["parent_qid"] in ("0", "")}
-    kept = {qid: r for qid, r in by_qid.items() if r["type"] not in ("|", "I", "*")}
+    kept = {qid: r for qid, r in by_qid.items() if r["type"] not in ("|", "I", "*", "X")}
+    sliders = {
+        r.findtext("qid")
+        for r in root.findall("question_attributes/rows/row")
+        if r.findtext("attribute") == "slider_layout" and r.findtext("value") == "1"
+    }
     answers: dict[str, set[str]] = defaultdict(set)
     for r in root.findall("answers/rows/row"):
         if (r.findtext("scale_id") or "0") == "0":
@@ -72,7 +89,8 @@ def _lss_counts(path: Path) -> tuple[int, dict[str, int]]:
             choices[r["title"]] = 2
         elif r["type"] in ("F", "H", "A", "B", "C", "E", "1", ":", ";"):
             choices[r["title"]] = len(subs[qid])  # matrix rows
-    return len(kept), choices
+    count = len(kept) + sum(len(subs[qid]) - 1 for qid in kept if qid in sliders)
+    return count, choices
 
 
 def _surveyjs_counts(path: Path) -> tuple[int, dict[str, int]]:
@@ -84,7 +102,7 @@ def _surveyjs_counts(path: Path) -> tuple[int, dict[str, int]]:
         for el in elements:
             if el["type"] in ("panel", "paneldynamic"):
                 walk(el.get("elements") or el.get("templateElements") or [])
-            elif el["type"] not in ("image", "signaturepad", "file", "expression"):
+            elif el["type"] not in ("image", "signaturepad", "file", "expression", "html"):
                 count += 1
                 if el["type"] in ("radiogroup", "checkbox", "dropdown", "tagbox", "imagepicker", "ranking"):
                     choices[el["name"]] = (
@@ -133,9 +151,9 @@ def test_limesurvey_multilingual_texts_and_languages() -> None:
     path = DEFINITIONS / "limesurvey/ls3_sample_survey_multilingual_fr_de_en_it.lss"
     defn = read_definition(path.name, path.read_bytes()).definition
     assert defn.default_language == "en"
-    assert set(defn.languages) == {"en", "fr", "it", "de-informal"}
+    assert set(defn.languages) == {"en", "fr", "it", "de"}  # de-informal: German, informal address
     first = defn.pages[0].questions[0]
-    assert set(first.headline) == {"en", "fr", "it", "de-informal"}
+    assert set(first.headline) == {"en", "fr", "it", "de"}
     assert first.headline["en"] == "Short free text"
     assert first.headline["fr"] != first.headline["en"]
 

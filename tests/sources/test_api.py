@@ -75,10 +75,19 @@ BAD_MAPPINGS = [
         ["mapping"],
         "repeated: x",
     ),
-    (_mapping(touchpoint="web", touchpoint_path="page"), ["mapping"], "not both"),
+    (_mapping(touchpoint="web", touchpoint_path="page"), ["mapping", "touchpoint"], "not both"),
+    (_mapping(touchpoint_value="web", touchpoint="web"), ["mapping", "touchpoint_value"], "not both"),
+    (_mapping(channel="review.via", channel_value="web"), ["mapping", "channel_value"], "not both"),
+    (_mapping(team="review.group", team_value="care"), ["mapping", "team_value"], "not both"),
+    (_mapping(collected_at_value="yesterday"), ["mapping", "collected_at_value"], "datetime"),
+    (_mapping(channel_value="!!"), ["mapping", "channel_value"], "needs a letter or digit"),
+    (_mapping(row_key=["review.title"]), ["mapping", "row_key"], "give submission_id or row_key, not both"),
+    (_mapping(submission_id=None, row_key=[]), ["mapping", "row_key"], "at least one"),
+    (_mapping(submission_id=None, row_key="everything"), ["mapping", "row_key"], '"content"'),
+    (_mapping(submission_id=None, row_key=["review.id", "a..b"]), ["mapping", "row_key", "names", 1], "empty step"),
     (_mapping(touchpoint="not a key!"), ["mapping", "touchpoint"], "pattern"),
     (_mapping(extra_thing="x"), ["mapping", "extra_thing"], "Extra inputs"),
-    ({k: v for k, v in REVIEW_MAPPING.items() if k != "submission_id"}, ["mapping", "submission_id"], "required"),
+    ({k: v for k, v in REVIEW_MAPPING.items() if k != "submission_id"}, ["mapping"], "give submission_id"),
 ]
 
 

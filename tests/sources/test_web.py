@@ -101,7 +101,11 @@ def test_bad_forms_show_readable_errors_and_store_nothing(workspace: Workspace, 
     invalid = browser.post("/sources", data=form(csrf, key="Bad Key", mapping=json.dumps({"fields": []})))
     assert invalid.status_code == 422
     assert "key: String should match pattern" in invalid.text
-    assert "mapping.submission_id: Field required" in invalid.text
+    assert "mapping.fields: List should have at least 1 item" in invalid.text
+    unnamed = {"fields": [{"path": "text", "field_id": "text", "field_type": "text"}]}
+    anonymous = browser.post("/sources", data=form(csrf, mapping=json.dumps(unnamed)))
+    assert anonymous.status_code == 422
+    assert "give submission_id (a path) or row_key (paths or &#34;content&#34;)" in anonymous.text
     assert browser.post("/sources", data=form(csrf)).status_code == 201
     duplicate = browser.post("/sources", data=form(csrf))
     assert duplicate.status_code == 409

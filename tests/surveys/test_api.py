@@ -33,7 +33,7 @@ def test_create_defaults_to_a_starter_nps_draft(admin_api: TestClient) -> None:
 
 def test_malformed_definition_is_422_with_location(admin_api: TestClient) -> None:
     bad = sample_definition()
-    bad["pages"][0]["questions"][0]["type"] = "slider"
+    bad["pages"][0]["questions"][0]["type"] = "hologram"
     r = admin_api.post("/api/v1/surveys", json={"name": "x", "definition": bad})
     assert r.status_code == 422
     body = r.json()

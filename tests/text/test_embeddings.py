@@ -24,7 +24,8 @@ def test_batched_embedding_equals_one_by_one_in_input_order() -> None:
     embedder = Embedder(workers=2)
     seen: list[int] = []
     batched = embedder.embed(TEXTS, progress=seen.append, batch_size=3)
-    one_by_one = np.stack([shared_embedder().embed([text])[0] for text in TEXTS])
+    # One by one as a search query is embedded: a lone urgent batch on the engine's own threads.
+    one_by_one = np.stack([shared_embedder().embed([text], urgent=True)[0] for text in TEXTS])
     assert batched.shape == (len(TEXTS), DIM) and batched.dtype == np.float32
     assert len(seen) > 1 and sum(seen) == len(TEXTS)  # several batches; progress counts every input text
     np.testing.assert_allclose(batched, one_by_one, rtol=0, atol=1e-6)

@@ -62,8 +62,16 @@ def _survey(_dialect: str) -> ColumnElement[Any]:
     return case((FR.source_type == "survey", FR.source_name), else_=None)
 
 
+def _channel(_dialect: str) -> ColumnElement[Any]:
+    # The channel the source named for the record (phone, online, ...), else its source type (review, ticket, ...).
+    return func.coalesce(FR.channel, FR.source_type)
+
+
 for _names, _label, _sql, _flat in (
-    (("channel", "source_type"), "Channel (source type)", lambda _d: FR.source_type, "f.source_type"),
+    (("channel",), "Channel (the record's, else its source type)", _channel, "COALESCE(f.channel, f.source_type)"),
+    (("source_type",), "Source type", lambda _d: FR.source_type, "f.source_type"),
+    (("agent",), "Agent (who handled it)", lambda _d: FR.agent, "f.agent"),
+    (("team",), "Team (who handled it)", lambda _d: FR.team, "f.team"),
     (("source", "source_name"), "Source", lambda _d: FR.source_name, "f.source_name"),
     (("question", "field_id"), "Question (field)", lambda _d: FR.field_id, "f.field_id"),
     (("language",), "Language", lambda _d: FR.language, "f.language"),

@@ -62,6 +62,9 @@ FEEDBACK_COLUMNS = {
     "scale_min": "DOUBLE",  # the declared scale: the CSAT top box reads it
     "scale_max": "DOUBLE",
     "language": "VARCHAR",
+    "channel": "VARCHAR",
+    "agent": "VARCHAR",
+    "team": "VARCHAR",
     "sentiment_score": "DOUBLE",
     "sentiment_label": "VARCHAR",
     "collected_at": "TIMESTAMP",
@@ -82,7 +85,7 @@ TOUCHPOINT_COLUMNS = {
     "stage": "VARCHAR",
     "journey": "VARCHAR",
 }
-VERSION = 2  # 2: feedback carries its declared scale (an older snapshot is rebuilt, never read)
+VERSION = 3  # 2: feedback channel, agent and team; 3: its declared scale (an older snapshot is rebuilt whole)
 BATCH = 100_000
 MAX_PARTS = 16  # more parts than this are compacted into one
 

@@ -26,6 +26,9 @@ class Permission(StrEnum):
     # masked. Admin only: analysts study themes and metrics, which masked text serves as well.
     pii = "pii:read"
     dashboards = "dashboards:manage"  # create, edit, share and delete custom dashboards
+    # Outbound webhook subscriptions and their delivery log. Admin only: a subscription sends feedback (personal data
+    # included) to any URL, so it is a way out of the workspace.
+    webhooks = "webhooks:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

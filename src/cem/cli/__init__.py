@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from cem import plugins
-from cem.cli import analyses, core, demo, export, imports, jobs, metrics, privacy, surveys, text, text_topics  # noqa: F401  (each registers commands on `app`)
+from cem.cli import (  # noqa: F401  (each registers commands on `app`)
+    analyses,
+    churn,
+    clv,
+    core,
+    demo,
+    export,
+    imports,
+    jobs,
+    metrics,
+    privacy,
+    surveys,
+    text,
+    text_topics,
+    webhooks,
+)
 from cem.cli.app import app
 
 

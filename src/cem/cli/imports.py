@@ -10,11 +10,13 @@ import typer
 
 from cem.auth.principal import system_principal
 from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.import_help import MAPPING_EPILOG
 from cem.cli.options import Workspace
 from cem.cli.workspaces import workspace_named
 from cem.exports_safety import SafeCsvWriter, csv_writer
 from cem.imports.engine import Counts
 from cem.imports.runner import LocalImport, recover_interrupted, run_local
+from cem.imports.suggest import Suggestion, suggest_for_file
 from cem.json_input import parse_json
 
 SHOWN_ERRORS = 20
@@ -76,7 +78,25 @@ class Bar:
             self.bar.__exit__(None, None, None)
 
 
-@app.command("import")
+def _shown(text: str) -> str:
+    """A file's text for the terminal: control characters (an escape sequence in a header) as escapes."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _print_suggestion(suggestion: Suggestion) -> None:
+    """The mapping as JSON on stdout (redirect it to a file); what each column looks like and the notes on stderr."""
+    echo(json.dumps(suggestion.mapping, indent=2, ensure_ascii=False))
+    typer.echo(f"Guessed from the first {suggestion.sample_rows} rows. Columns:", err=True)
+    for c in suggestion.columns:
+        examples = ", ".join(repr(e) for e in c.examples)
+        line = f"  {c.name}: {c.guessed_type}, {c.distinct} distinct, {c.empty} empty ({examples})"
+        typer.echo(_shown(line), err=True)
+    for note in suggestion.notes:
+        typer.echo(_shown(f"Note: {note}"), err=True)
+    typer.echo("Edit the mapping, then pass it back with --mapping-file.", err=True)
+
+
+@app.command("import", epilog=MAPPING_EPILOG)
 @friendly_errors
 def import_file(
     file: Path = typer.Argument(..., help="CSV file (or .ndjson/.jsonl with one feedback record per line)."),
@@ -88,8 +108,20 @@ def import_file(
     encoding: str = typer.Option(None, help="File encoding when not UTF-8 (e.g. latin-1)."),
     delimiter: str = typer.Option(None, help="CSV delimiter (, ; tab |); sniffed when not given."),
     errors_csv: Path = typer.Option(None, help="Write every rejected row (line, column, reason) to this CSV."),
+    suggest_mapping: bool = typer.Option(
+        False, "--suggest-mapping", help="Print a mapping guessed from the header and first rows; import nothing."
+    ),
 ) -> None:
     """Import a file: good rows are stored, bad rows reported; re-running the same file is safe."""
+    if suggest_mapping:
+        if mapping or mapping_file or save_mapping:
+            fail(
+                "--suggest-mapping guesses a mapping and imports nothing; leave out --mapping, --mapping-file and "
+                "--save-mapping.",
+                2,
+            )
+        _print_suggestion(suggest_for_file(file, target=target, encoding=encoding, delimiter=delimiter))
+        return
     if mapping and mapping_file:
         fail("Give --mapping or --mapping-file, not both.", 2)
     request = LocalImport(

@@ -56,8 +56,7 @@ def import_command(
         return
     echo(
         f"Imported {file.name} ({report['format']}) as survey {report['survey_id']} ({report['slug']}): "
-        f"{report['question_count']} questions on {report['page_count']} pages, "
-        f"{len(outcome.imported.warnings)} warnings."
+        + outcome.imported.report().summary()
     )
     for warning in outcome.imported.warnings:
         echo(f"  warning: {warning}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from cem import hooks
 from cem.api.deps import get_db
 from cem.customers import service
 from cem.customers import timeline as customer_timeline
@@ -42,4 +43,6 @@ def customer_360(request: Request, principal: PageReader, customer_id: int) -> R
             session, workspace_id=principal.workspace_id, customer_id=customer_id
         )
         mask_timeline(session, principal, timeline)  # personal data in texts, for roles without pii:read
-    return render(request, "customers/detail.html", principal, customer=customer, timeline=timeline)
+        # What other domains know of the customer (churn risk, lifetime value), without this page importing them.
+        insights = hooks.customer_insights(session, workspace_id=principal.workspace_id, customer_id=customer_id)
+    return render(request, "customers/detail.html", principal, customer=customer, timeline=timeline, insights=insights)

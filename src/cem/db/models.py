@@ -3,6 +3,8 @@
 from cem.analytics.analyses import models as analyses_models
 from cem.analytics.dashboards import models as dashboard_models
 from cem.auth import models as auth_models
+from cem.churn import models as churn_models
+from cem.clv import models as clv_models
 from cem.customers import models as customer_models
 from cem.distribution import models as distribution_models
 from cem.feedback import models as feedback_models
@@ -14,6 +16,7 @@ from cem.sources import models as source_models
 from cem.surveys import models as survey_models
 from cem.text import models as text_models
 from cem.text.topics import models as topic_models
+from cem.webhooks import models as webhook_models
 
 ALL_MODEL_MODULES = (
     auth_models,
@@ -30,4 +33,7 @@ ALL_MODEL_MODULES = (
     dashboard_models,
     topic_models,
     text_models,
+    clv_models,
+    churn_models,
+    webhook_models,
 )

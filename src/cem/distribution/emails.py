@@ -44,12 +44,12 @@ class EmailContent:
         lang = lang or defn.default_language
         title = text(defn.title, lang, defn.default_language) or survey_name
         question: dict[str, Any] = {"id": "", "headline": "", "points": [], "lower_label": "", "upper_label": ""}
-        first = next((q for _, _, q in defn.questions()), None)
+        first = next((q for _, _, q in defn.answerable_questions()), None)
         if first is not None:
             question["id"] = first.id
             question["headline"] = text(first.headline, lang, defn.default_language)
             if first.type in SCORE_TYPES:
-                low, high = first.points()
+                low, high = (int(end) for end in first.points())  # score types have whole points
                 question["points"] = list(range(low, high + 1))
                 question["lower_label"] = text(first.lower_label, lang, defn.default_language)
                 question["upper_label"] = text(first.upper_label, lang, defn.default_language)

@@ -108,7 +108,7 @@ def _dropoff(session: Session, survey: Survey, started: int) -> list[QuestionDro
     ).all()
     by_field = {field_id: int(n) for field_id, n in rows}
     out = []
-    for _, _, q in defn.questions():
+    for _, _, q in defn.answerable_questions():
         # Matrix rows are stored as "<question>.<row>": a respondent answered the question if any row.
         answered = by_field.get(q.id, 0)
         if q.type == "matrix":

@@ -464,7 +464,7 @@ def open_invitation(session: Session, *, token: str, answer: str | None, now: da
         defn = (
             survey_service.version_definition(session, survey.current_version_id) if survey.current_version_id else None
         )
-        first = next((q for _, _, q in defn.questions()), None) if defn else None
+        first = next((q for _, _, q in defn.answerable_questions()), None) if defn else None
         if first is not None and answer is not None and answer.strip().lstrip("-").isdigit():
             prefill[first.id] = int(answer)
         response = response_service.start_response(

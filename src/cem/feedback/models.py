@@ -29,6 +29,18 @@ class FeedbackRecord(IdMixin, Base):
             sqlite_where=text("touchpoint_id IS NOT NULL"),
             postgresql_where=text("touchpoint_id IS NOT NULL"),
         ),
+        # Frontline views look records up by agent or team; partial, so records naming neither cost nothing
+        # (migration 0017).
+        *(
+            Index(
+                f"ix_feedback_record_ws_{column}",
+                "workspace_id",
+                column,
+                sqlite_where=text(f"{column} IS NOT NULL"),
+                postgresql_where=text(f"{column} IS NOT NULL"),
+            )
+            for column in ("agent", "team")
+        ),
     )
 
     workspace_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("workspace.id", ondelete="CASCADE"))
@@ -51,6 +63,11 @@ class FeedbackRecord(IdMixin, Base):
     value_date: Mapped[date | None] = mapped_column(Date, nullable=True)
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    # The interaction's context as its source names it: channel (a short lowercase key; analytics falls back to
+    # source_type) and who handled it (free identifiers, e.g. a ticket's assignee and group).
+    channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    team: Mapped[str | None] = mapped_column(String(200), nullable=True)
     # The declared scale of a rating-like value (NPS, CSAT, CES, rating; a number may have one): see cem.scores.
     scale_min: Mapped[float | None] = mapped_column(Float, nullable=True)
     scale_max: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -58,6 +59,27 @@ def declared(
     return scores.declared_scale(field_type, name=scale, low=scale_min, high=scale_max)
 
 
+MAX_CHANNEL = 64
+_NOT_KEY = re.compile(r"[\W_]+")
+
+
+def normal_channel(raw: str) -> str:
+    """A channel as sources name it -> a short lowercase key: "ONLINE" -> online, " Walk In " -> walk-in,
+    "e_mail" -> e-mail. Runs of anything but letters and digits become one "-". ValueError says why not."""
+    key = _NOT_KEY.sub("-", raw.strip().lower()).strip("-")
+    if not key:
+        raise ValueError(f"{raw[:40]!r} is not a channel: it needs a letter or digit")
+    if len(key) > MAX_CHANNEL:
+        raise ValueError(f"a channel is at most {MAX_CHANNEL} characters")
+    return key
+
+
+# The interaction channel of a record, normalised (normal_channel) wherever it comes in.
+Channel = Annotated[str, AfterValidator(normal_channel)]
+# Who handled an interaction (agent or team): a free identifier, e.g. a ticket's assignee.
+Handler = ExternalId
+
+
 # A filter's row id: the database's ids are signed 64-bit, so anything larger names nothing and is refused up front.
 
 TYPED = "typed_value"  # the validation-context key under which FeedbackIn leaves its TypedValue
@@ -82,6 +104,9 @@ class FeedbackIn(InputModel):
     scale: ScaleName = None
     value: float | int | bool | str | list[str] | None = None
     language: str | None = Field(default=None, max_length=16)
+    channel: Channel | None = Field(default=None, description="interaction channel, e.g. phone; stored lowercased")
+    agent: Handler | None = Field(default=None, description="who handled the interaction (e.g. ticket assignee)")
+    team: Handler | None = Field(default=None, description="the team that handled the interaction")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("value")
@@ -194,6 +219,9 @@ class FeedbackRead(ReadModel):
     scale_min: float | None = None
     scale_max: float | None = None
     language: str | None
+    channel: str | None
+    agent: str | None
+    team: str | None
     metadata: dict[str, Any] = Field(validation_alias="meta")
     sentiment_label: str | None
     sentiment_score: float | None
@@ -217,6 +245,9 @@ class FeedbackFilter(InputModel):
     touchpoint_id: Id | None = None
     stage_id: Id | None = None
     customer_id: Id | None = None
+    channel: Channel | None = None
+    agent: str | None = Field(default=None, max_length=200)
+    team: str | None = Field(default=None, max_length=200)
     date_from: datetime | None = None
     date_to: datetime | None = None
     score_min: float | None = None

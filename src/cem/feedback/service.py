@@ -70,6 +70,10 @@ def _filtered(session: Session, workspace_id: int, flt: FeedbackFilter) -> Selec
         "field_id": fr.field_id,
         "touchpoint_id": fr.touchpoint_id,
         "customer_id": fr.customer_id,
+        # the record's channel, else its source type: what analytics' `channel` dimension groups by
+        "channel": func.coalesce(fr.channel, fr.source_type),
+        "agent": fr.agent,
+        "team": fr.team,
     }
     for name, column in simple.items():
         value = getattr(flt, name)
@@ -209,6 +213,9 @@ EXPORT_COLUMNS = (
     "scale_min",
     "scale_max",
     "language",
+    "channel",
+    "agent",
+    "team",
     "sentiment_label",
     "sentiment_score",
 )
@@ -246,6 +253,9 @@ def export_rows(
                 export_number(r.scale_min),
                 export_number(r.scale_max),
                 r.language or "",
+                r.channel or "",
+                r.agent or "",
+                r.team or "",
                 r.sentiment_label or "",
                 "" if r.sentiment_score is None else r.sentiment_score,
             ]

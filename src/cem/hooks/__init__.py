@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from sqlalchemy.orm import Session
 
-    from cem.hooks.rows import FeedbackRow
+    from cem.hooks.rows import CustomerInsight, FeedbackRow
     from cem.jobs.registry import Task
 
 hookimpl = pluggy.HookimplMarker(specs.PROJECT)
@@ -61,6 +61,10 @@ def events_ingested(session: Session, *, workspace_id: int, rows: Sequence[dict[
     installed().hook.events_ingested(session=session, workspace_id=workspace_id, rows=rows)
 
 
+def domain_event(session: Session, *, workspace_id: int, event_type: str, data: dict[str, Any]) -> None:
+    installed().hook.domain_event(session=session, workspace_id=workspace_id, event_type=event_type, data=data)
+
+
 def feedback_stored(session: Session, *, workspace_id: int, rows: Sequence[FeedbackRow]) -> None:
     installed().hook.feedback_stored(session=session, workspace_id=workspace_id, rows=rows)
 
@@ -71,6 +75,12 @@ def records_enriched(
     installed().hook.records_enriched(
         session=session, workspace_id=workspace_id, record_ids=record_ids, vectors=vectors
     )
+
+
+def customer_insights(session: Session, *, workspace_id: int, customer_id: int) -> list[CustomerInsight]:
+    """Every plugin's panels for one customer, in their `order`."""
+    panels = installed().hook.customer_insights(session=session, workspace_id=workspace_id, customer_id=customer_id)
+    return sorted((panel for contributed in panels for panel in contributed), key=lambda p: p.order)
 
 
 def has_implementations(hook_name: str) -> bool:

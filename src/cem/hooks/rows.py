@@ -38,6 +38,9 @@ class FeedbackRow:
     value_bool: bool | None = None
     value_date: date | None = None
     language: str | None = None
+    channel: str | None = None  # the interaction channel as a short lowercase key (cem.feedback.schemas.Channel)
+    agent: str | None = None  # who handled the interaction (a ticket's assignee)
+    team: str | None = None  # the team that handled it
     metadata: dict[str, Any] | None = None
     scale_min: float | None = None
     scale_max: float | None = None
@@ -68,9 +71,24 @@ class FeedbackRow:
             "value_bool": self.value_bool,
             "value_date": self.value_date,
             "language": self.language,
+            "channel": self.channel,
+            "agent": self.agent,
+            "team": self.team,
             "metadata": self.metadata or {},
             "scale_min": self.scale_min,
             "scale_max": self.scale_max,
             "created_at": now,
             "updated_at": now,
         }
+
+
+@dataclass(slots=True)
+class CustomerInsight:
+    """A panel a domain adds to the customer 360 page (`customer_insights` hook): a title, label/value facts, and
+    free lines (e.g. reasons). Plain strings: the page escapes them."""
+
+    title: str
+    facts: list[tuple[str, str]]
+    lines: list[str] | None = None
+    note: str = ""
+    order: int = 100  # lower first

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from sqlalchemy.orm import Session
 
-    from cem.hooks.rows import FeedbackRow
+    from cem.hooks.rows import CustomerInsight, FeedbackRow
     from cem.jobs.registry import Task
 
 PROJECT = "cem"
@@ -30,6 +30,16 @@ def events_ingested(session: Session, workspace_id: int, rows: Sequence[dict[str
 
     Each row is the stored event: customer_id, touchpoint_id, external_id (the idempotency key), type,
     occurred_at, properties, value. A re-sent event arrives again with the same external_id.
+    """
+
+
+@hookspec
+def domain_event(session: Session, workspace_id: int, event_type: str, data: dict[str, Any]) -> None:
+    """Something happened that subscribers may want: feedback.created, response.completed, alert.fired,
+    case.created, case.updated, case.closed, sla.breached.
+
+    `data` is the event's JSON-serialisable body (ids, not objects). Called inside the caller's unit of work, so
+    an outbound delivery (cem.webhooks) is enqueued atomically with the change that caused it: the outbox pattern.
     """
 
 
@@ -53,3 +63,9 @@ def records_enriched(session: Session, workspace_id: int, record_ids: Sequence[i
 @hookspec
 def job_tasks() -> Sequence[Task]:  # type: ignore[empty-body]
     """The background tasks a domain runs (cem.jobs.registry.Task, as the `@task` decorator declares them)."""
+
+
+@hookspec
+def customer_insights(session: Session, workspace_id: int, customer_id: int) -> Sequence[CustomerInsight]:  # type: ignore[empty-body]
+    """Panels for the customer 360 page (cem.customers.web): what a domain knows of the customer (lifetime value,
+    churn risk, ...). Read-only; an implementation with nothing to say returns an empty list."""

@@ -17,6 +17,7 @@ from cem.errors import BadRequest
 from cem.exports_safety import csv_writer
 from cem.imports import service
 from cem.imports.schemas import MappingIn, MappingRead, MappingUpdate, RunRead
+from cem.imports.suggest import Suggestion, source_name_of, suggest_for_file
 from cem.json_input import parse_json
 from cem.schemas import Id
 
@@ -65,6 +66,34 @@ def create_import(
         delimiter=delimiter or None,
     )
     return RunRead.model_validate(run)
+
+
+@router.post(
+    "/imports/suggest-mapping", response_model=Suggestion, summary="Guess a mapping from a file's header and first rows"
+)
+def suggest_mapping(
+    request: Request,
+    _importer: Importer,  # who may import may ask for a mapping; nothing is stored
+    file: Annotated[UploadFile, File(description="CSV file whose header and first 1,000 rows are read")],
+    target: Annotated[str, Form()] = "feedback",
+    encoding: Annotated[str | None, Form(max_length=40)] = None,
+    delimiter: Annotated[str | None, Form(max_length=10)] = None,
+) -> Suggestion:
+    """The mapping to edit and pass back to `POST /imports`, each column's guessed type, examples, distinct and
+    empty counts, and notes on what was assumed (scales, date order, keys). Nothing is stored; the upload is
+    deleted once read."""
+    filename = file.filename or "upload.csv"
+    path = service.save_upload(file.file, filename, get_settings(request).data_dir)
+    try:
+        return suggest_for_file(
+            path,
+            target=target,
+            encoding=encoding or None,
+            delimiter=delimiter or None,
+            source_name=source_name_of(filename),
+        )
+    finally:
+        path.unlink(missing_ok=True)
 
 
 @router.get("/imports", response_model=list[RunRead], summary="Recent import runs")

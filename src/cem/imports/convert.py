@@ -14,7 +14,15 @@ from pydantic import ValidationError, validate_email
 
 from cem import scores
 from cem.customers.bulk import BulkRef
-from cem.feedback.schemas import TYPED, FeedbackIn, TypedValue, checked_number, typed_value
+from cem.feedback.row_keys import row_key_id
+from cem.feedback.schemas import (
+    TYPED,
+    FeedbackIn,
+    TypedValue,
+    checked_number,
+    normal_channel,
+    typed_value,
+)
 from cem.hooks.rows import FeedbackRow
 from cem.imports.schemas import CustomerMap, CustomersMapping, FeedbackMapping
 
@@ -187,6 +195,41 @@ class RefReader:
         return BulkRef(ext or None, email or None, name or None, attrs)
 
 
+def _handler(raw: str) -> str:
+    if len(raw) > MAX_ID:
+        raise ValueError(f"at most {MAX_ID} characters")
+    return raw
+
+
+class SubmissionId:
+    """A row's submission id: its `submission_id` cell, or the hash of its `row_key` cells (cem.feedback.row_keys)."""
+
+    def __init__(self, mapping: FeedbackMapping, header: list[str], cols: Columns) -> None:
+        self.column = mapping.submission_id
+        self.i_sub = cols.opt(mapping.submission_id)
+        if mapping.content_key:
+            # Sorted by header name, so the same row in a re-export with reordered columns keeps its key.
+            self.names = sorted(header)
+            self.label = "row (every cell the same as"
+        else:
+            self.names = list(mapping.row_key or ())
+            self.label = f"row key ({', '.join(self.names)}"
+        self.key_indexes = [(name, cols.index[name]) for name in self.names]
+
+    def __call__(self, cells: list[str]) -> tuple[str, str]:
+        """(submission id, label for duplicate errors)."""
+        if self.i_sub is not None:
+            sub = cells[self.i_sub].strip()
+            if not sub or len(sub) > MAX_ID:
+                raise RowProblem(str(self.column), "a submission id is required (1-200 characters)", sub)
+            return sub, f"submission {sub!r}"
+        values = [cells[i].strip() for _name, i in self.key_indexes]
+        if not any(values):
+            raise RowProblem(", ".join(self.names), "every row key column is empty: nothing identifies the row")
+        pairs = [[name, value] for (name, _i), value in zip(self.key_indexes, values, strict=True)]
+        return row_key_id(pairs), f"{self.label} another row)"
+
+
 class FeedbackCsv:
     """CSV row -> Pending holding one record per non-empty mapped field."""
 
@@ -194,7 +237,7 @@ class FeedbackCsv:
         cols = Columns(header)
         self.m = mapping
         self.now = now
-        self.i_sub = cols.index[mapping.submission_id]
+        self.submission = SubmissionId(mapping, header, cols)
         self.fields = [
             (cols.index[f.column], f.column, f.record_field_id, f.field_type, f.label) for f in mapping.fields
         ]
@@ -203,6 +246,16 @@ class FeedbackCsv:
         self.i_tp = cols.opt(mapping.touchpoint)
         self.i_at = cols.opt(mapping.collected_at)
         self.i_lang = cols.opt(mapping.language)
+        channels = Cache(1000)
+        # Context from a column (index, column, parser) or, without one, the mapping's constant.
+        self.context: list[tuple[str, int | None, str, Any, Any]] = [
+            (name, cols.opt(column), str(column), constant, parse)
+            for name, column, constant, parse in (
+                ("channel", mapping.channel, mapping.channel_value, lambda raw: channels.get(raw, normal_channel)),
+                ("agent", mapping.agent, mapping.agent_value, _handler),
+                ("team", mapping.team, mapping.team_value, _handler),
+            )
+        ]
         self.meta = [(c, cols.index[c]) for c in mapping.metadata]
         self.dates = Cache()
         self.base = {
@@ -217,18 +270,18 @@ class FeedbackCsv:
     def __call__(self, line: int, cells: list[str]) -> Pending:
         if len(cells) != self.width:
             raise RowProblem("", f"expected {self.width} cells, found {len(cells)}")
-        sub = cells[self.i_sub].strip()
-        if not sub or len(sub) > MAX_ID:
-            raise RowProblem(self.m.submission_id, "a submission id is required (1-200 characters)", sub)
+        sub, label = self.submission(cells)
         row: dict[str, Any] = {**self.base, "submission_id": sub, "collected_at": self._collected_at(cells)}
         row["language"] = self._language(cells)
+        for name, index, column, constant, parse in self.context:
+            row[name] = constant if index is None else _parsed_cell(cells[index], column, parse)
         row["metadata"] = {c: cells[i] for c, i in self.meta if cells[i] != ""}
         records = self._records(cells, row)
-        pending = Pending(line, sub, f"submission {sub!r}", records)
+        pending = Pending(line, sub, label, records)
         if self.customer is not None:
             pending.customer_id = self.customer.customer_id(cells)
             pending.ref = None if pending.customer_id is not None else self.customer.ref(cells)
-        pending.touchpoint = self.m.touchpoint_key
+        pending.touchpoint = self.m.touchpoint_constant
         if self.i_tp is not None:
             pending.touchpoint = cells[self.i_tp].strip() or None
         return pending
@@ -267,7 +320,7 @@ class FeedbackCsv:
 
     def _collected_at(self, cells: list[str]) -> datetime:
         if self.i_at is None:
-            return self.now
+            return self.m.collected_at_value or self.now
         raw = cells[self.i_at].strip()
         if not raw:
             return self.now
@@ -284,6 +337,17 @@ class FeedbackCsv:
         if len(raw) > 16:
             raise RowProblem(str(self.m.language), "a language code is at most 16 characters", raw)
         return raw or self.m.language_value
+
+
+def _parsed_cell(raw: str, column: str, parse: Any) -> Any:
+    """A context cell parsed (None when blank); a value that does not parse is the row's problem."""
+    value = raw.strip()
+    if not value:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise RowProblem(column, str(exc), value) from None
 
 
 class FeedbackNdjson:
@@ -318,6 +382,9 @@ class FeedbackNdjson:
             value_bool=flag,
             value_date=day,
             language=rec.language,
+            channel=rec.channel,
+            agent=rec.agent,
+            team=rec.team,
             metadata=rec.metadata,
             scale_min=scale.low if scale else None,
             scale_max=scale.high if scale else None,

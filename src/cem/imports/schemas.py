@@ -6,6 +6,12 @@ do without, so a hand-written mapping stays short, e.g. for feedback:
     {"source_name": "shop", "submission_id": "review_id",
      "customer": {"external_id": "customer_id"},
      "fields": [{"column": "score", "field_type": "rating"}, {"column": "comment", "field_type": "text"}]}
+
+A row's context (channel, touchpoint, agent, team, language, collected_at) comes from a column (`channel`) or one
+constant for every row (`channel_value`), never both. A file without an id column names its records by a row key
+instead of `submission_id`: `"row_key": ["order_id", "review_creation_date"]` hashes those cells, `"row_key":
+"content"` every cell of the row (cem.feedback.row_keys). Re-importing the file then updates the same records;
+a row whose keyed cells were edited becomes a new record (the old one stays).
 """
 
 from __future__ import annotations
@@ -13,13 +19,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from cem import scores
 from cem.errors import InvalidInput
-from cem.feedback.schemas import FieldType, ScaleMax, ScaleMin, ScaleName, SourceType, declared
+from cem.feedback.row_keys import CONTENT, RowKeySpec, exclusive, one_of
+from cem.feedback.schemas import Channel, FieldType, Handler, ScaleMax, ScaleMin, ScaleName, SourceType, declared
 from cem.schemas import ExternalId, InputModel, Key, Name, ReadModel
 
+# Row context a mapping takes from a column (`channel`) or a constant (`channel_value`).
+CONTEXT = ("channel", "touchpoint", "agent", "team", "collected_at", "language")
 Target = Literal["feedback", "customers", "events"]
 TARGETS: tuple[str, ...] = ("feedback", "customers", "events")
 Column = Name  # a header name; stripped, 1-200 characters
@@ -63,31 +72,68 @@ class FieldMap(InputModel):
         return declared(self.field_type, scale=self.scale, scale_min=self.scale_min, scale_max=self.scale_max)
 
 
+# A mapping key given together with one of these (declared before it) is refused: one way to say one thing.
+EXCLUSIVE: dict[str, tuple[str, ...]] = {
+    "row_key": ("submission_id",),
+    "touchpoint_key": ("touchpoint", "touchpoint_value"),
+    **{f"{name}_value": (name,) for name in CONTEXT},
+}
+
+
 class FeedbackMapping(InputModel):
-    """CSV row -> one or more feedback records (one per entry of `fields`)."""
+    """CSV row -> one or more feedback records (one per entry of `fields`).
+
+    Exactly one of `submission_id` (a column) or `row_key` (columns, or "content") names a row's records. Each
+    context value is a column (`channel`) or a constant (`channel_value`), not both; `touchpoint_key` is the
+    older spelling of `touchpoint_value`.
+    """
 
     source_type: SourceType = "csv"
     source_name: Name = "import"
-    submission_id: Column
+    submission_id: Column | None = None
+    row_key: RowKeySpec[Column] | None = Field(
+        default=None, description='columns whose values make the submission id, or "content" (every column)'
+    )
     customer: CustomerMap | None = None
+    channel: Column | None = Field(default=None, description="column holding the interaction channel")
+    channel_value: Channel | None = Field(default=None, description="one channel for every row, e.g. phone")
     touchpoint: Column | None = Field(default=None, description="column holding a touchpoint key")
-    touchpoint_key: Key | None = Field(default=None, description="one touchpoint key for every row")
+    touchpoint_value: Key | None = Field(default=None, description="one touchpoint key for every row")
+    touchpoint_key: Key | None = Field(default=None, description="one touchpoint key for every row (older name)")
+    agent: Column | None = Field(default=None, description="column naming who handled the interaction")
+    agent_value: Handler | None = Field(default=None, description="one agent for every row")
+    team: Column | None = Field(default=None, description="column naming the team that handled it")
+    team_value: Handler | None = Field(default=None, description="one team for every row")
     collected_at: Column | None = None
+    collected_at_value: datetime | None = Field(default=None, description="one ISO date/time for every row")
     collected_at_format: str | None = Field(default=None, max_length=100, description="strftime format; ISO if unset")
     language: Column | None = None
     language_value: str | None = Field(default=None, max_length=16, description="one language for every row")
     metadata: list[Column] = Field(default_factory=list, description="columns copied into metadata")
     fields: list[FieldMap] = Field(min_length=1)
 
+    @field_validator(*EXCLUSIVE)
+    @classmethod
+    def _column_or_constant(cls, value: Any, info: ValidationInfo) -> Any:
+        return exclusive(value, info.data, str(info.field_name), *EXCLUSIVE[str(info.field_name)])
+
     @model_validator(mode="after")
     def _unique_fields(self) -> FeedbackMapping:
+        one_of(self.submission_id, self.row_key, "submission_id (a column)", 'row_key (columns or "content")')
         ids = [f.record_field_id for f in self.fields]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"field ids must be unique within a row: {', '.join(dupes)}")
-        if self.touchpoint and self.touchpoint_key:
-            raise ValueError("give touchpoint (a column) or touchpoint_key (a constant), not both")
         return self
+
+    @property
+    def touchpoint_constant(self) -> str | None:
+        return self.touchpoint_value or self.touchpoint_key
+
+    @property
+    def content_key(self) -> bool:
+        """Whether the submission id is the hash of the whole row."""
+        return self.row_key == CONTENT
 
 
 class CustomersMapping(InputModel):
@@ -162,13 +208,20 @@ def mapped_columns(mapping: AnyMapping) -> list[str]:
 
 # Keys whose string values are constants or formats, never column names.
 _NOT_COLUMNS = frozenset(
-    {"source_type", "source_name", "touchpoint_key", "collected_at_format", "language_value", "type_value"}
+    {
+        "source_type",
+        "source_name",
+        "touchpoint_key",
+        "collected_at_format",
+        "type_value",
+        *(f"{c}_value" for c in CONTEXT),
+    }
     | {"occurred_at_format", "field_id", "field_type", "label", "create", "scale"}
 )
 
 
 def _collect(value: Any, out: list[str], key: str = "") -> None:
-    if key in _NOT_COLUMNS:
+    if key in _NOT_COLUMNS or (key == "row_key" and value == CONTENT):
         return
     if isinstance(value, str):
         out.append(value)

@@ -70,7 +70,7 @@ def create_mapping(session: Session, *, actor: Principal, mapping_in: MappingIn)
         workspace_id=actor.workspace_id,
         name=mapping_in.name,
         target=mapping_in.target,
-        mapping=parsed.model_dump(exclude_defaults=True),
+        mapping=parsed.model_dump(mode="json", exclude_defaults=True),
     )
     session.add(saved)
     flush_unique(session, f"A mapping named {mapping_in.name!r}")
@@ -84,7 +84,7 @@ def update_mapping(session: Session, *, actor: Principal, mapping_id: int, updat
     target = update.target or saved.target
     if update.mapping is not None or update.target is not None:
         raw = update.mapping if update.mapping is not None else saved.mapping
-        saved.mapping = parse_mapping(target, raw).model_dump(exclude_defaults=True)
+        saved.mapping = parse_mapping(target, raw).model_dump(mode="json", exclude_defaults=True)
         saved.target = target
     if update.name is not None:
         saved.name = update.name
@@ -102,7 +102,7 @@ def delete_mapping(session: Session, *, actor: Principal, mapping_id: int) -> No
 
 def save_mapping_as(session: Session, *, actor: Principal, name: str, target: str, mapping: AnyMapping) -> int:
     """Create or overwrite the mapping called `name` (used by "save mapping as" in CLI and UI)."""
-    raw = mapping.model_dump(exclude_defaults=True)
+    raw = mapping.model_dump(mode="json", exclude_defaults=True)
     existing = session.scalars(
         select(ImportMapping).where(ImportMapping.workspace_id == actor.workspace_id, ImportMapping.name == name)
     ).first()
@@ -174,11 +174,14 @@ def default_mapping(header: list[str]) -> tuple[FeedbackMapping, str]:
 
 def describe(mapping: FeedbackMapping) -> str:
     """One line saying which column feeds what."""
-    parts = [f"submission_id <- {mapping.submission_id!r}"]
+    if mapping.submission_id:
+        parts = [f"submission_id <- {mapping.submission_id!r}"]
+    else:
+        parts = [f"row_key <- {mapping.row_key!r}"]
     if mapping.customer:
         c = mapping.customer
         parts += [f"customer {k} <- {v!r}" for k, v in (("external_id", c.external_id), ("email", c.email)) if v]
-    for name in ("collected_at", "language", "touchpoint"):
+    for name in ("collected_at", "language", "touchpoint", "channel", "agent", "team"):
         if getattr(mapping, name):
             parts.append(f"{name} <- {getattr(mapping, name)!r}")
     parts += [f"field {f.record_field_id} ({f.field_type}) <- {f.column!r}" for f in mapping.fields]
@@ -253,7 +256,7 @@ def create_run(
         target=target,
         filename=Path(filename).name[:500] or "upload",
         stored_path=stored_path,
-        mapping=mapping.model_dump(exclude_defaults=True) if mapping else {},
+        mapping=mapping.model_dump(mode="json", exclude_defaults=True) if mapping else {},
         status=status,
         total_rows=total_rows,
         errors=[],

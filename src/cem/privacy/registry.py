@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
 from cem.analytics.dashboards.models import Dashboard
 from cem.auth.models import ApiToken, AuditLog, Membership, User, WebSession
+from cem.churn.models import ChurnScore
+from cem.clv.models import CustomerValue
 from cem.customers.models import Customer, Event
 from cem.distribution.models import Contact as SurveyContact
 from cem.distribution.models import ContactSkip, Invitation, Unsubscribe
@@ -25,6 +27,7 @@ from cem.privacy.subject import Subject
 from cem.surveys.models import SurveyResponse
 from cem.text.models import LabelCorrection
 from cem.text.topics.models import RecordTopic
+from cem.webhooks.models import WebhookAttempt, WebhookDelivery
 
 Linker = Callable[[Subject], ColumnElement[bool] | None]
 ERASED_USER_LABEL = "[erased user]"
@@ -73,11 +76,34 @@ def _topics_of_records(s: Subject) -> ColumnElement[bool] | None:
     return RecordTopic.record_id.in_(records) if s.customer_ids else None
 
 
+def _webhook_deliveries(s: Subject) -> ColumnElement[bool] | None:
+    # The signed body names the customer as `"customer_id":<id>,` (cem.webhooks.events.body: compact JSON, more
+    # keys follow it in every event).
+    if not s.customer_ids:
+        return None
+    return or_(*(WebhookDelivery.body.contains(f'"customer_id":{i},') for i in s.customer_ids))
+
+
+def _webhook_attempts(s: Subject) -> ColumnElement[bool] | None:
+    deliveries = _webhook_deliveries(s)
+    if deliveries is None:
+        return None
+    return WebhookAttempt.delivery_id.in_(select(WebhookDelivery.id).where(deliveries))
+
+
 PERSONAL: dict[str, PersonalData] = {
     # Before feedback_record: which topics the person's texts carry (derived from them, erased with them).
     "record_topic": PersonalData(
         "topic assignments of the person's feedback texts",
         _topics_of_records,
+    ),
+    # Scores derived from the person's purchases, attributes and feedback (before customer, which they reference).
+    "customer_value": PersonalData(
+        "predicted lifetime value of the person's customer records",
+        lambda s: _among(CustomerValue.customer_id, s.customer_ids),
+    ),
+    "churn_score": PersonalData(
+        "predicted churn risk and its reasons", lambda s: _among(ChurnScore.customer_id, s.customer_ids)
     ),
     "event": PersonalData(
         "interaction events of the person's customer records", lambda s: _among(Event.customer_id, s.customer_ids)
@@ -140,6 +166,11 @@ PERSONAL: dict[str, PersonalData] = {
     ),
     "import_run": PersonalData("row errors, messages and created_by may quote the email"),
     "job": PersonalData("job arguments, results and errors may quote the email"),
+    # Before webhook_delivery: receivers' answers to the person's messages may echo them.
+    "webhook_attempt": PersonalData("receivers' answers to webhook messages about the person", _webhook_attempts),
+    "webhook_delivery": PersonalData(
+        "outbound webhook messages carrying the person's feedback and answers", _webhook_deliveries
+    ),
     # Effect keys are retry markers, not anyone's data: dropping one only lets a job about this person
     # repeat its effect, and that person is being erased.
     "job_effect": PersonalData(
@@ -153,6 +184,8 @@ NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
     "survey_channel_settings": NoPersonalData("a survey's recontact, email and widget settings (configuration)"),
     "survey_trigger": NoPersonalData("event types that trigger a survey (configuration)"),
     "survey_distribution": NoPersonalData("a survey sending's audience, subject and status (configuration)"),
+    "clv_fit": NoPersonalData("lifetime-value model parameters fitted over many customers"),
+    "churn_fit": NoPersonalData("churn model figures (cross-validation, feature names) over many customers"),
     "workspace_sentiment_model": NoPersonalData("logistic-regression weights and cross-validation figures"),
     "topic": NoPersonalData("topic labels and centroids aggregated over many texts (configuration)"),
     "workspace": NoPersonalData("an organisation's name, slug and settings"),
@@ -162,6 +195,7 @@ NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
     "touchpoint": NoPersonalData("touchpoint definitions (configuration)"),
     "import_mapping": NoPersonalData("saved CSV column mappings (configuration)"),
     "inbound_source": NoPersonalData("webhook source configuration and secret digests"),
+    "webhook_subscription": NoPersonalData("endpoint URLs, chosen events and an encrypted signing secret"),
     "job_schedule": NoPersonalData("cron definitions of recurring system jobs"),
     # The keys are HMACs under the server secret (not reversible without it) and every row is deleted once
     # the throttle window (15 minutes by default) has passed, so nothing lasts long enough to export or erase.

@@ -8,13 +8,14 @@ Form field names of the hosted page (also what the prefill query uses):
 
 Feedback records of one answer (source_type "survey", source_name = survey slug, submission_id =
 response.submission_id, field_id = question id):
-    scores -> one record, value_number;  text -> value_text (number validation: field type number);
+    scores -> one record, value_number;  slider -> value_number, field type number;
+    text -> value_text (number validation: field type number);
     single choice/dropdown -> value_text = choice label in the default language, metadata.choice_id;
     multiple choice/ranking -> ONE record, value_text = labels joined with "; " (ranking: best first),
         metadata.choice_ids = the ids in order;
     "other" text -> an extra text record "<question_id>.other";
     matrix -> one record per answered row, field_id "<question_id>.<row_id>" (rating with a scale, else choice);
-    date -> value_date;  consent/cta -> value_bool.
+    date -> value_date;  consent/cta -> value_bool;  display blocks -> nothing (they take no answer).
 """
 
 from __future__ import annotations
@@ -54,6 +55,25 @@ def _score(question: Question, raw: Any) -> int:
     if not number.is_integer() or not low <= number <= high:
         raise AnswerError(f"Choose a number from {low} to {high}.")
     return int(number)
+
+
+def _slider(question: Question, raw: Any) -> int | float:
+    """A number of the slider's range on one of its steps (range_min + k * step)."""
+    low, high = question.points()
+    reason = f"Choose a number from {low:g} to {high:g} in steps of {question.step:g}."
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise AnswerError(reason)
+    try:
+        number = float(raw.strip().replace(",", ".")) if isinstance(raw, str) else float(raw)
+    except ValueError:
+        raise AnswerError(reason) from None
+    if not low <= number <= high:  # also refuses NaN and infinities
+        raise AnswerError(reason)
+    steps = (number - low) / question.step
+    if abs(steps - round(steps)) > 1e-6:
+        raise AnswerError(reason)
+    number = round(float(low + round(steps) * question.step), 10)  # drops float noise such as 0.30000000000000004
+    return int(number) if number.is_integer() else number
 
 
 def _choice_ids(question: Question) -> dict[str, bool]:
@@ -162,6 +182,8 @@ def check_answer(question: Question, raw: Any) -> Any:
     kind = question.type
     if kind in SCORE_TYPES:
         return _score(question, raw)
+    if kind == "slider":
+        return _slider(question, raw)
     if kind in ("single_choice", "dropdown"):
         return _single(question, raw)
     if kind == "multiple_choice":
@@ -197,10 +219,13 @@ def check_other(question: Question, value: Any, raw_other: Any) -> str | None:
 
 
 def check_answers(questions: Sequence[Question], raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Check every question: (normalised values incl. "<id>.other" keys, errors by question id)."""
+    """Check every question: (normalised values incl. "<id>.other" keys, errors by question id).
+    Display blocks take no answer: they get no value, and anything posted for them is ignored."""
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for question in questions:
+        if not question.answerable:
+            continue
         try:
             value = check_answer(question, raw.get(question.id))
             other = check_other(question, value, raw.get(question.id + OTHER_SUFFIX))
@@ -216,6 +241,8 @@ def parse_form(questions: Sequence[Question], form: Mapping[str, list[str]]) -> 
     """Raw answers (engine shape, unchecked) from posted form fields."""
     raw: dict[str, Any] = {}
     for q in questions:
+        if not q.answerable:
+            continue
         name = form_name(q.id)
         values = [v for v in form.get(name, []) if v != ""]
         if q.type == "multiple_choice":
@@ -305,6 +332,8 @@ def feedback_fields(
 
 def all_field_ids(question: Question) -> list[str]:
     """Every field id a question can produce (to remove stale records when an answer is withdrawn)."""
+    if not question.answerable:
+        return []
     if question.type == "matrix":
         return [f"{question.id}.{r.id}" for r in question.rows]
     return [question.id, question.id + OTHER_SUFFIX]

@@ -93,6 +93,8 @@ def show(session: Session, slug: str, query: dict[str, str], cookies: dict[str, 
 def _prefill_from_query(page: Page, query: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for question in page.questions:
+        if not question.answerable:
+            continue
         raw = query.get(answer_rules.form_name(question.id))
         if raw is None:
             continue

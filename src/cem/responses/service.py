@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from cem import hooks
 from cem.customers.models import Customer
 from cem.db.base import utcnow
 from cem.errors import CEMError, Conflict, InvalidInput, NotFound
@@ -366,6 +367,7 @@ def _complete(
     response.status = "completed"
     response.completed_at = now
     response.ending_id = ending_id
+    _announce_completion(session, survey, response)
     if shared is not None and not survey.close_after_responses:  # nothing reads the count before the commit
         shared.completions[survey.id] += 1
         return
@@ -381,6 +383,22 @@ def _complete(
     if survey.close_after_responses and survey.completed_count >= survey.close_after_responses:
         survey.status = "closed"
         survey.updated_at = now
+
+
+def _announce_completion(session: Session, survey: Survey, response: SurveyResponse) -> None:
+    """`response.completed` for subscribers (outbound webhooks), in the transaction that completes the response."""
+    data = {
+        "survey_id": survey.id,
+        "response_id": response.id,
+        "submission_id": response.submission_id,
+        "customer_id": response.customer_id,
+        "channel": response.channel,
+        "language": response.language,
+        "completed_at": response.completed_at.isoformat() if response.completed_at else None,
+        "ending_id": response.ending_id,
+        "answers": dict(response.answers or {}),
+    }
+    hooks.domain_event(session, workspace_id=survey.workspace_id, event_type="response.completed", data=data)
 
 
 def add_response(
@@ -410,7 +428,7 @@ def add_response(
     if version_id is None:
         raise Conflict("The survey has no published version to hold responses; publish it first.")
     defn = surveys.version_definition(session, version_id)
-    questions = [q.model_copy(update={"required": False}) for _, _, q in defn.questions()]
+    questions = [q.model_copy(update={"required": False}) for _, _, q in defn.answerable_questions()]
     known = {q.id for q in questions} | {q.id + answer_rules.OTHER_SUFFIX for q in questions}
     unknown = sorted(set(answers) - known)
     values, errors = answer_rules.check_answers(questions, answers)
@@ -454,7 +472,7 @@ def add_response(
     session.flush()
     if completed and not was_completed:
         session.execute(update(Survey).where(Survey.id == survey.id).values(completed_count=Survey.completed_count + 1))
-    every_question = [q for _, _, q in defn.questions()]
+    every_question = [q for _, _, q in defn.answerable_questions()]
     records.write_records(session, survey, response, defn, every_question, now=now, remove_stale=existed)
     return response
 

@@ -52,6 +52,9 @@ class QuestionView:
     button_label: str = ""
     button_url: str | None = None
     style: str = "numbers"
+    range_min: str = ""  # slider bounds and step as HTML attribute values ("0", "0.5")
+    range_max: str = ""
+    step: str = ""
     value: Any = None
     other_value: str = ""
     error: str | None = None
@@ -92,7 +95,7 @@ def _labels(question: Question, lang: str, default: str) -> tuple[str, str]:
 
 
 def _score_options(question: Question) -> list[Option]:
-    low, high = question.points()
+    low, high = (int(end) for end in question.points())  # score types have whole points
     points = high - low + 1
     options = []
     for number in range(low, high + 1):
@@ -129,6 +132,9 @@ def question_view(
     )
     if question.type in SCORE_TYPES:
         view.options = _score_options(question)
+    elif question.type == "slider":
+        bounds = (*question.points(), question.step)
+        view.range_min, view.range_max, view.step = (f"{number:g}" for number in bounds)
     elif question.type == "matrix":
         view.rows = [Option(value=r.id, label=text(r.label, lang, default)) for r in question.rows]
         if question.scale:

@@ -44,6 +44,11 @@ def _samples(mapping: dict[str, Any]) -> list[tuple[str, Any]]:
     pairs.append((customer.get("name") or "", "Jane Doe"))
     pairs += [(path, "plan-gold") for path in (customer.get("attributes") or {}).values()]
     pairs += [(mapping.get("language") or "", "en"), (mapping.get("touchpoint_path") or "", "checkout")]
+    pairs += [
+        (mapping.get(name) or "", value) for name, value in (("channel", "chat"), ("agent", "A-7"), ("team", "T-1"))
+    ]
+    row_key = mapping.get("row_key")
+    pairs += [(path, "example") for path in row_key] if isinstance(row_key, list) else []
     pairs += [(path, "example") for path in (mapping.get("metadata") or {}).values()]
     pairs += [(f["path"], SAMPLE_VALUES.get(f["field_type"], "example")) for f in mapping.get("fields", [])]
     return [(path, value) for path, value in pairs if path]

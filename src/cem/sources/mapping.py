@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cem.errors import InvalidInput, PayloadTooLarge
+from cem.feedback.row_keys import CONTENT, row_key_id
 from cem.feedback.schemas import FeedbackIn, typed_value
 from cem.sources.paths import Missing, parse_path, resolve
 from cem.sources.schemas import FieldMap, SourceMapping
@@ -105,21 +106,37 @@ class _RecordMapper:
             self.problems.append(problem)
 
     def common(self) -> dict[str, Any]:
-        """What every field of this record shares: identity, time, customer, touchpoint, metadata."""
+        """What every field of this record shares: identity, time, customer, context, metadata."""
         m = self.mapping
         values: dict[str, Any] = {
             **self.base,
-            "submission_id": self.identifier("submission_id", m.submission_id, required=True),
-            "collected_at": self.value("collected_at", m.collected_at),
+            "submission_id": self.submission_id(),
+            "collected_at": self.value("collected_at", m.collected_at) or m.collected_at_value,
             "customer": self.customer(),
-            "language": self.value("language", m.language),
+            "language": self.value("language", m.language) if m.language else m.language_value,
+            "channel": self.value("channel", m.channel) if m.channel else m.channel_value,
+            # Handlers may be numeric ids (a helpdesk's assignee_id): stored as text, like submission ids.
+            "agent": self.identifier("agent", m.agent) if m.agent else m.agent_value,
+            "team": self.identifier("team", m.team) if m.team else m.team_value,
             "metadata": self.metadata(),
         }
-        if m.touchpoint:
-            values["touchpoint"] = m.touchpoint
-        else:
-            values["touchpoint"] = self.value("touchpoint", m.touchpoint_path)
+        values["touchpoint"] = m.touchpoint or m.touchpoint_value or self.value("touchpoint", m.touchpoint_path)
         return values
+
+    def submission_id(self) -> str | None:
+        """The record's `submission_id`, or the hash of its `row_key` values (cem.feedback.row_keys)."""
+        m = self.mapping
+        if m.submission_id is not None:
+            return self.identifier("submission_id", m.submission_id, required=True)
+        if m.row_key == CONTENT:
+            return row_key_id([self.record])
+        paths = list(m.row_key or ())
+        found = [self.value(f"row_key.{i}", path) for i, path in enumerate(paths)]
+        if all(value is None for value in found):
+            self.paths["row_key"] = ", ".join(paths)
+            self.problem("row_key", "none of the row key paths holds a value: nothing identifies the record")
+            return None
+        return row_key_id(found)
 
     def customer(self) -> dict[str, Any] | None:
         """The customer reference, or None for an anonymous record."""

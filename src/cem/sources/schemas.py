@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from cem import scores
-from cem.feedback.schemas import FieldType, ScaleMax, ScaleMin, ScaleName, declared
+from cem.feedback.row_keys import RowKeySpec, exclusive, one_of
+from cem.feedback.schemas import Channel, FieldType, Handler, ScaleMax, ScaleMin, ScaleName, declared
 from cem.schemas import ExternalId, InputModel, Key, Name, ReadModel
 from cem.sources.paths import parse_path
 
@@ -55,25 +56,56 @@ class CustomerMap(InputModel):
     )
 
 
+# A mapping key given together with one of these (declared before it) is refused: one way to say one thing.
+EXCLUSIVE: dict[str, tuple[str, ...]] = {
+    "row_key": ("submission_id",),
+    "touchpoint": ("touchpoint_path",),
+    "touchpoint_value": ("touchpoint_path", "touchpoint"),
+    **{f"{name}_value": (name,) for name in ("collected_at", "channel", "agent", "team", "language")},
+}
+
+
 class SourceMapping(InputModel):
-    """How one JSON record becomes feedback records; every path is relative to the record."""
+    """How one JSON record becomes feedback records; every path is relative to the record.
+
+    Exactly one of `submission_id` (a path) or `row_key` (paths, or "content": the whole record as canonical
+    JSON) names a record's feedback; with a row key, a re-sent record updates its feedback and an edited keyed
+    value makes a new one. Each context value is a path (`channel`) or a constant (`channel_value`), not both;
+    the touchpoint's path is `touchpoint_path` and its constant `touchpoint` (or `touchpoint_value`).
+    """
 
     items_path: JsonPath | None = Field(default=None, description="where the list of records is, for batch payloads")
-    submission_id: JsonPath
+    submission_id: JsonPath | None = None
+    row_key: RowKeySpec[JsonPath] | None = Field(
+        default=None, description='paths whose values make the submission id, or "content" (the whole record)'
+    )
     collected_at: JsonPath | None = None
+    collected_at_value: datetime | None = Field(default=None, description="one ISO date/time for every record")
     customer: CustomerMap | None = None
     touchpoint_path: JsonPath | None = None
     touchpoint: Key | None = Field(default=None, description="a constant touchpoint key for every record")
+    touchpoint_value: Key | None = Field(default=None, description="the same as touchpoint (a constant key)")
+    channel: JsonPath | None = Field(default=None, description="where the interaction channel is")
+    channel_value: Channel | None = Field(default=None, description="one channel for every record, e.g. chat")
+    agent: JsonPath | None = Field(default=None, description="where the handling agent is (e.g. assignee)")
+    agent_value: Handler | None = None
+    team: JsonPath | None = Field(default=None, description="where the handling team is")
+    team_value: Handler | None = None
     language: JsonPath | None = None
+    language_value: str | None = Field(default=None, max_length=16, description="one language for every record")
     metadata: dict[Annotated[str, StringConstraints(min_length=1, max_length=100)], JsonPath] = Field(
         default_factory=dict, max_length=100
     )
     fields: list[FieldMap] = Field(min_length=1, max_length=MAX_FIELDS)
 
+    @field_validator(*EXCLUSIVE)
+    @classmethod
+    def _path_or_constant(cls, value: Any, info: ValidationInfo) -> Any:
+        return exclusive(value, info.data, str(info.field_name), *EXCLUSIVE[str(info.field_name)])
+
     @model_validator(mode="after")
     def _consistent(self) -> SourceMapping:
-        if self.touchpoint and self.touchpoint_path:
-            raise ValueError("give either touchpoint (a constant key) or touchpoint_path, not both")
+        one_of(self.submission_id, self.row_key, "submission_id (a path)", 'row_key (paths or "content")')
         ids = [f.field_id for f in self.fields]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:

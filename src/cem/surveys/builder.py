@@ -432,14 +432,40 @@ def _int(form: Form, name: str, label: str) -> int | None:
     return _parsed(form, name, int, f"{label} must be a whole number.")
 
 
+def _number(form: Form, name: str, label: str) -> int | float | None:
+    value = _parsed(form, name, lambda raw: float(raw.replace(",", ".")), f"{label} must be a number.")
+    if value is None:
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BuilderError(f"{label} must be a number.")
+    return int(value) if value.is_integer() else value
+
+
+def _slider_fields(form: Form, question: dict[str, Any]) -> None:
+    """range_min / range_max / step as typed; an empty field falls back to the default (0, 100, 1). Whether they
+    make a usable slider (min below max, a step dividing the range) is the definition validator's located error."""
+    for name, label in (("range_min", "The minimum"), ("range_max", "The maximum"), ("step", "The step")):
+        if name in form:
+            value = _number(form, name, label)
+            if value is None:
+                question.pop(name, None)
+            else:
+                question[name] = value
+
+
 def edit_question(defn: dict[str, Any], question_id: str, form: Form) -> dict[str, Any]:
     new = copy.deepcopy(defn)
     p_index, q_index = find_question(new, question_id)
     question = new["pages"][p_index]["questions"][q_index]
     question["headline"] = _local(form, "headline", new, question.get("headline"))
     question["help"] = _local(form, "help", new, question.get("help"))
-    question["required"] = _flag(form, "required")
     kind = question["type"]
+    if kind == "display":  # display text takes no answer
+        question.pop("required", None)
+    else:
+        question["required"] = _flag(form, "required")
+    if kind == "slider":
+        _slider_fields(form, question)
     if "scale" in form:
         scale = _int(form, "scale", "The scale")
         if scale is None:

@@ -6,6 +6,8 @@ Shape (all ids are stable strings, unique in their kind across the whole survey)
       default_language, languages, title (LocalText)
       pages[]: id, title, questions[], display_logic, jump_logic[], calculations[]
         questions[]: id, type, headline, help, required, choices/rows/columns, display_logic, jump_logic[]
+          (type "display" is display-only text, not a question: never answered, required or counted;
+           type "slider" is a continuous number from range_min to range_max in steps of `step`)
       hidden_fields[]: id, attribute (customer attribute used when the link does not carry it)
       variables[]: id, type number|text, initial
       endings[]: id, headline, message, redirect_url (all LocalText)
@@ -20,9 +22,10 @@ Conditions are trees: a `ConditionGroup` (combinator and|or over children) or a 
 `question_id.row_id`.
 
 Answer values (the normalised form used by the engine, the API and `cem.responses.service.add_response`):
-    nps/csat/ces/rating: int;  single_choice/dropdown: choice id;  multiple_choice: [choice ids];
+    nps/csat/ces/rating: int;  slider: int or float (on a step of the range);
+    single_choice/dropdown: choice id;  multiple_choice: [choice ids];
     ranking: [choice ids, best first];  text: str;  matrix: {row_id: column id (or int when `scale`)};
-    date: "YYYY-MM-DD";  consent: true;  cta: true (clicked) / false (dismissed).
+    date: "YYYY-MM-DD";  consent: true;  cta: true (clicked) / false (dismissed);  display: never answered.
     Text typed into an "other" choice goes under the key "<question_id>.other".
 """
 
@@ -40,13 +43,17 @@ LocalText = dict[str, str]
 RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur"})
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
-LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
+# BCP 47 language[-Script][-REGION] (en, pt-BR, zh-Hans, zh-Hant-TW, es-419), plus one other subtag of 2-8 characters.
+LANGUAGE_CODE_PATTERN = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{2,8})?$"
+LanguageCode = Annotated[str, StringConstraints(strip_whitespace=True, pattern=LANGUAGE_CODE_PATTERN)]
+Number = int | float
 
 QuestionType = Literal[
     "nps",
     "csat",
     "ces",
     "rating",
+    "slider",
     "single_choice",
     "multiple_choice",
     "dropdown",
@@ -56,17 +63,20 @@ QuestionType = Literal[
     "date",
     "consent",
     "cta",
+    "display",
 ]
 # QuestionType is the one list of question types; everything else that lists them derives from it or is keyed by it
 # (the importers' cem.interchange.importers.ir, the builder's labels below, QUESTION_FIELD_TYPES).
 QUESTION_TYPES: tuple[str, ...] = QuestionType.__args__  # type: ignore[attr-defined]
 CHOICE_TYPES = frozenset({"single_choice", "multiple_choice", "dropdown", "ranking"})
 SCORE_TYPES = frozenset({"nps", "csat", "ces", "rating"})
+DISPLAY_TYPES = frozenset({"display"})  # shown, never answered: no answers, records, or question counts
 QUESTION_TYPE_LABELS: dict[str, str] = {
     "nps": "NPS (0-10)",
     "csat": "CSAT",
     "ces": "CES (1-7)",
     "rating": "Rating",
+    "slider": "Slider",
     "single_choice": "Single choice",
     "multiple_choice": "Multiple choice",
     "dropdown": "Dropdown",
@@ -76,6 +86,7 @@ QUESTION_TYPE_LABELS: dict[str, str] = {
     "date": "Date",
     "consent": "Consent",
     "cta": "Call to action",
+    "display": "Text block (not a question)",
 }
 QUESTION_DEFAULT_HEADLINES = {  # what a new question of the builder asks
     "nps": "How likely are you to recommend us to a friend or colleague?",
@@ -84,6 +95,8 @@ QUESTION_DEFAULT_HEADLINES = {  # what a new question of the builder asks
     "rating": "How would you rate your experience?",
     "consent": "I agree to be contacted about my answers.",
     "cta": "Tell others about us",
+    "slider": "How much do you agree?",
+    "display": "Thank you for taking part. The next questions are about your last visit.",
 }
 
 Operator = Literal[
@@ -106,6 +119,7 @@ OPERATORS: tuple[str, ...] = Operator.__args__  # type: ignore[attr-defined]
 UNARY_OPERATORS = frozenset({"is_answered", "is_skipped"})
 OperandSource = Literal["question", "hidden", "attribute", "variable"]
 
+MAX_SLIDER_STEPS = 10_000
 RECALL_PATTERN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 
 
@@ -189,8 +203,11 @@ class Question(_Strict):
     # csat: 3/5/7/10 points (default 5); rating: 3-10 points (default 5); matrix: optional numeric scale
     scale: int | None = None
     style: Literal["stars", "numbers", "smileys"] = "numbers"
-    lower_label: LocalText = Field(default_factory=dict)
-    upper_label: LocalText = Field(default_factory=dict)
+    lower_label: LocalText = Field(default_factory=dict)  # also the slider's label at range_min
+    upper_label: LocalText = Field(default_factory=dict)  # also the slider's label at range_max
+    range_min: Number = 0  # slider
+    range_max: Number = 100  # slider
+    step: Number = 1  # slider: answers are range_min + k * step
     choices: list[Choice] = Field(default_factory=list)
     rows: list[Choice] = Field(default_factory=list)
     columns: list[Choice] = Field(default_factory=list)
@@ -202,8 +219,15 @@ class Question(_Strict):
     display_logic: ConditionNode | None = None
     jump_logic: list[JumpRule] = Field(default_factory=list)
 
-    def points(self) -> tuple[int, int]:
-        """Inclusive answer range of a score question."""
+    @property
+    def answerable(self) -> bool:
+        """False for display-only content (a text block), which takes no answer and is no question."""
+        return self.type not in DISPLAY_TYPES
+
+    def points(self) -> tuple[Number, Number]:
+        """Inclusive answer range of a score question or a slider."""
+        if self.type == "slider":
+            return self.range_min, self.range_max
         if self.type == "nps":
             return 0, 10
         if self.type == "ces":
@@ -269,6 +293,10 @@ class SurveyDefinition(_Strict):
             for q_index, question in enumerate(page.questions):
                 yield p_index, q_index, question
 
+    def answerable_questions(self) -> Iterator[tuple[int, int, Question]]:
+        """Like questions(), without display-only blocks: what reports and exports count as questions."""
+        return ((p, q, x) for p, q, x in self.questions() if x.answerable)
+
     def question_map(self) -> dict[str, Question]:
         return {q.id: q for _, _, q in self.questions()}
 
@@ -280,13 +308,16 @@ class SurveyDefinition(_Strict):
 
 
 # --------------------------------------------------------------------------------------------------
-# Field types of the feedback records a question produces (see cem.feedback.models.FIELD_TYPES).
+# Field types of the feedback records a question produces (see cem.feedback.models.FIELD_TYPES); display blocks
+# produce none.
 
 QUESTION_FIELD_TYPES: dict[str, str] = {
     "nps": "nps",
     "csat": "csat",
     "ces": "ces",
     "rating": "rating",
+    # TODO(coordinator): once records carry scale_min/scale_max, store Question.range_min/range_max on slider records.
+    "slider": "number",
     "single_choice": "choice",
     "multiple_choice": "choice",
     "dropdown": "choice",
@@ -301,6 +332,8 @@ QUESTION_FIELD_TYPES: dict[str, str] = {
 
 def field_type(question: Question) -> str:
     """Feedback field type of a question's records (matrix rows: rating with a scale, else choice)."""
+    if not question.answerable:
+        raise ValueError(f"{question.type} blocks produce no feedback records")
     if question.type == "text" and question.validation == "number":
         return "number"
     if question.type == "matrix" and question.scale:
@@ -420,6 +453,10 @@ class _Validator:
 
     def _question(self, path: str, q: Question, p_index: int) -> None:
         self._texts(path, {"headline": q.headline, "help": q.help}, p_index, required=True)
+        if not q.answerable:
+            self._display(path, q)
+        if q.type == "slider":
+            self._slider(path, q)
         if q.type in CHOICE_TYPES:
             self._choices(f"{path}.choices", q.choices, p_index)
         if q.type == "matrix":
@@ -441,6 +478,36 @@ class _Validator:
             self._condition(f"{path}.display_logic", q.display_logic, p_index, same_page_ok=False)
         for r_index, rule in enumerate(q.jump_logic):
             self._jump(f"{path}.jump_logic[{r_index}]", rule, p_index)
+
+    def _display(self, path: str, q: Question) -> None:
+        """A display block takes no answer, so nothing that presumes one applies to it."""
+        if q.required:
+            self.add(f"{path}.required", "display_required", f"{q.id!r} is display text: it cannot be required.")
+        for name in ("choices", "rows", "columns"):
+            if getattr(q, name):
+                self.add(f"{path}.{name}", "display_answers", f"{q.id!r} is display text: it has no {name}.")
+        if q.jump_logic:
+            self.add(
+                f"{path}.jump_logic",
+                "display_jump",
+                f"{q.id!r} is display text: put jump logic on its page or a question.",
+            )
+
+    def _slider(self, path: str, q: Question) -> None:
+        low, high, step = q.range_min, q.range_max, q.step
+        if not low < high:
+            self.add(
+                f"{path}.range_max", "bad_range", f"The slider's maximum ({high}) must be above its minimum ({low})."
+            )
+            return
+        if not step > 0:
+            self.add(f"{path}.step", "bad_step", "The slider's step must be above 0.")
+            return
+        steps = (high - low) / step
+        if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+            self.add(f"{path}.step", "bad_step", f"The step {step} does not divide the range {low} to {high}.")
+        elif steps > MAX_SLIDER_STEPS:
+            self.add(f"{path}.step", "bad_step", f"{round(steps):,} steps are too many (at most {MAX_SLIDER_STEPS:,}).")
 
     def _choices(self, path: str, choices: list[Choice], p_index: int, allow_empty: bool = False) -> None:
         if not choices and not allow_empty:
@@ -482,6 +549,8 @@ class _Validator:
                     self.add(path, "unknown_recall", f"Recall of unknown variable {ref[4:]!r}.")
             elif ref not in self.question_page:
                 self.add(path, "unknown_recall", f"Recall of unknown question {ref!r}.")
+            elif not self.questions[ref].answerable:
+                self.add(path, "recall_display", f"Recall of {ref!r}, which is display text and has no answer.")
             elif p_index is not None and self.question_page[ref] >= p_index:
                 self.add(path, "recall_not_answered", f"Recall of {ref!r}, which is not on an earlier page.")
 
@@ -513,6 +582,11 @@ class _Validator:
             question = self.questions.get(question_id)
             if question is None:
                 self.add(f"{path}.ref", "unknown_reference", f"Unknown question {question_id!r}.")
+                return
+            if not question.answerable:
+                self.add(
+                    f"{path}.ref", "reference_display", f"{question_id!r} is display text: it has no answer to test."
+                )
                 return
             if row and row != "other" and row not in {r.id for r in question.rows}:
                 self.add(f"{path}.ref", "unknown_reference", f"Question {question_id!r} has no row {row!r}.")

@@ -97,8 +97,10 @@ class Embedder:
     Several batches run at once, one per core, each on one engine thread: the engine's own OpenMP split of one batch
     over the cores meets at a barrier after every matrix product. Measured on 2 cores, same batches: 5-10% more CPU
     per text on an idle machine, and 1.5-4x the CPU (55-175 ms instead of 36-38 ms per text: threads spinning for a
-    descheduled peer) while the shared host was busy. A single batch (a search query) still uses the engine's
-    threads, for latency. Vectors do not depend on the batching or threading (bit-identical).
+    descheduled peer) while the shared host was busy. Only an urgent call's lone batch (a search query, a person
+    waiting) uses the engine's threads, for latency; in a bulk call a round's lone batch (the end of every enrichment
+    chunk, often its longest text) also runs on one engine thread. The engine threads live as long as the embedder,
+    one per worker, so a round starts no threads. Vectors do not depend on the batching or threading (bit-identical).
     """
 
     def __init__(self, workers: int | None = None) -> None:
@@ -108,6 +110,7 @@ class Embedder:
         # contend), in rounds, so that a search query waits for at most one round of a bulk call.
         self._turns = EngineTurns()
         self._load_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     def _load(self) -> Any:
         with self._load_lock:
@@ -154,24 +157,33 @@ class Embedder:
         for start in range(0, len(groups), per_round):
             round_groups = groups[start : start + per_round]
             with self._turns.turn(urgent=urgent):
-                found_by_group = list(self._run(model, [[unique[i] for i in rows] for rows in round_groups]))
+                found_by_group = self._run(model, [[unique[i] for i in rows] for rows in round_groups], urgent)
             for rows, found in zip(round_groups, found_by_group, strict=True):
                 vectors[rows] = found
                 if progress is not None:
                     progress(int(copies[rows].sum()))
         return vectors[where]
 
-    def _run(self, model: Any, groups: list[list[str]]) -> Iterator[Vectors]:
+    def _run(self, model: Any, groups: list[list[str]], urgent: bool) -> list[Vectors]:
         """The engine's vectors for each group of texts, in order."""
+        pool = self._engine_threads(model)
+        if pool is None or (urgent and len(groups) == 1):
+            return [model.query(group) for group in groups]
+        return list(pool.map(model.query, groups))
+
+    def _engine_threads(self, model: Any) -> ThreadPoolExecutor | None:
+        """One thread per worker, each running the engine on one OpenMP thread (None: the engine has no such
+        switch). Created once: starting threads every round cost ~2% of a long enrichment's wall time when busy."""
         # The engine's OpenMP runtime (bundled in the wheel); its thread count is per calling thread.
         one_thread = getattr(getattr(model, "_lib", None), "omp_set_num_threads", None)
-        workers = min(self.workers, len(groups))
-        if workers < 2 or one_thread is None:
-            for group in groups:
-                yield model.query(group)
-            return
-        with ThreadPoolExecutor(workers, thread_name_prefix="e5", initializer=one_thread, initargs=(1,)) as pool:
-            yield from pool.map(model.query, groups)
+        if one_thread is None:
+            return None
+        with self._load_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max(1, self.workers), thread_name_prefix="e5", initializer=one_thread, initargs=(1,)
+                )
+            return self._pool
 
 
 @cache

@@ -31,6 +31,7 @@ PageJourneys = Annotated[Principal, Depends(page_permission(Permission.journeys)
 PageImporter = Annotated[Principal, Depends(page_permission(Permission.imports))]
 PageExporter = Annotated[Principal, Depends(page_permission(Permission.export))]
 PageSources = Annotated[Principal, Depends(page_permission(Permission.sources))]
+PageWebhooks = Annotated[Principal, Depends(page_permission(Permission.webhooks))]
 PageAdmin = Annotated[Principal, Depends(page_permission(Permission.admin))]
 
 

@@ -26,7 +26,7 @@ def _columns(defn: SurveyDefinition) -> list[tuple[str, str, Question, str | Non
     """(column id, label, question, matrix row id or "other")."""
     lang = defn.default_language
     columns: list[tuple[str, str, Question, str | None]] = []
-    for _, _, q in defn.questions():
+    for _, _, q in defn.answerable_questions():
         if q.type == "cta":
             continue
         headline = text(q.headline, lang, lang)

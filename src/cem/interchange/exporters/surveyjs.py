@@ -2,10 +2,13 @@
 
 Texts in one language are plain strings; several languages become SurveyJS localisation objects
 ({"default": ..., "fr": ...}) with the survey's default language as "default" and `locale`.
+A display block becomes an `html` element whose HTML is the escaped text (paragraphs and line breaks kept); a slider
+becomes SurveyJS's `slider` question (min, max, step, end labels as customLabels; SurveyJS 2.1+).
 """
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from cem.interchange.surveyjs import INPUT_TYPES, OPERATORS
@@ -26,6 +29,11 @@ class _Exporter:
         out = {"default": values.get(self.default) or next(iter(values.values()))}
         out.update({k: v for k, v in values.items() if k != self.default})
         return out
+
+    def html(self, lt: LocalText) -> str | dict[str, str] | None:
+        """Plain text as safe HTML: escaped, blank lines -> paragraphs, single newlines -> <br>."""
+        escaped = {lang: _paragraphs(value) for lang, value in lt.items() if value}
+        return self.text(escaped)
 
     def condition(self, node: ConditionNode | None) -> str | None:
         if node is None:
@@ -94,8 +102,16 @@ class _Exporter:
             )
         elif q.type == "consent":
             el.update(type="boolean", renderAs="checkbox")
+        elif q.type == "slider":
+            low, high = q.points()
+            el.update(type="slider", min=low, max=high, step=q.step)
+            labels = [(low, self.text(q.lower_label)), (high, self.text(q.upper_label))]
+            if any(label for _, label in labels):
+                el["customLabels"] = [{"value": value, "text": label or str(value)} for value, label in labels]
+        elif q.type == "display":
+            el = {"type": "html", "name": q.id, "html": self.html(q.headline) or ""}
         elif q.type == "cta":
-            el = {"type": "html", "name": q.id, "html": self.text(q.headline) or ""}
+            el = {"type": "html", "name": q.id, "html": self.html(q.headline) or ""}
         visible = self.condition(q.display_logic)
         if visible:
             el["visibleIf"] = visible
@@ -123,6 +139,11 @@ class _Exporter:
             ]
         model["showProgressBar"] = "top" if self.defn.settings.progress_bar else "off"
         return model
+
+
+def _paragraphs(value: str) -> str:
+    blocks = [block.strip() for block in value.replace("\r\n", "\n").split("\n\n") if block.strip()]
+    return "".join("<p>" + "<br>".join(html.escape(line) for line in block.split("\n")) + "</p>" for block in blocks)
 
 
 def to_surveyjs(defn: SurveyDefinition, *, name: str = "") -> dict[str, Any]:

@@ -13,9 +13,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cem.interchange.importers.ir import ImportWarning, IRChoice, IRCondition, IRPage, IRQuestion, IRSurvey, LocalText
+from cem.interchange.importers.ir import (
+    ImportWarning,
+    IRChoice,
+    IRCondition,
+    IRPage,
+    IRQuestion,
+    IRSurvey,
+    LocalText,
+    question_location,
+)
 from cem.interchange.importers.text import unique_id
 from cem.surveys.definition import (
+    LANGUAGE_CODE_PATTERN,
     Choice,
     Condition,
     ConditionGroup,
@@ -32,7 +42,7 @@ from cem.surveys.definition import (
 )
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-_LANG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+_LANG = re.compile(LANGUAGE_CODE_PATTERN)
 END_ID = "end"
 
 
@@ -52,6 +62,41 @@ class QuestionCodes:
     row_tags: dict[str, str] = field(default_factory=dict)  # legacy export column name -> source row key
 
 
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import kept, counted from the resulting definition (the same for every format), and what it changed.
+
+    question_count counts answerable questions only; display-only text blocks are display_count; logic_rule_count
+    counts display conditions and jump rules of pages and questions that survived the import.
+    """
+
+    format: str
+    question_count: int
+    display_count: int
+    page_count: int
+    languages: list[str]
+    logic_rule_count: int
+    warnings: list[ImportWarning]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "question_count": self.question_count,
+            "display_count": self.display_count,
+            "page_count": self.page_count,
+            "languages": self.languages,
+            "logic_rule_count": self.logic_rule_count,
+            "warnings": [w.as_dict() for w in self.warnings],
+        }
+
+    def summary(self) -> str:
+        languages = ", ".join(self.languages)
+        return (
+            f"{self.question_count} questions, {self.display_count} display blocks on {self.page_count} pages; "
+            f"languages {languages}; {self.logic_rule_count} logic rules; {len(self.warnings)} warnings."
+        )
+
+
 @dataclass
 class ImportedSurvey:
     name: str
@@ -62,7 +107,23 @@ class ImportedSurvey:
 
     @property
     def question_count(self) -> int:
-        return sum(1 for _ in self.definition.questions())
+        """Answerable questions (display-only text blocks are not questions)."""
+        return sum(1 for _ in self.definition.answerable_questions())
+
+    def report(self) -> ImportReport:
+        defn = self.definition
+        questions = [q for _, _, q in defn.questions()]
+        rules = sum((p.display_logic is not None) + len(p.jump_logic) for p in defn.pages)
+        rules += sum((q.display_logic is not None) + len(q.jump_logic) for q in questions)
+        return ImportReport(
+            format=self.format,
+            question_count=self.question_count,
+            display_count=sum(1 for q in questions if not q.answerable),
+            page_count=len(defn.pages),
+            languages=defn.all_languages(),
+            logic_rule_count=rules,
+            warnings=list(self.warnings),
+        )
 
     def codes_json(self) -> dict[str, Any]:
         return {qid: c.__dict__ for qid, c in self.codes.items()}
@@ -77,9 +138,18 @@ def cem_id(raw: str, prefix: str) -> str:
 
 
 def language_code(raw: str) -> str | None:
-    code = raw.strip().replace("_", "-")
-    head, _, tail = code.partition("-")
-    code = head.lower() + (f"-{tail}" if tail else "")
+    """`raw` in BCP 47 casing (pt_br -> pt-BR, ZH-hans -> zh-Hans, es-419), or None when it is no language tag.
+    Tool-specific codes (Qualtrics ZH-S...) are mapped by their parser before they get here."""
+    head, *subtags = raw.strip().replace("_", "-").split("-")
+    parts = [head.lower()]
+    for index, subtag in enumerate(subtags):
+        if index == 0 and len(subtag) == 4 and subtag.isalpha():
+            parts.append(subtag.title())  # script
+        elif len(subtag) == 2 and subtag.isalpha() and len(parts) <= 2:
+            parts.append(subtag.upper())  # region
+        else:
+            parts.append(subtag)
+    code = "-".join(parts)
     return code if _LANG.match(code) else None
 
 
@@ -115,7 +185,7 @@ class _Converter:
                     part += 1
                     current = IRPage(id=f"{page.id}_{part}", title=page.title, display_logic=page.display_logic)
                     self.warn(
-                        f"question {question.source_ref or question.id}",
+                        question_location(question.source_ref or question.id, question.headline),
                         f"moved to a new page after {', '.join(needed)}: its display logic depends on them and cem "
                         "evaluates display logic on earlier pages",
                     )
@@ -137,7 +207,7 @@ class _Converter:
         pages = []
         for ir_page in self.ir.pages:
             if not ir_page.questions:
-                self.warn(f"page {ir_page.id}", "the page has no question cem can show; left out")
+                self.warn(f"page {ir_page.id}", "the page has no question or text cem can show; left out")
                 continue
             questions = [self._question(q, page_ids) for q in ir_page.questions]
             pages.append(
@@ -198,9 +268,25 @@ class _Converter:
         """Empty texts are not allowed where a label is required: fall back to another language's text."""
         return {k: v for k, v in lt.items() if v} or lt
 
+    def _display(self, q: IRQuestion, loc: str) -> Question:
+        """Display-only text: its text and display logic; nothing answerable, no response codes."""
+        headline = self._text(q.headline)
+        if not any(headline.values()):
+            headline = {self._language(self.ir.default_language) or "en": "…"}
+            self.warn(loc, "the text block is empty in the file; shown as '…'")
+        return Question(
+            id=self.question_ids[q.id],
+            type="display",
+            headline=headline,
+            help=self._text(q.help),
+            display_logic=self._condition(q.display_logic, loc),
+        )
+
     def _question(self, q: IRQuestion, page_ids: dict[str, str]) -> Question:
         qid = self.question_ids[q.id]
-        loc = f"question {q.source_ref or q.id}"
+        loc = question_location(q.source_ref or q.id, q.headline, self.ir.default_language)
+        if q.type == "display":
+            return self._display(q, loc)
         choices, choice_ids = self._choices(q.choices, loc, "c")
         rows, row_ids = self._choices(q.rows, loc, "r")
         columns, column_ids = self._choices(q.columns, loc, "c")
@@ -223,6 +309,9 @@ class _Converter:
             style=q.rating_style,
             lower_label=self._text(q.lower_label),
             upper_label=self._text(q.upper_label),
+            range_min=_number(q.range_min),
+            range_max=_number(q.range_max),
+            step=_number(q.step),
             choices=choices,
             rows=rows,
             columns=columns,
@@ -333,6 +422,11 @@ class _Converter:
             self.warn(f"{_describe(holder)}", f"recall of {name!r} dropped from the {lang} text: {message}")
 
 
+def _number(value: float) -> int | float:
+    """Whole numbers stay ints in the definition JSON (0, not 0.0)."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
 def _refs(node: IRCondition | None) -> set[str]:
     if node is None:
         return set()
@@ -350,7 +444,7 @@ def _resolve(data: dict[str, Any], path: str) -> dict[str, Any]:
 
 def _describe(node: dict[str, Any]) -> str:
     if "type" in node:
-        return f"question {node['id']}"
+        return question_location(node["id"], node.get("headline"))
     if "label" in node:
         return f"choice {node['id']}"
     return f"page {node.get('id')}"

@@ -3,6 +3,13 @@
 Each format parser (Qualtrics .qsf, LimeSurvey .lss, SurveyJS JSON) reads its file into these plain dataclasses and
 records, with a location, everything it had to leave out. `cem.interchange.importers.convert` then maps the result onto
 the survey definition model, so the three parsers share one mapping (and one place that knows the cem model).
+
+What a parser fills for the import report (`cem.interchange.importers.convert.ImportReport`, counted from the result):
+display-only content is an IRQuestion of type "display" (headline = its plain text), never a question; a continuous
+slider is type "slider" with range_min/range_max/step and lower/upper labels; a star rating is "rating" with
+rating_style "stars" and `scale` = its number of stars. Every simplification is a warning located by
+`question_location(...)` ("question Q12 'Rate us'") whose message says what was changed and how
+("side-by-side: split into 3 questions").
 """
 
 from __future__ import annotations
@@ -30,6 +37,15 @@ class ImportWarning:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}"
+
+
+def question_location(ref: str, headline: LocalText | None = None, lang: str | None = None) -> str:
+    """How a warning names a question: its source id and the start of its text, e.g. "question Q12 'Rate us'"."""
+    texts = headline or {}
+    words = " ".join((texts.get(lang or "") or next(iter(texts.values()), "")).split())
+    if not words:
+        return f"question {ref}"
+    return f"question {ref} {(words[:40] + '…') if len(words) > 40 else words!r}"
 
 
 @dataclass
@@ -67,10 +83,13 @@ class IRQuestion:
     choices: list[IRChoice] = field(default_factory=list)
     rows: list[IRChoice] = field(default_factory=list)
     columns: list[IRChoice] = field(default_factory=list)
-    scale: int | None = None  # csat/rating points
+    scale: int | None = None  # csat/rating points (stars: the number of stars)
     rating_style: Literal["stars", "numbers", "smileys"] = "numbers"
     lower_label: LocalText = field(default_factory=dict)
     upper_label: LocalText = field(default_factory=dict)
+    range_min: float = 0  # slider
+    range_max: float = 100  # slider
+    step: float = 1  # slider
     text_long: bool = False
     validation: Literal["none", "email", "number", "phone", "url"] = "none"
     display_logic: IRCondition | None = None

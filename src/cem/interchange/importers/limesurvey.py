@@ -10,19 +10,29 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 from xml.etree.ElementTree import Element
 
-from cem.interchange.importers.expressions import Token, TokenStream
-from cem.interchange.importers.ir import IRChoice, IRCondition, IRPage, IRQuestion, IRSurvey, IRVariable, LocalText
+from cem.interchange.importers.ir import (
+    IRChoice,
+    IRCondition,
+    IRPage,
+    IRQuestion,
+    IRQuestionType,
+    IRSurvey,
+    IRVariable,
+    LocalText,
+    question_location,
+)
+from cem.interchange.importers.languages import LIMESURVEY, bcp47
+from cem.interchange.importers.limesurvey_expressions import ExpressionParser, Unsupported
 from cem.interchange.importers.text import has_script, plain_text, safe_id, unique_id
 
-# LimeSurvey question type codes -> (cem type, note). Arrays are matrices: subquestions are rows.
+# LimeSurvey question type codes -> (cem type, note). Arrays are matrices: subquestions are rows; the 5- and
+# 10-point arrays keep their numeric scale.
+_ARRAY_SCALES = {"A": 5, "B": 10}
 _SINGLE = {"L": "list (radio)", "!": "list (dropdown)", "O": "list with comment", "G": "gender", "Y": "yes/no"}
 _ARRAY_FIXED_COLUMNS: dict[str, list[tuple[str, str]]] = {
-    "A": [(str(n), str(n)) for n in range(1, 6)],
-    "B": [(str(n), str(n)) for n in range(1, 11)],
     "C": [("Y", "Yes"), ("U", "Uncertain"), ("N", "No")],
     "E": [("I", "Increase"), ("S", "Same"), ("D", "Decrease")],
 }
@@ -52,10 +62,12 @@ class LimeSurveyParser:
         languages = [el.text or "" for el in root.findall("languages/language") if el.text]
         default = survey.get("language") or (languages[0] if languages else "en")
         extra = [x for x in (survey.get("additional_languages") or "").split() if x]
-        ordered = [default, *[x for x in languages + extra if x != default]]
-        self.languages = list(dict.fromkeys(ordered))
-        self.default = default
-        self.ir = IRSurvey(format="limesurvey", name="", default_language=default, languages=self.languages)
+        ordered = list(dict.fromkeys([default, *[x for x in languages + extra if x != default]]))
+        self.ir = IRSurvey(format="limesurvey", name="", default_language="", languages=[])
+        self.lang_map = self._language_map(ordered)
+        self.default = self.lang_map[default] or bcp47(default, LIMESURVEY)
+        self.ir.default_language = self.default
+        self.ir.languages = [tag for tag in self.lang_map.values() if tag]
         self.attributes: dict[str, dict[str, str]] = defaultdict(dict)
         for row in _table(root, "question_attributes"):
             if not row.get("language") or row.get("language") == default:
@@ -64,6 +76,39 @@ class LimeSurveyParser:
         self.qid_to_code: dict[str, str] = {}
         self.code_types: dict[str, str] = {}
         self.taken_ids: set[str] = set()
+        self.slider_ids: dict[tuple[str, str], str] = {}  # (question id, field code) -> the field's slider id
+
+    # -- languages ----------------------------------------------------------------------------------------------
+
+    def _language_map(self, codes: list[str]) -> dict[str, str | None]:
+        """LimeSurvey code -> BCP 47 tag (`languages.LIMESURVEY`); None for a second code that maps to a tag already
+        taken (de and de-informal are both German): its texts are left out, with a warning."""
+        result: dict[str, str | None] = {}
+        taken: dict[str, str] = {}
+        for code in codes:
+            tag = bcp47(code, LIMESURVEY)
+            if tag in taken:
+                result[code] = None
+                self.ir.warn(
+                    "survey", f"language {code!r} is {tag!r} in BCP 47 like {taken[tag]!r}: its texts are left out"
+                )
+                continue
+            if tag != code:
+                self.ir.warn(
+                    "survey", f"language {code!r} imported as {tag!r} (BCP 47 has no tag for the form of address)"
+                )
+            result[code] = taken[tag] = tag
+        return result
+
+    def _lang(self, code: str | None) -> str | None:
+        """The BCP 47 tag of a row's language column (the default language when it has none)."""
+        if not code:
+            return self.default
+        if code not in self.lang_map:
+            self.lang_map.update(self._language_map([code]))
+            if self.lang_map[code]:
+                self.ir.languages.append(self.lang_map[code] or "")
+        return self.lang_map[code]
 
     # -- reading tables into language-aware items -------------------------------------------------------------
 
@@ -74,25 +119,28 @@ class LimeSurveyParser:
         for row in _table(self.root, table):
             ident = row.get(key, "")
             item = items.setdefault(ident, _Item(row))
-            lang = row.get("language") or self.default
+            lang = self._lang(row.get("language"))
             if lang == self.default:
                 item.row = row
+            if lang is None:
+                continue
             for name in fields:
                 if row.get(name):
                     item.texts[name][lang] = row[name]
         if l10n_table:
             for row in _table(self.root, l10n_table):
                 item_or_none = items.get(row.get(l10n_key, ""))
-                if item_or_none is None:
+                lang = self._lang(row.get("language"))
+                if item_or_none is None or lang is None:
                     continue
-                lang = row.get("language") or self.default
                 for name in fields:
                     if row.get(name):
                         item_or_none.texts[name][lang] = row[name]
         return items
 
     def parse(self) -> IRSurvey:
-        settings = {r.get("surveyls_language"): r for r in _table(self.root, "surveys_languagesettings")}
+        settings = {self._lang(r.get("surveyls_language")): r for r in _table(self.root, "surveys_languagesettings")}
+        settings.pop(None, None)
         default_settings = settings.get(self.default) or next(iter(settings.values()), {})
         self.ir.name = plain_text(default_settings.get("surveyls_title")) or "Imported LimeSurvey survey"
         for lang, row in settings.items():
@@ -128,9 +176,7 @@ class LimeSurveyParser:
             if group.texts.get("description"):
                 self.ir.warn(f"group {gid}", "the group description is not shown by cem")
             for item in sorted(by_group.get(gid, []), key=lambda i: _int(i.row.get("question_order"))):
-                question = self._question(item, subs_by_parent.get(item.row.get("qid", ""), []), answers)
-                if question is not None:
-                    page.questions.append(question)
+                page.questions += self._questions(item, subs_by_parent.get(item.row.get("qid", ""), []), answers)
             self.ir.pages.append(page)
         orphans = [q for gid, qs in by_group.items() if gid not in groups for q in qs]
         for item in orphans:
@@ -147,15 +193,18 @@ class LimeSurveyParser:
         """qid -> scale -> [(code, texts, sort order)]."""
         l10n: dict[str, LocalText] = defaultdict(dict)
         for row in _table(self.root, "answer_l10ns"):
-            l10n[row.get("aid", "")][row.get("language") or self.default] = row.get("answer", "")
+            lang = self._lang(row.get("language"))
+            if lang:
+                l10n[row.get("aid", "")][lang] = row.get("answer", "")
         merged: dict[tuple[str, int, str], tuple[LocalText, int]] = {}
         for row in _table(self.root, "answers"):
             key = (row.get("qid", ""), _int(row.get("scale_id")), row.get("code", ""))
             texts, order = merged.get(key, ({}, _int(row.get("sortorder"))))
             if row.get("aid") in l10n:
                 texts.update(l10n[row["aid"]])
-            if row.get("answer"):
-                texts[row.get("language") or self.default] = row["answer"]
+            lang = self._lang(row.get("language"))
+            if row.get("answer") and lang:
+                texts[lang] = row["answer"]
             merged[key] = (texts, order)
         result: dict[str, dict[int, list[tuple[str, LocalText, int]]]] = defaultdict(lambda: defaultdict(list))
         for (qid, scale, code), (texts, order) in merged.items():
@@ -202,12 +251,96 @@ class LimeSurveyParser:
             choices.append(IRChoice(id=sub.row.get("title", ""), label=self._texts(sub.texts["question"], loc)))
         return choices
 
+    def _questions(
+        self, item: _Item, subs: list[_Item], answers: dict[str, dict[int, list[tuple[str, LocalText, int]]]]
+    ) -> list[IRQuestion]:
+        """The cem questions of one LimeSurvey question: usually one, none for what cem cannot ask, one slider per
+        field of a multiple numerical input shown as sliders."""
+        row = item.row
+        kind = row.get("type", "")
+        if kind == "X":
+            return [self._display(item)]
+        if kind == "K" and self.attributes.get(row.get("qid", ""), {}).get("slider_layout") == "1":
+            return self._sliders(item, subs)
+        question = self._question(item, subs, answers)
+        return [question] if question is not None else []
+
+    def _location(self, item: _Item) -> str:
+        """How warnings name the question: its code and the start of its text."""
+        texts = item.texts["question"]
+        return question_location(item.row.get("title", ""), {self.default: plain_text(texts.get(self.default))})
+
+    def _base(self, item: _Item, kind: IRQuestionType) -> IRQuestion:
+        """The parts every question has: id, texts, mandatory flag, relevance as display logic."""
+        code = item.row.get("title", "")
+        loc = self._location(item)
+        question = IRQuestion(
+            id=self.code_to_id[code],
+            type=kind,
+            headline=self._texts(item.texts["question"], loc),
+            help=self._texts(item.texts.get("help") or {}, loc),
+            required=kind != "display" and item.row.get("mandatory") == "Y",
+            source_ref=code,
+        )
+        question.display_logic = self._relevance(item.row.get("relevance") or "", loc)
+        return question
+
+    def _display(self, item: _Item) -> IRQuestion:
+        """Boilerplate (type X): text shown to the respondent, never answered."""
+        return self._base(item, "display")
+
+    def _sliders(self, item: _Item, subs: list[_Item]) -> list[IRQuestion]:
+        """Multiple numerical input with the slider layout: each field is a slider from slider_min to slider_max in
+        steps of slider_accuracy; a field's text "label|left|right" (slider_separator) gives its end labels."""
+        code = item.row.get("title", "")
+        attrs = self.attributes.get(item.row.get("qid", ""), {})
+        low, high = _float(attrs.get("slider_min"), 0), _float(attrs.get("slider_max"), 100)
+        step = _float(attrs.get("slider_accuracy"), 1) or 1
+        separator = attrs.get("slider_separator", "|") or "|"
+        base = self._base(item, "slider")
+        sliders = []
+        for sub in sorted(subs, key=lambda s: _int(s.row.get("question_order"))):
+            sub_code = sub.row.get("title", "")
+            label: LocalText = {}
+            lower: LocalText = {}
+            upper: LocalText = {}
+            for lang, raw in self._texts(sub.texts["question"], f"question {code}.{sub_code}").items():
+                parts = raw.split(separator)
+                label[lang] = parts[0].strip()
+                if len(parts) > 1:
+                    lower[lang] = parts[1].strip()
+                if len(parts) > 2:
+                    upper[lang] = parts[2].strip()
+            headline = {
+                lang: f"{text} — {label[lang]}" if label.get(lang) else text for lang, text in base.headline.items()
+            }
+            self.slider_ids[(base.id, sub_code)] = unique_id(f"{base.id}_{safe_id(sub_code)}", self.taken_ids)
+            sliders.append(
+                replace(
+                    base,
+                    id=self.slider_ids[(base.id, sub_code)],
+                    headline=headline or label,
+                    lower_label=lower,
+                    upper_label=upper,
+                    range_min=low,
+                    range_max=high,
+                    step=step,
+                    source_ref=f"{code}_{sub_code}",
+                )
+            )
+        self.ir.warn(
+            self._location(item),
+            f"multiple numerical input shown as sliders: became {len(sliders)} slider questions "
+            f"({low:g} to {high:g} in steps of {step:g}), one per field",
+        )
+        return sliders
+
     def _question(
         self, item: _Item, subs: list[_Item], answers: dict[str, dict[int, list[tuple[str, LocalText, int]]]]
     ) -> IRQuestion | None:
         row = item.row
         qid, code, kind = row.get("qid", ""), row.get("title", ""), row.get("type", "")
-        loc = f"question {code}"
+        loc = self._location(item)
         attrs = self.attributes.get(qid, {})
         if kind in _DROPPED_TYPES:
             self.ir.warn(loc, f"{_DROPPED_TYPES[kind]} question has no cem equivalent; not imported")
@@ -217,19 +350,11 @@ class LimeSurveyParser:
             self.ir.variables.append(IRVariable(name=name, type="text", initial=""))
             self.ir.warn(
                 loc,
-                f"equation {plain_text(item.texts['question'].get(self.default, ''))!r} became "
-                f"variable {name!r}; its formula is not imported",
+                f"equation {plain_text(item.texts['question'].get(self.default, ''))!r} became the empty text "
+                f"variable {name!r}: its formula is not imported, and conditions on it are dropped",
             )
             return None
-        question = IRQuestion(
-            id=self.code_to_id[code],
-            type="text",
-            headline=self._texts(item.texts["question"], loc),
-            help=self._texts(item.texts.get("help") or {}, loc),
-            required=row.get("mandatory") == "Y",
-            source_ref=code,
-        )
-        question.display_logic = self._relevance(row.get("relevance") or "", loc)
+        question = self._base(item, "text")
         own_answers = answers.get(qid, {})
         if kind in _SINGLE:
             question.type = "dropdown" if kind == "!" else "single_choice"
@@ -265,8 +390,6 @@ class LimeSurveyParser:
             )
         elif kind == "D":
             question.type = "date"
-        elif kind == "X":
-            question.type = "cta"
         elif kind in ("F", "H", "A", "B", "C", "E", "1", ":", ";"):
             self._array(question, kind, subs, own_answers, loc)
         else:
@@ -303,7 +426,9 @@ class LimeSurveyParser:
     ) -> None:
         question.type = "matrix"
         question.rows = self._sub_choices(subs, 0, loc)
-        if kind in _ARRAY_FIXED_COLUMNS:
+        if kind in _ARRAY_SCALES:
+            question.scale = _ARRAY_SCALES[kind]
+        elif kind in _ARRAY_FIXED_COLUMNS:
             question.columns = [IRChoice(c, {self.default: label}) for c, label in _ARRAY_FIXED_COLUMNS[kind]]
         elif kind in (":", ";"):
             question.columns = self._sub_choices(subs, 1, loc)
@@ -328,15 +453,21 @@ class LimeSurveyParser:
         if expr in ("", "1", "true"):
             return None
         try:
-            return _ExpressionParser(expr, self._resolve).parse()
-        except _Unsupported as exc:
+            return ExpressionParser(expr, self._resolve).parse()
+        except Unsupported as exc:
             self.ir.warn(loc, f"condition {expr!r} is not supported ({exc}); dropped (always shown)")
             return None
 
     def _resolve(self, name: str) -> tuple[str, str | None, str] | None:
-        """An Expression Manager variable -> (question id, subquestion code or None, LimeSurvey question type).
+        """An Expression Manager variable -> (question id, subquestion code or None, LimeSurvey question type);
+        a field of a multiple numerical input asked as sliders is its slider question."""
+        resolved = self._variable(name)
+        if resolved and resolved[1] and (resolved[0], resolved[1]) in self.slider_ids:
+            return self.slider_ids[(resolved[0], resolved[1])], None, "slider"
+        return resolved
 
-        Accepts `code`, `code.NAOK`, `code_sub` (a subquestion), and SGQA names `<sid>X<gid>X<qid><sub>`."""
+    def _variable(self, name: str) -> tuple[str, str | None, str] | None:
+        """Accepts `code`, `code.NAOK`, `code_sub` (a subquestion), and SGQA names `<sid>X<gid>X<qid><sub>`."""
         name = re.sub(r"\.(NAOK|value|shown)$", "", name)
         sgqa = re.fullmatch(r"\d+X\d+X(\d+)(\w*)", name)
         if sgqa:
@@ -350,99 +481,11 @@ class LimeSurveyParser:
         return None
 
 
-class _Unsupported(Exception):
-    pass
-
-
-_TOKEN = re.compile(
-    r"""\s*(?:(?P<str>"[^"]*"|'[^']*')|(?P<num>-?\d+(?:\.\d+)?(?![\w]))|(?P<op>==|!=|>=|<=|&&|\|\||[()<>!,])|
-        (?P<name>[A-Za-z0-9_][\w.]*))""",
-    re.VERBOSE,
-)
-_WORD_OPS = {"and": "&&", "or": "||", "eq": "==", "ne": "!=", "gt": ">", "lt": "<", "ge": ">=", "le": "<="}
-
-
-def _operator_word(kind: str, value: str) -> Token:
-    """LimeSurvey also spells the operators as words (and, or, eq, ...)."""
-    if kind == "name" and value.lower() in _WORD_OPS:
-        return "op", _WORD_OPS[value.lower()]
-    return kind, value
-
-
-_COMPARE = {
-    "==": "equals",
-    "!=": "not_equals",
-    ">": "greater_than",
-    "<": "less_than",
-    ">=": "greater_or_equal",
-    "<=": "less_or_equal",
-}
-
-
-class _ExpressionParser(TokenStream):
-    """and/or/parentheses over comparisons and is_empty() — the subset of LimeSurvey expressions cem can hold."""
-
-    error = _Unsupported
-    end_message = "expected more"
-    or_token = ("op", "||")
-    and_token = ("op", "&&")
-
-    def __init__(self, text: str, resolve: Any) -> None:
-        super().__init__(text, _TOKEN, _operator_word)
-        self.resolve = resolve
-
-    def factor(self) -> IRCondition:
-        token = self.peek()
-        if token == ("op", "("):
-            self.take()
-            node = self.disjunction()
-            self.take(")")
-            return node
-        negate = False
-        if token == ("op", "!"):
-            self.take()
-            negate = True
-            token = self.peek()
-        if token is not None and token[0] == "name" and token[1] == "is_empty":
-            self.take()
-            self.take("(")
-            ref = self.reference(self.take()[1])
-            self.take(")")
-            return IRCondition(ref=ref[0], operator="is_answered" if negate else "is_skipped")
-        if negate:
-            raise _Unsupported("'!' is only supported before is_empty()")
-        return self.comparison()
-
-    def reference(self, name: str) -> tuple[str, str | None, str]:
-        resolved = self.resolve(name)
-        if resolved is None:
-            raise _Unsupported(f"{name!r} is not a question of this survey")
-        code, sub, kind = resolved
-        if sub and kind not in ("M", "P"):
-            return f"{code}.{sub}", None, kind  # an array row: question.row
-        return code, sub, kind
-
-    def comparison(self) -> IRCondition:
-        left = self.take()
-        if left[0] != "name" or self.peek() is None or self.peek()[1] == "(":  # type: ignore[index]
-            raise _Unsupported(f"{left[1]!r} is a function or value, not a question")
-        ref, sub, _kind = self.reference(left[1])
-        op_token = self.take()
-        if op_token[1] not in _COMPARE:
-            raise _Unsupported(f"operator {op_token[1]!r}")
-        kind, raw = self.take()
-        if kind not in ("str", "num"):
-            raise _Unsupported("comparison with another question")
-        value = raw[1:-1] if kind == "str" else raw
-        operator = _COMPARE[op_token[1]]
-        if sub is not None:  # a multiple-choice option: "Y" when ticked
-            ticked = (operator == "equals") == (value == "Y")
-            return IRCondition(
-                ref=ref, operator="includes_any" if ticked else "not_contains", value=[sub] if ticked else sub
-            )
-        if value == "" and operator in ("equals", "not_equals"):
-            return IRCondition(ref=ref, operator="is_skipped" if operator == "equals" else "is_answered")
-        return IRCondition(ref=ref, operator=operator, value=value)
+def _float(value: str | None, default: float) -> float:
+    try:
+        return float((value or "").replace(",", ".")) if value not in (None, "") else default
+    except ValueError:
+        return default
 
 
 def _int(value: str | None) -> int:

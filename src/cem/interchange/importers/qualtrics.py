@@ -3,6 +3,11 @@
 A .qsf holds `SurveyEntry` (name, language) and `SurveyElements`: SQ (one per question), BL (blocks and their
 question order, page breaks and skip logic), FL (survey flow: block order, branches, embedded data), and others
 (options, scoring, quotas...) cem has no equivalent for. Questions in the Trash block are not part of the survey.
+
+Mapping that keeps the meaning: descriptive text/graphic (DB) -> display blocks (not questions); Slider/STAR -> a
+star rating with its number of stars; other sliders (HSLIDER, HBAR) -> numeric sliders with their range, step and end
+labels, one per statement; texts in every language of the file, Qualtrics language codes mapped to BCP 47
+(QUALTRICS_LANGUAGES).
 """
 
 from __future__ import annotations
@@ -11,8 +16,41 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from cem.interchange.importers.ir import IRChoice, IRCondition, IRJump, IRPage, IRQuestion, IRSurvey, LocalText
+from cem.interchange.importers.convert import language_code
+from cem.interchange.importers.ir import (
+    IRChoice,
+    IRCondition,
+    IRJump,
+    IRPage,
+    IRQuestion,
+    IRSurvey,
+    LocalText,
+    question_location,
+)
+from cem.interchange.importers.qualtrics_shapes import QuestionShapes
 from cem.interchange.importers.text import has_script, plain_text, safe_id, unique_id
+
+# Qualtrics language codes that are not BCP 47 tags as they are, -> BCP 47 (the one table of them). Codes not listed
+# are tags already and only change case (EN-GB -> en-GB, PT-BR -> pt-BR, ES-ES -> es-ES, FR-CA -> fr-CA, DE -> de).
+QUALTRICS_LANGUAGES: dict[str, str] = {
+    "ZH-S": "zh-Hans",  # Chinese (Simplified)
+    "ZH-T": "zh-Hant",  # Chinese (Traditional)
+    "ES": "es-419",  # Qualtrics "ES" is Spanish (Latin America); Spain is "ES-ES"
+    "ASM": "as",  # Assamese
+    "BEL": "be",  # Belarusian
+    "CEB": "ceb",  # Cebuano (ISO 639-2, already a tag)
+    "HYE": "hy",  # Armenian
+    "KAN": "kn",  # Kannada
+    "KAT": "ka",  # Georgian
+    "KAZ": "kk",  # Kazakh
+    "MAL": "ml",  # Malayalam
+    "MAR": "mr",  # Marathi
+    "ORI": "or",  # Odia
+    "SIN": "si",  # Sinhala
+    "SQI": "sq",  # Albanian
+    "TEL": "te",  # Telugu
+    "TGL": "fil",  # Tagalog / Filipino
+}
 
 _PIPE = re.compile(r"\$\{([a-z]+)://([^}]*)\}")
 _CHOICE_LOCATOR = re.compile(r"q://(QID\d+)/(?:SelectableChoice|ChoiceDisplayed)/(\w+)")
@@ -28,17 +66,19 @@ _TEXT_VALIDATION = {
 }
 
 
-class QualtricsParser:
+class QualtricsParser(QuestionShapes):
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         entry = data.get("SurveyEntry") or {}
-        self.lang = str(entry.get("SurveyLanguage") or "EN").lower().replace("_", "-")
         self.ir = IRSurvey(
             format="qualtrics",
             name=str(entry.get("SurveyName") or "Imported Qualtrics survey"),
-            default_language=self.lang,
-            languages=[self.lang],
+            default_language="en",
         )
+        self.unknown_languages: set[str] = set()
+        self.lang = self._language(str(entry.get("SurveyLanguage") or "EN")) or "en"
+        self.ir.default_language = self.lang
+        self.ir.languages = [self.lang]
         self.payloads: dict[str, dict[str, Any]] = {}
         self.blocks: dict[str, dict[str, Any]] = {}
         self.flow: dict[str, Any] = {}
@@ -60,6 +100,9 @@ class QualtricsParser:
                     self.blocks[str(block.get("ID"))] = block
             elif kind == "FL" and isinstance(payload, dict):
                 self.flow = payload
+            elif kind == "SO" and isinstance(payload, dict):
+                for raw in payload.get("AvailableLanguages") or {}:
+                    self._language(str(raw))
             elif kind not in _IGNORED_ELEMENTS:
                 self._warn_element(kind, element)
         block_order = self._block_order()
@@ -88,6 +131,30 @@ class QualtricsParser:
         if kind in ("QC", "SCO") and not _has_content(element.get("Payload"), kind):
             return
         self.ir.warn(f"element {kind} {label}", f"{what} is not imported (cem has no equivalent)")
+
+    def _language(self, raw: str) -> str | None:
+        """The BCP 47 tag of a Qualtrics language code (added to the survey's languages), or None (warned once)."""
+        code = QUALTRICS_LANGUAGES.get(raw.strip().upper().replace("_", "-")) or language_code(raw)
+        if code is None:
+            if raw not in self.unknown_languages:
+                self.unknown_languages.add(raw)
+                self.ir.warn("survey", f"language {raw!r} is not a known Qualtrics language code; its texts dropped")
+            return None
+        if code not in self.ir.languages:
+            self.ir.languages.append(code)
+        return code
+
+    def _translations(self, payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The question's texts per other language ({"ZH-S": {"QuestionText": ..., "Choices": {...}}}), by BCP 47."""
+        raw = payload.get("Language")
+        if not isinstance(raw, dict):
+            return {}
+        out: dict[str, dict[str, Any]] = {}
+        for lang, values in raw.items():
+            code = self._language(str(lang))
+            if code and isinstance(values, dict):
+                out[code] = values
+        return out
 
     # -- survey flow -------------------------------------------------------------------------------
 
@@ -151,9 +218,9 @@ class QualtricsParser:
             if payload is None:
                 self.ir.warn(f"block {block_id}", f"question {qid} is listed but not defined; skipped")
                 continue
-            question = self._question(payload)
-            if question is not None:
-                current.questions.append(question)
+            questions = self._questions(payload)
+            current.questions.extend(questions)
+            if questions:
                 self.page_of_question[qid] = current.id
         if current.questions:
             pages.append(current)
@@ -171,14 +238,9 @@ class QualtricsParser:
         if has_script(raw):
             self.ir.warn(loc, "JavaScript in the question text is not imported")
         texts = {self.lang: self._piped(plain_text(raw), loc)}
-        translations = payload.get("Language")
-        if isinstance(translations, dict):
-            for lang, values in translations.items():
-                code = str(lang).lower().replace("_", "-")
-                if isinstance(values, dict) and values.get(key):
-                    texts[code] = self._piped(plain_text(values[key]), loc)
-                    if code not in self.ir.languages:
-                        self.ir.languages.append(code)
+        for code, values in self._translations(payload).items():
+            if isinstance(values.get(key), str) and values[key]:
+                texts[code] = self._piped(plain_text(values[key]), loc)
         return texts
 
     def _piped(self, text: str, loc: str) -> str:
@@ -202,18 +264,18 @@ class QualtricsParser:
             return []
         order = [str(k) for k in payload.get(order_key) or raw.keys()]
         order += [k for k in raw if k not in order]
-        raw_translations = payload.get("Language")
-        translations: dict[str, Any] = raw_translations if isinstance(raw_translations, dict) else {}
+        translations = self._translations(payload)
         choices: list[IRChoice] = []
         for choice_key in order:
             spec = raw.get(choice_key)
             if not isinstance(spec, dict):
                 continue
             label = {self.lang: self._piped(plain_text(spec.get("Display")), loc)}
-            for lang, values in translations.items():
-                translated = ((values or {}).get(key) or {}).get(choice_key, {}).get("Display")
-                if translated:
-                    label[str(lang).lower()] = plain_text(translated)
+            for code, values in translations.items():
+                by_key = values.get(key)
+                translated = (by_key.get(choice_key) or {}).get("Display") if isinstance(by_key, dict) else None
+                if isinstance(translated, str) and translated:
+                    label[code] = self._piped(plain_text(translated), loc)
             if spec.get("DisplayLogic"):
                 self.ir.warn(
                     f"{loc}.{key.lower()}[{choice_key}]",
@@ -224,11 +286,12 @@ class QualtricsParser:
             choices.append(IRChoice(id=choice_key, label=label, other=bool(spec.get("TextEntry"))))
         return choices
 
-    def _question(self, payload: dict[str, Any]) -> IRQuestion | None:
+    def _questions(self, payload: dict[str, Any]) -> list[IRQuestion]:
+        """The cem questions of one Qualtrics question: none (not importable), one, or one per slider statement."""
         qid = str(payload.get("QuestionID"))
-        loc = f"question {qid}"
         qtype, selector, sub = payload.get("QuestionType"), payload.get("Selector"), payload.get("SubSelector")
-        headline = self._text(payload, "QuestionText", loc)
+        headline = self._text(payload, "QuestionText", f"question {qid}")
+        loc = question_location(qid, headline, self.lang)
         validation = (payload.get("Validation") or {}).get("Settings") or {}
         required = validation.get("ForceResponse") == "ON"
         question = IRQuestion(
@@ -248,20 +311,19 @@ class QualtricsParser:
         elif qtype == "TE":
             self._text_entry(question, payload, selector, validation, loc)
         elif qtype == "Slider":
-            self._slider(question, payload, loc)
+            self._slider(question, payload, selector, loc)
         elif qtype == "RO":
             question.type = "ranking"
             question.choices = self._choices(payload, "Choices", "ChoiceOrder", loc)
         elif qtype == "DB":
-            question.type = "cta"
-            if selector == "GRB":
-                self.ir.warn(loc, "graphic of a descriptive block is not imported; its text is")
+            if not self._display(question, selector, loc):
+                return []
         elif qtype in ("Timing", "Meta", "Captcha", "FileUpload", "Draw", "HeatMap", "HotSpot", "Signature"):
             self.ir.warn(loc, f"question type {qtype} has no cem equivalent; the question is not imported")
-            return None
+            return []
         else:
             self.ir.warn(loc, f"question type {qtype}/{selector} has no cem equivalent; the question is not imported")
-            return None
+            return []
         question.choice_codes = self._recodes(payload, question.choices)
         tags = payload.get("ChoiceDataExportTags")
         if isinstance(tags, dict):
@@ -278,7 +340,11 @@ class QualtricsParser:
                 self.ir.warn(loc, f"{what} not imported")
         if payload.get("QuestionJS"):
             self.ir.warn(loc, "question JavaScript not imported")
-        return question
+        if question.type in ("slider", "rating") and qtype == "Slider":
+            return self._per_statement(question, payload, loc)
+        if qtype == "SBS":
+            return self._per_group(question, payload, loc)
+        return [question]
 
     def _recodes(self, payload: dict[str, Any], choices: list[IRChoice]) -> dict[str, str]:
         """Response exports hold recode values (when set) instead of choice keys: map both to the choice."""
@@ -324,24 +390,6 @@ class QualtricsParser:
         if not question.columns:
             self.ir.warn(loc, "the matrix has no answer columns in the file")
 
-    def _side_by_side(self, question: IRQuestion, payload: dict[str, Any], loc: str) -> None:
-        question.type = "matrix"
-        question.rows = self._choices(payload, "Choices", "ChoiceOrder", loc)
-        question.row_codes = {r.id: r.id for r in question.rows}
-        columns = payload.get("AdditionalQuestions") or {}
-        keys = sorted(columns, key=lambda k: int(k) if str(k).isdigit() else 0)
-        if keys:
-            first = columns[keys[0]]
-            question.columns = self._choices(first, "Answers", "AnswerOrder", loc)
-            question.column_codes = self._recodes(first, question.columns)
-            question.source_ref = f"{question.id}#{keys[0]}"
-        dropped = [plain_text((columns[k] or {}).get("QuestionText")) or k for k in keys[1:]]
-        self.ir.warn(
-            loc,
-            "side-by-side question: cem keeps the first column group"
-            + (f"; dropped: {', '.join(repr(d) for d in dropped)}" if dropped else ""),
-        )
-
     def _text_entry(
         self, question: IRQuestion, payload: dict[str, Any], selector: Any, validation: dict[str, Any], loc: str
     ) -> None:
@@ -358,23 +406,6 @@ class QualtricsParser:
             fields = [plain_text(c.get("Display")) for c in (payload.get("Choices") or {}).values()]
             self.ir.warn(loc, f"form fields {fields} are asked as one long text")
             question.text_long = True
-
-    def _slider(self, question: IRQuestion, payload: dict[str, Any], loc: str) -> None:
-        config = payload.get("Configuration") or {}
-        low, high = config.get("CSSliderMin", 0), config.get("CSSliderMax", 100)
-        labels = self._choices(payload, "Labels", "LabelOrder", loc)
-        question.type = "matrix"
-        question.rows = self._choices(payload, "Choices", "ChoiceOrder", loc)
-        question.row_codes = {r.id: r.id for r in question.rows}
-        question.columns = labels or [IRChoice(id=str(n), label={self.lang: str(n)}) for n in range(1, 11)]
-        question.answers_importable = False
-        self.ir.warn(
-            loc,
-            f"slider {low}-{high} became a matrix with a {len(question.columns)}-point scale "
-            "(its labels); answers on the slider's scale cannot be imported into it",
-        )
-
-    # -- logic -----------------------------------------------------------------------------------
 
     def _logic(self, question: IRQuestion, payload: dict[str, Any], loc: str) -> None:
         logic = payload.get("DisplayLogic")

@@ -136,19 +136,30 @@ class _Columns:
         # Legacy exports name a row by its own export tag ("question_one"), which repeats across questions: the
         # k-th column of a name belongs to the k-th question (in survey order) that has a row with that tag.
         self.by_row_tag: dict[str, list[tuple[QuestionCodes, list[str]]]] = {}
+        # Side-by-side column groups after the first (their own cem questions) by (row tag, group position).
+        self.by_group_row_tag: dict[tuple[str, int], list[tuple[QuestionCodes, list[str]]]] = {}
+        positions: dict[str, int] = {}
         for code in codes_list:
+            base = code.source_ref.split("#")[0]
+            position = positions.get(base, 0)
+            positions[base] = position + 1
             for raw_tag, row in code.row_tags.items():
                 # Older exports write "orange-ish" as "orange_ish".
                 for tag in dict.fromkeys([raw_tag, re.sub(r"[^\w: ]", "_", raw_tag)]):
+                    if position:
+                        self.by_group_row_tag.setdefault((tag, position), []).append((code, [row]))
+                        continue
                     self.by_row_tag.setdefault(tag, []).append((code, [row]))
                     for column in code.columns:
                         self.by_row_tag.setdefault(f"{tag}_{column}", []).append((code, [row, column]))
         self.seen: dict[str, int] = {}
-        self.first_group: dict[str, str] = {}
+        self.groups: dict[str, list[str]] = {}  # row tag -> column group names in the order first seen
 
     def from_import_id(self, index: int, import_id: str) -> Column:
         if import_id in NEW_FIXED:
             return Column(index, None, [], fixed=NEW_FIXED[import_id])
+        if import_id in self.by_ref:  # a question per statement (Qualtrics sliders): "QID5-1"
+            return Column(index, self.by_ref[import_id], [])
         head, *parts = import_id.split("-")
         base, _, group = head.partition("#")
         code = self.by_ref.get(head) or self.by_ref.get(base)
@@ -166,7 +177,11 @@ class _Columns:
                 sbs = re.match(r"^_(\w+): (\d+)(.*)$", rest)  # older side-by-side naming: Q6_<row>: <group>...
                 if sbs:
                     if "#" in code.source_ref and code.source_ref.split("#")[1] != sbs.group(2):
-                        return Column(index, None, [])
+                        # another column group: its own cem question (QID40#2), or none
+                        sibling = self.by_ref.get(f"{code.source_ref.split('#')[0]}#{sbs.group(2)}")
+                        if sibling is None:
+                            return Column(index, None, [])
+                        code = sibling
                     return Column(index, code, [sbs.group(1), *[p for p in sbs.group(3).split("_") if p]])
                 if rest.startswith("#"):
                     group, _, rest = rest[1:].partition("_")
@@ -178,12 +193,20 @@ class _Columns:
         # Side-by-side row tags: "statement_one: <column group>[_<column>][_TEXT]".
         group_suffix = re.match(r"^(.+): ([A-Za-z0-9]+)((?:_\w+)*)$", name)
         if group_suffix:
-            # The group is named by its number or an internal id: the first one seen for a tag is the first
-            # column group, the one cem keeps.
+            # The group is named by its number or an internal id: groups are told apart by the order they are
+            # first seen for a tag (the first column group, then the second...).
             base, group, rest = group_suffix.groups()
-            first = self.first_group.setdefault(base, group)
+            seen_groups = self.groups.setdefault(base, [])
+            if group not in seen_groups:
+                seen_groups.append(group)
+            position = seen_groups.index(group)
             tail = [p for p in rest.split("_") if p]
-            candidates = self.by_row_tag.get(base, []) if group == first and "TEXT" not in tail else []
+            if "TEXT" in tail:
+                candidates = []
+            elif position:
+                candidates = self.by_group_row_tag.get((base, position), [])
+            else:
+                candidates = self.by_row_tag.get(base, [])
         else:
             candidates = self.by_row_tag.get(name, [])
         if candidates:

@@ -31,10 +31,7 @@ class ImportOutcome:
             "survey_id": self.survey.id,
             "slug": self.survey.slug,
             "name": self.survey.name,
-            "format": self.imported.format,
-            "question_count": self.imported.question_count,
-            "page_count": len(self.imported.definition.pages),
-            "warnings": [w.as_dict() for w in self.imported.warnings],
+            **self.imported.report().as_dict(),
             "responses": [r.as_dict() for r in self.responses],
         }
 
@@ -82,7 +79,7 @@ def survey_codes(session: Session, survey: Survey) -> dict[str, QuestionCodes]:
     )
     defn = current_definition(session, survey)
     codes = {qid: QuestionCodes(**raw) for qid, raw in (record.codes if record else {}).items()}
-    return {q.id: codes.get(q.id) or _own_codes(q.id, defn) for _, _, q in defn.questions()}
+    return {q.id: codes.get(q.id) or _own_codes(q.id, defn) for _, _, q in defn.answerable_questions()}
 
 
 def current_definition(session: Session, survey: Survey) -> SurveyDefinition:

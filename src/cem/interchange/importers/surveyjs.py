@@ -7,6 +7,7 @@ on a page; cem keeps their questions in place and drops the grouping (with a war
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -19,18 +20,20 @@ from cem.interchange.importers.ir import (
     IRSurvey,
     IRVariable,
     LocalText,
+    question_location,
 )
+from cem.interchange.importers.languages import SURVEYJS, bcp47
 from cem.interchange.importers.text import plain_text, safe_id, unique_id
 from cem.interchange.surveyjs import CEM_OPERATORS, VALIDATIONS
 
 CONTAINER_TYPES = frozenset({"panel", "paneldynamic"})
 # Element types with nothing to ask (or nothing cem can ask); counted out of the questions by the tests too.
 DROPPED_TYPES = {
-    "image": "an image",
+    "image": "an image (cem text blocks hold plain text, no pictures)",
     "signaturepad": "a signature pad",
     "file": "a file upload",
-    "expression": "a calculated expression (became a variable)",
 }
+SLIDER_TYPES = frozenset({"slider", "nouislider"})  # SurveyJS 2's slider and the noUiSlider custom widget
 _KNOWN_KEYS = frozenset(
     {
         "title",
@@ -66,7 +69,7 @@ def looks_like_response(data: dict[str, Any]) -> bool:
 class SurveyJSParser:
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
-        locale = str(data.get("locale") or "en")
+        locale = bcp47(str(data.get("locale") or "en"), SURVEYJS)
         self.default = locale
         self.ir = IRSurvey(format="surveyjs", name="", default_language=locale, languages=[locale])
         self.names: set[str] = set()
@@ -111,7 +114,7 @@ class SurveyJSParser:
         if isinstance(value, dict):
             out: LocalText = {}
             for lang, text in value.items():
-                code = self.default if lang == "default" else str(lang)
+                code = self.default if lang == "default" else bcp47(str(lang), SURVEYJS)
                 out[code] = self._piped(plain_text(str(text)))
                 if code not in self.ir.languages:
                     self.ir.languages.append(code)
@@ -137,16 +140,22 @@ class SurveyJSParser:
                 self.ir.warn(f"{loc}.elements[{index}]", "not an object; skipped")
                 continue
             kind, name = str(element.get("type") or ""), str(element.get("name") or f"element{index + 1}")
-            where = f"question {name}"
+            where = question_location(name, self._text(element.get("title")), self.default)
             if kind in CONTAINER_TYPES:
                 note = "repeating panel: asked once" if kind == "paneldynamic" else "panel grouping dropped"
                 self.ir.warn(f"panel {name}", f"{note}; its questions are kept on the page")
                 questions += self._elements(element.get("elements") or element.get("templateElements") or [], loc)
                 continue
             if kind in DROPPED_TYPES:
-                if kind == "expression":
-                    self.ir.variables.append(IRVariable(name=name, type="text", initial=""))
                 self.ir.warn(where, f"{DROPPED_TYPES[kind]} has no cem question equivalent; not imported")
+                continue
+            if kind == "expression":
+                self.ir.variables.append(IRVariable(name=name, type="text", initial=""))
+                self.ir.warn(
+                    where,
+                    f"calculated value {str(element.get('expression') or '')!r} shown to respondents: kept as the "
+                    f"empty text variable {name!r} (the formula is not imported, nothing is shown)",
+                )
                 continue
             question = self._question(element, kind, name, where)
             if question is not None:
@@ -168,15 +177,18 @@ class SurveyJSParser:
         return choices
 
     def _question(self, el: dict[str, Any], kind: str, name: str, where: str) -> IRQuestion | None:
+        unique = unique_id(name, self.names)
+        if unique != name:  # e.g. a dynamic panel's field named like a question of the page
+            self.ir.warn(where, f"a second element named {name!r}: imported as {unique!r}")
         question = IRQuestion(
-            id=name,
+            id=unique,
             type="text",
             headline=self._text(el.get("title")) or {self.default: name},
             help=self._text(el.get("description")),
             required=bool(el.get("isRequired")),
             source_ref=name,
         )
-        if kind == "text":
+        if kind == "text" and el.get("inputType") != "range":
             input_type = str(el.get("inputType") or "text")
             if input_type == "date":
                 question.type = "date"
@@ -199,8 +211,11 @@ class SurveyJSParser:
             question.text_long = True
             self.ir.warn(where, f"multiple text fields {items} are asked as one long text")
         elif kind == "html":
-            question.type = "cta"
+            question.type = "display"  # the HTML as plain text: tags dropped, entities decoded; never required
             question.headline = self._text(el.get("html")) or {self.default: name}
+            question.help, question.required = {}, False
+        elif kind in SLIDER_TYPES or (kind == "text" and el.get("inputType") == "range"):
+            self._slider(question, el, kind, where)
         else:
             self.ir.warn(where, f"question type {kind!r} has no cem equivalent; not imported")
             return None
@@ -253,26 +268,51 @@ class SurveyJSParser:
         question.choice_codes = {yes: yes, no: no, "true": yes, "false": no, "True": yes, "False": no}
 
     def _rating(self, question: IRQuestion, el: dict[str, Any], where: str) -> None:
+        """1..N (3 <= N <= 10) stays a rating of N points (stars, smileys or numbers); 0..10 is NPS when the question
+        says so (name or title), otherwise it and every other range keeps its numbers as a slider."""
         values = el.get("rateValues")
         if values:
-            numbers = [v.get("value") if isinstance(v, dict) else v for v in values]
-            low, high = min(_num(n) for n in numbers), max(_num(n) for n in numbers)
-            count = len(numbers)
+            raw = [v.get("value") if isinstance(v, dict) else v for v in values]
+            numbers = sorted(_num(n) for n in raw)
+            low, high = numbers[0], numbers[-1]
+            step = min((b - a for a, b in itertools.pairwise(numbers)), default=1) or 1
+            if any(isinstance(v, dict) and v.get("text") not in (None, str(v.get("value"))) for v in values):
+                self.ir.warn(where, "the labels of the rating's values are not kept (only its two end labels)")
         else:
-            low, high = _num(el.get("rateMin", 1)), _num(el.get("rateMax", 5))
+            low = _num(el.get("rateMin", 1))
             step = _num(el.get("rateStep", 1)) or 1
-            count = int((high - low) / step) + 1
-        if low == 0 and high == 10 and count == 11:
-            question.type = "nps"
-        else:
-            question.type = "rating"
-            question.scale = max(3, min(10, count))
-            if low != 1 or count != question.scale:
-                self.ir.warn(where, f"rating {low:g}-{high:g} ({count} points) imported as 1-{question.scale}")
+            rate_count = el.get("rateCount")
+            high = _num(el.get("rateMax", low + step * (int(_num(rate_count)) - 1) if rate_count else 5))
+        count = round((high - low) / step) + 1
+        question.lower_label = self._text(el.get("minRateDescription") or el.get("mininumRateDescription"))
+        question.upper_label = self._text(el.get("maxRateDescription") or el.get("maximumRateDescription"))
         rate_type = str(el.get("rateType") or el.get("rateDisplayMode") or "")
         question.rating_style = "stars" if "star" in rate_type else "smileys" if "smil" in rate_type else "numbers"
-        question.lower_label = self._text(el.get("minRateDescription"))
-        question.upper_label = self._text(el.get("maxRateDescription"))
+        if (low, high, count) == (0, 10, 11) and _says_nps(question, el):
+            question.type = "nps"
+        elif low == 1 and step == 1 and 3 <= count <= 10:
+            question.type = "rating"
+            question.scale = count
+        else:
+            question.type = "slider"
+            question.range_min, question.range_max, question.step = low, high, step
+            self.ir.warn(
+                where,
+                f"{rate_type or 'numbers'} rating {low:g} to {high:g} (steps of {step:g}) kept as a slider with that "
+                "range: cem ratings run from 1 to 3-10 points",
+            )
+
+    def _slider(self, question: IRQuestion, el: dict[str, Any], kind: str, where: str) -> None:
+        """SurveyJS 2 `slider` (min, max, step), the noUiSlider widget (rangeMin, rangeMax, step) or a range input."""
+        low = _num(el.get("rangeMin", el.get("min", 0)))
+        high = _num(el.get("rangeMax", el.get("max", 100)))
+        question.type = "slider"
+        question.range_min, question.range_max, question.step = low, high, _num(el.get("step", 1)) or 1
+        labels = {_num(x.get("value")): x.get("text") for x in el.get("customLabels") or [] if isinstance(x, dict)}
+        question.lower_label = self._text(labels.get(low) or el.get("minRateDescription"))
+        question.upper_label = self._text(labels.get(high) or el.get("maxRateDescription"))
+        if el.get("sliderType") == "range" or isinstance(el.get("defaultValue"), list):
+            self.ir.warn(where, f"{kind} with two handles (a range) is asked as one value")
 
     def _matrix(self, question: IRQuestion, el: dict[str, Any], kind: str, where: str) -> None:
         question.type = "matrix"
@@ -284,6 +324,11 @@ class SurveyJSParser:
         question.rows = self._choices(rows, where)
         if kind == "matrix":
             question.columns = self._choices(el.get("columns"), where)
+            points = [str(n) for n in range(1, len(question.columns) + 1)]
+            if 3 <= len(points) <= 10 and all(
+                c.id == p and set(c.label.values()) <= {p} for c, p in zip(question.columns, points, strict=True)
+            ):  # columns 1..N labelled by their numbers: a numeric scale
+                question.scale, question.columns = len(points), []
         else:
             columns = [c.get("name") if isinstance(c, dict) else c for c in el.get("columns") or []]
             question.columns = self._choices(el.get("choices"), where) or [
@@ -361,6 +406,12 @@ class _Condition(TokenStream):
             self.take()
             return items
         raise ValueError(f"{raw!r} is not a value")
+
+
+def _says_nps(question: IRQuestion, el: dict[str, Any]) -> bool:
+    """Whether a 0-10 rating presents itself as a Net Promoter question (its name or title)."""
+    words = " ".join([str(el.get("name") or ""), *question.headline.values()]).lower()
+    return "nps" in words or "recommend" in words or "promoter" in words
 
 
 def _num(value: Any) -> float:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from cem.text.topics.stopwords import stop_words
 
 if TYPE_CHECKING:
-    from scipy import sparse  # type: ignore[import-untyped]
+    from scipy import sparse
 
 Vectors = npt.NDArray[np.float32]
 Progress = Callable[[str, float], None]  # (stage, fraction done of the whole discovery)

@@ -108,9 +108,9 @@ def _fill_the_rest(conn: sa.Connection) -> None:
         )
     )
     params = []
-    for workspace_id, source_type, source_name, field_id, field_type, seen_min, seen_max in fields:
-        low = DEFAULT[0] if seen_min is None or seen_min >= DEFAULT[0] else 0.0
-        high = next((top for top in (5.0, 7.0, 10.0) if seen_max is None or seen_max <= top), 10.0)
+    for workspace_id, source_type, source_name, field_id, field_type, stored_min, stored_max in fields:
+        low = DEFAULT[0] if stored_min is None or stored_min >= DEFAULT[0] else 0.0
+        high = next((top for top in (5.0, 7.0, 10.0) if stored_max is None or stored_max <= top), 10.0)
         params.append(
             {
                 "ws": workspace_id,

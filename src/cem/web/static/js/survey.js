@@ -33,7 +33,7 @@
       return true;
     }
     if (block.querySelector("input:checked")) return true;
-    var fields = block.querySelectorAll("input[type=text], input[type=email], input[type=url], input[type=tel], input[type=date], textarea, select");
+    var fields = block.querySelectorAll("input[type=text], input[type=email], input[type=url], input[type=tel], input[type=date], input[type=number], textarea, select");
     for (var k = 0; k < fields.length; k++) {
       if (fields[k].name.indexOf("__other") === -1 && fields[k].value.trim() !== "") return true;
     }
@@ -100,6 +100,26 @@
     }
   }
 
+  // A slider's range control drives its number box (the answer, which also works without this script). Until it is
+  // moved the range looks untouched, so an unanswered slider does not pretend to hold its middle value.
+  function initSliders(form) {
+    var sliders = form.querySelectorAll("[data-slider]");
+    for (var i = 0; i < sliders.length; i++) {
+      var range = sliders[i].querySelector("[data-slider-range]");
+      var box = sliders[i].querySelector("[data-slider-value]");
+      if (!range || !box) continue;
+      range.hidden = false;
+      range.classList.toggle("untouched", box.value === "");
+      if (box.value !== "") range.value = box.value;
+      range.addEventListener("input", function (r, b) {
+        return function () { b.value = r.value; r.classList.remove("untouched"); };
+      }(range, box));
+      box.addEventListener("input", function (r, b) {
+        return function () { if (b.value !== "") { r.value = b.value; r.classList.remove("untouched"); } };
+      }(range, box));
+    }
+  }
+
   function swap(html, url) {
     var doc = new DOMParser().parseFromString(html, "text/html");
     var fresh = doc.getElementById("survey-main");
@@ -150,6 +170,7 @@
     if (!form || (form.getAttribute("method") || "").toLowerCase() !== "post" || form.dataset.enhanced) return;
     form.dataset.enhanced = "1";
     syncOther(form);
+    initSliders(form);
     form.addEventListener("change", function (event) {
       syncOther(form);
       var block = event.target.closest(".question");

@@ -1,0 +1,1 @@
+"""Customer lifetime value: purchase summaries, the BG/NBD, Pareto/NBD and Gamma-Gamma models, per-customer scores."""

@@ -1,0 +1,39 @@
+"""Lifetime value API: the latest fit, a customer's value, and rescoring on demand."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cem.api.body import StrictJsonRoute
+from cem.api.deps import DbSession, Reader, Writer
+from cem.clv import service, tasks
+from cem.clv.schemas import ClvFitRead, CustomerValueRead, ScoringQueued
+from cem.errors import NotFound
+from cem.jobs.queue import enqueue
+from cem.jobs.registry import PRIORITY_INTERACTIVE
+from cem.schemas import Id
+
+router = APIRouter(tags=["customer analytics"], route_class=StrictJsonRoute)
+
+
+@router.get("/clv/model", response_model=ClvFitRead, summary="The latest lifetime-value fit")
+def latest_model(session: DbSession, actor: Reader) -> ClvFitRead:
+    fit = service.latest_fit(session, actor.workspace_id)
+    if fit is None:
+        raise NotFound("Lifetime value has not been scored in this workspace yet: POST /api/v1/clv/score.")
+    return ClvFitRead.model_validate(fit)
+
+
+@router.get("/clv/customers/{customer_id}", response_model=CustomerValueRead, summary="A customer's lifetime value")
+def customer_value(session: DbSession, actor: Reader, customer_id: Id) -> CustomerValueRead:
+    value = service.customer_value(session, actor.workspace_id, customer_id)
+    if value is None:
+        raise NotFound(f"No lifetime value for customer {customer_id}: no purchases, or not scored yet.")
+    return CustomerValueRead.model_validate(value)
+
+
+@router.post("/clv/score", response_model=ScoringQueued, status_code=202, summary="Refit and rescore now")
+def score(session: DbSession, actor: Writer) -> ScoringQueued:
+    job = enqueue(session, tasks.SCORE, workspace_id=actor.workspace_id, priority=PRIORITY_INTERACTIVE)
+    session.flush()
+    return ScoringQueued(job_id=job.id)
