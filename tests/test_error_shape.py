@@ -49,6 +49,27 @@ VALID_BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/text/topics/{topic_id}/split"): {"k": 2},
     ("PUT", "/api/v1/text/topics/{topic_id}/rule"): {"query": "refund"},
     ("PATCH", "/api/v1/webhooks/{subscription_id}"): {"description": "CRM"},
+    ("PUT", "/api/v1/alert-rules/{rule_id}"): {
+        "name": "Detractors",
+        "condition": {"conditions": [{"field": "score", "field_type": "nps", "op": "<=", "value": 6}]},
+    },
+    ("PATCH", "/api/v1/teams/{team_id}"): {"name": "New name"},
+    ("PATCH", "/api/v1/cases/{case_id}"): {"priority": "high"},
+    ("POST", "/api/v1/cases/{case_id}/assign"): {},
+    ("POST", "/api/v1/cases/{case_id}/notes"): {"body": "note"},
+    ("POST", "/api/v1/cases/{case_id}/replies"): {"body": "reply"},
+    ("POST", "/api/v1/cases/{case_id}/close"): {"contacted": True, "root_cause": "delivery", "recovered": False},
+    ("PUT", "/api/v1/business-calendars/{calendar_id}"): {
+        "name": "Office",
+        "timezone": "Europe/Lisbon",
+        "hours": {"mon": [["09:00", "17:00"]]},
+    },
+    ("PUT", "/api/v1/slas/{policy_id}"): {
+        "name": "Standard",
+        "calendar_id": 1,
+        "first_response_minutes": 60,
+        "resolution_minutes": 480,
+    },
 }
 
 

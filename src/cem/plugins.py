@@ -12,6 +12,7 @@ import pluggy
 
 from cem import hooks
 from cem.analytics import plugin as analytics_plugin
+from cem.cases import plugin as cases_plugin
 from cem.churn import plugin as churn_plugin
 from cem.clv import plugin as clv_plugin
 from cem.distribution import plugin as distribution_plugin
@@ -32,6 +33,7 @@ BUILTIN_PLUGINS: tuple[object, ...] = (
     text_plugin,
     topics_plugin,
     webhooks_plugin,
+    cases_plugin,
 )
 
 

@@ -17,6 +17,7 @@ from cem.analytics import web as analytics_web
 from cem.analytics.analyses import api as analyses_api
 from cem.analytics.dashboards import api as dashboards_api
 from cem.api.errors import ERROR_RESPONSES
+from cem.cases import api as cases_api
 from cem.churn import api as churn_api
 from cem.clv import api as clv_api
 from cem.customers import api as customers_api
@@ -70,6 +71,7 @@ def api_router() -> APIRouter:
         clv_api,
         churn_api,
         webhooks_api,
+        cases_api,
     ):
         router.include_router(domain.router)
     return router

@@ -19,9 +19,22 @@ from cem.analytics.stats import Estimate
 
 AggOp = Literal["count", "sum", "sum_sq"]
 # What a metric counts: feedback records, or customers (churn).
-Entity = Literal["feedback", "customer", "response", "invitation"]
+Entity = Literal["feedback", "customer", "response", "invitation", "case"]
 # Columns aggregates can read; engines map each to their store or snapshot column.
-ValueColumn = Literal["value_number", "sentiment_score", "sentiment_label", "churned", "completed", "responded"]
+ValueColumn = Literal[
+    "value_number",
+    "sentiment_score",
+    "sentiment_label",
+    "churned",
+    "completed",
+    "responded",
+    # Closed-loop cases (cem.cases): set on the case when the moment happens.
+    "first_response_minutes",
+    "resolution_minutes",
+    "within_sla",
+    "closed_loop",
+    "recovered",
+]
 
 
 @dataclass(frozen=True)
@@ -248,6 +261,50 @@ register(
             "by send date; Wilson interval. Responses through a public link have no invitation and do not count."
         ),
     )
+)
+
+
+# The closed loop's measures (cem.cases): cases by creation date; each counts the cases where its value is known.
+def _case_mean(slug: str, label: str, value: ValueColumn, about: str) -> None:
+    aggregates = (N, SUM, SUM_SQ)
+    register(Metric(slug, label, "min", None, aggregates, _mean, entity="case", value=value, description=about))
+
+
+def _case_share(slug: str, label: str, value: ValueColumn, about: str) -> None:
+    aggregates = (N, Agg(value, low=1, high=1))
+    register(Metric(slug, label, "%", None, aggregates, _share(value), entity="case", value=value, description=about))
+
+
+_case_mean(
+    "time_to_first_response",
+    "Time to first response",
+    "first_response_minutes",
+    "Mean wall-clock minutes from a case's opening to the first reply the customer saw (notes do not count); "
+    "t interval.",
+)
+_case_mean(
+    "time_to_resolution",
+    "Time to resolution",
+    "resolution_minutes",
+    "Mean wall-clock minutes from a case's opening to its resolution (or closing); t interval.",
+)
+_case_share(
+    "sla_compliance",
+    "Share within SLA",
+    "within_sla",
+    "Share of finished cases under an SLA that met it; Wilson interval.",
+)
+_case_share(
+    "closed_loop_rate",
+    "Closed-loop rate",
+    "closed_loop",
+    "Share of closed cases whose customer was contacted with the first response within its SLA; Wilson interval.",
+)
+_case_share(
+    "recovery_rate",
+    "Recovery rate",
+    "recovered",
+    "Share of closed cases whose customer was recovered; Wilson interval.",
 )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, literal, select
 from sqlalchemy.orm import Session
 
+from cem.cases.models import Case
 from cem.distribution.models import Invitation
 from cem.surveys.models import Survey, SurveyResponse
 
@@ -116,6 +117,43 @@ INVITATIONS = Source(
     dimensions={"survey": "survey", "channel": "channel"},
     state=_invitation_state,
 )
-SOURCES = {s.entity: s for s in (RESPONSES, INVITATIONS)}
+
+
+def _cases() -> Select[Any]:
+    measures = ("first_response_minutes", "resolution_minutes", "within_sla", "closed_loop", "recovered")
+    columns: list[Any] = [Case.id, Case.workspace_id, Case.customer_id, Case.created_at]
+    return select(*columns, *(getattr(Case, name) for name in measures))
+
+
+def _case_state(session: Session) -> str:
+    count, updated = session.execute(select(func.count(), func.max(Case.updated_at))).one()
+    return f"{count}/{updated}"
+
+
+CASES = Source(
+    entity="case",
+    table="cases",
+    alias="k",
+    columns={
+        "id": "BIGINT",
+        "workspace_id": "BIGINT",
+        "customer_id": "BIGINT",
+        "created_at": "TIMESTAMP",
+        "first_response_minutes": "DOUBLE",
+        "resolution_minutes": "DOUBLE",
+        "within_sla": "DOUBLE",
+        "closed_loop": "DOUBLE",
+        "recovered": "DOUBLE",
+    },
+    select=_cases,
+    time="created_at",
+    dimensions={},
+    state=_case_state,
+)
+SOURCES = {s.entity: s for s in (RESPONSES, INVITATIONS, CASES)}
 # The value column each source's metrics read.
-VALUE_COLUMNS = {"completed": RESPONSES, "responded": INVITATIONS}
+VALUE_COLUMNS = {
+    "completed": RESPONSES,
+    "responded": INVITATIONS,
+    **dict.fromkeys(("first_response_minutes", "resolution_minutes", "within_sla", "closed_loop", "recovered"), CASES),
+}

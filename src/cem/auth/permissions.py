@@ -29,11 +29,15 @@ class Permission(StrEnum):
     # Outbound webhook subscriptions and their delivery log. Admin only: a subscription sends feedback (personal data
     # included) to any URL, so it is a way out of the workspace.
     webhooks = "webhooks:manage"
+    # The closed loop: work cases (an agent sees only its own and its team's; analysts and admins see all) ...
+    cases = "cases:work"
+    # ... and set it up: alert rules, teams, SLA policies and business-hours calendars.
+    loop = "loop:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.viewer: frozenset({Permission.read}),
-    Role.agent: frozenset({Permission.read, Permission.write}),
+    Role.agent: frozenset({Permission.read, Permission.write, Permission.cases}),
     Role.analyst: frozenset(
         {
             Permission.read,
@@ -44,6 +48,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.export,
             Permission.surveys,
             Permission.dashboards,
+            Permission.cases,
+            Permission.loop,
         }
     ),
     Role.admin: frozenset(Permission),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cem import plugins
 from cem.cli import (  # noqa: F401  (each registers commands on `app`)
     analyses,
+    cases,
     churn,
     clv,
     core,

@@ -3,6 +3,7 @@
 from cem.analytics.analyses import models as analyses_models
 from cem.analytics.dashboards import models as dashboard_models
 from cem.auth import models as auth_models
+from cem.cases import models as case_models
 from cem.churn import models as churn_models
 from cem.clv import models as clv_models
 from cem.customers import models as customer_models
@@ -36,4 +37,5 @@ ALL_MODEL_MODULES = (
     clv_models,
     churn_models,
     webhook_models,
+    case_models,
 )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from cem.analytics.dashboards.models import Dashboard
 from cem.auth.models import ApiToken, AuditLog, Membership, User, WebSession
+from cem.cases.models import AlertFiring, Case, CaseActivity
 from cem.churn.models import ChurnScore
 from cem.clv.models import CustomerValue
 from cem.customers.models import Customer, Event
@@ -71,6 +72,10 @@ def _no_membership_left(_s: Subject) -> ColumnElement[bool]:
     return ~exists(select(Membership.id).where(Membership.user_id == User.id))
 
 
+def _case_ids(s: Subject) -> Any:
+    return select(Case.id).where(Case.customer_id.in_(s.customer_ids))
+
+
 def _topics_of_records(s: Subject) -> ColumnElement[bool] | None:
     records = select(FeedbackRecord.id).where(FeedbackRecord.customer_id.in_(s.customer_ids))
     return RecordTopic.record_id.in_(records) if s.customer_ids else None
@@ -104,6 +109,19 @@ PERSONAL: dict[str, PersonalData] = {
     ),
     "churn_score": PersonalData(
         "predicted churn risk and its reasons", lambda s: _among(ChurnScore.customer_id, s.customer_ids)
+    ),
+    # The closed loop (before customer, which cases and firings reference): a person's cases go with them,
+    # timeline included (notes and replies quote them). Agents' emails on timelines are scrubbed as mentions.
+    "case_activity": PersonalData(
+        "the timeline of the person's cases: notes, and the replies sent to them",
+        lambda s: CaseActivity.case_id.in_(_case_ids(s)) if s.customer_ids else None,
+    ),
+    "alert_firing": PersonalData(
+        "alert rules that fired on the person's feedback, with the values that matched",
+        lambda s: _among(AlertFiring.customer_id, s.customer_ids),
+    ),
+    "case": PersonalData(
+        "follow-up cases about the person: title, outcome, tags", lambda s: _among(Case.customer_id, s.customer_ids)
     ),
     "event": PersonalData(
         "interaction events of the person's customer records", lambda s: _among(Event.customer_id, s.customer_ids)
@@ -199,6 +217,11 @@ NO_PERSONAL_DATA: dict[str, NoPersonalData] = {
     "job_schedule": NoPersonalData("cron definitions of recurring system jobs"),
     # The keys are HMACs under the server secret (not reversible without it) and every row is deleted once
     # the throttle window (15 minutes by default) has passed, so nothing lasts long enough to export or erase.
+    "alert_rule": NoPersonalData("rule conditions and actions (configuration); created_by is a role label"),
+    "team": NoPersonalData("team names and lead (a user id, not personal data by itself)"),
+    "team_member": NoPersonalData("which user ids belong to which team"),
+    "sla_policy": NoPersonalData("SLA targets and selectors (configuration)"),
+    "business_calendar": NoPersonalData("business hours, time zone and holidays (configuration)"),
     "login_attempt": NoPersonalData("keyed hashes of login emails and client addresses, kept one throttle window"),
 }
 

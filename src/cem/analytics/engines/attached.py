@@ -129,7 +129,8 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, str], bo
 def _table_views(con: duckdb.DuckDBPyConnection, schema: str, tables: Iterable[str]) -> None:
     """Store tables a compiled SELECT names unqualified, as views of the same name (bound at query time)."""
     for table in set(tables):
-        con.execute(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {schema}.{table}")
+        # Quoted: a table may be named by an SQL keyword (`case`), which the compiled SELECT quotes too.
+        con.execute(f'CREATE OR REPLACE VIEW "{table}" AS SELECT * FROM {schema}."{table}"')
 
 
 def _compiled(select: Select[Any]) -> str:

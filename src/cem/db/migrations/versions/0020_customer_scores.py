@@ -1,7 +1,7 @@
 """Customer scores: lifetime value (clv_fit, customer_value) and churn risk (churn_fit, churn_score).
 
 Revision ID: 0020_customer_scores
-Revises: 0018_webhooks
+Revises: 0019_cases
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import cem.db.base
 
 revision: str = "0020_customer_scores"
-down_revision: str | None = "0018_webhooks"
+down_revision: str | None = "0019_cases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
