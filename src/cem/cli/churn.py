@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import typer
 
 from cem.churn import service
 from cem.churn.model import cross_validate
-from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.app import app, echo, fail, friendly_errors
 from cem.cli.options import Workspace
-from cem.cli.workspaces import workspace_named
+from cem.cli.workspaces import report_from
 
 churn_app = typer.Typer(help="Churn risk: the supervised churn model.", no_args_is_help=True)
 app.add_typer(churn_app, name="churn")
@@ -58,10 +57,8 @@ def score_command(
     workspace: Workspace = "default", fmt: str = typer.Option("table", "--format", help="table or json.")
 ) -> None:
     """Train on the customers with a churn flag and store every current customer's risk with its reasons."""
-    with open_db().unit_of_work() as session:
-        report = service.score_workspace(session, workspace_named(session, workspace).id)
-    if fmt == "json":
-        echo(json.dumps(asdict(report), indent=2))
+    report = report_from(workspace, service.score_workspace, fmt)
+    if report is None:
         return
     echo(
         f"Trained on {report.trained_on:,} customers ({report.churned:,} churned): cross-validated ROC AUC "

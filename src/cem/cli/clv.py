@@ -11,9 +11,9 @@ from typing import Any
 
 import typer
 
-from cem.cli.app import app, echo, fail, friendly_errors, open_db
+from cem.cli.app import app, echo, fail, friendly_errors
 from cem.cli.options import Workspace
-from cem.cli.workspaces import workspace_named
+from cem.cli.workspaces import report_from
 from cem.clv import btyd, service
 from cem.clv.summary import summarise
 from cem.clv.tables import read_purchases, read_summary
@@ -157,10 +157,8 @@ def score_command(
     workspace: Workspace = "default", fmt: str = typer.Option("table", "--format", help="table or json.")
 ) -> None:
     """Fit on the workspace's purchase events and store every customer's P(alive), expected purchases and value."""
-    with open_db().unit_of_work() as session:
-        report = service.score_workspace(session, workspace_named(session, workspace).id)
-    if fmt == "json":
-        echo(json.dumps(asdict(report), indent=2))
+    report = report_from(workspace, service.score_workspace, fmt)
+    if report is None:
         return
     echo(
         f"Scored {report.customers:,} customers ({report.repeat_buyers:,} bought again); "

@@ -3,10 +3,16 @@ user is created, and nothing else tells a new operator so)."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from cem.admin import service as admin_service
 from cem.auth.models import Workspace
+from cem.cli.app import echo, open_db
 from cem.errors import NotFound
 
 
@@ -26,3 +32,14 @@ def workspace_named(session: Session, slug: str) -> Workspace:
             f"Workspace {slug!r} does not exist. {here} A workspace is created with its first user: "
             f"cem user create --email you@example.com --workspace {slug}"
         ) from None
+
+
+def report_from(workspace: str, work: Callable[[Session, int], Any], fmt: str) -> Any | None:
+    """Run `work` in the named workspace (one unit of work) and print its report as JSON when `fmt` is json;
+    returns the report for a table to be printed, else None."""
+    with open_db().unit_of_work() as session:
+        report = work(session, workspace_named(session, workspace).id)
+    if fmt == "json":
+        echo(json.dumps(asdict(report), indent=2))
+        return None
+    return report

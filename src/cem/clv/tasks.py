@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -24,16 +25,28 @@ DEBOUNCE = timedelta(minutes=10)
 @task(SCORE, lease_seconds=1800, priority=PRIORITY_BULK)
 def score(ctx: TaskContext) -> dict[str, Any]:
     """Refit and rescore one workspace; from the nightly schedule (no workspace), queue one per workspace."""
+
+    def run(workspace_id: int) -> dict[str, Any]:
+        report = service.score_workspace(ctx.session, workspace_id)
+        return {"scored": report.customers, "fit_id": report.fit_id, "note": report.note}
+
+    return score_or_fan_out(ctx, SCORE, service.workspaces_with_purchases, run)
+
+
+def score_or_fan_out(
+    ctx: TaskContext, name: str, workspaces: Callable[[Session], list[int]], run: Callable[[int], dict[str, Any]]
+) -> dict[str, Any]:
+    """A scoring task's two ways of running (lifetime value, churn): for one workspace, or, started by its nightly
+    schedule without one, by queueing one job per workspace that `workspaces` names."""
     if ctx.workspace_id is None:
-        workspaces = service.workspaces_with_purchases(ctx.session)
-        for workspace_id in workspaces:
-            enqueue(ctx.session, SCORE, workspace_id=workspace_id)
-        return {"queued": len(workspaces)}
+        found = workspaces(ctx.session)
+        for workspace_id in found:
+            enqueue(ctx.session, name, workspace_id=workspace_id)
+        return {"queued": len(found)}
     try:
-        report = service.score_workspace(ctx.session, ctx.workspace_id)
+        return run(ctx.workspace_id)
     except InvalidInput as exc:  # not enough data yet: a normal state, said in the job's result, not a failure
         return {"scored": 0, "note": exc.detail}
-    return {"scored": report.customers, "fit_id": report.fit_id, "note": report.note}
 
 
 def queue_rescore(session: Session, workspace_id: int) -> None:
@@ -44,8 +57,8 @@ def queue_rescore(session: Session, workspace_id: int) -> None:
         enqueue(session, SCORE, workspace_id=workspace_id, delay=DEBOUNCE)
 
 
-def queue_now(session: Session, workspace_id: int) -> int:
+def queue_now(session: Session, workspace_id: int, name: str = SCORE) -> int:
     """A scoring run someone asked for (API): ahead of bulk work; returns the job's id to follow."""
-    job = enqueue(session, SCORE, workspace_id=workspace_id, priority=PRIORITY_INTERACTIVE)
+    job = enqueue(session, name, workspace_id=workspace_id, priority=PRIORITY_INTERACTIVE)
     session.flush()
     return job.id
