@@ -160,9 +160,7 @@ def _bulk_errors(exc: FormError) -> dict[str, str]:
 # -- one case -------------------------------------------------------------------------------------------------
 
 
-def _case_page(
-    request: Request, principal: Principal, case_id: int, *, status: int = 200, **context: Any
-) -> Response:
+def _case_page(request: Request, principal: Principal, case_id: int, *, status: int = 200, **context: Any) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         case = service.detail(session, service.get_case(session, actor=principal, case_id=case_id))
         known = inbox.people(session, principal.workspace_id)
@@ -242,7 +240,9 @@ def update_case(
 
 
 @router.post("/cases/{case_id}/assign")
-def assign_case(request: Request, principal: PageCases, case_id: Id, owner: FormRef = "", team: FormRef = "") -> Response:
+def assign_case(
+    request: Request, principal: PageCases, case_id: Id, owner: FormRef = "", team: FormRef = ""
+) -> Response:
     def apply(session: Session, body: Any) -> object:
         return service.assign(session, actor=principal, case_id=case_id, assignment=body)
 
