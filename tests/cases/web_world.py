@@ -8,13 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from cem.admin import service as admin_service
-from cem.auth.models import User
 from cem.db.session import Database
 from cem.jobs.worker import Worker
-from tests.cases.conftest import nps_detractor_rule
+from tests.cases.conftest import add_users, nps_detractor_rule
 from tests.conftest import Workspace
 
 HOSTILE_NAME = "<script>alert('name')</script> Ada"
@@ -31,13 +28,6 @@ class World:
     cases: dict[str, int]
 
 
-def _user_id(db: Database, email: str) -> int:
-    with db.unit_of_work(readonly=True) as session:
-        found = session.scalar(select(User.id).where(User.email == email))
-    assert found is not None
-    return int(found)
-
-
 def _ok(r: Any, status: int = 201) -> dict[str, Any]:
     assert r.status_code == status, r.text
     result: dict[str, Any] = r.json()
@@ -45,13 +35,7 @@ def _ok(r: Any, status: int = 201) -> dict[str, Any]:
 
 
 def build_world(db: Database, workspace: Workspace, admin_api: TestClient) -> World:
-    with db.unit_of_work() as session:
-        ws = admin_service.ensure_workspace(session, slug="acme", name="Acme")
-        admin_service.create_user(
-            session, email="agent2@acme.example", password="correct-horse-battery", workspace=ws, role="agent"
-        )
-    users = {role: _user_id(db, workspace.user_email(role)) for role in ("admin", "analyst", "agent", "viewer")}
-    users["agent2"] = _user_id(db, "agent2@acme.example")
+    users = add_users(db, workspace)
     care = _ok(
         admin_api.post(
             "/api/v1/teams", json={"name": "Care", "lead_user_id": users["analyst"], "member_ids": [users["agent"]]}

@@ -200,7 +200,7 @@ def visible_filtered(
     priority: str | None,
     overdue: bool,
     now: datetime,
-) -> Select[tuple[Case]]:
+) -> Select[Case]:
     """The cases the caller sees, narrowed by the list filters (shared by the API's list and the inbox page)."""
     stmt = select(Case).where(teams.visible_cases(session, actor))
     if status:

@@ -10,8 +10,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from cem.errors import CEMError
-from cem.web.forms import FRIENDLY
-from cem.web.forms import validation_message
+from cem.web.forms import FRIENDLY, validation_message
 
 FormError = CEMError | ValidationError | ValueError
 
