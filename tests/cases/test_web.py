@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy import func, select
 
+from cem.cases import inbox
 from cem.cases.models import Case, CaseActivity
 from cem.db.session import Database
 from tests.cases.web_world import COMMENT, HASH_ID, HOSTILE_NAME, HOSTILE_TITLE, World, build_world
@@ -117,6 +118,9 @@ def test_inbox_puts_overdue_and_soon_due_first(
     world: World, browser_as: Callable[[str], tuple[TestClient, str]], clock: Clock, db: Database
 ) -> None:
     admin, csrf = browser_as("admin")
+    first = admin.get("/cases").text
+    assert _row_ids(first)[0] == world.cases["urgent"]  # its first response is due in 30 minutes
+    assert 'data-testid="sla-state">due soon<' in first.split("</tr>")[1]
     clock.advance(minutes=45)  # the urgent case's 30-minute first response has passed
     page = admin.get("/cases").text
     ids = _row_ids(page)
@@ -284,3 +288,19 @@ def test_hostile_strings_are_escaped(world: World, browser_as: Callable[[str], t
     assert str(escape(note)) in admin.get(f"/cases/{world.cases['billing']}").text
     assert str(escape(HOSTILE_TITLE)) in admin.get("/cases").text
     assert "&lt;script&gt;alert(" in admin.get("/cases").text  # the customer's name, escaped
+
+
+def test_inbox_pages_and_offers_only_case_workers_as_owners(
+    world: World, browser_as: Callable[[str], tuple[TestClient, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 3)
+    admin, _ = browser_as("admin")
+    first = admin.get("/cases?tab=all").text
+    assert len(_row_ids(first)) == 3 and 'data-testid="next-page"' in first
+    second = admin.get("/cases?tab=all&page=2").text
+    assert set(_row_ids(first)) | set(_row_ids(second)) == set(world.cases.values())
+    assert 'data-testid="next-page"' not in second
+    bulk = first[first.index('data-testid="bulk-assign"') :]
+    offered = re.findall(r'<option value="(\d+)">', bulk.split("</select>")[0])
+    assert world.users["viewer"] not in {int(v) for v in offered}
+    assert {world.users["agent"], world.users["agent2"], world.users["analyst"]} <= {int(v) for v in offered}

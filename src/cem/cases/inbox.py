@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, case, false
 from sqlalchemy.orm import Session
 
 from cem.admin import service as admin_service
-from cem.auth.permissions import Role
+from cem.auth.permissions import Permission, Role, permissions_for
 from cem.auth.principal import Principal
 from cem.cases import clock, service, sla, teams
 from cem.cases.models import OPEN_STATUSES, Case
@@ -58,6 +58,8 @@ class People:
 
     users: dict[int, str] = field(default_factory=dict)
     teams: list[TeamRead] = field(default_factory=list)
+    # Who may own a case: members whose role works cases (a viewer could never open it), by name.
+    assignable: list[tuple[int, str]] = field(default_factory=list)
 
     def team_name(self, team_id: int | None) -> str:
         return next((t.name for t in self.teams if t.id == team_id), "")
@@ -68,9 +70,12 @@ class People:
 
 def people(session: Session, workspace_id: int) -> People:
     members = admin_service.list_members(session, workspace_id=workspace_id)
+    users = {u.id: (u.name or u.email) for u, _role in members}
+    workers = [u.id for u, role in members if Permission.cases in permissions_for(role)]
     return People(
-        users={u.id: (u.name or u.email) for u, _role in members},
+        users=users,
         teams=teams.list_teams(session, workspace_id=workspace_id),
+        assignable=sorted(((uid, users[uid]) for uid in workers), key=lambda pair: pair[1].casefold()),
     )
 
 
