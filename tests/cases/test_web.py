@@ -139,6 +139,11 @@ def test_inbox_puts_overdue_and_soon_due_first(
     assert _row_ids(admin.get("/cases?status=any").text)[-1] == world.cases["urgent"]
     assert _row_ids(admin.get("/cases?status=closed").text) == [world.cases["urgent"]]
     assert _row_ids(admin.get(f"/cases?team_id={world.teams['billing']}").text) == [world.cases["billing"]]
+    odd = admin.get("/cases?priority=<b>critical</b>&status=escalated")
+    assert odd.status_code == 200 and "<b>critical" not in odd.text
+    assert "Unknown priority '<b>critical</b>'" in html.unescape(odd.text)
+    assert "Unknown status 'escalated' (use one of: active, any, new" in html.unescape(odd.text)
+    assert admin.get("/cases?team_id=abc").status_code == 422  # ids are digits
 
 
 def test_bulk_assign_and_its_refusals(

@@ -64,8 +64,15 @@ def _assignment(owner: str, team: str) -> AssignIn:
 # -- the inbox ------------------------------------------------------------------------------------------------
 
 
-def _filter_from(principal: Principal, params: dict[str, str]) -> inbox.InboxFilter:
-    tab = params.get("tab") or inbox.default_tab(principal)
+def _filter_from(principal: Principal, params: dict[str, str]) -> tuple[inbox.InboxFilter, list[str]]:
+    """The filter the query asks for, and a sentence for each value it does not know (ignored, not guessed)."""
+    unknown = []
+    choices = {"tab": tuple(inbox.TABS), "status": tuple(STATUS_CHOICES), "priority": PRIORITIES}
+    for name, known in choices.items():
+        value = params.get(name)
+        if value and value not in known:
+            unknown.append(f"Unknown {name} {value!r} (use one of: {', '.join(known)}); showing every {name}.")
+    tab = params.get("tab") or ""
     return inbox.InboxFilter(
         tab=tab if tab in inbox.TABS else inbox.default_tab(principal),
         status=STATUS_CHOICES.get(params.get("status") or "active", OPEN_STATUSES),
@@ -73,13 +80,13 @@ def _filter_from(principal: Principal, params: dict[str, str]) -> inbox.InboxFil
         team_id=_ref(params.get("team_id", "")),
         owner_id=_ref(params.get("owner_id", "")),
         overdue=params.get("overdue") == "1",
-    )
+    ), unknown
 
 
 def _inbox_page(
     request: Request, principal: Principal, params: dict[str, str], *, status: int = 200, **context: Any
 ) -> Response:
-    flt = _filter_from(principal, params)
+    flt, unknown = _filter_from(principal, params)
     page = max(1, min(_ref(params.get("page", "")) or 1, 10_000))
     with get_db(request).unit_of_work(readonly=True) as session:
         known = inbox.people(session, principal.workspace_id)
@@ -100,6 +107,7 @@ def _inbox_page(
         prev_url=f"/cases?{urlencode({**kept, 'page': page - 1})}" if page > 1 else None,
         next_url=f"/cases?{urlencode({**kept, 'page': page + 1})}" if more else None,
         errors=context.pop("errors", {}),
+        unknown=unknown,
         **context,
     )
     response.status_code = status
