@@ -68,6 +68,8 @@ SELECT
         WHEN 'csat' THEN CAST(1 + hash(range, 6) % 5 AS DOUBLE)
         ELSE CAST(1 + hash(range, 6) % 7 AS DOUBLE)
     END AS value_number,
+    CAST(CASE ft WHEN 'nps' THEN 0 ELSE 1 END AS DOUBLE) AS scale_min,
+    CAST(CASE ft WHEN 'nps' THEN 10 WHEN 'csat' THEN 5 ELSE 7 END AS DOUBLE) AS scale_max,
     ['en', 'pt', 'es', 'de'][1 + CAST(hash(range, 7) % 4 AS INTEGER)] AS language,
     CAST(NULL AS DOUBLE) AS sentiment_score,
     CAST(NULL AS VARCHAR) AS sentiment_label,
@@ -306,15 +308,16 @@ def _fill_store(path: Path, n: int, workspace_id: int) -> None:
     """Insert n generated records straight into feedback_record (the ingest path has its own benchmark)."""
     gen = duckdb.connect()
     cursor = gen.execute(
-        f"SELECT source_type, source_name, 'b' || id, field_id, field_type, value_number, language, "
+        "SELECT source_type, source_name, 'b' || id, field_id, field_type, value_number, scale_min, scale_max,"
+        " language, "
         f"strftime(collected_at, '%Y-%m-%d %H:%M:%S.%f') FROM ({GENERATE.format(n=int(n))})"
     )
     con = sqlite3.connect(path)
     stamp = "2026-01-01 00:00:00.000000"
     sql = (
         "INSERT INTO feedback_record (workspace_id, source_type, source_name, submission_id, field_id, field_label,"
-        " field_type, value_number, language, collected_at, metadata, created_at, updated_at)"
-        f" VALUES ({workspace_id}, ?, ?, ?, ?, '', ?, ?, ?, ?, '{{}}', '{stamp}', '{stamp}')"
+        " field_type, value_number, scale_min, scale_max, language, collected_at, metadata, created_at, updated_at)"
+        f" VALUES ({workspace_id}, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?, '{{}}', '{stamp}', '{stamp}')"
     )
     while batch := cursor.fetchmany(100_000):
         con.executemany(sql, batch)

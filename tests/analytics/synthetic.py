@@ -64,6 +64,8 @@ def records(n: int, seed: int = 7) -> list[dict[str, Any]]:
             "language": rng.choice(["en", "pt", None]),
             "collected_at": (start + timedelta(minutes=rng.randint(0, 120 * 24 * 60))).isoformat(),
         }
+        if field_id == "csat10":
+            record["scale"] = "csat-10"  # declared: scales are never guessed from the answers
         # Half the records name their channel (the rest fall back to their source type), some their handler.
         if context.random() < 0.5:
             record["channel"] = context.choice(["Phone", "ONLINE", "e-mail"])

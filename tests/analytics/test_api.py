@@ -21,8 +21,9 @@ def records(
     source: str = "web-survey",
     field_id: str | None = None,
     customer: dict[str, Any] | None = None,
+    scale: str | None = None,
 ) -> list[dict[str, Any]]:
-    """One record per value, each its own submission."""
+    """One record per value, each its own submission (`scale`: a declared named scale)."""
     out = []
     for v in values:
         rec: dict[str, Any] = {
@@ -36,6 +37,8 @@ def records(
         }
         if customer:
             rec["customer"] = customer
+        if scale:
+            rec["scale"] = scale
         out.append(rec)
     return out
 
@@ -127,9 +130,9 @@ def test_compare_a_range_with_the_one_before(admin_api: TestClient) -> None:
 
 
 def test_csat_top_box_follows_each_fields_scale(admin_api: TestClient) -> None:
-    # A 1-5 question: 4 and 5 are satisfied -> 3 of 5. A 1-10 question: 9 and 10 -> 2 of 5.
+    # A 1-5 question (the default): 4 and 5 are satisfied -> 3 of 5. A declared 1-10 question: 9 and 10 -> 2 of 5.
     store(admin_api, records("csat", [5, 4, 4, 3, 1], field_id="q5"))
-    store(admin_api, records("csat", [10, 9, 8, 7, 2], field_id="q10"))
+    store(admin_api, records("csat", [10, 9, 8, 7, 2], field_id="q10", scale="csat-10"))
     rows = metric(admin_api, metric="csat", group_by="field_id", min_n=1)["rows"]
     assert {r["segment"]["field_id"]: r["value"] for r in rows} == {"q10": 40.0, "q5": 60.0}
     (overall,) = metric(admin_api, metric="csat", min_n=1)["rows"]

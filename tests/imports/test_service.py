@@ -295,7 +295,7 @@ def test_ndjson_records(write: Write, run_import: Run, db: Database) -> None:
     ]
     out = run_import(write("\n".join(lines) + "\n", name="data.ndjson"))
     assert out.counts.ok == 1
-    assert [(e["line"], e["column"]) for e in out.counts.first_errors] == [(3, ""), (4, ""), (5, ""), (6, "bogus")]
+    assert [(e["line"], e["column"]) for e in out.counts.first_errors] == [(3, "value"), (4, ""), (5, ""), (6, "bogus")]
     assert "between 0 and 10" in out.counts.first_errors[0]["reason"]
     assert "malformed JSON" in out.counts.first_errors[1]["reason"]
     assert "already seen at line 1" in out.counts.first_errors[2]["reason"]

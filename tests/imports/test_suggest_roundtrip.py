@@ -1,6 +1,5 @@
-"""A suggested mapping, passed back unedited, imports the file: every row stored, none rejected, a re-import adds
-nothing. The feedback cases use keys the mapping validation learns in issue 14 (row_key, scale_min / scale_max,
-channel / agent / team): they pass once those are merged."""
+"""A suggested mapping, passed back unedited, imports the file: every row stored (rows repeated within the file are
+reported as duplicates, never stored twice), and a re-import adds nothing."""
 
 from __future__ import annotations
 
@@ -19,13 +18,15 @@ from tests.imports.test_suggest import TICKETS, ticket
 
 
 def import_twice(run_import: Callable[..., Outcome], path: Path, target: str, db: Database) -> tuple[Outcome, int]:
-    """Import with the suggested mapping; a second run must store nothing new. Returns the first run and the
-    number of feedback records after both."""
+    """Import with the suggested mapping; a second run must store nothing new and report only what the first did
+    (a row repeated within the file is a duplicate every time). Returns the first run and the number of feedback
+    records after both."""
     mapping = suggest_for_file(path, target=target).mapping
     first = run_import(path, target=target, mapping=mapping)
     stored = feedback_count(db)
     again = run_import(path, target=target, mapping=mapping)
-    assert again.counts.errors == 0 and feedback_count(db) == stored
+    assert again.counts.errors == first.counts.errors and feedback_count(db) == stored
+    assert all("duplicate" in e["reason"] for e in again.counts.first_errors)
     return first, stored
 
 

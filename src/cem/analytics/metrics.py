@@ -45,7 +45,7 @@ class Agg:
     op: AggOp = "count"
     low: float | None = None  # condition: value >= low
     high: float | None = None  # condition: value <= high
-    top_box: bool = False  # condition: value in the top box of its field's scale (scale-aware CSAT)
+    top_box: bool = False  # condition: value in the top box of its record's declared scale (cem.scores.top_box_min)
     equals: str | None = None  # condition: `column` equals this text (e.g. sentiment_label = "negative")
     column: ValueColumn | None = None  # the column the conditions read; None: the metric's value column
 
@@ -138,7 +138,10 @@ register(
         field_types=("csat",),
         aggregates=(N, Agg("satisfied", top_box=True)),
         derive=_share("satisfied"),
-        description="Share of answers in the top box of their scale (4-5 of 5, 6-7 of 7, 9-10 of 10); Wilson interval.",
+        description=(
+            "Share of answers in the top box of their declared scale (3 of 1-3, 4-5 of 1-5, 6-7 of 1-7, 9-10 of 1-10);"
+            " Wilson interval."
+        ),
     )
 )
 register(

@@ -59,6 +59,8 @@ FEEDBACK_COLUMNS = {
     "field_id": "VARCHAR",
     "field_type": "VARCHAR",
     "value_number": "DOUBLE",
+    "scale_min": "DOUBLE",  # the declared scale: the CSAT top box reads it
+    "scale_max": "DOUBLE",
     "language": "VARCHAR",
     "channel": "VARCHAR",
     "agent": "VARCHAR",
@@ -83,7 +85,7 @@ TOUCHPOINT_COLUMNS = {
     "stage": "VARCHAR",
     "journey": "VARCHAR",
 }
-VERSION = 2  # 2: feedback channel, agent and team (an older snapshot is rebuilt whole on the next refresh)
+VERSION = 3  # 2: feedback channel, agent and team; 3: its declared scale (an older snapshot is rebuilt whole)
 BATCH = 100_000
 MAX_PARTS = 16  # more parts than this are compacted into one
 

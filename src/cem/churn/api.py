@@ -10,8 +10,6 @@ from cem.churn import service, tasks
 from cem.churn.schemas import ChurnFitRead, ChurnScoreRead
 from cem.clv.schemas import ScoringQueued
 from cem.errors import NotFound
-from cem.jobs.queue import enqueue
-from cem.jobs.registry import PRIORITY_INTERACTIVE
 from cem.schemas import Id
 
 router = APIRouter(tags=["customer analytics"], route_class=StrictJsonRoute)
@@ -42,6 +40,4 @@ def customer_score(session: DbSession, actor: Reader, customer_id: Id) -> ChurnS
 
 @router.post("/churn/score", response_model=ScoringQueued, status_code=202, summary="Retrain and rescore now")
 def score(session: DbSession, actor: Writer) -> ScoringQueued:
-    job = enqueue(session, tasks.SCORE, workspace_id=actor.workspace_id, priority=PRIORITY_INTERACTIVE)
-    session.flush()
-    return ScoringQueued(job_id=job.id)
+    return ScoringQueued(job_id=tasks.queue_now(session, actor.workspace_id))

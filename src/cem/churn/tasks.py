@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from cem.churn import service
 from cem.errors import InvalidInput
 from cem.jobs.queue import enqueue
-from cem.jobs.registry import PRIORITY_BULK, TaskContext, task
+from cem.jobs.registry import PRIORITY_BULK, PRIORITY_INTERACTIVE, TaskContext, task
 from cem.jobs.schedule import periodic
 
 SCORE = "churn.score"
@@ -27,3 +29,10 @@ def score(ctx: TaskContext) -> dict[str, Any]:
     except InvalidInput as exc:  # no labelled customers yet: a normal state, said in the result
         return {"scored": 0, "note": exc.detail}
     return {"scored": report.scored, "fit_id": report.fit_id, "roc_auc": report.roc_auc}
+
+
+def queue_now(session: Session, workspace_id: int) -> int:
+    """A scoring run someone asked for (API): ahead of bulk work; returns the job's id to follow."""
+    job = enqueue(session, SCORE, workspace_id=workspace_id, priority=PRIORITY_INTERACTIVE)
+    session.flush()
+    return job.id

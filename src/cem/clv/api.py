@@ -9,8 +9,6 @@ from cem.api.deps import DbSession, Reader, Writer
 from cem.clv import service, tasks
 from cem.clv.schemas import ClvFitRead, CustomerValueRead, ScoringQueued
 from cem.errors import NotFound
-from cem.jobs.queue import enqueue
-from cem.jobs.registry import PRIORITY_INTERACTIVE
 from cem.schemas import Id
 
 router = APIRouter(tags=["customer analytics"], route_class=StrictJsonRoute)
@@ -34,6 +32,4 @@ def customer_value(session: DbSession, actor: Reader, customer_id: Id) -> Custom
 
 @router.post("/clv/score", response_model=ScoringQueued, status_code=202, summary="Refit and rescore now")
 def score(session: DbSession, actor: Writer) -> ScoringQueued:
-    job = enqueue(session, tasks.SCORE, workspace_id=actor.workspace_id, priority=PRIORITY_INTERACTIVE)
-    session.flush()
-    return ScoringQueued(job_id=job.id)
+    return ScoringQueued(job_id=tasks.queue_now(session, actor.workspace_id))

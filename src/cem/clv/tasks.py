@@ -12,7 +12,7 @@ from cem.clv import service
 from cem.errors import InvalidInput
 from cem.jobs.models import Job
 from cem.jobs.queue import enqueue
-from cem.jobs.registry import PRIORITY_BULK, TaskContext, task
+from cem.jobs.registry import PRIORITY_BULK, PRIORITY_INTERACTIVE, TaskContext, task
 from cem.jobs.schedule import periodic
 
 SCORE = "clv.score"
@@ -42,3 +42,10 @@ def queue_rescore(session: Session, workspace_id: int) -> None:
     waiting = select(Job.id).where(Job.name == SCORE, Job.workspace_id == workspace_id, Job.status == "queued")
     if session.scalar(waiting.limit(1)) is None:
         enqueue(session, SCORE, workspace_id=workspace_id, delay=DEBOUNCE)
+
+
+def queue_now(session: Session, workspace_id: int) -> int:
+    """A scoring run someone asked for (API): ahead of bulk work; returns the job's id to follow."""
+    job = enqueue(session, SCORE, workspace_id=workspace_id, priority=PRIORITY_INTERACTIVE)
+    session.flush()
+    return job.id

@@ -325,7 +325,12 @@ def _review_records(
     }
     records = [
         FeedbackIn(
-            **common, field_id="review_score", field_label="Review score (1-5)", field_type="rating", value=score
+            **common,
+            field_id="review_score",
+            field_label="Review score (1-5)",
+            field_type="rating",
+            scale="stars-5",
+            value=score,
         )
     ]
     language = row.get("review_language") or "pt"

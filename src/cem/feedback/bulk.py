@@ -44,6 +44,8 @@ COLUMNS = (
     "agent",
     "team",
     "metadata",
+    "scale_min",
+    "scale_max",
     "created_at",
     "updated_at",
 )
@@ -109,6 +111,8 @@ def _sqlite_params(row: FeedbackRow, stamp: str, times: dict[datetime, str]) -> 
         row.agent,
         row.team,
         json.dumps(meta) if meta else _EMPTY_JSON,
+        row.scale_min,
+        row.scale_max,
         stamp,
         stamp,
     )

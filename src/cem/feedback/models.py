@@ -68,6 +68,9 @@ class FeedbackRecord(IdMixin, Base):
     channel: Mapped[str | None] = mapped_column(String(64), nullable=True)
     agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
     team: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The declared scale of a rating-like value (NPS, CSAT, CES, rating; a number may have one): see cem.scores.
+    scale_min: Mapped[float | None] = mapped_column(Float, nullable=True)
+    scale_max: Mapped[float | None] = mapped_column(Float, nullable=True)
     # Enrichment columns, filled by text analytics; empty until then.
     sentiment_label: Mapped[str | None] = mapped_column(String(16), nullable=True)
     sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -4,21 +4,59 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, NamedTuple
 
-from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator
 
+from cem import scores
 from cem.customers.schemas import CustomerRef
 from cem.schemas import ExternalId, Id, InputModel, Key, LongText, Name, ReadModel
 
 SourceType = Literal["survey", "review", "ticket", "chat", "social", "csv", "api"]
 FieldType = Literal["nps", "csat", "ces", "rating", "number", "choice", "text", "boolean", "date"]
 
-# Inclusive numeric ranges per score type; CSAT allows 3/5/7/10-point scales, CES 2.0 is 1-7.
-SCORE_RANGES: dict[str, tuple[float, float]] = {
-    "nps": (0, 10),
-    "csat": (1, 10),
-    "ces": (1, 7),
-    "rating": (0, 10),
-}
+
+def _scale_bounds_checked(high: float | None, info: ValidationInfo) -> float | None:
+    """scale_min/scale_max (validated at scale_max, which follows scale_min): both or neither, min < max, and
+    the standard scale for NPS and CES (cem.scores.declared_scale)."""
+    low = info.data.get("scale_min")
+    if "field_type" in info.data and (low is not None or high is not None):
+        scores.declared_scale(info.data["field_type"], low=low, high=high)
+    return high
+
+
+def _scale_name_checked(name: str | None, info: ValidationInfo) -> str | None:
+    """A named scale (cem.scores.NAMED_SCALES), never together with scale_min/scale_max."""
+    if name is not None and "field_type" in info.data:
+        low, high = info.data.get("scale_min"), info.data.get("scale_max")
+        scores.declared_scale(info.data["field_type"], name=name, low=low, high=high)
+    return name
+
+
+# The three ways to declare a rating-like field's scale, shared by the API payload and the import and webhook
+# mappings; each follows `field_type` in its model, so its check knows the type and is located at its own key.
+ScaleMin = Annotated[float | None, Field(default=None, description="lowest answer of the scale (with scale_max)")]
+ScaleMax = Annotated[
+    float | None,
+    AfterValidator(_scale_bounds_checked),
+    Field(default=None, validate_default=True, description="highest answer of the scale (with scale_min)"),
+]
+ScaleName = Annotated[
+    Annotated[str, StringConstraints(max_length=40)] | None,
+    AfterValidator(_scale_name_checked),
+    Field(
+        default=None,
+        description="a named scale instead of scale_min/scale_max: " + ", ".join(scores.NAMED_SCALES),
+    ),
+]
+
+
+def declared(
+    field_type: str, *, scale: str | None, scale_min: float | None, scale_max: float | None
+) -> scores.Scale | None:
+    """The scale a validated declaration (ScaleName, ScaleMin, ScaleMax) names; None when it names none (then the
+    type's default applies: `checked_number` checks against it and FeedbackRow writes it)."""
+    if scale is None and scale_min is None and scale_max is None:
+        return None
+    return scores.declared_scale(field_type, name=scale, low=scale_min, high=scale_max)
 
 
 MAX_CHANNEL = 64
@@ -60,6 +98,10 @@ class FeedbackIn(InputModel):
     field_id: ExternalId
     field_label: str = Field(default="", max_length=1000)
     field_type: FieldType
+    # The declared scale of a rating-like value (cem.scores): numbers or a name; none declared: the type's default.
+    scale_min: ScaleMin = None
+    scale_max: ScaleMax = None
+    scale: ScaleName = None
     value: float | int | bool | str | list[str] | None = None
     language: str | None = Field(default=None, max_length=16)
     channel: Channel | None = Field(default=None, description="interaction channel, e.g. phone; stored lowercased")
@@ -67,14 +109,25 @@ class FeedbackIn(InputModel):
     team: Handler | None = Field(default=None, description="the team that handled the interaction")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _value_matches_type(self, info: ValidationInfo) -> FeedbackIn:
-        typed = typed_value(self.field_type, self.value)
+    @field_validator("value")
+    @classmethod
+    def _value_matches_type(cls, value: Any, info: ValidationInfo) -> Any:
+        data = info.data
+        if not {"field_type", "scale_min", "scale_max", "scale"} <= data.keys():
+            return value  # the type or the scale is invalid: reported at its own key
+        scale = declared(
+            data["field_type"], scale=data["scale"], scale_min=data["scale_min"], scale_max=data["scale_max"]
+        )
+        typed = typed_value(data["field_type"], value, scale)
         # A caller validating with context={} gets the split value back, instead of splitting it a second time
         # (bulk NDJSON import: once per row counts).
         if isinstance(info.context, dict):
             info.context[TYPED] = typed
-        return self
+        return value
+
+    def declared_scale(self) -> scores.Scale | None:
+        """The record's declared scale; None: none declared (its type's default applies)."""
+        return declared(self.field_type, scale=self.scale, scale_min=self.scale_min, scale_max=self.scale_max)
 
 
 class TypedValue(NamedTuple):
@@ -86,11 +139,12 @@ class TypedValue(NamedTuple):
     day: date | None = None
 
 
-def typed_value(field_type: str, value: Any) -> TypedValue:
-    """Split a raw value into the typed columns, or raise ValueError with a readable reason."""
+def typed_value(field_type: str, value: Any, scale: scores.Scale | None = None) -> TypedValue:
+    """Split a raw value into the typed columns, or raise ValueError with a readable reason; a number is checked
+    against `scale` (None: its type's default)."""
     if value is None or value == "":
         return TypedValue()
-    if field_type in SCORE_RANGES or field_type == "number":
+    if field_type in scores.SCALED_TYPES:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ValueError(f"a {field_type} value must be a number")
         try:
@@ -99,7 +153,7 @@ def typed_value(field_type: str, value: Any) -> TypedValue:
             raise ValueError("the number is too large") from None
         except ValueError:
             raise ValueError(f"{str(value)[:40]!r} is not a number") from None
-        return TypedValue(number=checked_number(field_type, number))
+        return TypedValue(number=checked_number(field_type, number, scale))
     if field_type == "boolean":
         return TypedValue(boolean=_to_bool(value))
     if field_type == "date":
@@ -119,18 +173,21 @@ def typed_value(field_type: str, value: Any) -> TypedValue:
     return TypedValue(text=text)
 
 
-def checked_number(field_type: str, number: float) -> float:
-    """The one score validator: a finite number, within the score type's range (whole for NPS); ValueError says
-    why not. Every way into the store (API, webhooks, surveys, imports) checks numbers here."""
+def checked_number(field_type: str, number: float, scale: scores.Scale | None = None) -> float:
+    """The one score validator: a finite number, within its declared scale (None: the type's default; whole for
+    NPS); ValueError says why not. Every way into the store (API, webhooks, surveys, imports) checks numbers here."""
     if number != number or number in (float("inf"), float("-inf")):
         raise ValueError("the value must be a finite number")
-    if field_type in SCORE_RANGES:
-        low, high = SCORE_RANGES[field_type]
-        if not low <= number <= high:
-            raise ValueError(f"a {field_type} value must be between {low:g} and {high:g}")
-        if field_type == "nps" and number != int(number):
-            raise ValueError("an nps value must be a whole number from 0 to 10")
-    return number
+    if scale is not None:
+        return scores.check_value(field_type, number, scale)
+    try:
+        return scores.check_value(field_type, number, scores.default_scale(field_type))
+    except ValueError as exc:
+        rule = scores.SCORE_RULES.get(field_type)
+        if rule is None or rule.fixed:
+            raise
+        # An undeclared scale is the type's default: say how to declare another.
+        raise ValueError(f"{exc} (the default {field_type} scale; declare scale_min/scale_max or a scale)") from None
 
 
 def _to_bool(value: Any) -> bool:
@@ -159,6 +216,8 @@ class FeedbackRead(ReadModel):
     value_text: str | None
     value_bool: bool | None
     value_date: date | None
+    scale_min: float | None = None
+    scale_max: float | None = None
     language: str | None
     channel: str | None
     agent: str | None

@@ -210,6 +210,8 @@ EXPORT_COLUMNS = (
     "field_label",
     "field_type",
     "value",
+    "scale_min",
+    "scale_max",
     "language",
     "channel",
     "agent",
@@ -248,6 +250,8 @@ def export_rows(
                 r.field_label,
                 r.field_type,
                 export_value(r),
+                export_number(r.scale_min),
+                export_number(r.scale_max),
                 r.language or "",
                 r.channel or "",
                 r.agent or "",
@@ -261,10 +265,16 @@ def export_rows(
 
 def export_value(record: FeedbackRecord) -> str | int | float:
     """The value for an export: numbers stay numbers (the export's formula guard escapes only text)."""
-    n = record.value_number
-    if n is not None:
-        return int(n) if n == int(n) else n
+    if record.value_number is not None:
+        return export_number(record.value_number)
     return display_value(record)
+
+
+def export_number(n: float | None) -> str | int | float:
+    """A number for an export: whole numbers without ".0", none as an empty cell."""
+    if n is None:
+        return ""
+    return int(n) if n == int(n) else n
 
 
 def display_value(record: FeedbackRecord) -> str:

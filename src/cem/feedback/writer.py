@@ -49,7 +49,8 @@ def rows_for(session: Session, *, workspace_id: int, records: Sequence[FeedbackI
     )
     rows = []
     for index, (rec, cid) in enumerate(zip(records, customer_ids, strict=True)):
-        value = typed_value(rec.field_type, rec.value)
+        scale = rec.declared_scale()
+        value = typed_value(rec.field_type, rec.value, scale)
         rows.append(
             FeedbackRow(
                 workspace_id=workspace_id,
@@ -71,6 +72,8 @@ def rows_for(session: Session, *, workspace_id: int, records: Sequence[FeedbackI
                 agent=rec.agent,
                 team=rec.team,
                 metadata=rec.metadata,
+                scale_min=scale.low if scale else None,
+                scale_max=scale.high if scale else None,
             )
         )
     return rows

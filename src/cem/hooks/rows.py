@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from cem.scores import default_scale
+
 # (workspace_id, source_type, source_name, submission_id, field_id): a record's identity, unique in the table.
 RowKey = tuple[int, str, str, str, str]
 
@@ -17,7 +19,8 @@ class FeedbackRow:
     """One feedback record as written: an answer or text, its typed value and what it belongs to.
 
     `customer_id` and `touchpoint_id` may be filled in after the row is made (file imports resolve them per
-    batch); created_at/updated_at are the writer's, not the row's.
+    batch); created_at/updated_at are the writer's, not the row's. `scale_min`/`scale_max`: the declared scale of
+    a rating-like value; a row made without one gets its type's default (cem.scores), never one guessed later.
     """
 
     workspace_id: int
@@ -39,6 +42,12 @@ class FeedbackRow:
     agent: str | None = None  # who handled the interaction (a ticket's assignee)
     team: str | None = None  # the team that handled it
     metadata: dict[str, Any] | None = None
+    scale_min: float | None = None
+    scale_max: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.scale_min is None and self.scale_max is None and (scale := default_scale(self.field_type)):
+            self.scale_min, self.scale_max = scale.low, scale.high
 
     @property
     def key(self) -> RowKey:
@@ -66,6 +75,8 @@ class FeedbackRow:
             "agent": self.agent,
             "team": self.team,
             "metadata": self.metadata or {},
+            "scale_min": self.scale_min,
+            "scale_max": self.scale_max,
             "created_at": now,
             "updated_at": now,
         }

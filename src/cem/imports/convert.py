@@ -12,10 +12,10 @@ from typing import Any
 
 from pydantic import ValidationError, validate_email
 
+from cem import scores
 from cem.customers.bulk import BulkRef
 from cem.feedback.row_keys import row_key_id
 from cem.feedback.schemas import (
-    SCORE_RANGES,
     TYPED,
     FeedbackIn,
     TypedValue,
@@ -28,7 +28,7 @@ from cem.imports.schemas import CustomerMap, CustomersMapping, FeedbackMapping
 
 MAX_ID = 200
 MAX_TEXT = 100_000
-NUMERIC = frozenset({*SCORE_RANGES, "number"})
+NUMERIC = scores.SCALED_TYPES
 
 
 class RowProblem(Exception):
@@ -128,14 +128,17 @@ def normal_email(raw: str) -> str:
         raise ValueError("not a valid email address") from None
 
 
-def typed_columns(field_type: str, raw: str) -> tuple[float | None, str | None, bool | None, Any]:
-    """(number, text, bool, date) for a non-empty cell, with the API's rules; ValueError says why."""
+def typed_columns(
+    field_type: str, raw: str, scale: scores.Scale | None = None
+) -> tuple[float | None, str | None, bool | None, Any]:
+    """(number, text, bool, date) for a non-empty cell, with the API's rules (numbers within `scale`, None: the
+    type's default); ValueError says why."""
     if field_type in NUMERIC:
         try:
             number = float(raw)
         except ValueError:
             raise ValueError(f"{raw!r} is not a number") from None
-        return checked_number(field_type, number), None, None, None
+        return checked_number(field_type, number, scale), None, None, None
     if field_type in ("text", "choice"):
         if len(raw) > MAX_TEXT:
             raise ValueError("text longer than 100,000 characters")
@@ -238,6 +241,7 @@ class FeedbackCsv:
         self.fields = [
             (cols.index[f.column], f.column, f.record_field_id, f.field_type, f.label) for f in mapping.fields
         ]
+        self.scales = {f.record_field_id: f.declared_scale() for f in mapping.fields}
         self.customer = RefReader(cols, mapping.customer, Cache()) if mapping.customer else None
         self.i_tp = cols.opt(mapping.touchpoint)
         self.i_at = cols.opt(mapping.collected_at)
@@ -290,8 +294,9 @@ class FeedbackCsv:
                 raw = raw.strip()
             if raw == "" or (field_type in ("text", "choice") and not raw.strip()):
                 continue
+            scale = self.scales[field_id]
             try:
-                number, text, flag, day = typed_columns(field_type, raw)
+                number, text, flag, day = typed_columns(field_type, raw, scale)
             except ValueError as exc:
                 raise RowProblem(column, str(exc), raw) from None
             records.append(
@@ -304,6 +309,8 @@ class FeedbackCsv:
                     value_text=text,
                     value_bool=flag,
                     value_date=day,
+                    scale_min=scale.low if scale else None,
+                    scale_max=scale.high if scale else None,
                 )
             )
         if not records:
@@ -360,6 +367,7 @@ class FeedbackNdjson:
             reason = "malformed JSON" if err["type"] == "json_invalid" else err["msg"]
             raise RowProblem(where, reason, raw.decode(errors="replace").strip()) from None
         number, text, flag, day = context[TYPED]  # split once, by the validation
+        scale = rec.declared_scale()
         record = FeedbackRow(
             workspace_id=self.workspace_id,
             source_type=rec.source_type,
@@ -378,6 +386,8 @@ class FeedbackNdjson:
             agent=rec.agent,
             team=rec.team,
             metadata=rec.metadata,
+            scale_min=scale.low if scale else None,
+            scale_max=scale.high if scale else None,
         )
         key = "\x1f".join((rec.source_type, rec.source_name, rec.submission_id, rec.field_id))
         label = f"record ({rec.submission_id!r}, {rec.field_id!r})"

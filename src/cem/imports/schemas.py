@@ -21,9 +21,10 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from cem import scores
 from cem.errors import InvalidInput
 from cem.feedback.row_keys import CONTENT, RowKeySpec, exclusive, one_of
-from cem.feedback.schemas import Channel, FieldType, Handler, SourceType
+from cem.feedback.schemas import Channel, FieldType, Handler, ScaleMax, ScaleMin, ScaleName, SourceType, declared
 from cem.schemas import ExternalId, InputModel, Key, Name, ReadModel
 
 # Row context a mapping takes from a column (`channel`) or a constant (`channel_value`).
@@ -57,10 +58,18 @@ class FieldMap(InputModel):
     field_id: ExternalId | None = Field(default=None, description="defaults to the column name")
     field_type: FieldType
     label: str = Field(default="", max_length=1000)
+    # The field's declared scale (cem.scores): numbers or a name; none: the type's default.
+    scale_min: ScaleMin = None
+    scale_max: ScaleMax = None
+    scale: ScaleName = None
 
     @property
     def record_field_id(self) -> str:
         return self.field_id or self.column
+
+    def declared_scale(self) -> scores.Scale | None:
+        """The field's declared scale; None: none declared (its type's default applies)."""
+        return declared(self.field_type, scale=self.scale, scale_min=self.scale_min, scale_max=self.scale_max)
 
 
 # A mapping key given together with one of these (declared before it) is refused: one way to say one thing.
@@ -207,7 +216,7 @@ _NOT_COLUMNS = frozenset(
         "type_value",
         *(f"{c}_value" for c in CONTEXT),
     }
-    | {"occurred_at_format", "field_id", "field_type", "label", "create"}
+    | {"occurred_at_format", "field_id", "field_type", "label", "create", "scale"}
 )
 
 

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from cem import scores
 from cem.feedback.schemas import FeedbackIn
 from cem.feedback.writer import FeedbackWriter
 from cem.responses import answers as answer_rules
-from cem.surveys.definition import SurveyDefinition
+from cem.surveys.definition import Question, SurveyDefinition
 from cem.surveys.models import Survey, SurveyResponse
 from cem.surveys.service import version_number
 
@@ -64,6 +65,7 @@ def write_records(
                     field_id=field_id,
                     field_label=label,
                     field_type=kind,
+                    **question_scale(question, kind),
                     value=field_value,
                     language=response.language,
                     metadata=metadata,
@@ -86,6 +88,15 @@ def write_records(
     if shared is None:
         writer.flush()
     return len(rows)
+
+
+def question_scale(question: Question, kind: str) -> dict[str, float]:
+    """The scale the survey definition declares for a question's scored records (a CSAT or rating question's
+    points, a matrix's numeric scale, NPS 0-10, CES 1-7), as FeedbackIn's scale_min/scale_max; {} otherwise."""
+    if kind not in scores.SCORE_TYPES:
+        return {}
+    low, high = question.points()
+    return {"scale_min": float(low), "scale_max": float(high)}
 
 
 @dataclass

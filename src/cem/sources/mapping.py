@@ -174,9 +174,13 @@ class _RecordMapper:
             self.problem(target, "expected a single value (or a list of texts for a choice), got an object or list")
             return None
         data = {"field_id": fmap.field_id, "field_label": fmap.label, "field_type": fmap.field_type, "value": raw}
+        # The record carries its field's declared scale (or the type's default); always set, as the copy of a
+        # template (the record's first field) must not keep that field's scale.
+        scale = fmap.declared_scale()
+        data |= {"scale_min": scale.low if scale else None, "scale_max": scale.high if scale else None, "scale": None}
         if template is not None:
             try:
-                typed_value(fmap.field_type, raw)
+                typed_value(fmap.field_type, raw, scale)
             except ValueError as exc:
                 self.problem(target, str(exc))
                 return None

@@ -5,8 +5,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
+from cem import scores
 from cem.feedback.row_keys import RowKeySpec, exclusive, one_of
-from cem.feedback.schemas import Channel, FieldType, Handler
+from cem.feedback.schemas import Channel, FieldType, Handler, ScaleMax, ScaleMin, ScaleName, declared
 from cem.schemas import ExternalId, InputModel, Key, Name, ReadModel
 from cem.sources.paths import parse_path
 
@@ -34,6 +35,14 @@ class FieldMap(InputModel):
     field_id: ExternalId
     field_type: FieldType
     label: str = Field(default="", max_length=1000)
+    # The field's declared scale (cem.scores): numbers or a name; none: the type's default.
+    scale_min: ScaleMin = None
+    scale_max: ScaleMax = None
+    scale: ScaleName = None
+
+    def declared_scale(self) -> scores.Scale | None:
+        """The field's declared scale; None: none declared (its type's default applies)."""
+        return declared(self.field_type, scale=self.scale, scale_min=self.scale_min, scale_max=self.scale_max)
 
 
 class CustomerMap(InputModel):

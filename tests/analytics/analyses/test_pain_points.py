@@ -34,7 +34,7 @@ JOURNEY = {
 ANSWERS = {
     "form": ("ces", [1, 2, 3, 4, 5, 6, 7] * 6),  # 18 of 42 negative
     "adjuster": ("nps", [0, 3, 6, 7, 8, 9, 10] * 10),  # 30 of 70 negative
-    "payout": ("rating", [1, 2, 4, 5, 7, 10] * 5),  # a 1-10 scale: 1, 2 and 4 negative: 15 of 30
+    "payout": ("rating", [1, 2, 4, 5, 7, 10] * 5),  # declared 1-10: 1, 2 and 4 negative (up to 4.6): 15 of 30
 }
 
 
@@ -51,6 +51,7 @@ def _records() -> list[FeedbackIn]:
                     collected_at=WHEN,
                     field_id=f"{tp}-score",
                     field_type=field_type,
+                    scale="1-10" if field_type == "rating" else None,
                     value=value,
                 )
             )

@@ -23,7 +23,7 @@ from cem.analytics.analyses.common import (
     day_after,
     day_start,
     estimate_fields,
-    seen_max_by_field,
+    top_box_thresholds,
     variant_label,
 )
 from cem.analytics.analyses.schemas import CompareQuery, CompareResult, Comparison, VariantResult
@@ -32,9 +32,7 @@ from cem.analytics.metrics import Metric, Options
 from cem.analytics.stats import Estimate
 from cem.customers.models import Customer, Event
 from cem.errors import InvalidInput
-from cem.feedback.models import FIELD_TYPES
 from cem.feedback.models import FeedbackRecord as FR
-from cem.scores import top_box_threshold
 
 TestName = str
 ID_CHUNK = 5000
@@ -55,11 +53,6 @@ def compare(session: Session, *, workspace_id: int, query: CompareQuery) -> Comp
         rows = _records(session, workspace_id, metric, query, filters)
     assign = _assigner(session, workspace_id, query, rows)
     needs_top_box = any(a.top_box for a in metric.aggregates)
-    scales = (
-        seen_max_by_field(session, workspace_id=workspace_id, field_types=metric.field_types or FIELD_TYPES)
-        if needs_top_box
-        else {}
-    )
     texts = _text_columns(metric)
     grouped: dict[str, list[Any]] = defaultdict(list)
     unassigned = 0
@@ -74,10 +67,7 @@ def compare(session: Session, *, workspace_id: int, query: CompareQuery) -> Comp
 
     def estimate(members: list[Any]) -> Estimate:
         values = np.array([math.nan if r.value is None else float(r.value) for r in members], dtype=float)
-        thresholds = None
-        if needs_top_box:
-            seen = [scales.get((r.source_type, r.source_name, r.field_id), 10.0) for r in members]
-            thresholds = np.array([top_box_threshold(m) for m in seen], dtype=float)
+        thresholds = top_box_thresholds(members) if needs_top_box else None
         columns = {c: np.array([getattr(r, c) for r in members], dtype=object) for c in texts}
         return metric.derive(aggregate_values(metric, values, thresholds, columns), opts)
 
@@ -128,6 +118,8 @@ class _CustomerRow:
     source_type: str = ""
     source_name: str = ""
     field_id: str = ""
+    scale_min: float | None = None
+    scale_max: float | None = None
 
 
 def _customer_rows(
@@ -169,6 +161,7 @@ def _records(
         )
     value = RECORD_COLUMNS[metric.value]
     columns: list[Any] = [FR.customer_id, FR.source_type, FR.source_name, FR.field_id, value.label("value")]
+    columns += [FR.scale_min, FR.scale_max]  # each record's declared scale: its top box
     columns += [RECORD_COLUMNS[c].label(c) for c in _text_columns(metric)]
     if query.variant_source == "feedback":
         columns.append(FR.meta)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select
 
 from cem.analytics import dimensions
 from cem.analytics.metrics import Agg, Metric
@@ -16,18 +16,19 @@ from cem.analytics.stats import Estimate
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
+from cem.scores import top_box_min
 
-FieldKey = tuple[str, str, str]  # (source_type, source_name, field_id): one question of one source
 
-
-def seen_max_by_field(session: Session, *, workspace_id: int, field_types: Sequence[str]) -> dict[FieldKey, float]:
-    """Largest answer per question over the workspace (the scale is a property of the question, not the filter)."""
-    rows = session.execute(
-        select(FR.source_type, FR.source_name, FR.field_id, func.max(FR.value_number))
-        .where(FR.workspace_id == workspace_id, FR.field_type.in_(field_types), FR.value_number.is_not(None))
-        .group_by(FR.source_type, FR.source_name, FR.field_id)
+def top_box_thresholds(rows: Sequence[Any]) -> np.ndarray:
+    """Each row's top-box threshold from its declared scale (rows with `scale_min`/`scale_max`, cem.scores
+    top_box_min); a row without a scale has no top box (NaN: never counted in it)."""
+    return np.array(
+        [
+            math.nan if r.scale_min is None or r.scale_max is None else top_box_min(r.scale_min, r.scale_max)
+            for r in rows
+        ],
+        dtype=float,
     )
-    return {(st, sn, f): float(m) for st, sn, f, m in rows if m is not None}
 
 
 def aggregate_values(
@@ -54,7 +55,7 @@ def aggregate_values(
                 mask &= np.nan_to_num(tested, nan=np.inf) <= agg.high
             if agg.top_box:
                 assert thresholds is not None, "top-box aggregates need thresholds"
-                mask &= np.nan_to_num(tested, nan=-np.inf) >= thresholds
+                mask &= np.nan_to_num(tested, nan=-np.inf) >= np.nan_to_num(thresholds, nan=np.inf)
         if agg.equals is not None:
             column = (texts or {}).get(agg.column or metric.value)
             if column is None:

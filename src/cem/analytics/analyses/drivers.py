@@ -27,7 +27,7 @@ from cem.analytics.analyses.schemas import MAX_DRIVERS, Driver, DriverQuery, Dri
 from cem.errors import InvalidInput, NotFound
 from cem.feedback.models import NUMERIC_FIELD_TYPES
 from cem.feedback.models import FeedbackRecord as FR
-from cem.scores import top_box_threshold
+from cem.scores import top_box_min
 
 MIN_ROWS = 30
 SINGULAR_EIGENVALUE = 1e-9
@@ -208,8 +208,9 @@ def key_drivers(session: Session, *, workspace_id: int, query: DriverQuery) -> D
     topics = list(dict.fromkeys(query.topics))
     drivers = [*numeric, *(TOPIC_PREFIX + t for t in topics)]
     fields = [*drivers, query.outcome]
-    matrix, total = _pivot(session, workspace_id, query, [*numeric, query.outcome], topics)
-    complete = matrix[~np.isnan(matrix).any(axis=1)]
+    matrix, total, tops = _pivot(session, workspace_id, query, [*numeric, query.outcome], topics)
+    answered = ~np.isnan(matrix).any(axis=1)
+    complete = matrix[answered]
     n, p = complete.shape[0], len(drivers)
     needed = max(MIN_ROWS, p + 10)
     if n < needed:
@@ -226,7 +227,7 @@ def key_drivers(session: Session, *, workspace_id: int, query: DriverQuery) -> D
         result = decompose(complete, bootstrap=query.bootstrap, seed=query.seed, confidence=query.confidence)
     except DriverDataError as exc:
         raise InvalidInput(f"Cannot decompose: {exc}. Remove a driver that duplicates another.") from None
-    performance = _performance(complete[:, : len(numeric)], query.performance) + [
+    performance = _performance(complete[:, : len(numeric)], tops[answered], numeric, query.performance) + [
         100.0 * float(col.mean())
         for col in complete[:, len(numeric) : p].T  # topics: % of submissions mentioning
     ]
@@ -330,27 +331,35 @@ def _where(query: DriverQuery) -> str:
 
 def _pivot(
     session: Session, workspace_id: int, query: DriverQuery, fields: list[str], topics: list[str]
-) -> tuple[np.ndarray, int]:
-    """Submissions x (numeric drivers, topics, outcome), NaN where unknown; and how many submissions there are."""
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Submissions x (numeric drivers, topics, outcome), NaN where unknown; how many submissions there are; and
+    submissions x numeric drivers: 1 where the answer is in the top box of its declared scale, 0 where not, NaN
+    where unknown or the record has no scale."""
     column = {f: i for i, f in enumerate(fields)}
-    stmt = select(FR.source_type, FR.source_name, FR.submission_id, FR.field_id, FR.value_number).where(
+    stmt = select(
+        FR.source_type, FR.source_name, FR.submission_id, FR.field_id, FR.value_number, FR.scale_min, FR.scale_max
+    ).where(
         FR.workspace_id == workspace_id,
         FR.field_id.in_(fields),
         *_scope(query),
     )
     rows: dict[tuple[str, str, str], np.ndarray] = defaultdict(lambda: np.full(len(fields), np.nan))
-    for st, sn, sub, field, value in session.execute(stmt):
+    tops: dict[tuple[str, str, str], np.ndarray] = defaultdict(lambda: np.full(len(fields), np.nan))
+    for st, sn, sub, field, value, low, high in session.execute(stmt):
         rows[(st, sn, sub)][column[field]] = value
+        if value is not None and low is not None and high is not None:
+            tops[(st, sn, sub)][column[field]] = float(value >= top_box_min(low, high))
     if not rows:
-        return np.empty((0, len(fields) + len(topics))), 0
+        return np.empty((0, len(fields) + len(topics))), 0, np.empty((0, len(fields) - 1))
     keys = list(rows)
     numeric = np.vstack([rows[k] for k in keys])
+    top_flags = np.vstack([tops[k] for k in keys])[:, :-1]
     if not topics:
-        return numeric, len(rows)
+        return numeric, len(rows), top_flags
     mentions = _topic_mentions(session, workspace_id, query, topics, set(keys))
     flags = np.vstack([mentions.get(k, np.zeros(len(topics))) for k in keys])
     # Columns: numeric drivers, topics, outcome (the outcome stays last).
-    return np.column_stack([numeric[:, :-1], flags, numeric[:, -1]]), len(rows)
+    return np.column_stack([numeric[:, :-1], flags, numeric[:, -1]]), len(rows), top_flags
 
 
 def _topic_mentions(
@@ -384,10 +393,17 @@ def _topic_mentions(
     return out
 
 
-def _performance(drivers: np.ndarray, kind: str) -> list[float]:
+def _performance(drivers: np.ndarray, tops: np.ndarray, names: list[str], kind: str) -> list[float]:
+    """Each numeric driver's mean, or its % of answers in the top box of their declared scales."""
     if kind == "mean":
         return [float(v) for v in drivers.mean(axis=0)]
-    return [100.0 * float((col >= top_box_threshold(float(col.max()))).mean()) for col in drivers.T]
+    unscaled = [name for name, col in zip(names, tops.T, strict=True) if np.isnan(col).any()]
+    if unscaled:
+        raise InvalidInput(
+            f"{', '.join(unscaled)} has answers without a declared scale (a number field), so it has no top box: "
+            "declare scale_min/scale_max where it is collected, or use performance=mean."
+        )
+    return [100.0 * float(col.mean()) for col in tops.T]
 
 
 def _labels(session: Session, workspace_id: int, fields: list[str]) -> dict[str, str]:

@@ -16,7 +16,6 @@ from cem.analytics.analyses.common import (
     day_after,
     day_start,
     estimate_fields,
-    seen_max_by_field,
 )
 from cem.analytics.analyses.schemas import (
     Funnel,
@@ -38,7 +37,7 @@ from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys import service as journey_service
 from cem.journeys.models import Touchpoint
 from cem.journeys.schemas import JourneyRead
-from cem.scores import SCORE_TYPES, negative_threshold
+from cem.scores import DEFAULT_SCALES, SCORE_TYPES, Scale, negative_threshold
 
 SECONDS_PER_HOUR = 3600.0
 
@@ -375,22 +374,20 @@ def _negative_counts(
         window.append(FR.collected_at >= start)
     if end is not None:
         window.append(FR.collected_at < end)
-    scales = seen_max_by_field(session, workspace_id=workspace_id, field_types=SCORE_TYPES)
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    # Negative by each record's declared scale (a record stored without one: its type's default).
     scored = (
-        select(
-            FR.touchpoint_id, FR.source_type, FR.source_name, FR.field_id, FR.field_type, FR.value_number, func.count()
-        )
+        select(FR.touchpoint_id, FR.field_type, FR.scale_min, FR.scale_max, FR.value_number, func.count())
         .where(*window, FR.field_type.in_(SCORE_TYPES), FR.value_number.is_not(None))
-        .group_by(FR.touchpoint_id, FR.source_type, FR.source_name, FR.field_id, FR.field_type, FR.value_number)
+        .group_by(FR.touchpoint_id, FR.field_type, FR.scale_min, FR.scale_max, FR.value_number)
     )
-    for tp_id, st, sn, field_id, field_type, raw, count in session.execute(scored):
+    for tp_id, field_type, low, high, raw, count in session.execute(scored):
         if tp_id is None or raw is None:  # excluded by the query; narrows the types
             continue
-        value = float(raw)
-        seen = scales.get((st, sn, field_id), value)
+        default = DEFAULT_SCALES[field_type]
+        scale = Scale(default.low if low is None else low, default.high if high is None else high)
         totals[tp_id][1] += count
-        if value <= negative_threshold(field_type, seen):
+        if float(raw) <= negative_threshold(field_type, scale):
             totals[tp_id][0] += count
     texts = (
         select(FR.touchpoint_id, func.count(), func.sum(case((FR.sentiment_label == "negative", 1), else_=0)))

@@ -30,7 +30,7 @@ VALUE_COLUMNS = {
     "churned": "c.churned",
 }
 BUCKETS = ("week", "month", "quarter")  # date_trunc units, the same in DuckDB and Spark (weeks from Monday)
-TOP_BOX = scores.top_box_sql("s.seen_max")
+TOP_BOX = scores.top_box_sql("f.scale_min", "f.scale_max")  # each record's declared scale
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,6 @@ def build(query: AggregateQuery, dialect: Dialect) -> FlatSql:
         day = f"CAST({truncated} AS DATE)"
     sql = f"SELECT {', '.join([day, *dims, *aggs])} FROM {table}"
     sql += _joins(query)
-    if any(a.top_box for a in query.aggregates):
-        sql += _scales_join(query, params)
     sql += " WHERE " + " AND ".join(_conditions(query, dialect, params, time_column))
     # Group by position: the customer-attribute expressions carry parameters that must not repeat.
     positions = ([1] if query.by_day else []) + list(range(2, 2 + len(dims)))
@@ -151,18 +149,6 @@ def _conditions(query: AggregateQuery, dialect: Dialect, params: list[Any], time
 def naive_utc(moment: datetime) -> datetime:
     """Snapshot timestamps are UTC without a zone (Parquet TIMESTAMP), so bounds are too."""
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _scales_join(query: AggregateQuery, params: list[Any]) -> str:
-    """Per-field scale from the max seen (3/5/7/10), as in the SQL engine."""
-    types = ", ".join("?" for _ in query.field_types or ())
-    params.append(query.workspace_id)
-    params.extend(query.field_types or ())
-    return (
-        " LEFT JOIN (SELECT source_type, source_name, field_id, max(value_number) AS seen_max FROM feedback"
-        f" WHERE workspace_id = ? AND field_type IN ({types or 'NULL'}) GROUP BY 1, 2, 3) s"
-        " ON s.source_type = f.source_type AND s.source_name = f.source_name AND s.field_id = f.field_id"
-    )
 
 
 def _aggregate(agg: Agg, query: AggregateQuery) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Float, Select, and_, case, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from cem import scores
@@ -18,6 +18,11 @@ from cem.analytics.sources import VALUE_COLUMNS as SOURCE_VALUES
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
+
+# The top-box threshold of each record's declared scale (cem.scores.top_box_min), the text the columnar engines use.
+TOP_BOX: ColumnElement[float] = literal_column(
+    scores.top_box_sql(f"{FR.__tablename__}.scale_min", f"{FR.__tablename__}.scale_max"), type_=Float
+)
 
 
 class SqlEngine:
@@ -51,19 +56,18 @@ class SqlEngine:
         joined = any(_declared(n).join == "topic" for n in names)
         self._topics = dimensions.topic_rows(names) if joined and query.entity == "feedback" else None
         dims = [self._dimension(d) for d in query.dimensions]
-        threshold = _Threshold(query) if any(a.top_box for a in query.aggregates) else None
-        value_cols: list[ColumnElement[Any]] = [self._aggregate(a, query, threshold) for a in query.aggregates]
+        value_cols: list[ColumnElement[Any]] = [self._aggregate(a, query) for a in query.aggregates]
         day = self._day(query) if query.by_day else literal(None)
         base: Any = Customer if query.entity == "customer" else FR if self._rows is None else self._rows
         stmt = select(day, *dims, *value_cols).select_from(base)
-        stmt = self._joins(stmt, query, threshold)
+        stmt = self._joins(stmt, query)
         stmt = stmt.where(*self._conditions(query))
         group = ([day] if query.by_day else []) + dims
         if group:
             stmt = stmt.group_by(*group)
         return stmt, len(dims)
 
-    def _joins(self, stmt: Select[Any], query: AggregateQuery, threshold: _Threshold | None) -> Select[Any]:
+    def _joins(self, stmt: Select[Any], query: AggregateQuery) -> Select[Any]:
         if query.entity == "customer":
             return stmt  # customer metrics only take customer dimensions: no join
         needed = {_declared(n).join for n in (*query.dimensions, *(f for f, _ in query.filters))}
@@ -81,14 +85,6 @@ class SqlEngine:
         if "topic" in needed and self._topics is not None:
             # One row per (record, topic): only queries grouping or filtering by a topic ever get here.
             stmt = stmt.outerjoin(self._topics, self._topics.c.record_id == FR.id)
-        if threshold is not None:
-            scales = threshold.scales
-            on = and_(
-                scales.c.source_type == FR.source_type,
-                scales.c.source_name == FR.source_name,
-                scales.c.field_id == FR.field_id,
-            )
-            stmt = stmt.outerjoin(scales, on)
         return stmt
 
     def _conditions(self, query: AggregateQuery) -> list[ColumnElement[bool]]:
@@ -135,7 +131,7 @@ class SqlEngine:
         }
         return columns[name]
 
-    def _aggregate(self, agg: Agg, query: AggregateQuery, threshold: _Threshold | None) -> ColumnElement[Any]:
+    def _aggregate(self, agg: Agg, query: AggregateQuery) -> ColumnElement[Any]:
         value = self._column(query.value)
         tested = self._column(agg.column) if agg.column else value
         conds: list[ColumnElement[bool]] = []
@@ -145,8 +141,8 @@ class SqlEngine:
             conds.append(tested <= agg.high)
         if agg.equals is not None:
             conds.append(tested == agg.equals)
-        if agg.top_box and threshold is not None:
-            conds.append(tested >= threshold.value)
+        if agg.top_box:
+            conds.append(tested >= TOP_BOX)
         terms: dict[str, Any] = {"count": literal(1), "sum": value, "sum_sq": value * value}
         term: Any = terms[agg.op]
         if conds:
@@ -168,22 +164,6 @@ def _declared(name: str) -> dimensions.Dimension:
     if dimension is None:
         raise ValueError(f"unknown dimension {name!r}")
     return dimension
-
-
-class _Threshold:
-    """Per-field top-box threshold from the scale: the smallest standard scale (3/5/7/10) holding the max seen."""
-
-    def __init__(self, query: AggregateQuery) -> None:
-        seen = func.max(FR.value_number)
-        self.scales = (
-            select(FR.source_type, FR.source_name, FR.field_id, seen.label("seen_max"))
-            .where(FR.workspace_id == query.workspace_id, FR.field_type.in_(query.field_types or ()))
-            .group_by(FR.source_type, FR.source_name, FR.field_id)
-            .subquery("scales")
-        )
-        seen_max = self.scales.c.seen_max
-        *steps, last = scores.STANDARD_SCALES
-        self.value = case(*((seen_max <= top, scores.TOP_BOX[top]) for top in steps), else_=scores.TOP_BOX[last])
 
 
 def _as_date(value: Any) -> date:

@@ -10,7 +10,7 @@ read by grouping over the (workspace_id, collected_at) range scans every metric 
 column most imported records fill would slow bulk loads without speeding those scans.
 
 Revision ID: 0017_record_context
-Revises: 0015_login_attempts
+Revises: 0016_declared_scales
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017_record_context"
-down_revision: str | None = "0015_login_attempts"
+down_revision: str | None = "0016_declared_scales"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
