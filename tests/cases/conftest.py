@@ -48,6 +48,10 @@ def user_id(db: Database, email: str) -> int:
 
 @pytest.fixture
 def users(db: Database, workspace: Workspace) -> dict[str, int]:
+    return add_users(db, workspace)
+
+
+def add_users(db: Database, workspace: Workspace) -> dict[str, int]:
     """The workspace's users by role, plus a second agent ("agent2")."""
     with db.unit_of_work() as session:
         ws = admin_service.ensure_workspace(session, slug="acme", name="Acme")

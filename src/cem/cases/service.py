@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from cem.auth import audit
@@ -168,19 +168,17 @@ def list_cases(
     cursor: str | None = None,
 ) -> Page[CaseRead]:
     """Newest first; `overdue`: open cases past a due time they have not met (soonest breached first)."""
-    stmt = select(Case).where(teams.visible_cases(session, actor))
-    if status:
-        stmt = stmt.where(Case.status.in_(status))
-    if team_id is not None:
-        stmt = stmt.where(Case.team_id == team_id)
-    if owner_id is not None:
-        stmt = stmt.where(Case.owner_id == owner_id)
-    if priority is not None:
-        stmt = stmt.where(Case.priority == priority)
     now = clock.now()
-    if overdue:
-        # The stored due times are the ones the sweep uses; a case is overdue when one has passed unmet.
-        stmt = stmt.where(Case.status.in_(OPEN_STATUSES), (Case.breached_at.is_not(None)) | overdue_clause(now))
+    stmt = visible_filtered(
+        session,
+        actor=actor,
+        status=status,
+        team_id=team_id,
+        owner_id=owner_id,
+        priority=priority,
+        overdue=overdue,
+        now=now,
+    )
     after = decode_cursor(cursor)
     if after:
         stmt = stmt.where(Case.id < int(after[0]))
@@ -190,6 +188,33 @@ def list_cases(
     return Page[CaseRead](
         items=[read_case(c, now) for c in rows], next_cursor=encode_cursor([rows[-1].id]) if more else None
     )
+
+
+def visible_filtered(
+    session: Session,
+    *,
+    actor: Principal,
+    status: list[str] | None,
+    team_id: int | None,
+    owner_id: int | None,
+    priority: str | None,
+    overdue: bool,
+    now: datetime,
+) -> Select[Case]:
+    """The cases the caller sees, narrowed by the list filters (shared by the API's list and the inbox page)."""
+    stmt = select(Case).where(teams.visible_cases(session, actor))
+    if status:
+        stmt = stmt.where(Case.status.in_(status))
+    if team_id is not None:
+        stmt = stmt.where(Case.team_id == team_id)
+    if owner_id is not None:
+        stmt = stmt.where(Case.owner_id == owner_id)
+    if priority is not None:
+        stmt = stmt.where(Case.priority == priority)
+    if overdue:
+        # The stored due times are the ones the sweep uses; a case is overdue when one has passed unmet.
+        stmt = stmt.where(Case.status.in_(OPEN_STATUSES), (Case.breached_at.is_not(None)) | overdue_clause(now))
+    return stmt
 
 
 def overdue_clause(now: Any) -> Any:

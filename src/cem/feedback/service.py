@@ -300,6 +300,24 @@ def for_customer(session: Session, *, workspace_id: int, customer_id: int, limit
     )
 
 
+def for_submission(
+    session: Session, *, workspace_id: int, source_type: str, source_name: str, submission_id: str
+) -> list[FeedbackRecord]:
+    """The answers of one submission in the order they were stored (question order)."""
+    return list(
+        session.scalars(
+            select(FeedbackRecord)
+            .where(
+                FeedbackRecord.workspace_id == workspace_id,
+                FeedbackRecord.source_type == source_type,
+                FeedbackRecord.source_name == source_name,
+                FeedbackRecord.submission_id == submission_id,
+            )
+            .order_by(FeedbackRecord.id)
+        )
+    )
+
+
 def source_names(session: Session, *, workspace_id: int) -> list[str]:
     return list(
         session.scalars(

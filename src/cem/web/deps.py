@@ -32,6 +32,7 @@ PageImporter = Annotated[Principal, Depends(page_permission(Permission.imports))
 PageExporter = Annotated[Principal, Depends(page_permission(Permission.export))]
 PageSources = Annotated[Principal, Depends(page_permission(Permission.sources))]
 PageWebhooks = Annotated[Principal, Depends(page_permission(Permission.webhooks))]
+PageCases = Annotated[Principal, Depends(page_permission(Permission.cases))]
 PageAdmin = Annotated[Principal, Depends(page_permission(Permission.admin))]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-_FRIENDLY = {
+FRIENDLY = {
     "string_pattern_mismatch": "use only letters, digits and _ . : - (no spaces)",
     "string_too_short": "this field is required",
     "missing": "this field is required",
+    "bool_type": "choose yes or no",
+    "bool_parsing": "choose yes or no",
 }
 
 
@@ -25,7 +27,7 @@ def validation_message(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()))
-        msg = _FRIENDLY.get(err.get("type", ""), err.get("msg", "invalid value"))
+        msg = FRIENDLY.get(err.get("type", ""), err.get("msg", "invalid value"))
         parts.append(f"{where}: {msg}" if where else msg)
     return "; ".join(parts)
 

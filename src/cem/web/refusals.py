@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from cem.errors import CEMError
-from cem.web.forms import validation_message
+from cem.web.forms import FRIENDLY, validation_message
 
 FormError = CEMError | ValidationError | ValueError
 
@@ -33,3 +33,24 @@ def refused(page: Response, exc: FormError) -> Response:
     """The form's page again, showing why the input was refused, with the error's status."""
     page.status_code = refusal_status(exc)
     return page
+
+
+FORM = "form"  # the key of a refusal that names no field
+
+
+def field_errors(exc: FormError) -> dict[str, str]:
+    """The refusal per form field (the first element of each error's location), to show next to that field;
+    a refusal that names no field is under FORM."""
+    located: list[tuple[str, str]] = []
+    if isinstance(exc, ValidationError):
+        for err in exc.errors():
+            loc = err.get("loc", ())
+            located.append((str(loc[0]) if loc else FORM, FRIENDLY.get(err.get("type", ""), err.get("msg", ""))))
+    elif isinstance(exc, CEMError) and exc.errors:
+        located = [(str(e["loc"][0]) if e.get("loc") else FORM, str(e.get("msg") or exc.detail)) for e in exc.errors]
+    else:
+        located = [(FORM, refusal_message(exc))]
+    found: dict[str, str] = {}
+    for name, msg in located:
+        found[name] = f"{found[name]}; {msg}" if name in found else msg
+    return found
