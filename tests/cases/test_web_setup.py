@@ -64,7 +64,11 @@ def test_build_a_rule_with_rows_then_edit_it(
     assert _count(db) == 0
 
     data = rule_form(
-        csrf, first, row(1, "text", "contains", "refund"), team_id=str(team["id"]), emails="ops@example.org, cx@example.org"
+        csrf,
+        first,
+        row(1, "text", "contains", "refund"),
+        team_id=str(team["id"]),
+        emails="ops@example.org, cx@example.org",
     )
     created = browser.post("/alert-rules/new", data=data)
     assert created.status_code == 201, created.text
@@ -114,7 +118,9 @@ def test_build_a_rule_with_rows_then_edit_it(
     assert 'name="rows-2-key" value="plan"' in reopened and "Advanced: the rule as JSON" in reopened
 
 
-def test_preview_lists_what_the_rule_would_have_caught(workspace: Workspace, admin_api: TestClient, db: Database) -> None:
+def test_preview_lists_what_the_rule_would_have_caught(
+    workspace: Workspace, admin_api: TestClient, db: Database
+) -> None:
     records = []
     for i, score in enumerate([2, 5, 9, 10, 8, 3] * 2):
         records.append(nps_record(f"s{i}", score, customer=f"c{i}"))
@@ -206,7 +212,9 @@ def test_teams_page(workspace: Workspace, admin_api: TestClient, users: dict[str
     [team] = admin_api.get("/api/v1/teams").json()
     assert team["lead_user_id"] == users["analyst"]
     assert sorted(team["member_ids"]) == sorted([users["analyst"], users["agent"], users["agent2"]])
-    renamed = browser.post(f"/teams/{team['id']}", data={"csrf_token": csrf, "name": "Care", "member_ids": [str(users["agent"])]})
+    renamed = browser.post(
+        f"/teams/{team['id']}", data={"csrf_token": csrf, "name": "Care", "member_ids": [str(users["agent"])]}
+    )
     assert renamed.status_code == 200
     got = admin_api.get(f"/api/v1/teams/{team['id']}").json()
     assert got["name"] == "Care" and got["lead_user_id"] is None and got["member_ids"] == [users["agent"]]
@@ -221,7 +229,12 @@ def test_sla_policies_and_calendars(workspace: Workspace, admin_api: TestClient)
     browser, csrf = login(workspace, "admin")
     assert "Add a business-hours calendar first" in browser.get("/slas").text
     hours = {f"hours-{d}": "09:00-12:00, 13:00-17:00" for d in ("mon", "tue", "wed", "thu", "fri")}
-    calendar = {"csrf_token": csrf, "name": "Lisbon office", "timezone": "Europe/Lisbon", "holidays": "2026-12-25\n2027-01-01"}
+    calendar = {
+        "csrf_token": csrf,
+        "name": "Lisbon office",
+        "timezone": "Europe/Lisbon",
+        "holidays": "2026-12-25\n2027-01-01",
+    }
     bad = browser.post("/slas/calendars", data={**calendar, **hours, "hours-tue": "9 to 5"})
     assert bad.status_code == 422 and "Tuesday: “9 to 5” is not a period like 09:00-17:00." in bad.text
     zone = browser.post("/slas/calendars", data={**calendar, **hours, "timezone": "Mars/Olympus"})
@@ -229,7 +242,10 @@ def test_sla_policies_and_calendars(workspace: Workspace, admin_api: TestClient)
     assert admin_api.get("/api/v1/business-calendars").json() == []
     assert browser.post("/slas/calendars", data={**calendar, **hours}).status_code == 200
     [cal] = admin_api.get("/api/v1/business-calendars").json()
-    assert cal["hours"]["mon"] == [["09:00", "12:00"], ["13:00", "17:00"]] and cal["holidays"] == ["2026-12-25", "2027-01-01"]
+    assert cal["hours"]["mon"] == [["09:00", "12:00"], ["13:00", "17:00"]] and cal["holidays"] == [
+        "2026-12-25",
+        "2027-01-01",
+    ]
 
     policy = {
         "csrf_token": csrf, "name": "Urgent", "position": "1", "active": "on", "calendar_id": str(cal["id"]),

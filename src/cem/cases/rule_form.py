@@ -64,13 +64,13 @@ FIELD_OPS: dict[str, tuple[str, ...]] = {
     "sentiment_score": NUMBER_OPS,
     "text": ("contains", "matches"),
     "customer_attribute": ("is", "is_not", "<", "<=", ">=", ">"),
-    **{name: VALUE_OPS for name in ("source_type", "source_name", "survey", "touchpoint", "journey_stage")},
-    **{name: VALUE_OPS for name in ("sentiment_label", "topic")},
+    **dict.fromkeys(("source_type", "source_name", "survey", "touchpoint", "journey_stage"), VALUE_OPS),
+    **dict.fromkeys(("sentiment_label", "topic"), VALUE_OPS),
 }
 NEEDS_KEY = {"score_field": "the question id", "customer_attribute": "the customer attribute"}
 MAX_ROWS = 50
 MAX_GROUPS = 10
-_LEAF = TypeAdapter(Leaf)
+_LEAF: TypeAdapter[Any] = TypeAdapter(Leaf)
 
 
 @dataclass

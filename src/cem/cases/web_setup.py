@@ -121,11 +121,11 @@ def _rule_in(editor: RuleEditor, fixed: Group | None = None) -> tuple[AlertRuleI
         open_case = None
         if editor.open_case:
             open_case = OpenCaseAction(
-                priority=editor.priority if editor.priority in PRIORITIES else "normal",  # type: ignore[arg-type]
+                priority=editor.priority if editor.priority in PRIORITIES else "normal",
                 team_id=int(editor.team_id) if editor.team_id.isdigit() else None,
                 owner_id=int(editor.owner_id) if editor.owner_id.isdigit() else None,
             )
-        actions = RuleActions(open_case=open_case, email=emails)  # type: ignore[arg-type]
+        actions = RuleActions(open_case=open_case, email=emails)
     except ValidationError as exc:
         bad = [emails[e["loc"][1]] for e in exc.errors() if len(e["loc"]) > 1 and isinstance(e["loc"][1], int)]
         listed = ", ".join(f"“{b}”" for b in bad) or "the list"
@@ -338,10 +338,17 @@ def _handle_editor(request: Request, principal: Principal, data: dict[str, Any],
         )
     editor, editable = _editor_from_rule(stored)
     notice = "Rule saved." if rule_id else "Rule created."
+    status = 200 if rule_id else 201
     return _editor_page(
-        request, principal, editor, rule=stored, editable=editable, notice=notice, warnings=saved.warnings,
-        status=200 if rule_id else 201,
-    )  # fmt: skip
+        request,
+        principal,
+        editor,
+        rule=stored,
+        editable=editable,
+        notice=notice,
+        warnings=saved.warnings,
+        status=status,
+    )
 
 
 # -- teams ----------------------------------------------------------------------------------------------------

@@ -24,10 +24,12 @@ from cem.web.deps import page_permission, render
 from cem.web.forms import see_other, validation_message
 
 PageLoop = Annotated[Principal, Depends(page_permission(Permission.loop))]
-DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True))
+DAY_NAMES = dict(
+    zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"), strict=True)
+)
 PRIORITIES = ("low", "normal", "high", "urgent")
 TARGETS = {"first_response": "First response", "update": "Update", "resolution": "Resolution"}
-_PERIOD = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})\s*$")
+_PERIOD = re.compile(r"^\s*(\d{1,2}:\d{2})\s*[-\u2013]\s*(\d{1,2}:\d{2})\s*$")
 
 router = APIRouter()
 
@@ -57,10 +59,8 @@ def calendar_in(data: Any) -> CalendarIn:
         except ValueError:
             raise InvalidInput(f"Holidays: “{part}” is not a date like 2026-12-25.") from None
     try:
-        return CalendarIn.model_validate(
-            {"name": str(data.get("name", "")).strip(), "timezone": str(data.get("timezone", "")).strip(),
-             "hours": hours, "holidays": holidays}
-        )  # fmt: skip
+        name, timezone = (str(data.get(k, "")).strip() for k in ("name", "timezone"))
+        return CalendarIn.model_validate({"name": name, "timezone": timezone, "hours": hours, "holidays": holidays})
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc)) from None
 
@@ -74,6 +74,16 @@ def calendar_form(calendar: BusinessCalendar | None) -> dict[str, Any]:
         "timezone": calendar.timezone,
         "hours": {d: ", ".join(f"{a}-{b}" for a, b in calendar.hours.get(d, [])) for d in WEEKDAYS},
         "holidays": "\n".join(calendar.holidays),
+    }
+
+
+def posted_calendar_form(data: Any) -> dict[str, Any]:
+    """What was typed, to show a refused form again unchanged."""
+    return {
+        "name": str(data.get("name", "")),
+        "timezone": str(data.get("timezone", "")),
+        "hours": {d: str(data.get(f"hours-{d}", "")) for d in WEEKDAYS},
+        "holidays": str(data.get("holidays", "")),
     }
 
 
@@ -124,8 +134,18 @@ def policy_form(policy: SlaPolicy | None) -> dict[str, Any]:
 
     if policy is None:
         targets = {"first_response": ("4", "0"), "update": ("", ""), "resolution": ("24", "0")}
-        return {"name": "", "position": "0", "active": True, "calendar_id": None, "targets": targets,
-                "warning_minutes": "15", "priorities": [], "team_ids": [], "attribute_key": "", "attribute_value": ""}  # fmt: skip
+        return {
+            "name": "",
+            "position": "0",
+            "active": True,
+            "calendar_id": None,
+            "targets": targets,
+            "warning_minutes": "15",
+            "priorities": [],
+            "team_ids": [],
+            "attribute_key": "",
+            "attribute_value": "",
+        }
     attribute = policy.conditions.get("customer_attribute") or {}
     return {
         "name": policy.name,
@@ -148,7 +168,9 @@ def policy_form(policy: SlaPolicy | None) -> dict[str, Any]:
 def posted_policy_form(data: Any) -> dict[str, Any]:
     """What was typed, to show a refused form again unchanged."""
     form = policy_form(None)
-    form.update({k: str(data.get(k, "")) for k in ("name", "position", "warning_minutes", "attribute_key", "attribute_value")})
+    form.update(
+        {k: str(data.get(k, "")) for k in ("name", "position", "warning_minutes", "attribute_key", "attribute_value")}
+    )
     form["active"] = data.get("active") == "on"
     form["calendar_id"] = int(c) if (c := str(data.get("calendar_id", ""))).isdigit() else None
     form["targets"] = {n: (str(data.get(f"{n}_hours", "")), str(data.get(f"{n}_minutes", ""))) for n in TARGETS}
@@ -209,8 +231,7 @@ async def create_calendar(request: Request, principal: PageLoop) -> Response:
         with get_db(request).unit_of_work() as session:
             policies.save_calendar(session, actor=principal, calendar_in=body)
     except CEMError as exc:
-        typed = {**calendar_form(None), "name": data.get("name", ""), "timezone": data.get("timezone", ""),
-                 "hours": {d: str(data.get(f"hours-{d}", "")) for d in WEEKDAYS}, "holidays": data.get("holidays", "")}  # fmt: skip
+        typed = posted_calendar_form(data)
         return _slas_page(request, principal, status=exc.status_code, calendar_error=exc.detail, calendar_form=typed)
     return see_other("/slas")
 
@@ -231,10 +252,18 @@ async def update_calendar(request: Request, principal: PageLoop, calendar_id: Id
         with get_db(request).unit_of_work() as session:
             policies.save_calendar(session, actor=principal, calendar_in=body, calendar_id=calendar_id)
     except CEMError as exc:
-        typed = {"name": data.get("name", ""), "timezone": data.get("timezone", ""),
-                 "hours": {d: str(data.get(f"hours-{d}", "")) for d in WEEKDAYS}, "holidays": data.get("holidays", "")}  # fmt: skip
-        response = render(request, "loop/calendar.html", principal, calendar_id=calendar_id, form=typed,
-                          weekdays=DAY_NAMES, error=exc.detail)  # fmt: skip
+        if exc.status_code == 404:
+            raise
+        typed = posted_calendar_form(data)
+        response = render(
+            request,
+            "loop/calendar.html",
+            principal,
+            calendar_id=calendar_id,
+            form=typed,
+            weekdays=DAY_NAMES,
+            error=exc.detail,
+        )
         response.status_code = exc.status_code
         return response
     return see_other("/slas")
@@ -280,9 +309,17 @@ def _policy_page(
         calendars = [(c.id, c.name) for c in policies.list_calendars(session, workspace_id=principal.workspace_id)]
         team_list = teams.list_teams(session, workspace_id=principal.workspace_id)
     response = render(
-        request, "loop/policy.html", principal, policy_id=policy_id, form=form, calendars=calendars,
-        teams=team_list, priorities=PRIORITIES, targets=TARGETS, **context,
-    )  # fmt: skip
+        request,
+        "loop/policy.html",
+        principal,
+        policy_id=policy_id,
+        form=form,
+        calendars=calendars,
+        teams=team_list,
+        priorities=PRIORITIES,
+        targets=TARGETS,
+        **context,
+    )
     response.status_code = status
     return response
 
@@ -297,8 +334,8 @@ async def update_policy(request: Request, principal: PageLoop, policy_id: Id) ->
     except CEMError as exc:
         if exc.status_code == 404:
             raise
-        return _policy_page(request, principal, policy_id, posted_policy_form(data), status=exc.status_code,
-                            error=exc.detail)  # fmt: skip
+        form = posted_policy_form(data)
+        return _policy_page(request, principal, policy_id, form, status=exc.status_code, error=exc.detail)
     return see_other("/slas")
 
 
