@@ -176,7 +176,10 @@ def _preview(session: Session, principal: Principal, condition: Any) -> dict[str
                 "hit": hit,
                 "scores": [f"{r.field_type} {r.value_number:g}" for r in records if r.value_number is not None],
                 "texts": [shown(r.value_text) for r in records if r.value_text],
-                "reasons": [f"{m['condition']}: {shown(m['value'])}" for m in hit.reason],
+                "reasons": [
+                    m["condition"] if m["value"] is None else f"{m['condition']} (found {shown(m['value'])})"
+                    for m in hit.reason
+                ],
             }
         )
     return {"result": result, "hits": hits}
