@@ -383,28 +383,29 @@ def teams_page(request: Request, principal: PageLoop) -> Response:
 
 @router.post("/teams")
 async def create_team(request: Request, principal: PageLoop) -> Response:
-    fields = _team_fields(await request.form())
-    try:
-        team_in = TeamIn.model_validate(fields)
-        with get_db(request).unit_of_work() as session:
-            teams.create_team(session, actor=principal, team_in=team_in)
-    except ValidationError:
-        return _teams_page(request, principal, status=422, error="Name: give the team a name (at most 200 characters).")
-    except CEMError as exc:
-        return _teams_page(request, principal, status=exc.status_code, error=exc.detail)
-    return see_other("/teams")
+    return _save_team(request, principal, await request.form(), None)
 
 
 @router.post("/teams/{team_id}")
 async def update_team(request: Request, principal: PageLoop, team_id: Id) -> Response:
-    fields = _team_fields(await request.form())
+    return _save_team(request, principal, await request.form(), team_id)
+
+
+def _save_team(request: Request, principal: Principal, data: Any, team_id: int | None) -> Response:
+    """Create (team_id None) or change a team; a refusal shows the page again with the reason."""
+    fields = _team_fields(data)
     try:
-        update = TeamUpdate.model_validate(fields)
         with get_db(request).unit_of_work() as session:
-            teams.update_team(session, actor=principal, team_id=team_id, update=update)
+            if team_id is None:
+                teams.create_team(session, actor=principal, team_in=TeamIn.model_validate(fields))
+            else:
+                update = TeamUpdate.model_validate(fields)
+                teams.update_team(session, actor=principal, team_id=team_id, update=update)
     except ValidationError:
         return _teams_page(request, principal, status=422, error="Name: give the team a name (at most 200 characters).")
     except CEMError as exc:
+        if exc.status_code == 404:
+            raise
         return _teams_page(request, principal, status=exc.status_code, error=exc.detail)
     return see_other("/teams")
 

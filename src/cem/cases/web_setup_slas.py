@@ -4,12 +4,14 @@ work periods per weekday, holidays) as plain forms; included in cem.cases.web_se
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from cem.api.deps import get_db
 from cem.auth.permissions import Permission
@@ -223,17 +225,29 @@ def slas_page(request: Request, principal: PageLoop) -> Response:
     return _slas_page(request, principal)
 
 
+def _saved(request: Request, save: Callable[[Session], object]) -> CEMError | None:
+    """Run one save in a unit of work; the refusal to show on the form (nothing stored), or None when saved. An
+    unknown id stays a 404 page."""
+    try:
+        with get_db(request).unit_of_work() as session:
+            save(session)
+    except CEMError as exc:
+        if exc.status_code == 404:
+            raise
+        return exc
+    return None
+
+
 @router.post("/slas/calendars")
 async def create_calendar(request: Request, principal: PageLoop) -> Response:
     data = await request.form()
-    try:
-        body = calendar_in(data)
-        with get_db(request).unit_of_work() as session:
-            policies.save_calendar(session, actor=principal, calendar_in=body)
-    except CEMError as exc:
-        typed = posted_calendar_form(data)
-        return _slas_page(request, principal, status=exc.status_code, calendar_error=exc.detail, calendar_form=typed)
-    return see_other("/slas")
+    refused = _saved(request, lambda s: policies.save_calendar(s, actor=principal, calendar_in=calendar_in(data)))
+    if refused is None:
+        return see_other("/slas")
+    typed = posted_calendar_form(data)
+    return _slas_page(
+        request, principal, status=refused.status_code, calendar_error=refused.detail, calendar_form=typed
+    )
 
 
 @router.get("/slas/calendars/{calendar_id}")
@@ -247,51 +261,42 @@ def calendar_page(request: Request, principal: PageLoop, calendar_id: Id) -> Res
 @router.post("/slas/calendars/{calendar_id}")
 async def update_calendar(request: Request, principal: PageLoop, calendar_id: Id) -> Response:
     data = await request.form()
-    try:
-        body = calendar_in(data)
-        with get_db(request).unit_of_work() as session:
-            policies.save_calendar(session, actor=principal, calendar_in=body, calendar_id=calendar_id)
-    except CEMError as exc:
-        if exc.status_code == 404:
-            raise
-        typed = posted_calendar_form(data)
-        response = render(
-            request,
-            "loop/calendar.html",
-            principal,
-            calendar_id=calendar_id,
-            form=typed,
-            weekdays=DAY_NAMES,
-            error=exc.detail,
-        )
-        response.status_code = exc.status_code
-        return response
-    return see_other("/slas")
+    refused = _saved(
+        request,
+        lambda s: policies.save_calendar(s, actor=principal, calendar_in=calendar_in(data), calendar_id=calendar_id),
+    )
+    if refused is None:
+        return see_other("/slas")
+    typed = posted_calendar_form(data)
+    response = render(
+        request,
+        "loop/calendar.html",
+        principal,
+        calendar_id=calendar_id,
+        form=typed,
+        weekdays=DAY_NAMES,
+        error=refused.detail,
+    )
+    response.status_code = refused.status_code
+    return response
 
 
 @router.post("/slas/calendars/{calendar_id}/delete")
 def delete_calendar(request: Request, principal: PageLoop, calendar_id: Id) -> Response:
-    try:
-        with get_db(request).unit_of_work() as session:
-            policies.delete_calendar(session, actor=principal, calendar_id=calendar_id)
-    except CEMError as exc:
-        if exc.status_code == 404:
-            raise
-        return _slas_page(request, principal, status=exc.status_code, calendar_error=exc.detail)
-    return see_other("/slas")
+    refused = _saved(request, lambda s: policies.delete_calendar(s, actor=principal, calendar_id=calendar_id))
+    if refused is None:
+        return see_other("/slas")
+    return _slas_page(request, principal, status=refused.status_code, calendar_error=refused.detail)
 
 
 @router.post("/slas")
 async def create_policy(request: Request, principal: PageLoop) -> Response:
     data = await request.form()
-    try:
-        body = policy_in(data)
-        with get_db(request).unit_of_work() as session:
-            policies.save_policy(session, actor=principal, policy_in=body)
-    except CEMError as exc:
-        form = posted_policy_form(data)
-        return _slas_page(request, principal, status=exc.status_code, policy_error=exc.detail, policy_form=form)
-    return see_other("/slas")
+    refused = _saved(request, lambda s: policies.save_policy(s, actor=principal, policy_in=policy_in(data)))
+    if refused is None:
+        return see_other("/slas")
+    form = posted_policy_form(data)
+    return _slas_page(request, principal, status=refused.status_code, policy_error=refused.detail, policy_form=form)
 
 
 @router.get("/slas/{policy_id}")
@@ -327,16 +332,13 @@ def _policy_page(
 @router.post("/slas/{policy_id}")
 async def update_policy(request: Request, principal: PageLoop, policy_id: Id) -> Response:
     data = await request.form()
-    try:
-        body = policy_in(data)
-        with get_db(request).unit_of_work() as session:
-            policies.save_policy(session, actor=principal, policy_in=body, policy_id=policy_id)
-    except CEMError as exc:
-        if exc.status_code == 404:
-            raise
-        form = posted_policy_form(data)
-        return _policy_page(request, principal, policy_id, form, status=exc.status_code, error=exc.detail)
-    return see_other("/slas")
+    refused = _saved(
+        request, lambda s: policies.save_policy(s, actor=principal, policy_in=policy_in(data), policy_id=policy_id)
+    )
+    if refused is None:
+        return see_other("/slas")
+    form = posted_policy_form(data)
+    return _policy_page(request, principal, policy_id, form, status=refused.status_code, error=refused.detail)
 
 
 @router.post("/slas/{policy_id}/delete")
