@@ -63,6 +63,18 @@ def test_build_test_and_save_a_rule_on_desktop_and_phone(
     browser: Browser, live_server: str, workspace: Workspace, admin_api: TestClient, artifacts_dir: Path
 ) -> None:
     _seed(admin_api)
+    team = admin_api.post("/api/v1/teams", json={"name": "Customer care", "lead_user_id": None}).json()
+    hours = {d: [["09:00", "12:30"], ["13:30", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    calendar = {"name": "Lisbon office", "timezone": "Europe/Lisbon", "hours": hours, "holidays": ["2026-12-25"]}
+    cal = admin_api.post("/api/v1/business-calendars", json=calendar).json()
+    policy = {
+        "name": "Urgent enterprise cases",
+        "calendar_id": cal["id"],
+        "first_response_minutes": 90,
+        "resolution_minutes": 480,
+        "conditions": {"priorities": ["urgent"], "team_ids": [team["id"]]},
+    }
+    assert admin_api.post("/api/v1/slas", json=policy).status_code == 201
     folder = artifacts_dir / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     for width, height, label in ((1440, 1000, "desktop"), (390, 844, "phone")):
@@ -76,6 +88,10 @@ def test_build_test_and_save_a_rule_on_desktop_and_phone(
         page.get_by_role("button", name="Save rule").click()
         expect(page.get_by_test_id("notice")).to_have_text("Rule created.")
         _fits(page)
+        for path in ("/alert-rules", "/teams", "/slas"):
+            page.goto(path)
+            _fits(page)
+            page.screenshot(path=str(folder / f"{label}-loop-{path.strip('/')}.png"), full_page=True)
         context.close()
     saved = {r["name"]: r for r in admin_api.get("/api/v1/alert-rules").json()}
     rule = saved["Detractors asking for refunds (phone)"]

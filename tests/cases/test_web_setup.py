@@ -278,3 +278,19 @@ def test_only_loop_managers_see_the_setup_pages(workspace: Workspace) -> None:
         assert ('href="/alert-rules"' in home) is allowed, role
         for path in ("/alert-rules", "/alert-rules/new", "/teams", "/slas"):
             assert (browser.get(path).status_code == 200) is allowed, (role, path)
+
+
+def test_hostile_rule_strings_are_escaped_everywhere(workspace: Workspace, admin_api: TestClient) -> None:
+    condition = {
+        "op": "or",
+        "conditions": [
+            {"field": "text", "op": "contains", "value": HOSTILE},
+            {"field": "customer_attribute", "key": "plan", "value": HOSTILE},
+        ],
+    }
+    rule = admin_api.post("/api/v1/alert-rules", json={"name": HOSTILE, "description": HOSTILE, "condition": condition})
+    assert rule.status_code == 201, rule.text
+    browser, _ = login(workspace, "admin")
+    for path in ("/alert-rules", f"/alert-rules/{rule.json()['id']}"):
+        page = browser.get(path).text
+        assert HOSTILE not in page and "&lt;script&gt;alert(" in page, path
