@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from cem.cases import rule_form as rule_form_module
 from cem.cases.models import AlertRule
 from cem.db.session import Database
 from tests.cases.conftest import nps_record
@@ -294,3 +295,27 @@ def test_hostile_rule_strings_are_escaped_everywhere(workspace: Workspace, admin
     for path in ("/alert-rules", f"/alert-rules/{rule.json()['id']}"):
         page = browser.get(path).text
         assert HOSTILE not in page and "&lt;script&gt;alert(" in page, path
+
+
+def test_rows_round_trip_and_read_in_words() -> None:
+    posted = {
+        "match": "or",
+        **row(0, "source_type", "in", "survey, api"),
+        **row(1, "sentiment_score", "<", "-0.4"),
+        **row(2, "score_field", ">=", "4", key="q_effort", group=1),
+        **row(3, "topic", "is_not", "billing", group=1),
+        "groups-1-op": "and",
+    }
+    form = rule_form_module.parse(posted)
+    condition, problems = rule_form_module.to_condition(form)
+    assert not problems and condition is not None
+    stored = condition.model_dump(mode="json", exclude_none=True)
+    assert stored["conditions"][0] == {"field": "source_type", "op": "in", "value": ["survey", "api"]}
+    assert rule_form_module.summary(stored) == (
+        "Source type is one of survey, api or Sentiment score is less than -0.4 or "
+        "(answer to “q_effort” is at least 4 and Topic is not billing)"
+    )
+    again = rule_form_module.from_condition(stored)
+    assert again is not None and again.rows == form.rows and again.group_ops == {1: "and"}
+    out_of_range = rule_form_module.parse(row(0, "sentiment_score", ">", "3"))
+    assert rule_form_module.to_condition(out_of_range)[1].all() == ["Row 1: a sentiment score lies between -1 and 1."]
