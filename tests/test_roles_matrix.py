@@ -157,6 +157,29 @@ PAGES: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/tokens/{token_id}/revoke"): A,
     ("POST", "/admin/jobs/{job_id}/retry"): A,
 }
+PAGES.update(  # the closed loop's setup pages: alert rules, teams, SLA policies and calendars
+    {
+        ("GET", "/alert-rules"): Permission.loop,
+        ("GET", "/alert-rules/new"): Permission.loop,
+        ("POST", "/alert-rules/new"): Permission.loop,
+        ("GET", "/alert-rules/{rule_id}"): Permission.loop,
+        ("POST", "/alert-rules/{rule_id}"): Permission.loop,
+        ("POST", "/alert-rules/{rule_id}/delete"): Permission.loop,
+        ("GET", "/teams"): Permission.loop,
+        ("POST", "/teams"): Permission.loop,
+        ("POST", "/teams/{team_id}"): Permission.loop,
+        ("POST", "/teams/{team_id}/delete"): Permission.loop,
+        ("GET", "/slas"): Permission.loop,
+        ("POST", "/slas"): Permission.loop,
+        ("GET", "/slas/{policy_id}"): Permission.loop,
+        ("POST", "/slas/{policy_id}"): Permission.loop,
+        ("POST", "/slas/{policy_id}/delete"): Permission.loop,
+        ("POST", "/slas/calendars"): Permission.loop,
+        ("GET", "/slas/calendars/{calendar_id}"): Permission.loop,
+        ("POST", "/slas/calendars/{calendar_id}"): Permission.loop,
+        ("POST", "/slas/calendars/{calendar_id}/delete"): Permission.loop,
+    }
+)
 
 
 def _merge_domain_tables() -> None:

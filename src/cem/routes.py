@@ -19,6 +19,7 @@ from cem.analytics.dashboards import api as dashboards_api
 from cem.api.errors import ERROR_RESPONSES
 from cem.cases import api as cases_api
 from cem.cases import web as cases_web
+from cem.cases import web_setup as cases_web_setup
 from cem.churn import api as churn_api
 from cem.clv import api as clv_api
 from cem.customers import api as customers_api
@@ -99,6 +100,7 @@ def web_router() -> APIRouter:
         privacy_web,
         webhooks_web,
         cases_web,
+        cases_web_setup,  # alert rules, teams, SLA policies
     ):
         router.include_router(domain.router)
     return router
