@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cem.auth import audit
@@ -190,6 +190,16 @@ def list_cases(
     return Page[CaseRead](
         items=[read_case(c, now) for c in rows], next_cursor=encode_cursor([rows[-1].id]) if more else None
     )
+
+
+def count_open_cases(session: Session, *, actor: Principal, overdue: bool = False) -> int:
+    """How many open cases the caller sees (as list_cases, without reading them); `overdue`: of those, the ones
+    past a due time they have not met."""
+    stmt = select(func.count()).select_from(Case).where(teams.visible_cases(session, actor))
+    stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
+    if overdue:
+        stmt = stmt.where((Case.breached_at.is_not(None)) | overdue_clause(clock.now()))
+    return int(session.scalar(stmt) or 0)
 
 
 def overdue_clause(now: Any) -> Any:
