@@ -4,57 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import update
 
-from cem.customers import service as customer_service
-from cem.customers.schemas import CustomerIn, CustomerRef
 from cem.feedback import service as feedback_service
-from cem.feedback.models import FeedbackRecord
 from tests.conftest import Workspace
 from tests.web.helpers import INJECTIONS, WebUser, feedback_in
-
-MONTHS = (datetime(2025, 1, 5, tzinfo=UTC), datetime(2025, 2, 5, tzinfo=UTC), datetime(2025, 3, 5, tzinfo=UTC))
-HOSTILE = INJECTIONS[0] + " the courier " + INJECTIONS[1]
-LONG_HASH = "9f86d081884c7d659a2feaa0c55ad015"
-
-
-def seed_program(ws: Workspace) -> None:
-    """Three months of NPS and CSAT answers (promoters grow month by month), with texts scored for sentiment."""
-    actor = ws.principal()
-    records = []
-    with ws.db.unit_of_work() as session:
-        customer_service.upsert_customer(
-            session, actor=actor, customer_in=CustomerIn(external_id=LONG_HASH, attributes={})
-        )
-        named, _ = customer_service.upsert_customer(
-            session, actor=actor, customer_in=CustomerIn(external_id="c-grace", name="Grace Hopper", attributes={})
-        )
-    for m, start in enumerate(MONTHS):
-        for i in range(40):
-            sub = f"m{m}-{i}"
-            at = start + timedelta(hours=i)
-            score = 10 if i < 10 + 8 * m else (7 if i < 30 else 3)
-            records.append(feedback_in(None, "survey", "relationship", sub, "nps", "nps", score, at, touchpoint=None))
-            records.append(feedback_in(None, "survey", "relationship", sub, "sat", "csat", 5 if i % 3 else 2, at))
-    hater = CustomerRef(external_id=LONG_HASH)
-    fan = CustomerRef(external_id="c-grace")
-    last = MONTHS[-1] + timedelta(days=2)
-    records.append(feedback_in(hater, "survey", "relationship", "hate", "nps", "nps", 1, last))
-    records.append(feedback_in(hater, "survey", "relationship", "hate", "why", "text", HOSTILE, last))
-    records.append(feedback_in(fan, "survey", "relationship", "love", "why", "text", "Wonderful support team", last))
-    with ws.db.unit_of_work() as session:
-        feedback_service.ingest_feedback(session, actor=actor, records=records)
-        for sub, score, label in (("hate", -0.9, "negative"), ("love", 0.8, "positive")):
-            session.execute(
-                update(FeedbackRecord)
-                .where(FeedbackRecord.submission_id == sub, FeedbackRecord.field_type == "text")
-                .values(sentiment_score=score, sentiment_label=label)
-            )
-    assert named.id
+from tests.web.home_seed import LONG_HASH, seed_program, seed_topics
 
 
 def tile(page: str, metric: str) -> str:
@@ -90,7 +48,7 @@ def test_metric_tiles_match_the_metrics_api(workspace: Workspace, web: Callable[
     value = float(re.search(r'data-value="([^"]+)"', nps).group(1))  # type: ignore[union-attr]
     assert value == pytest.approx(row["value"])
     assert tile_number(nps, "home-tile-n") == str(row["n"]) == "41"
-    assert f"{row['lower']:.1f} – {row['upper']:.1f}" in nps
+    assert f"{row['lower']:.1f} \N{EN DASH} {row['upper']:.1f}" in nps
     assert f"{row['change']:+.1f}" in nps and f"vs {row['previous']:.1f}" in nps
     csat = tile(page, "csat")
     crow = api_row(workspace, "csat", "2025-03-01", "2025-03-31")
@@ -100,9 +58,7 @@ def test_metric_tiles_match_the_metrics_api(workspace: Workspace, web: Callable[
     assert 'id="home-trend-nps"' in page and "data-chart=" in nps
 
 
-def test_a_single_later_answer_does_not_replace_the_period(
-    workspace: Workspace, web: Callable[[str], WebUser]
-) -> None:
+def test_a_single_later_answer_does_not_replace_the_period(workspace: Workspace, web: Callable[[str], WebUser]) -> None:
     seed_program(workspace)
     late = datetime(2026, 12, 3, tzinfo=UTC)
     with workspace.db.unit_of_work() as session:
@@ -134,6 +90,19 @@ def test_verbatims_are_escaped_masked_and_name_the_customer(
     assert "NPS 1" in negative
     positive = re.search(r'data-testid="home-verbatim-positive".*?</figure>', page, re.S).group(0)  # type: ignore[union-attr]
     assert "Wonderful support team" in positive and "Grace Hopper" in positive
+
+
+def test_topics_rising_and_falling(workspace: Workspace, web: Callable[[str], WebUser]) -> None:
+    seed_program(workspace)
+    seed_topics(workspace)
+    section = re.search(r'data-testid="home-topics".*?</section>', web("viewer").get("/").text, re.S).group(0)  # type: ignore[union-attr]
+    rising = re.findall(r'data-testid="topic-rising">(.*?)</li>', section, re.S)
+    falling = re.findall(r'data-testid="topic-falling">(.*?)</li>', section, re.S)
+    assert len(rising) == len(falling) == 1
+    assert "Delivery &lt;b&gt;delays&lt;/b&gt;" in rising[0] and "50.0% → 80.0%" in rising[0]
+    assert "significant" in rising[0]
+    assert "Friendly staff" in falling[0] and "50.0% → 20.0%" in falling[0]
+    assert "Share of 40 topic mentions" in section
 
 
 @pytest.mark.parametrize("role", ["viewer", "agent", "analyst", "admin"])

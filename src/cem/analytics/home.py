@@ -151,20 +151,23 @@ def topic_moves(
     confidence: float = stats.DEFAULT_CONFIDENCE,
 ) -> TopicMoves:
     """Top-level topics whose share of mentions rose or fell most between the latest bucket with enough
-    mentions and the one before (the trend's own bucket: day, week or month by the span of the data)."""
+    mentions and the one before it with enough (the trend's own bucket: day, week or month by the data's span)."""
     found = [s for s in topic_stats(session, workspace_id) if s.topic.parent_id is None and s.trend]
     if not found:
         return TopicMoves(topics=len(found))
     labels = [b for b, _ in found[0].trend]
     totals = [sum(s.trend[i][1] for s in found) for i in range(len(labels))]
-    chosen = next((i for i in range(len(totals) - 1, -1, -1) if totals[i] >= max(min_n, 1)), None)
-    thin = Thin(labels[-1], totals[-1]) if chosen is not None and chosen < len(labels) - 1 else None
-    if chosen is None or chosen == 0:
+    # The latest bucket with enough mentions against the one before it that has enough (quiet weeks in between
+    # are skipped, as a single new mention never becomes "the latest period").
+    enough = [i for i, total in enumerate(totals) if total >= max(min_n, 1)]
+    thin = Thin(labels[-1], totals[-1]) if enough and enough[-1] < len(labels) - 1 else None
+    if len(enough) < 2:
         return TopicMoves(interval=found[0].interval, thin=thin, topics=len(found))
+    chosen, earlier = enough[-1], enough[-2]
     moves = []
     for s in found:
         now = stats.wilson(s.trend[chosen][1], totals[chosen], confidence=confidence, min_n=min_n)
-        before = stats.wilson(s.trend[chosen - 1][1], totals[chosen - 1], confidence=confidence, min_n=min_n)
+        before = stats.wilson(s.trend[earlier][1], totals[earlier], confidence=confidence, min_n=min_n)
         moves.append((s, now, before, stats.change_test(now, before)))
     q_values = stats.benjamini_hochberg([c.p_value for *_, c in moves])
     alpha = 1 - confidence
@@ -173,7 +176,7 @@ def topic_moves(
             topic_id=s.topic.id,
             label=s.topic.label,
             count=s.trend[chosen][1],
-            previous_count=s.trend[chosen - 1][1],
+            previous_count=s.trend[earlier][1],
             share=float(now.value or 0.0),
             previous_share=before.value,
             change=c.change,
@@ -187,7 +190,7 @@ def topic_moves(
     return TopicMoves(
         interval=found[0].interval,
         bucket=labels[chosen],
-        previous=labels[chosen - 1],
+        previous=labels[earlier],
         mentions=totals[chosen],
         rising=[m for m in ranked if (m.change or 0) > 0][:TOP_TOPICS],
         falling=[m for m in ranked if (m.change or 0) < 0][:TOP_TOPICS],

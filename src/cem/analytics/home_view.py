@@ -37,6 +37,7 @@ def trend_chart(tile: home.MetricTile) -> dict[str, Any]:
     """The tile's trend in charts.js's "band" spec (its tooltips escape every name)."""
     return {
         "kind": "band",
+        "compact": True,
         "title": tile.label,
         "unit": tile.unit,
         "x": [r.bucket[:7] if r.bucket else "" for r in tile.trend],
