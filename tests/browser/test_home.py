@@ -33,9 +33,7 @@ def sized(browser: Browser, live_server: str) -> Iterator[dict[str, Page]]:
         context.close()
 
 
-def test_home_at_desktop_and_phone_width(
-    sized: dict[str, Page], workspace: Workspace, artifacts_dir: Path
-) -> None:
+def test_home_at_desktop_and_phone_width(sized: dict[str, Page], workspace: Workspace, artifacts_dir: Path) -> None:
     seed_program(workspace)
     seed_topics(workspace)
     with workspace.db.unit_of_work() as session:  # one newer answer: shown beside the tile, never instead

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cem.analytics import buckets, stats
@@ -229,37 +229,40 @@ def customer_display(name: str | None, email: str | None, external_id: str | Non
 
 def notable_verbatims(session: Session, *, workspace_id: int) -> tuple[list[Verbatim], list[Verbatim]]:
     """The most negative and the most positive of the newest texts with a sentiment, with their submission's score."""
-    rows = session.execute(
-        select(
-            FeedbackRecord.id,
-            FeedbackRecord.value_text,
-            FeedbackRecord.sentiment_label,
-            FeedbackRecord.sentiment_score,
-            FeedbackRecord.collected_at,
-            FeedbackRecord.source_name,
-            FeedbackRecord.submission_id,
-            FeedbackRecord.customer_id,
-            Customer.name,
-            Customer.email,
-            Customer.external_id,
-        )
-        .outerjoin(Customer, Customer.id == FeedbackRecord.customer_id)
-        .where(
-            FeedbackRecord.workspace_id == workspace_id,
-            FeedbackRecord.field_type == "text",
-            FeedbackRecord.sentiment_score.is_not(None),
-            FeedbackRecord.value_text.is_not(None),
-        )
-        .order_by(FeedbackRecord.collected_at.desc(), FeedbackRecord.id.desc())
-        .limit(RECENT_TEXTS)
-    ).all()
+    rows: list[Any] = list(
+        session.execute(
+            select(
+                FeedbackRecord.id,
+                FeedbackRecord.value_text,
+                FeedbackRecord.sentiment_label,
+                FeedbackRecord.sentiment_score,
+                FeedbackRecord.collected_at,
+                FeedbackRecord.source_type,
+                FeedbackRecord.source_name,
+                FeedbackRecord.submission_id,
+                FeedbackRecord.customer_id,
+                Customer.name,
+                Customer.email,
+                Customer.external_id,
+            )
+            .outerjoin(Customer, Customer.id == FeedbackRecord.customer_id)
+            .where(
+                FeedbackRecord.workspace_id == workspace_id,
+                FeedbackRecord.field_type == "text",
+                FeedbackRecord.sentiment_score.is_not(None),
+                FeedbackRecord.value_text.is_not(None),
+            )
+            .order_by(FeedbackRecord.collected_at.desc(), FeedbackRecord.id.desc())
+            .limit(RECENT_TEXTS)
+        ).all()
+    )
     negative = sorted((r for r in rows if r.sentiment_score < 0), key=lambda r: (r.sentiment_score, -r.id))
     positive = sorted((r for r in rows if r.sentiment_score > 0), key=lambda r: (-r.sentiment_score, -r.id))
     picked = negative[:NOTABLE_EACH] + positive[:NOTABLE_EACH]
     scores = _submission_scores(session, workspace_id, {r.submission_id for r in picked})
 
-    def verbatim(r: Row[Any]) -> Verbatim:
-        score = scores.get(r.submission_id)
+    def verbatim(r: Any) -> Verbatim:
+        score = scores.get((r.source_type, r.source_name, r.submission_id))
         cid = r.customer_id
         return Verbatim(
             record_id=r.id,
@@ -277,13 +280,22 @@ def notable_verbatims(session: Session, *, workspace_id: int) -> tuple[list[Verb
     return [verbatim(r) for r in negative[:NOTABLE_EACH]], [verbatim(r) for r in positive[:NOTABLE_EACH]]
 
 
-def _submission_scores(session: Session, workspace_id: int, submissions: set[str]) -> dict[str, tuple[str, float]]:
-    """The first score answer (NPS, CSAT, CES, rating) of each submission, labelled for display."""
+def _submission_scores(
+    session: Session, workspace_id: int, submissions: set[str]
+) -> dict[tuple[str, str, str], tuple[str, float]]:
+    """The first score answer (NPS, CSAT, CES, rating) of each submission (keyed by source and submission id, which
+    is unique only within its source), labelled for display."""
     if not submissions:
         return {}
-    found: dict[str, tuple[str, float]] = {}
-    for sub, ftype, value in session.execute(
-        select(FeedbackRecord.submission_id, FeedbackRecord.field_type, FeedbackRecord.value_number)
+    found: dict[tuple[str, str, str], tuple[str, float]] = {}
+    for stype, sname, sub, ftype, value in session.execute(
+        select(
+            FeedbackRecord.source_type,
+            FeedbackRecord.source_name,
+            FeedbackRecord.submission_id,
+            FeedbackRecord.field_type,
+            FeedbackRecord.value_number,
+        )
         .where(
             FeedbackRecord.workspace_id == workspace_id,
             FeedbackRecord.submission_id.in_(submissions),
@@ -292,6 +304,6 @@ def _submission_scores(session: Session, workspace_id: int, submissions: set[str
         )
         .order_by(FeedbackRecord.id)
     ):
-        label = ftype.upper() if ftype != "rating" else "Rating"
-        found.setdefault(sub, (label, float(value)))
+        if value is not None:
+            found.setdefault((stype, sname, sub), (ftype.upper() if ftype != "rating" else "Rating", float(value)))
     return found

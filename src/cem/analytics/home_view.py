@@ -31,6 +31,8 @@ class ProgramState:
     movers_period: str | None
     scanned: int
     topics: home.TopicMoves
+    negative: list[home.Verbatim]  # unmasked: each caller's view masks them when shown
+    positive: list[home.Verbatim]
 
 
 def trend_chart(tile: home.MetricTile) -> dict[str, Any]:
@@ -54,13 +56,15 @@ def trend_chart(tile: home.MetricTile) -> dict[str, Any]:
 
 
 def program_state(session: Session, *, workspace_id: int, min_n: int = stats.DEFAULT_MIN_N) -> ProgramState:
-    """Metric tiles with trends, top movers of the newest shown month, topics rising and falling."""
+    """Metric tiles with trends, top movers of the newest shown month, topics rising and falling, and the notable
+    verbatims (their query scans the newest records, so it is cached with the rest)."""
     engine = metrics.make_engine(session, name="auto", workspace_id=workspace_id)
     version = dashboards.store_version(session) if engine.name != "sql" else None
     key = (workspace_id, min_n)
     cached = _STATES.get(key)
     if version is not None and cached is not None and cached[0] == version:
         return cached[1]
+    negative, positive = home.notable_verbatims(session, workspace_id=workspace_id)
     tiles = home.metric_tiles(session, workspace_id=workspace_id, min_n=min_n, engine=engine)
     end = home.latest_period_end(tiles)
     movers: list[Mover] = []
@@ -76,6 +80,8 @@ def program_state(session: Session, *, workspace_id: int, min_n: int = stats.DEF
         movers_period=movers_period,
         scanned=scanned,
         topics=home.topic_moves(session, workspace_id=workspace_id, min_n=min_n),
+        negative=negative,
+        positive=positive,
     )
     if version is not None:  # small stores (the SQL engine) answer fast enough every time
         if len(_STATES) >= MAX_CACHED:
@@ -93,7 +99,7 @@ class CaseCounts:
 def home_context(session: Session, principal: Principal) -> dict[str, Any]:
     """Everything home.html shows beyond the store counts, as this caller may see it."""
     ws_id = principal.workspace_id
-    negative, positive = home.notable_verbatims(session, workspace_id=ws_id)
+    state = program_state(session, workspace_id=ws_id)
     shown = text_view(session, principal)  # personal data masked for roles without pii:read
     case_counts = None
     if principal.can(Permission.cases):
@@ -102,9 +108,9 @@ def home_context(session: Session, principal: Principal) -> dict[str, Any]:
             overdue=cases.count_open_cases(session, actor=principal, overdue=True),
         )
     return {
-        "state": program_state(session, workspace_id=ws_id),
-        "negative": negative,
-        "positive": positive,
+        "state": state,
+        "negative": state.negative,
+        "positive": state.positive,
         "shown_text": shown,
         "cases": case_counts,
         "min_n": stats.DEFAULT_MIN_N,
