@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,7 @@ import pytest
 from cem.feedback import service as feedback_service
 from tests.conftest import Workspace
 from tests.web.helpers import INJECTIONS, WebUser, feedback_in
-from tests.web.home_seed import LONG_HASH, seed_program, seed_topics
+from tests.web.home_seed import LONG_HASH, MONTHS, seed_program, seed_topics
 
 
 def tile(page: str, metric: str) -> str:
@@ -103,6 +103,24 @@ def test_topics_rising_and_falling(workspace: Workspace, web: Callable[[str], We
     assert "significant" in rising[0]
     assert "Friendly staff" in falling[0] and "50.0% → 20.0%" in falling[0]
     assert "Share of 40 topic mentions" in section
+
+
+def test_top_movers_name_the_segment_that_changed(workspace: Workspace, web: Callable[[str], WebUser]) -> None:
+    seed_program(workspace)
+    swing = [
+        feedback_in(
+            None, "review", "app", f"app-{m}-{i}", "nps", "nps", 0 if m == 1 else 10, start + timedelta(hours=i)
+        )
+        for m, start in enumerate(MONTHS)
+        for i in range(40)
+    ]
+    with workspace.db.unit_of_work() as session:
+        feedback_service.ingest_feedback(session, actor=workspace.principal(), records=swing)
+    section = re.search(r'data-testid="home-movers".*?</section>', web("viewer").get("/").text, re.S).group(0)  # type: ignore[union-attr]
+    movers = re.findall(r'data-testid="home-mover">(.*?)</li>', section, re.S)
+    assert movers, section
+    assert "source name <q>app</q>" in movers[0] and "+200.0" in movers[0]
+    assert "Mar 2025 against the month before" in section
 
 
 @pytest.mark.parametrize("role", ["viewer", "agent", "analyst", "admin"])

@@ -13,6 +13,7 @@ from cem.analytics import home, stats
 from cem.analytics import service as metrics
 from cem.analytics.dashboards import service as dashboards
 from cem.analytics.dashboards.schemas import Mover, OverviewQuery
+from cem.analytics.web import band_chart
 from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
 from cem.cases import service as cases
@@ -35,24 +36,9 @@ class ProgramState:
     positive: list[home.Verbatim]
 
 
-def trend_chart(tile: home.MetricTile) -> dict[str, Any]:
-    """The tile's trend in charts.js's "band" spec (its tooltips escape every name)."""
-    return {
-        "kind": "band",
-        "compact": True,
-        "title": tile.label,
-        "unit": tile.unit,
-        "x": [r.bucket[:7] if r.bucket else "" for r in tile.trend],
-        "series": [
-            {
-                "name": tile.label,
-                "values": [r.value for r in tile.trend],
-                "lower": [r.lower for r in tile.trend],
-                "upper": [r.upper for r in tile.trend],
-                "n": [r.n for r in tile.trend],
-            }
-        ],
-    }
+def _trend_chart(tile: home.MetricTile) -> dict[str, Any]:
+    months = [month_label(r.bucket) for r in tile.trend]
+    return band_chart(tile.label, tile.unit, tile.trend, compact=True, x=months)
 
 
 def program_state(session: Session, *, workspace_id: int, min_n: int = stats.DEFAULT_MIN_N) -> ProgramState:
@@ -75,7 +61,7 @@ def program_state(session: Session, *, workspace_id: int, min_n: int = stats.DEF
         movers_period = view.period_start.isoformat() if view.period_start else None
     state = ProgramState(
         tiles=tiles,
-        charts={t.metric: trend_chart(t) for t in tiles if t.trend},
+        charts={t.metric: _trend_chart(t) for t in tiles if t.trend},
         movers=movers,
         movers_period=movers_period,
         scanned=scanned,
