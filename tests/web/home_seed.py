@@ -42,7 +42,18 @@ def seed_program(ws: Workspace) -> None:
     last = MONTHS[-1] + timedelta(days=2)
     records.append(feedback_in(hater, "survey", "relationship", "hate", "nps", "nps", 1, last))
     records.append(feedback_in(hater, "survey", "relationship", "hate", "why", "text", HOSTILE, last))
-    records.append(feedback_in(fan, "survey", "relationship", "love", "why", "text", "Wonderful support team", last))
+    records.append(
+        feedback_in(
+            fan,
+            "survey",
+            "relationship",
+            "love",
+            "why",
+            "text",
+            "Wonderful support team, write to grace@example.com",
+            last,
+        )
+    )
     with ws.db.unit_of_work() as session:
         feedback_service.ingest_feedback(session, actor=actor, records=records)
         for sub, score, label in (("hate", -0.9, "negative"), ("love", 0.8, "positive")):

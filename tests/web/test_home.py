@@ -90,6 +90,8 @@ def test_verbatims_are_escaped_masked_and_name_the_customer(
     assert "NPS 1" in negative
     positive = re.search(r'data-testid="home-verbatim-positive".*?</figure>', page, re.S).group(0)  # type: ignore[union-attr]
     assert "Wonderful support team" in positive and "Grace Hopper" in positive
+    assert "grace@example.com" not in positive  # personal data masked for a role without pii:read
+    assert "grace@example.com" in web("admin").get("/").text
 
 
 def test_topics_rising_and_falling(workspace: Workspace, web: Callable[[str], WebUser]) -> None:
