@@ -1,4 +1,4 @@
-"""Login, logout and the workspace overview page."""
+"""Login, logout and the home page: the state of the program (cem.analytics.home_view)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from cem.admin import service
-from cem.analytics import overview
+from cem.analytics import home_view, overview
+from cem.analytics.web import fmt_change, fmt_p, fmt_value, p_text
 from cem.api.deps import get_db
 from cem.auth import credentials
 from cem.auth.caller import SESSION_COOKIE
@@ -90,4 +91,17 @@ def home(request: Request, principal: PageReader) -> Response:
         workspace = service.get_workspace(session, ws_id)
         counts = overview.counts(session, ws_id)
         by_source = overview.submissions_by_source(session, ws_id)
-    return render(request, "home.html", principal, workspace=workspace, counts=counts, by_source=by_source)
+        program = home_view.home_context(session, principal) if counts["feedback"] else {}
+    return render(
+        request,
+        "home.html",
+        principal,
+        workspace=workspace,
+        counts=counts,
+        by_source=by_source,
+        fmt_value=fmt_value,
+        fmt_change=fmt_change,
+        fmt_p=fmt_p,
+        p_text=p_text,
+        **program,
+    )

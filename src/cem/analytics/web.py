@@ -29,7 +29,7 @@ from cem.analytics.dashboards.schemas import (
     WidgetIn,
 )
 from cem.analytics.engines.base import DIMENSIONS
-from cem.analytics.schemas import INTERVALS, MetricResult
+from cem.analytics.schemas import INTERVALS, MetricResult, MetricRow
 from cem.api.deps import get_db
 from cem.auth.permissions import Permission
 from cem.auth.principal import Principal
@@ -83,6 +83,29 @@ def _helpers() -> dict[str, Any]:
     return {"fmt_value": fmt_value, "fmt_change": fmt_change, "fmt_p": fmt_p, "p_text": p_text, "units": units}
 
 
+def band_chart(
+    label: str, unit: str, rows: list[MetricRow], *, compact: bool = False, x: list[str] | None = None
+) -> dict[str, Any]:
+    """A metric's buckets as charts.js's "band" spec: the value line in its interval band (compact: a tile's
+    small trend, without legend; x: axis labels other than the bucket dates)."""
+    return {
+        "kind": "band",
+        "compact": compact,
+        "title": label,
+        "unit": unit,
+        "x": x if x is not None else [r.bucket for r in rows],
+        "series": [
+            {
+                "name": label,
+                "values": [r.value for r in rows],
+                "lower": [r.lower for r in rows],
+                "upper": [r.upper for r in rows],
+                "n": [r.n for r in rows],
+            }
+        ],
+    }
+
+
 # -- overview ---------------------------------------------------------------------------------------
 
 
@@ -120,24 +143,7 @@ def overview_page(request: Request, principal: PageReader) -> Response:
         data = service.overview(session, workspace_id=principal.workspace_id, query=OverviewQuery(**values))
     shown = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in values.items() if v is not None}
     query = urlencode(shown)
-    charts = {
-        trend.metric: {
-            "kind": "band",
-            "title": trend.label,
-            "unit": trend.unit,
-            "x": [r.bucket for r in trend.rows],
-            "series": [
-                {
-                    "name": trend.label,
-                    "values": [r.value for r in trend.rows],
-                    "lower": [r.lower for r in trend.rows],
-                    "upper": [r.upper for r in trend.rows],
-                    "n": [r.n for r in trend.rows],
-                }
-            ],
-        }
-        for trend in data.trends
-    }
+    charts = {trend.metric: band_chart(trend.label, trend.unit, trend.rows) for trend in data.trends}
     response = render(
         request,
         "analytics/overview.html",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from cem.auth import audit
@@ -215,6 +215,16 @@ def visible_filtered(
         # The stored due times are the ones the sweep uses; a case is overdue when one has passed unmet.
         stmt = stmt.where(Case.status.in_(OPEN_STATUSES), (Case.breached_at.is_not(None)) | overdue_clause(now))
     return stmt
+
+
+def count_open_cases(session: Session, *, actor: Principal, overdue: bool = False) -> int:
+    """How many open cases the caller sees (as list_cases, without reading them); `overdue`: of those, the ones
+    past a due time they have not met."""
+    stmt = select(func.count()).select_from(Case).where(teams.visible_cases(session, actor))
+    stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
+    if overdue:
+        stmt = stmt.where((Case.breached_at.is_not(None)) | overdue_clause(clock.now()))
+    return int(session.scalar(stmt) or 0)
 
 
 def overdue_clause(now: Any) -> Any:

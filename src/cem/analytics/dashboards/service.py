@@ -367,7 +367,7 @@ def overview(
         )
     inner = metrics.make_engine(session, name="auto", workspace_id=workspace_id)
     key = (workspace_id, interval, end, min_n, confidence)
-    version = _store_version(session) if inner.name != "sql" else None
+    version = store_version(session) if inner.name != "sql" else None
     cached = _OVERVIEWS.get(key)
     if version is not None and cached is not None and cached[0] == version:
         return cached[1]
@@ -381,7 +381,7 @@ def overview(
     return result
 
 
-def _store_version(session: Session) -> tuple[object, ...]:
+def store_version(session: Session) -> tuple[object, ...]:
     """Changes when records are added or removed, and at least every OVERVIEW_TTL_SECONDS.
 
     Count and last id are cheap on any store (an index scan, a b-tree edge); an in-place update (a corrected

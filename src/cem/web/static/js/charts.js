@@ -1,7 +1,7 @@
 /* Charts: every element with data-chart holds a JSON spec drawn with the locally served ECharts; every element with
    class "sparkline" holds a {"x": [...], "y": [...]} trend in data-trend (text explorer).
    The numbers come from the same answer as the table next to the chart, so the table is the source of truth.
-   Kinds: band (lines with interval bands), bar (bars with interval whiskers in the tooltip), funnel, quadrant,
+   Kinds: band (lines with interval bands; compact: a tile's small trend), bar (bars with interval whiskers in the tooltip), funnel, quadrant,
    ranking (horizontal bars, the home page's feedback by source).
 
    Security: names in a spec (sources, channels, questions, touchpoints, stages, topics, segments...) are data anyone
@@ -43,13 +43,15 @@
         itemStyle: {color: colour}, lineStyle: {color: colour, width: 2}
       });
     });
+    // compact: a tile's small trend (home page), one series named by its tile, so no legend and light axes.
+    var compact = Boolean(spec.compact);
     return {
       animation: false,
       tooltip: {trigger: "axis", formatter: function (items) { return tooltip(spec, items); }},
-      legend: {data: spec.series.map(function (s) { return s.name; }), bottom: 0},
-      grid: {left: 56, right: 20, top: 20, bottom: 56},
+      legend: {data: spec.series.map(function (s) { return s.name; }), bottom: 0, show: !compact},
+      grid: compact ? {left: 36, right: 12, top: 8, bottom: 22} : {left: 56, right: 20, top: 20, bottom: 56},
       xAxis: {type: "category", data: spec.x, boundaryGap: false},
-      yAxis: {type: "value", scale: true},
+      yAxis: compact ? {type: "value", scale: true, splitNumber: 2} : {type: "value", scale: true},
       series: series
     };
   }
