@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from cem.auth import audit
@@ -144,3 +145,13 @@ def list_firings(session: Session, *, workspace_id: int, rule_id: int, limit: in
         .limit(limit)
     )
     return [FiringRead.model_validate(f) for f in session.scalars(stmt)]
+
+
+def firing_stats(session: Session, workspace_id: int) -> dict[int, tuple[int, Any]]:
+    """Per rule: how many times it fired and when last."""
+    stmt = (
+        select(AlertFiring.rule_id, func.count(), func.max(AlertFiring.fired_at))
+        .where(AlertFiring.workspace_id == workspace_id)
+        .group_by(AlertFiring.rule_id)
+    )
+    return {rule_id: (count, last) for rule_id, count, last in session.execute(stmt)}

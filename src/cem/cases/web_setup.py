@@ -16,7 +16,6 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cem.admin import service as admin_service
@@ -24,7 +23,7 @@ from cem.api.deps import get_db
 from cem.auth.principal import Principal
 from cem.cases import facts, rule_form, rules, teams
 from cem.cases.conditions import Group
-from cem.cases.models import AlertFiring, AlertRule
+from cem.cases.models import AlertRule
 from cem.cases.schemas import AlertRuleIn, OpenCaseAction, PreviewIn, RuleActions, TeamIn, TeamUpdate
 from cem.cases.web_setup_slas import PageLoop
 from cem.cases.web_setup_slas import router as slas_router
@@ -198,7 +197,7 @@ def _editor_page(
 ) -> Response:
     with get_db(request).unit_of_work(readonly=True) as session:
         people = _people(session, principal.workspace_id)
-        firings = _firing_stats(session, principal.workspace_id).get(rule.id, (0, None)) if rule else (0, None)
+        firings = rules.firing_stats(session, principal.workspace_id).get(rule.id, (0, None)) if rule else (0, None)
     advanced = orjson.dumps(
         {"condition": rule.condition, "actions": rule.actions} if rule else {}, option=orjson.OPT_INDENT_2
     ).decode()
@@ -224,16 +223,6 @@ def _editor_page(
     return response
 
 
-def _firing_stats(session: Session, workspace_id: int) -> dict[int, tuple[int, Any]]:
-    """Per rule: how many times it fired and when last."""
-    stmt = (
-        select(AlertFiring.rule_id, func.count(), func.max(AlertFiring.fired_at))
-        .where(AlertFiring.workspace_id == workspace_id)
-        .group_by(AlertFiring.rule_id)
-    )
-    return {rule_id: (count, last) for rule_id, count, last in session.execute(stmt)}
-
-
 def _actions_words(actions: dict[str, Any], people: dict[str, Any]) -> list[str]:
     names = {t.id: t.name for t in people["teams"]}
     emails = {u.id: u.email for u in people["users"]}
@@ -256,7 +245,7 @@ def rules_page(request: Request, principal: PageLoop) -> Response:
     """Every rule: name, active, its condition and actions in words, last fired and how often."""
     with get_db(request).unit_of_work(readonly=True) as session:
         found = rules.list_rules(session, workspace_id=principal.workspace_id)
-        stats = _firing_stats(session, principal.workspace_id)
+        stats = rules.firing_stats(session, principal.workspace_id)
         people = _people(session, principal.workspace_id)
     listed = [
         {
