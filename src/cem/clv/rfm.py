@@ -80,7 +80,9 @@ class Rfm:
         return {customer: i for i, customer in enumerate(self.customers)}
 
 
-def quintile_scores(values: Sequence[float] | npt.NDArray[np.float64], *, higher_is_better: bool = True) -> npt.NDArray[np.int64]:
+def quintile_scores(
+    values: Sequence[float] | npt.NDArray[np.float64], *, higher_is_better: bool = True
+) -> npt.NDArray[np.int64]:
     """1 + floor(5 x share of values strictly worse), so ties share a score (see the module docstring)."""
     array = np.asarray(values, dtype=float)
     if array.size == 0:

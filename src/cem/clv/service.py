@@ -50,7 +50,7 @@ def purchases(
     stmt = select(Event.customer_id, Event.occurred_at, Event.value).where(
         Event.workspace_id == workspace_id, Event.type.in_(list(purchase_types)), Event.occurred_at <= now
     )
-    found = [(cid, at, float(value or 0.0)) for cid, at, value in session.execute(stmt)]
+    found: list[Purchase] = [(cid, at, float(value or 0.0)) for cid, at, value in session.execute(stmt)]
     if not found:
         raise InvalidInput(f"no purchase events (types {', '.join(purchase_types)}) to compute lifetime value from")
     return found
@@ -60,7 +60,8 @@ def purchase_summary(
     session: Session, workspace_id: int, *, now: datetime, purchase_types: Sequence[str] = PURCHASE_TYPES
 ) -> Summary:
     """The calibration summary of every customer's purchases up to `now`."""
-    return summarise(purchases(session, workspace_id, now=now, purchase_types=purchase_types), calibration_end=now.date())
+    bought = purchases(session, workspace_id, now=now, purchase_types=purchase_types)
+    return summarise(bought, calibration_end=now.date())
 
 
 def score_workspace(
@@ -187,7 +188,8 @@ def segment_sizes(session: Session, workspace_id: int) -> list[SegmentSize]:
         .group_by(CustomerValue.rfm_segment)
     )
     found: dict[str, tuple[int, float | None, float | None, float | None]] = {
-        name: (int(n), _float(clv), _float(alive), _float(spent)) for name, n, clv, alive, spent in session.execute(stmt)
+        name: (int(n), _float(clv), _float(alive), _float(spent))
+        for name, n, clv, alive, spent in session.execute(stmt)
     }
     total = sum(n for n, *_ in found.values())
     return [
