@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from pyspark.sql import SparkSession
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, select
 from typer.testing import CliRunner
 
 from cem.analytics import service as analytics
@@ -28,6 +29,7 @@ from cem.cli import app
 from cem.clv import rfm, service
 from cem.clv.models import CustomerValue
 from cem.customers.models import Customer
+from cem.db import migrate
 from tests.analytics.test_engine_parity import assert_same, comparable
 from tests.clv.test_store_scoring import _cdnow_events, _post_events
 from tests.conftest import Workspace
@@ -195,3 +197,17 @@ def test_cli_groups_nps_by_rfm_segment(
     duck = cli.invoke(app, [*args, "--engine", "duckdb"])
     assert duck.exit_code == 0, duck.output
     assert json.loads(duck.output)["rows"] == rows
+
+
+def test_the_rfm_migration_adds_and_drops_its_columns(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'rfm.db'}")
+    migrate.upgrade(engine, "0021_rfm")
+    columns = {c["name"] for c in inspect(engine).get_columns("customer_value")}
+    assert {"recency_days", "purchases", "monetary", "r_score", "f_score", "m_score", "rfm_segment"} <= columns
+    cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0020_customer_scores")
+    left = {c["name"] for c in inspect(engine).get_columns("customer_value")}
+    assert "rfm_segment" not in left and "r_score" not in left and {"clv", "p_alive"} <= left
+    engine.dispose()
