@@ -26,11 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
+from cem.clv.summary import Purchase, purchase_day
 from cem.errors import InvalidInput
 
 CHAMPIONS = "champions"
@@ -56,8 +57,6 @@ RULES: tuple[tuple[str, range, range], ...] = (
     (CANT_LOSE, range(1, 3), range(5, 6)),
     (LOST, range(1, 2), range(1, 3)),
 )
-
-Purchase = tuple[Hashable, date | datetime, float]
 
 
 @dataclass(frozen=True)
@@ -113,9 +112,7 @@ def score(purchases: Iterable[Purchase], *, today: date) -> Rfm:
     days: dict[Hashable, set[date]] = {}
     totals: dict[Hashable, float] = {}
     for customer, when, value in purchases:
-        day = when.date() if isinstance(when, datetime) else when
-        if value is None or not np.isfinite(value) or value < 0:
-            raise InvalidInput(f"customer {customer!r}: a purchase value must be a number >= 0, got {value!r}")
+        day = purchase_day(customer, when, value)
         if day > today:
             continue
         days.setdefault(customer, set()).add(day)
