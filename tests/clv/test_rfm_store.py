@@ -197,6 +197,19 @@ def test_cli_groups_nps_by_rfm_segment(
     duck = cli.invoke(app, [*args, "--engine", "duckdb"])
     assert duck.exit_code == 0, duck.output
     assert json.loads(duck.output)["rows"] == rows
+    segments = cli.invoke(app, ["clv", "segments", "--workspace", "acme", "--format", "json"])
+    assert segments.exit_code == 0, segments.output
+    listed = json.loads(segments.output)
+    assert [s["segment"] for s in listed] == list(rfm.SEGMENTS) and sum(s["customers"] for s in listed) == 2357
+    table = cli.invoke(app, ["clv", "segments", "--workspace", "acme"])
+    assert table.exit_code == 0 and "can't lose" in table.output and "nan" not in table.output.lower()
+    bad = cli.invoke(app, ["clv", "segments", "--workspace", "acme", "--format", "xml"])
+    assert bad.exit_code == 2 and "table or json" in bad.output
+
+
+def test_cli_segments_before_scoring_says_what_to_run(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["clv", "segments", "--workspace", "acme"])
+    assert result.exit_code == 1 and "cem clv score" in result.output and "Traceback" not in result.output
 
 
 def test_the_rfm_migration_adds_and_drops_its_columns(tmp_path: Path) -> None:
