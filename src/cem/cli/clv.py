@@ -11,9 +11,9 @@ from typing import Any
 
 import typer
 
-from cem.cli.app import app, echo, fail, friendly_errors
+from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.cli.options import Workspace
-from cem.cli.workspaces import report_from
+from cem.cli.workspaces import report_from, workspace_named
 from cem.clv import btyd, service
 from cem.clv.summary import summarise
 from cem.clv.tables import read_purchases, read_summary
