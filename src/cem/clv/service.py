@@ -112,8 +112,8 @@ def score_workspace(
     session.flush()
     session.execute(delete(CustomerValue).where(CustomerValue.workspace_id == workspace_id))
     # RFM from the same purchases on the same day: it has the summary's customers (both keep purchases up to today).
-    recency_frequency = rfm.score(bought, today=now.date())
-    at = recency_frequency.index()
+    rfm_scores = rfm.score(bought, today=now.date())
+    at = rfm_scores.index()
     rows = [
         {
             "customer_id": int(cid),  # type: ignore[call-overload]
@@ -127,7 +127,7 @@ def score_workspace(
             "expected_purchases": float(expected[i]),
             "clv": None if values is None or not np.isfinite(values[i]) else float(values[i]),
             "scored_at": now,
-            **_rfm_columns(recency_frequency, at[cid]),
+            **_rfm_columns(rfm_scores, at[cid]),
         }
         for i, cid in enumerate(summary.customers)
     ]
