@@ -102,6 +102,7 @@ API: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/jobs/{job_id}/retry"): A,
     ("GET", "/api/v1/clv/model"): R,
     ("GET", "/api/v1/clv/customers/{customer_id}"): R,
+    ("GET", "/api/v1/clv/segments"): R,
     ("POST", "/api/v1/clv/score"): W,
     ("GET", "/api/v1/churn/model"): R,
     ("GET", "/api/v1/churn/customers/{customer_id}"): R,

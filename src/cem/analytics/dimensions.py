@@ -6,7 +6,8 @@ SQL expression over the snapshot tables `f` feedback, `t` touchpoints and `c` cu
 and Spark SQL). Adding a dimension is one `register(Dimension(...))` call.
 
 Customer attributes are open-ended: `customer.<attribute>` groups by any attribute, and `segment` is the
-customer attribute named `segment` (cem has no segment table; a segment is whatever the import put there).
+customer attribute named `segment` (whatever the import put there). `rfm_segment` is the customer's stored RFM
+segment (cem.clv.rfm, in customer_value), which joins with the customer like an attribute does.
 
 Topics (from text analytics) are the two multi-valued dimensions: `topic` (level-1 topic key) and `subtopic`
 (a subtopic's key, `<topic key>/<slug>`). They come from one relation, `record_topics()` (record id, topic,
@@ -26,6 +27,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Select, String, Subquery, and_, case, cast, func, select
 
 from cem.analytics.registry import add_unique
+from cem.clv.models import CustomerValue
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
@@ -189,6 +191,24 @@ def attribute_text(attribute: str, dialect: str) -> ColumnElement[Any]:
 
 
 register(customer_attribute("segment", name="segment"))
+
+
+def _rfm_segment(_dialect: str) -> ColumnElement[Any]:
+    # The customer's stored RFM segment, looked up by primary key next to the customer join (null: no purchases,
+    # or not scored yet). The snapshot exports it on each customer row (customers.rfm_segment).
+    stored = select(CustomerValue.rfm_segment).where(CustomerValue.customer_id == Customer.id)
+    return stored.scalar_subquery()
+
+
+register(
+    Dimension(
+        "rfm_segment",
+        "RFM segment (champions, loyal, ... lost; cem.clv.rfm)",
+        _rfm_segment,
+        "c.rfm_segment",
+        join="customer",
+    )
+)
 
 
 def get(name: str) -> Dimension | None:

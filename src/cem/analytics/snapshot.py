@@ -5,7 +5,8 @@ snapshot directory:
 
     manifest.json             which files make up the snapshot now, and the export watermarks
     feedback/part-*.parquet   feedback records (one row per record, never two versions of one id)
-    customers-*.parquet       customers: attributes as JSON text, and the churn flag (cem.analytics.churn)
+    customers-*.parquet       customers: attributes as JSON text, the churn flag (cem.analytics.churn) and the
+                              RFM segment (cem.clv.rfm, from customer_value)
     touchpoints-*.parquet     touchpoint keys with their stage and journey keys
     record_topics-*.parquet   record id, topic key, subtopic key (cem.analytics.dimensions.record_topics)
 
@@ -44,6 +45,7 @@ from cem.analytics import duck_connection
 from cem.analytics.churn import churn_flag
 from cem.analytics.dimensions import RECORD_TOPIC_COLUMNS, record_topics
 from cem.analytics.sources import SOURCES, Source
+from cem.clv.models import CustomerValue
 from cem.customers.models import Customer
 from cem.feedback.models import FeedbackRecord as FR
 from cem.journeys.models import Journey, JourneyStage, Touchpoint
@@ -77,6 +79,7 @@ CUSTOMER_COLUMNS = {
     "updated_at": "TIMESTAMP",
     "attributes": "VARCHAR",
     "churned": "DOUBLE",
+    "rfm_segment": "VARCHAR",
 }
 TOUCHPOINT_COLUMNS = {
     "id": "BIGINT",
@@ -346,12 +349,21 @@ class _Refresher:
 
     def _customers(self) -> dict[str, Any]:
         stamp = self.session.execute(select(func.count(), func.max(Customer.updated_at))).one()
-        state = f"{stamp[0]}/{_iso(stamp[1])}"
+        # A scoring run rewrites every RFM segment without touching the customers: its stamp is part of the state.
+        scored = self.session.execute(select(func.count(), func.max(CustomerValue.scored_at))).one()
+        state = f"{stamp[0]}/{_iso(stamp[1])};rfm {scored[0]}/{_iso(scored[1])}"
         old = (self.old or {}).get("customers")
         if old and old.get("state") == state and (self.dir / old["file"]).exists():
             return dict(old)
         path = f"customers-{uuid.uuid4().hex[:12]}.parquet"
-        stmt = select(Customer.id, Customer.workspace_id, Customer.created_at, Customer.updated_at, Customer.attributes)
+        stmt = select(
+            Customer.id,
+            Customer.workspace_id,
+            Customer.created_at,
+            Customer.updated_at,
+            Customer.attributes,
+            CustomerValue.rfm_segment,
+        ).outerjoin(CustomerValue, CustomerValue.customer_id == Customer.id)
         self._copy(stmt, CUSTOMER_COLUMNS, path, transform=_customer_row)
         return {"file": path, "state": state}
 
@@ -463,7 +475,7 @@ def _listed(manifest: dict[str, Any]) -> list[str]:
 
 def _customer_row(row: Any) -> tuple[Any, ...]:
     attributes = row.attributes or {}
-    return (*row[:4], json.dumps(attributes, ensure_ascii=False), churn_flag(attributes))
+    return (*row[:4], json.dumps(attributes, ensure_ascii=False), churn_flag(attributes), row.rfm_segment)
 
 
 NULL_SUFFIX = "__is_null"

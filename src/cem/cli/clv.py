@@ -11,9 +11,9 @@ from typing import Any
 
 import typer
 
-from cem.cli.app import app, echo, fail, friendly_errors
+from cem.cli.app import app, echo, fail, friendly_errors, open_db
 from cem.cli.options import Workspace
-from cem.cli.workspaces import report_from
+from cem.cli.workspaces import report_from, workspace_named
 from cem.clv import btyd, service
 from cem.clv.summary import summarise
 from cem.clv.tables import read_purchases, read_summary
@@ -166,3 +166,26 @@ def score_command(
     )
     if report.note:
         echo(report.note)
+
+
+@clv_app.command("segments")
+@friendly_errors
+def segments_command(
+    workspace: Workspace = "default", fmt: str = typer.Option("table", "--format", help="table or json.")
+) -> None:
+    """The RFM segments of the latest scoring: size, share, mean expected value, P(alive) and total spend."""
+    if fmt not in ("table", "json"):
+        fail(f"--format: {fmt!r} is not table or json", 2)
+    with open_db().unit_of_work(readonly=True) as session:
+        sizes = service.segment_sizes(session, workspace_named(session, workspace).id)
+    if not any(size.customers for size in sizes):
+        fail("No RFM segments yet: run `cem clv score` (purchase events needed).", 1)
+    if fmt == "json":
+        echo(json.dumps([asdict(size) for size in sizes], indent=2))
+        return
+    echo(f"{'segment':<20} {'customers':>9} {'share':>6} {'mean CLV':>10} {'P(alive)':>8} {'mean spend':>11}")
+    for size in sizes:
+        clv = "-" if size.mean_clv is None else f"{size.mean_clv:,.2f}"
+        alive = "-" if size.mean_p_alive is None else f"{100 * size.mean_p_alive:.0f} %"
+        spend = "-" if size.mean_monetary is None else f"{size.mean_monetary:,.2f}"
+        echo(f"{size.segment:<20} {size.customers:>9,} {100 * size.share:>5.1f}% {clv:>10} {alive:>8} {spend:>11}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import Float, ForeignKey, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cem.db.base import Base, BigIntPK, IdMixin, UTCDateTime
@@ -42,4 +42,12 @@ class CustomerValue(Base):
     p_alive: Mapped[float] = mapped_column(Float)
     expected_purchases: Mapped[float] = mapped_column(Float)  # over the fit's horizon
     clv: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: no spend model (too few repeat buyers)
+    # RFM (cem.clv.rfm) from the same purchases; None only on rows scored before RFM existed (0021_rfm).
+    recency_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    purchases: Mapped[int | None] = mapped_column(Integer, nullable=True)  # purchase days
+    monetary: Mapped[float | None] = mapped_column(Float, nullable=True)  # total value
+    r_score: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    f_score: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    m_score: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    rfm_segment: Mapped[str | None] = mapped_column(String(24), nullable=True)
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime())

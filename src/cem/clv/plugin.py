@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cem.clv import service, tasks
+from cem.clv.models import CustomerValue
 from cem.hooks import hookimpl
 from cem.hooks.rows import CustomerInsight
 from cem.jobs import registry
@@ -41,6 +42,7 @@ def customer_insights(session: Session, workspace_id: int, customer_id: int) -> 
         (f"Expected purchases, next {horizon} weeks", f"{value.expected_purchases:.2f}"),
         ("Repeat purchases so far", str(value.frequency)),
         ("Mean repeat purchase", f"{value.mean_spend:,.2f}" if value.frequency else "none yet"),
+        *_rfm_facts(value),
     ]
     note = f"BG/NBD and Gamma-Gamma fitted on {fit.customers:,} customers" if fit else ""
     return [CustomerInsight("Lifetime value", facts, note=note, order=20)]
@@ -49,3 +51,14 @@ def customer_insights(session: Session, workspace_id: int, customer_id: int) -> 
 def _alive(p_alive: float, frequency: int) -> str:
     # BG/NBD lets a customer drop out only right after a purchase, so one who never bought again counts as active.
     return f"{100 * p_alive:.0f} %" + (" (no repeat purchase yet)" if frequency == 0 else "")
+
+
+def _rfm_facts(value: CustomerValue) -> list[tuple[str, str]]:
+    if value.rfm_segment is None:  # scored before RFM existed: the next scoring run fills it in
+        return []
+    return [
+        ("RFM segment", value.rfm_segment),
+        ("RFM scores (1-5)", f"R {value.r_score} · F {value.f_score} · M {value.m_score}"),
+        ("Days since last purchase", str(value.recency_days)),
+        ("Purchase days, total value", f"{value.purchases}, {value.monetary or 0:,.2f}"),
+    ]

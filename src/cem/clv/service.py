@@ -3,7 +3,8 @@
 A purchase is an interaction event of one of the purchase types (by default `purchase` and `order.purchased`, the
 demo's and most shops' name) with a value. Scoring fits BG/NBD on every customer's purchase summary up to now and,
 when at least MIN_REPEAT_BUYERS customers bought again with a value, the Gamma-Gamma spend model; each customer then
-gets P(alive), expected purchases over the horizon and the discounted value. A new run replaces the old scores.
+gets P(alive), expected purchases over the horizon and the discounted value, and its RFM scores and segment
+(cem.clv.rfm). A new run replaces the old scores.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from cem.clv import btyd
+from cem.clv import btyd, rfm
 from cem.clv.models import ClvFit, CustomerValue
-from cem.clv.summary import Summary, summarise
+from cem.clv.summary import Purchase, Summary, summarise
 from cem.customers.models import Event
 from cem.db.base import utcnow
 from cem.errors import InvalidInput
@@ -42,17 +43,25 @@ class ScoringReport:
     note: str
 
 
-def purchase_summary(
+def purchases(
     session: Session, workspace_id: int, *, now: datetime, purchase_types: Sequence[str] = PURCHASE_TYPES
-) -> Summary:
+) -> list[Purchase]:
     """Every customer's purchases up to `now` (valueless purchases count as purchases of value 0)."""
     stmt = select(Event.customer_id, Event.occurred_at, Event.value).where(
         Event.workspace_id == workspace_id, Event.type.in_(list(purchase_types)), Event.occurred_at <= now
     )
-    purchases = [(cid, at, float(value or 0.0)) for cid, at, value in session.execute(stmt)]
-    if not purchases:
+    found: list[Purchase] = [(cid, at, float(value or 0.0)) for cid, at, value in session.execute(stmt)]
+    if not found:
         raise InvalidInput(f"no purchase events (types {', '.join(purchase_types)}) to compute lifetime value from")
-    return summarise(purchases, calibration_end=now.date())
+    return found
+
+
+def purchase_summary(
+    session: Session, workspace_id: int, *, now: datetime, purchase_types: Sequence[str] = PURCHASE_TYPES
+) -> Summary:
+    """The calibration summary of every customer's purchases up to `now`."""
+    bought = purchases(session, workspace_id, now=now, purchase_types=purchase_types)
+    return summarise(bought, calibration_end=now.date())
 
 
 def score_workspace(
@@ -65,7 +74,8 @@ def score_workspace(
 ) -> ScoringReport:
     """Fit, score every customer with purchases, and replace the workspace's stored scores (one transaction)."""
     now = now or utcnow()
-    summary = purchase_summary(session, workspace_id, now=now, purchase_types=purchase_types)
+    bought = purchases(session, workspace_id, now=now, purchase_types=purchase_types)
+    summary = summarise(bought, calibration_end=now.date())
     repeat_buyers = int((summary.frequency > 0).sum())
     if len(summary) < MIN_CUSTOMERS:
         raise InvalidInput(
@@ -101,6 +111,9 @@ def score_workspace(
     session.add(fit_row)
     session.flush()
     session.execute(delete(CustomerValue).where(CustomerValue.workspace_id == workspace_id))
+    # RFM from the same purchases on the same day: it has the summary's customers (both keep purchases up to today).
+    rfm_scores = rfm.score(bought, today=now.date())
+    at = rfm_scores.index()
     rows = [
         {
             "customer_id": int(cid),  # type: ignore[call-overload]
@@ -114,6 +127,7 @@ def score_workspace(
             "expected_purchases": float(expected[i]),
             "clv": None if values is None or not np.isfinite(values[i]) else float(values[i]),
             "scored_at": now,
+            **_rfm_columns(rfm_scores, at[cid]),
         }
         for i, cid in enumerate(summary.customers)
     ]
@@ -130,12 +144,63 @@ def score_workspace(
     )
 
 
+def _rfm_columns(scores: rfm.Rfm, i: int) -> dict[str, object]:
+    return {
+        "recency_days": int(scores.recency_days[i]),
+        "purchases": int(scores.frequency[i]),
+        "monetary": float(scores.monetary[i]),
+        "r_score": int(scores.r_score[i]),
+        "f_score": int(scores.f_score[i]),
+        "m_score": int(scores.m_score[i]),
+        "rfm_segment": scores.segment[i],
+    }
+
+
 def customer_value(session: Session, workspace_id: int, customer_id: int) -> CustomerValue | None:
     return session.scalar(
         select(CustomerValue).where(
             CustomerValue.workspace_id == workspace_id, CustomerValue.customer_id == customer_id
         )
     )
+
+
+@dataclass(frozen=True)
+class SegmentSize:
+    segment: str
+    customers: int
+    share: float
+    mean_clv: float | None  # None: no customer in it has a value (no spend model)
+    mean_p_alive: float | None  # None: an empty segment
+    mean_monetary: float | None
+
+
+def segment_sizes(session: Session, workspace_id: int) -> list[SegmentSize]:
+    """Every RFM segment of the latest scoring (empty ones too, in rfm.SEGMENTS order), with mean value and P(alive)."""
+    stmt = (
+        select(
+            CustomerValue.rfm_segment,
+            func.count(),
+            func.avg(CustomerValue.clv),
+            func.avg(CustomerValue.p_alive),
+            func.avg(CustomerValue.monetary),
+        )
+        .where(CustomerValue.workspace_id == workspace_id, CustomerValue.rfm_segment.is_not(None))
+        .group_by(CustomerValue.rfm_segment)
+    )
+    found: dict[str, tuple[int, float | None, float | None, float | None]] = {
+        name: (int(n), _float(clv), _float(alive), _float(spent))
+        for name, n, clv, alive, spent in session.execute(stmt)
+    }
+    total = sum(n for n, *_ in found.values())
+    return [
+        SegmentSize(name, n, n / total if total else 0.0, clv, alive, spent)
+        for name in rfm.SEGMENTS
+        for n, clv, alive, spent in [found.get(name, (0, None, None, None))]
+    ]
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def workspaces_with_purchases(session: Session, purchase_types: Sequence[str] = PURCHASE_TYPES) -> list[int]:

@@ -57,6 +57,13 @@ class Summary:
         return cls(ids, x, t_x, age, spend)
 
 
+def purchase_day(customer: Hashable, when: date | datetime, value: float) -> date:
+    """The day of a purchase, after checking its value is a number >= 0 (the one rule for every reader)."""
+    if value is None or not np.isfinite(value) or value < 0:
+        raise InvalidInput(f"customer {customer!r}: a purchase value must be a number >= 0, got {value!r}")
+    return when.date() if isinstance(when, datetime) else when
+
+
 def summarise(
     purchases: Iterable[Purchase],
     *,
@@ -67,9 +74,7 @@ def summarise(
     """The calibration summary of every customer with a purchase on or before `calibration_end` (inclusive)."""
     by_customer: dict[Hashable, dict[date, float]] = defaultdict(lambda: defaultdict(float))
     for customer, when, value in purchases:
-        day = when.date() if isinstance(when, datetime) else when
-        if value is None or not np.isfinite(value) or value < 0:
-            raise InvalidInput(f"customer {customer!r}: a purchase value must be a number >= 0, got {value!r}")
+        day = purchase_day(customer, when, value)
         if day > calibration_end or (observation_start is not None and day < observation_start):
             continue
         by_customer[customer][day] += float(value)

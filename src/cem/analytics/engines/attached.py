@@ -105,7 +105,10 @@ def _libpq(value: str) -> str:
 def create_views(con: duckdb.DuckDBPyConnection, schema: str) -> None:
     """The snapshot's views, computed from the attached store's tables."""
     _view(con, "feedback", FEEDBACK_COLUMNS, f"SELECT * FROM {schema}.feedback_record")
-    customers = f"SELECT *, {_churn_sql()} AS churned FROM {schema}.customer"
+    customers = (
+        f"SELECT c.*, {_churn_sql()} AS churned, v.rfm_segment FROM {schema}.customer c"
+        f" LEFT JOIN {schema}.customer_value v ON v.customer_id = c.id"
+    )
     _view(con, "customers", CUSTOMER_COLUMNS, customers)
     touchpoints = (
         f"SELECT t.id, t.workspace_id, t.key AS touchpoint, s.key AS stage, j.key AS journey "

@@ -1,7 +1,7 @@
 """One SQL text for the columnar engines (DuckDB and Spark SQL) from a metric's declared aggregates.
 
 Both engines read the same Parquet snapshot (cem.analytics.snapshot): `feedback` (f), `touchpoints` (t,
-with their stage and journey keys), `customers` (c, attributes as JSON text plus the churn flag) and
+with their stage and journey keys), `customers` (c, attributes as JSON text plus the churn flag and the RFM segment) and
 `record_topics` (rt, joined only when a query groups or filters by topic or subtopic). The SQL
 is the same for both except how a JSON attribute is read, so a metric is never written twice: the metric
 declares aggregates, this module turns them into SQL once, and each engine only runs it.
@@ -113,7 +113,7 @@ def _declared(name: str) -> dimensions.Dimension:
 def _dimension(name: str, dialect: Dialect, params: list[Any], query: AggregateQuery) -> str:
     dimension = _declared(name)
     source = SOURCES.get(query.entity)
-    if source is not None and dimension.customer_attribute is None:
+    if source is not None and dimension.join != "customer":
         return f"{source.alias}.{source.dimensions[name]}"
     if dimension.customer_attribute is None:
         return dimension.flat

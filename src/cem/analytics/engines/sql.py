@@ -108,7 +108,7 @@ class SqlEngine:
 
     def _dimension(self, name: str) -> ColumnElement[Any]:
         dimension = _declared(name)
-        if self._rows is not None and self._source is not None and dimension.customer_attribute is None:
+        if self._rows is not None and self._source is not None and dimension.join != "customer":
             return self._rows.c[self._source.dimensions[name]]
         if dimension.join == "topic" and self._topics is not None:
             return self._topics.c[dimension.name]
