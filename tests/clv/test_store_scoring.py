@@ -16,6 +16,7 @@ from cem.clv.models import CustomerValue
 from cem.customers.models import Customer
 from cem.errors import InvalidInput
 from cem.jobs.models import Job
+from cem.jobs.worker import Worker
 from tests.conftest import Workspace
 
 END_OF_CALIBRATION = datetime(1997, 9, 30, 23, 59, tzinfo=UTC)
@@ -91,3 +92,29 @@ def test_too_few_customers_is_a_clear_message(workspace: Workspace, api: Callabl
 def test_no_purchases_is_a_clear_message(workspace: Workspace) -> None:
     with workspace.db.unit_of_work() as session, pytest.raises(InvalidInput, match="no purchase events"):
         service.score_workspace(session, workspace.id, now=datetime.combine(date(2026, 1, 1), datetime.min.time(), UTC))
+
+
+def test_scoring_jobs_run_from_the_api_and_release_the_write_lock_while_fitting(
+    workspace: Workspace, api: Callable[[str], TestClient], shared_data: Path
+) -> None:
+    """POST /clv/score and /churn/score queue jobs; the worker runs them (the fitting between a read transaction and
+    a short write one) and the results are readable."""
+    _post_events(api("analyst"), _cdnow_events(shared_data)[:3000])
+    _post_customers_with_outcome(api("analyst"))
+    writer = api("analyst")
+    for path in ("/api/v1/clv/score", "/api/v1/churn/score"):
+        response = writer.post(path)
+        assert response.status_code == 202, response.text
+    Worker(workspace.db).run_until_idle()
+    reader = api("viewer")
+    assert reader.get("/api/v1/clv/model").json()["customers"] > 500
+    assert reader.get("/api/v1/churn/model").json()["customers"] == 40
+
+
+def _post_customers_with_outcome(client: TestClient) -> None:
+    body = [
+        {"external_id": f"t{i}", "attributes": {"plan": "monthly" if i % 2 else "yearly", "churned": i % 2 == 1}}
+        for i in range(40)
+    ]
+    response = client.post("/api/v1/customers/bulk", json=body)
+    assert response.status_code in (200, 201, 202), response.text

@@ -9,7 +9,7 @@ a risk with its top reasons. A new run replaces the old scores; the cross-valida
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,9 +129,15 @@ def customer_table(session: Session, workspace_id: int, now: datetime) -> tuple[
     return ids, [{name: row.get(name, "") for name in columns} for row in rows]
 
 
-def score_workspace(session: Session, workspace_id: int, *, now: datetime | None = None) -> ChurnReport:
+def score_workspace(
+    session: Session, workspace_id: int, *, now: datetime | None = None, after_reading: Callable[[], None] | None = None
+) -> ChurnReport:
+    """Train, cross-validate and score; `after_reading` runs once the table is read, before the training (the job
+    passes its session's rollback: the slow part must not hold SQLite's single write lock)."""
     now = now or utcnow()
     ids, rows = customer_table(session, workspace_id, now)
+    if after_reading is not None:
+        after_reading()
     labelled = [row for row in rows if row[TARGET]]
     churned = sum(1 for row in labelled if row[TARGET] == "yes")
     if min(churned, len(labelled) - churned) < MIN_PER_CLASS:

@@ -21,7 +21,7 @@ def score(ctx: TaskContext) -> dict[str, Any]:
     """Retrain and rescore one workspace; from the nightly schedule (no workspace), queue one per workspace."""
 
     def run(workspace_id: int) -> dict[str, Any]:
-        report = service.score_workspace(ctx.session, workspace_id)
+        report = service.score_workspace(ctx.session, workspace_id, after_reading=ctx.session.rollback)
         return {"scored": report.scored, "fit_id": report.fit_id, "roc_auc": report.roc_auc}
 
     return score_or_fan_out(ctx, SCORE, service.workspaces_with_customers, run)

@@ -9,7 +9,7 @@ gets P(alive), expected purchases over the horizon and the discounted value, and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,10 +71,16 @@ def score_workspace(
     now: datetime | None = None,
     purchase_types: Sequence[str] = PURCHASE_TYPES,
     horizon_weeks: float = HORIZON_WEEKS,
+    after_reading: Callable[[], None] | None = None,
 ) -> ScoringReport:
-    """Fit, score every customer with purchases, and replace the workspace's stored scores (one transaction)."""
+    """Fit, score every customer with purchases, and replace the workspace's stored scores.
+
+    `after_reading` runs once the purchases are read, before the fitting: the scoring job passes its session's
+    rollback there, so the seconds of fitting never hold SQLite's single write lock (ingest would wait on it)."""
     now = now or utcnow()
     bought = purchases(session, workspace_id, now=now, purchase_types=purchase_types)
+    if after_reading is not None:
+        after_reading()
     summary = summarise(bought, calibration_end=now.date())
     repeat_buyers = int((summary.frequency > 0).sum())
     if len(summary) < MIN_CUSTOMERS:

@@ -27,7 +27,7 @@ def score(ctx: TaskContext) -> dict[str, Any]:
     """Refit and rescore one workspace; from the nightly schedule (no workspace), queue one per workspace."""
 
     def run(workspace_id: int) -> dict[str, Any]:
-        report = service.score_workspace(ctx.session, workspace_id)
+        report = service.score_workspace(ctx.session, workspace_id, after_reading=ctx.session.rollback)
         return {"scored": report.customers, "fit_id": report.fit_id, "note": report.note}
 
     return score_or_fan_out(ctx, SCORE, service.workspaces_with_purchases, run)

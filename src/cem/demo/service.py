@@ -16,6 +16,8 @@ from cem.auth import audit
 from cem.auth.models import User, Workspace
 from cem.auth.principal import Principal, system_principal
 from cem.auth.security import check_password_strength, verify_password
+from cem.churn import tasks as churn_tasks
+from cem.clv import tasks as clv_tasks
 from cem.config import Settings
 from cem.db.session import Database
 from cem.demo import olist, social, synthetic, telco
@@ -71,11 +73,21 @@ def build_demo(
         counts = store_batch(db, actor=actor, batch=batch)
         report.datasets.append(counts)
         progress(f"{batch.name}: done in {counts.seconds:.1f} s ({_created(counts)}).")
+    _score_customers(db, ws.id, progress)
     report.seconds = time.perf_counter() - started
     with db.unit_of_work() as session:
         details = {"data_dir": str(data_dir), "datasets": [d.name for d in report.datasets]}
         audit.record(session, actor, "demo.build", entity_type="workspace", entity_id=ws.id, details=details)
     return report
+
+
+def _score_customers(db: Database, workspace_id: int, progress: Progress) -> None:
+    """Queue lifetime value and churn risk now (ahead of the bulk text enrichment), so the customer 360 shows them
+    minutes after the server starts instead of after the nightly run; the build itself does not wait for them."""
+    with db.unit_of_work() as session:
+        clv_tasks.queue_now(session, workspace_id)
+        churn_tasks.queue_now(session, workspace_id)
+    progress("lifetime value and churn risk: queued (the server's worker scores them after it starts).")
 
 
 def _check_options(workspace: str, password: str | None) -> None:
