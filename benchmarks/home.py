@@ -11,7 +11,6 @@ Usage: .venv/bin/python benchmarks/home.py [--n 50000] [--texts 5000]
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import statistics
 import sys
@@ -23,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # runnable as a plain script from a checkout
     sys.path.insert(0, str(REPO))
 
-from benchmarks.metrics import _fill_store, _system, timed  # noqa: E402
+from benchmarks.metrics import _fill_store, bench_store, timed  # noqa: E402
 
 TOPICS = 10
 
@@ -69,30 +68,13 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=5_000, help="texts with sentiment and a topic")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cem-bench-home-") as tmp:
-        os.environ["CEM_DATA_DIR"] = tmp
-        os.environ.pop("CEM_DATABASE_URL", None)
-        os.environ["CEM_IN_PROCESS_WORKER"] = "false"
         from fastapi.testclient import TestClient
 
-        from cem.admin import service as admin_service
         from cem.analytics import home_view
         from cem.analytics.dashboards import service as dashboards
         from cem.app import create_app
-        from cem.config import get_settings
-        from cem.db import migrate
-        from cem.db.session import Database
 
-        get_settings.cache_clear()
-        settings = get_settings()
-        db = Database(settings)
-        migrate.upgrade(db.engine)
-        with db.unit_of_work() as session:
-            ws = admin_service.ensure_workspace(session, slug="bench", name="Bench")
-            admin_service.create_user(
-                session, email="a@bench.example", password="bench-password-1", workspace=ws, role="admin"
-            )
-            ws_id = ws.id
-            assert _system(ws_id)
+        settings, db, ws_id = bench_store(tmp)
         _fill_store(Path(tmp) / "cem.db", args.n, ws_id)
         _add_texts(Path(tmp) / "cem.db", ws_id, args.texts)
         app = create_app(settings, db=db)

@@ -71,6 +71,10 @@ SELECT
     CAST(CASE ft WHEN 'nps' THEN 0 ELSE 1 END AS DOUBLE) AS scale_min,
     CAST(CASE ft WHEN 'nps' THEN 10 WHEN 'csat' THEN 5 ELSE 7 END AS DOUBLE) AS scale_max,
     ['en', 'pt', 'es', 'de'][1 + CAST(hash(range, 7) % 4 AS INTEGER)] AS language,
+    -- no record names its own channel, agent or team: the channel dimension falls back to the source type
+    CAST(NULL AS VARCHAR) AS channel,
+    CAST(NULL AS VARCHAR) AS agent,
+    CAST(NULL AS VARCHAR) AS team,
     CAST(NULL AS DOUBLE) AS sentiment_score,
     CAST(NULL AS VARCHAR) AS sentiment_label,
     TIMESTAMP '2024-01-01' + to_seconds(CAST(hash(range, 8) % (730 * 86400) AS BIGINT)) AS collected_at,
@@ -199,28 +203,14 @@ def _close(a: float | None, b: float | None) -> bool:
 def overview_part(n: int) -> None:
     """A real store with n records and its snapshot; times the overview page and its API call, warm."""
     with tempfile.TemporaryDirectory(prefix="cem-bench-") as tmp:
-        os.environ["CEM_DATA_DIR"] = tmp
-        os.environ.pop("CEM_DATABASE_URL", None)
-        os.environ["CEM_IN_PROCESS_WORKER"] = "false"
         from fastapi.testclient import TestClient
 
         from cem.admin import service as admin_service
         from cem.app import create_app
-        from cem.config import get_settings
-        from cem.db import migrate
-        from cem.db.session import Database
 
-        get_settings.cache_clear()
-        settings = get_settings()
-        db = Database(settings)
-        migrate.upgrade(db.engine)
+        settings, db, ws_id = bench_store(tmp)
         with db.unit_of_work() as session:
-            ws = admin_service.ensure_workspace(session, slug="bench", name="Bench")
-            admin_service.create_user(
-                session, email="a@bench.example", password="bench-password-1", workspace=ws, role="admin"
-            )
-            token = admin_service.create_token(session, actor=_system(ws.id), name="bench", role="admin").secret
-            ws_id = ws.id
+            token = admin_service.create_token(session, actor=_system(ws_id), name="bench", role="admin").secret
         start = time.perf_counter()
         _fill_store(Path(tmp) / "cem.db", n, ws_id)
         print(f"wrote {n:,} records into SQLite in {time.perf_counter() - start:.1f} s")
@@ -296,6 +286,29 @@ def engine_vs_hand(where: str, engine: MetricEngine, hand_time: float, hand: lis
         f"max |difference| {diff:.2e}"
     )
     return rows
+
+
+def bench_store(tmp: str) -> tuple[Any, Any, int]:
+    """A fresh SQLite store in `tmp` for in-process benchmarks (no background worker): migrated, with workspace
+    "bench" and its admin a@bench.example. Returns (settings, database, workspace id)."""
+    os.environ["CEM_DATA_DIR"] = tmp
+    os.environ.pop("CEM_DATABASE_URL", None)
+    os.environ["CEM_IN_PROCESS_WORKER"] = "false"
+    from cem.admin import service as admin_service
+    from cem.config import get_settings
+    from cem.db import migrate
+    from cem.db.session import Database
+
+    get_settings.cache_clear()
+    settings = get_settings()
+    db = Database(settings)
+    migrate.upgrade(db.engine)
+    with db.unit_of_work() as session:
+        ws = admin_service.ensure_workspace(session, slug="bench", name="Bench")
+        admin_service.create_user(
+            session, email="a@bench.example", password="bench-password-1", workspace=ws, role="admin"
+        )
+        return settings, db, ws.id
 
 
 def _system(workspace_id: int) -> Any:
