@@ -43,6 +43,8 @@ def test_customers_with_an_outcome_train_the_model_the_others_get_a_risk(
 ) -> None:
     customers = _telco(shared_data)
     _post_customers(api("analyst"), customers)
+    # a reviewer from another source shares none of the subscribers' attributes: the model has nothing to say of them
+    _post_customers(api("analyst"), [{"external_id": "reviewer-1", "attributes": {"city": "Recife"}}])
     with workspace.db.unit_of_work() as session:
         report = service.score_workspace(session, workspace.id)
     assert report.trained_on == 7043 and report.churned == 1869

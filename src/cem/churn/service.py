@@ -111,6 +111,31 @@ def _attribute_columns(attributes: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+# Columns the store adds to every customer's row (behaviour and feedback); the rest are the customer's attributes.
+DERIVED_COLUMNS = frozenset(
+    {
+        "events last 90 days",
+        "days since last event",
+        "purchases",
+        "purchase value",
+        "latest NPS answer",
+        "mean sentiment",
+        TARGET,
+    }
+)
+
+
+def _described_by(labelled: list[dict[str, str]]) -> Callable[[dict[str, str]], bool]:
+    """Whether a customer carries at least half of the attributes the model learnt from: a customer of another
+    kind (a reviewer among telecom subscribers) would get a risk read off blanks, which says nothing."""
+    learnt = [c for c in (labelled[0] if labelled else {}) if c not in DERIVED_COLUMNS and any(r[c] for r in labelled)]
+
+    def described(row: dict[str, str]) -> bool:
+        return not learnt or 2 * sum(1 for c in learnt if row[c]) >= len(learnt)
+
+    return described
+
+
 def customer_table(session: Session, workspace_id: int, now: datetime) -> tuple[list[int], list[dict[str, str]]]:
     """One row of text cells per customer (every row has every column), with the churn label in TARGET ("" unknown)."""
     behaviour = _behaviour(session, workspace_id, now)
@@ -163,7 +188,8 @@ def score_workspace(
     )
     session.add(fit)
     session.flush()
-    current = [(cid, row) for cid, row in zip(ids, rows, strict=True) if row[TARGET] != "yes"]
+    described = _described_by(labelled)
+    current = [(cid, row) for cid, row in zip(ids, rows, strict=True) if row[TARGET] != "yes" and described(row)]
     current_rows = [row for _cid, row in current]
     risks: list[float] = model.risk(current_rows).tolist() if current else []
     reasons = model.reasons_many(current_rows, TOP_REASONS) if current else []
